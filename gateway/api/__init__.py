@@ -1,0 +1,1 @@
+"""The HTTP and GraphQL edge: the only place where domain errors become responses."""

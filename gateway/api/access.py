@@ -1,0 +1,97 @@
+"""Who may select what, decided before any resolver runs (deny by default).
+
+Every root field is listed with the roles that may select it; a root field missing from the
+table is refused, so a new operation is closed until someone opens it here. An operation that
+touches subject data must come from an authority whose token names its own order, that order
+must be ACTIVE, and every field and subject it selects must be in the order (PROTOCOL.md §5).
+"""
+
+from __future__ import annotations
+
+from gateway.api.context import RequestContext
+from gateway.api.scope import OperationScope
+from gateway.errors import ForbiddenRole, OrderNotFound
+from gateway.orders import Selector
+from gateway.policy import check_scope, refusal_for
+from gateway.principals import Role
+from gateway.subjects import SUBJECT_FIELDS
+
+__all__ = ["FIELD_ROLES", "ROOT_ROLES", "authorize"]
+
+_ALL = frozenset(Role)
+ROOT_ROLES: dict[tuple[str, str], frozenset[Role]] = {
+    ("Query", "whoami"): _ALL,
+    ("Query", "order"): frozenset({Role.AUTHORITY}),
+    ("Query", "subject"): frozenset({Role.AUTHORITY}),
+    ("Query", "requests"): frozenset({Role.AUTHORITY, Role.REVIEWER}),
+    ("Query", "requestById"): frozenset({Role.AUTHORITY, Role.REVIEWER}),
+    ("Query", "orderById"): frozenset({Role.REVIEWER, Role.AUDITOR}),
+    ("Query", "orders"): frozenset({Role.REVIEWER, Role.AUDITOR}),
+    ("Query", "auditProof"): frozenset({Role.AUDITOR, Role.AUTHORITY}),
+    ("Query", "consistencyProof"): _ALL,
+    ("Query", "auditCheckpoint"): _ALL,
+    ("Mutation", "submitRequest"): frozenset({Role.AUTHORITY}),
+    ("Mutation", "draftOrder"): frozenset({Role.REVIEWER}),
+    ("Mutation", "approveOrder"): frozenset({Role.REVIEWER}),
+    ("Mutation", "rejectRequest"): frozenset({Role.REVIEWER}),
+    ("Mutation", "revokeOrder"): frozenset({Role.REVIEWER}),
+}
+"""Root fields and the roles that may select them."""
+
+FIELD_ROLES: dict[tuple[str, str], frozenset[Role]] = {
+    # To an authority these would say who is a user (PROTOCOL.md §5).
+    ("LegalRequest", "resolvedSubjectIds"): frozenset({Role.REVIEWER}),
+    ("LegalRequest", "unresolvedSelectors"): frozenset({Role.REVIEWER}),
+    ("Order", "subjects"): frozenset({Role.AUTHORITY}),
+}
+"""Non-root fields restricted to some roles; every other field is open to whoever reached its parent."""
+
+_UNRESOLVED = "\x00unresolved"  # a subject id no order can contain
+
+
+def authorize(scope: OperationScope, context: RequestContext) -> None:
+    """Raise the §6 refusal for the first thing the caller may not select, or load and check the
+    order and resolve the selectors into ``context`` for the resolvers."""
+    role = context.role
+    for type_field in sorted(scope.type_fields):
+        type_name, _ = type_field
+        allowed = ROOT_ROLES.get(type_field) if type_name in ("Query", "Mutation") else FIELD_ROLES.get(type_field)
+        if allowed is None and type_name in ("Query", "Mutation"):
+            raise ForbiddenRole(f"{type_field[1]} is not open to any principal")
+        if allowed is not None and role not in allowed:
+            roles = " or ".join(sorted(r.value for r in allowed))
+            raise ForbiddenRole(f"{type_field[1]} is for a {roles}; your principal is a {role.value}")
+    if scope.touches_subjects and role is not Role.AUTHORITY:
+        raise ForbiddenRole("subject data is only ever disclosed to an authority")
+    if not (scope.touches_subjects or "order" in scope.root_fields):
+        return
+    order_id = context.caller.claims.order_id
+    if order_id is None:
+        raise OrderNotFound("the token names no order; put the order id in its `ord` claim")
+    services = context.services
+    context.outcome.order_id = order_id
+    state = services.orders.for_authority(context.caller.principal.id, order_id, now=context.now)
+    context.order = state
+    if not scope.touches_subjects:
+        return
+    refusal = refusal_for(state.status)
+    if refusal is not None:
+        raise refusal
+    document = state.usable()
+    requested = scope.subject_fields & set(SUBJECT_FIELDS)
+    context.outcome.fields = set(requested)
+    resolved = [_resolve(context, s) for s in scope.selectors]
+    check_scope(document, fields=requested, subjects=[r or _UNRESOLVED for r in resolved])
+    context.resolved = {s: r for s, r in zip(scope.selectors, resolved, strict=True) if r is not None}
+    context.outcome.subjects = {r for r in resolved if r is not None}
+
+
+def _resolve(context: RequestContext, selector: Selector) -> str | None:
+    """The subject id a selector names, or None. Ids outside the order and unknown selectors end
+    the same way, so the answer never says whether a person exists."""
+    subjects = context.services.subjects
+    if selector.kind == "id":
+        return selector.value
+    if selector.kind == "username":
+        return subjects.find_by_username(selector.value)
+    return subjects.find_by_phone(selector.value)

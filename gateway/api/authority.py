@@ -1,0 +1,75 @@
+"""An authority's operations: its order, its subjects' sealed data, and submitting requests."""
+
+from __future__ import annotations
+
+import strawberry
+
+from gateway.api.context import RequestContext
+from gateway.api.types import (
+    LegalRequestType,
+    OffenseCategory,
+    OrderType,
+    SubjectSelector,
+    SubjectType,
+    TimeWindowInput,
+    legal_request,
+    order_type,
+)
+from gateway.errors import OrderNotFound
+from gateway.orders import RequestInput, Selector
+from gateway.policy import TimeWindow
+from gateway.principals import Role
+
+__all__ = ["AuthorityMutation", "AuthorityQuery", "LegalRequestInput"]
+
+
+@strawberry.input
+class LegalRequestInput:
+    case_reference: str
+    court: str
+    jurisdiction: str
+    legal_basis: str
+    offense_category: OffenseCategory
+    court_order_sha256: str
+    subjects: list[SubjectSelector]
+    fields: list[str]
+    data_window: TimeWindowInput
+    justification: str
+    emergency: bool = False
+
+
+def selector_of(by: SubjectSelector) -> Selector:
+    return Selector.of(by.id, by.username, by.phone_number)
+
+
+@strawberry.type
+class AuthorityQuery:
+    @strawberry.field(description="Authority: the order named by the token's `ord` claim.")
+    def order(self, info: strawberry.Info[RequestContext, None]) -> OrderType:
+        context = info.context
+        context.require(Role.AUTHORITY)
+        if context.order is None:  # pragma: no cover - authorize() loads it for every `order` selection
+            raise OrderNotFound("the token names no order")
+        return order_type(context.order, context.services.settings.approvals_required)
+
+    @strawberry.field(description="Authority: one subject of the order named by the token's `ord` claim.")
+    def subject(self, info: strawberry.Info[RequestContext, None], by: SubjectSelector) -> SubjectType:
+        context = info.context
+        context.require(Role.AUTHORITY)
+        record = context.subject_for(selector_of(by))
+        return SubjectType(id=strawberry.ID(record.id), record=record)
+
+
+@strawberry.type
+class AuthorityMutation:
+    @strawberry.mutation(description="Authority: submit a legal request for review.")
+    def submit_request(self, info: strawberry.Info[RequestContext, None], input: LegalRequestInput) -> LegalRequestType:
+        context = info.context
+        context.require(Role.AUTHORITY)
+        window = TimeWindow.parse(input.data_window.from_, input.data_window.until, what="dataWindow")
+        data = RequestInput(
+            case_reference=input.case_reference, court=input.court, jurisdiction=input.jurisdiction,
+            legal_basis=input.legal_basis, offense_category=input.offense_category.value,
+            court_order_sha256=input.court_order_sha256, subjects=[selector_of(s) for s in input.subjects],
+            fields=input.fields, data_window=window, justification=input.justification, emergency=input.emergency)
+        return legal_request(context.services.orders.submit_request(context.caller.principal, data, now=context.now))

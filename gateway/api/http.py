@@ -1,0 +1,232 @@
+"""`POST /graphql`: every check in PROTOCOL.md order, one audit entry per request, §6 bodies.
+
+Order of checks: method (405) → content type (415) → body size (413) → token (401) → JSON (400)
+→ GraphQL parse/validate/complexity (400) → role, order and scope (403) → execution. Whatever the
+outcome, the audit entry is made durable before the response leaves; if it cannot be, the answer
+is 503 ``AUDIT_UNAVAILABLE`` and nothing is disclosed. The one exception is flood control
+(:mod:`gateway.api.ratelimit`): past the limit, refusals before authentication get 429 and are
+counted in one summary entry per window instead of an entry each.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from gateway.api.access import authorize
+from gateway.api.context import RequestContext
+from gateway.api.engine import GraphQLEngine, InternalError
+from gateway.api.ratelimit import Admission, FloodControl, WindowSummary, summary_event
+from gateway.api.scope import analyse, coerce_variables
+from gateway.audit.model import AuditEvent, AuditReceipt, Decision
+from gateway.auth import Caller, authenticate
+from gateway.errors import (
+    AuditUnavailable,
+    BadRequest,
+    GatewayError,
+    MethodNotAllowed,
+    OrderExhausted,
+    PayloadTooLarge,
+    RateLimited,
+    UnsupportedMediaType,
+)
+from gateway.services import Services
+
+__all__ = ["GraphQLEndpoint", "error_body"]
+
+log = logging.getLogger("gateway.http")
+
+
+def error_body(error: GatewayError) -> dict[str, Any]:
+    return {"errors": [{"message": error.message, "extensions": {"code": error.code}}]}
+
+
+@dataclass
+class _Handled:
+    """What processing produced before the audit entry is written."""
+
+    event: AuditEvent
+    data: dict[str, Any] | None = None
+    error: GatewayError | None = None
+
+
+class GraphQLEndpoint:
+    def __init__(self, services: Services, engine: GraphQLEngine) -> None:
+        self.services = services
+        self.engine = engine
+        self.flood = FloodControl(services.settings.rate_limit_per_minute)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A raw ASGI app, so that every method reaches it and gets a §6 answer (405)."""
+        response = await self.handle(Request(scope, receive))
+        await response(scope, receive, send)
+
+    async def handle(self, request: Request) -> Response:
+        services = self.services
+        request_id = "req_" + secrets.token_hex(12)
+        now = services.clock()
+        self.summarise_closed_windows(now)
+        event = AuditEvent(request_id=request_id, time=now, decision=Decision.REFUSED)
+        handled: _Handled
+        try:
+            body = await self._read_body(request)
+            handled = await run_in_threadpool(self._process, request.headers.get("authorization"), body, event)
+        except GatewayError as exc:
+            handled = _Handled(event=event, error=exc)
+        except ClientDisconnect:
+            handled = _Handled(event=event, error=BadRequest("the client closed the connection mid-body"))
+        except Exception as exc:  # a bug (in authentication, say): masked, logged without values, audited
+            log.error("request failed with %s", type(exc).__name__)
+            handled = _Handled(event=event, error=InternalError("the gateway failed to answer; nothing was disclosed"))
+        if handled.error is not None:
+            handled.event.decision, handled.event.code = Decision.REFUSED, handled.error.code
+            handled.event.disclosure_sha256 = None
+            handled.event.charge_order = None
+            if not handled.event.principal_verified:
+                # Refused before authentication: flood control decides whether it gets an entry.
+                admission = self.flood.refusal(request.client.host if request.client else None, now)
+                if not admission.allowed:
+                    return _rate_limited(admission)
+        try:
+            receipt = await services.audit.append(handled.event)
+        except AuditUnavailable as exc:
+            return JSONResponse(error_body(exc), status_code=exc.status)
+        return self._respond(handled, receipt)
+
+    def summarise_closed_windows(self, now: datetime) -> None:
+        """Queue one audit entry for each closed flood-control window that limited anything. Not
+        awaited: the request at hand does not wait for it; a summary that fails is kept for the next."""
+        for summary in self.flood.closed(now):
+            self._write_summary(summary, now)
+
+    def close(self) -> None:
+        """Queue the summaries of every window, the current one too; call before the writer closes."""
+        now = self.services.clock()
+        for summary in self.flood.drain():
+            self._write_summary(summary, now)
+
+    def _write_summary(self, summary: WindowSummary, now: datetime) -> None:
+        def keep_if_failed(future: concurrent.futures.Future[AuditReceipt]) -> None:
+            if future.exception() is not None:
+                self.flood.restore(summary)
+
+        self.services.audit.submit(summary_event(summary, now)).add_done_callback(keep_if_failed)
+
+    async def _read_body(self, request: Request) -> bytes:
+        if request.method != "POST":
+            raise MethodNotAllowed("send GraphQL operations as HTTP POST with a JSON body")
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            raise UnsupportedMediaType("send the body as Content-Type: application/json")
+        limit = self.services.settings.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLarge(f"the body is over the {limit}-byte limit")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"the body is over the {limit}-byte limit")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _process(self, authorization: str | None, body: bytes, event: AuditEvent) -> _Handled:
+        """Authenticate and run the operation (in a worker thread: it touches the database)."""
+        services = self.services
+        now_s = int(event.time.timestamp())
+        try:
+            caller = authenticate(authorization, body, registry=services.registry, replay=services.replay,
+                                  settings=services.settings, now=now_s)
+        except GatewayError as exc:
+            return _Handled(event=event, error=exc)
+        event.principal, event.principal_verified, event.jti = caller.principal.id, True, caller.claims.jti
+        event.order_id = caller.claims.order_id
+        context = RequestContext(services=services, caller=caller, request_id=event.request_id, now=event.time)
+        try:
+            data = self._run(body, caller, context, event)
+        except GatewayError as exc:
+            self._fill_event(event, context)
+            return _Handled(event=event, error=exc)
+        except Exception as exc:  # a bug: masked, logged without values
+            log.error("request failed with %s", type(exc).__name__)
+            self._fill_event(event, context)
+            return _Handled(event=event, error=InternalError("the gateway failed to answer; nothing was disclosed"))
+        self._fill_event(event, context)
+        if context.outcome.ciphertexts:
+            event.decision = Decision.DISCLOSED
+            event.disclosure_sha256 = hashlib.sha256(
+                "\n".join(context.outcome.ciphertexts).encode("ascii")).hexdigest()
+            event.charge_order, event.max_queries = context.outcome.charge_order, context.outcome.max_queries
+        else:
+            event.decision = Decision.SERVED
+        return _Handled(event=event, data=data)
+
+    @staticmethod
+    def _fill_event(event: AuditEvent, context: RequestContext) -> None:
+        outcome = context.outcome
+        if outcome.order_id is not None:
+            event.order_id = outcome.order_id
+        event.fields = sorted(outcome.fields)
+        event.subjects = sorted(outcome.subjects)
+
+    def _run(self, body: bytes, caller: Caller, context: RequestContext, event: AuditEvent) -> dict[str, Any]:
+        payload = parse_payload(body)
+        prepared = self.engine.prepare(payload["query"], payload.get("operationName"))
+        event.operation_sha256 = prepared.shape_sha256
+        variables = coerce_variables(self.engine.schema, prepared, payload.get("variables"), self.engine.known_names)
+        authorize(analyse(self.engine.schema, prepared, variables), context)
+        return self.engine.execute(prepared, payload.get("variables"), context)
+
+    def _respond(self, handled: _Handled, receipt: AuditReceipt) -> Response:
+        extensions = {"audit": receipt.extension()}
+        if handled.error is None and receipt.decision is Decision.REFUSED:
+            # The writer refused at commit time: concurrent requests used up the order.
+            handled.error = OrderExhausted("the order has no queries left; ask for a new order")
+        if handled.error is not None:
+            body = error_body(handled.error) | {"extensions": extensions}
+            return JSONResponse(body, status_code=handled.error.status)
+        return JSONResponse({"data": handled.data, "extensions": extensions})
+
+
+def _rate_limited(admission: Admission) -> Response:
+    """429 with no audit entry of its own: ``extensions.audit`` names the window whose summary
+    entry will count it, instead of a receipt (PROTOCOL.md §7 cannot hold for it)."""
+    error = RateLimited("too many refused requests from your address; send signed requests, or retry after "
+                        f"{admission.retry_after_s} s")
+    return JSONResponse(error_body(error) | {"extensions": {"audit": admission.extension()}},
+                        status_code=error.status, headers={"retry-after": str(admission.retry_after_s)})
+
+
+def parse_payload(body: bytes) -> dict[str, Any]:
+    """The GraphQL-over-HTTP JSON body: one operation, never a batch (PROTOCOL.md §5)."""
+    try:
+        text = body.decode("utf-8")
+        payload = json.loads(text)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise BadRequest("the body is not valid UTF-8 JSON") from None
+    if isinstance(payload, list):
+        raise BadRequest("batched operations are not supported; send one operation per request")
+    if not isinstance(payload, dict):
+        raise BadRequest("the body must be a JSON object with a 'query' string")
+    query = payload.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise BadRequest("the body must carry the operation as a non-empty 'query' string")
+    variables = payload.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        raise BadRequest("'variables' must be a JSON object")
+    name = payload.get("operationName")
+    if name is not None and not isinstance(name, str):
+        raise BadRequest("'operationName' must be a string")
+    return payload

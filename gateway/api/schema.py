@@ -1,0 +1,31 @@
+"""The GraphQL schema, composed from one mixin per area; `schema.graphql` is generated from it."""
+
+from __future__ import annotations
+
+import strawberry
+
+from gateway.api.audit_area import AuditQuery
+from gateway.api.authority import AuthorityMutation, AuthorityQuery
+from gateway.api.review import ReviewMutation, ReviewQuery
+from gateway.api.whoami import WhoamiQuery
+
+__all__ = ["build_schema", "schema_sdl"]
+
+
+@strawberry.type
+class Query(WhoamiQuery, AuthorityQuery, ReviewQuery, AuditQuery):
+    pass
+
+
+@strawberry.type
+class Mutation(AuthorityMutation, ReviewMutation):
+    pass
+
+
+def build_schema() -> strawberry.Schema:
+    return strawberry.Schema(query=Query, mutation=Mutation)
+
+
+def schema_sdl() -> str:
+    """The schema as SDL, exactly as committed in `schema.graphql`."""
+    return build_schema().as_str() + "\n"

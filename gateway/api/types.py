@@ -1,0 +1,195 @@
+"""GraphQL object and input types shared by the areas (PROTOCOL.md §5)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import strawberry
+
+from gateway.orders import LegalRequest, OrderState
+from gateway.policy import OrderStatus as _OrderStatus
+from gateway.subjects import SubjectRecord, format_time
+
+__all__ = ["ConsistencyProof", "InclusionProof", "LegalRequestType", "OffenseCategory", "OrderStatus",
+           "OrderType", "RequestStatus", "Sealed", "SubjectSelector", "SubjectType", "TimeWindowInput",
+           "TimeWindowType", "legal_request", "order_type"]
+
+OrderStatus = strawberry.enum(_OrderStatus, name="OrderStatus")
+OrderStatusType = _OrderStatus
+
+
+@strawberry.enum
+class RequestStatus(StrEnum):
+    PENDING = "PENDING"
+    GRANTED = "GRANTED"
+    REJECTED = "REJECTED"
+
+
+@strawberry.enum
+class OffenseCategory(StrEnum):
+    TERRORISM = "TERRORISM"
+    CHILD_EXPLOITATION = "CHILD_EXPLOITATION"
+    DRUG_TRAFFICKING = "DRUG_TRAFFICKING"
+    FRAUD = "FRAUD"
+    CYBERCRIME = "CYBERCRIME"
+    VIOLENT_CRIME = "VIOLENT_CRIME"
+    OTHER = "OTHER"
+
+
+@strawberry.type(description="A value sealed to the authority's X25519 key (PROTOCOL.md §4).")
+class Sealed:
+    algorithm: str
+    recipient_key_id: str
+    ciphertext: str
+
+
+@strawberry.input(description="Exactly one of id, username or phoneNumber.")
+class SubjectSelector:
+    id: strawberry.ID | None = None
+    username: str | None = None
+    phone_number: str | None = None
+
+
+@strawberry.input
+class TimeWindowInput:
+    from_: str = strawberry.field(name="from")
+    until: str
+
+
+@strawberry.type(name="TimeWindow")
+class TimeWindowType:
+    from_: str = strawberry.field(name="from")
+    until: str
+
+
+@strawberry.type(name="InclusionProof")
+class InclusionProof:
+    index: int
+    tree_size: int
+    leaf_hash: str
+    hashes: list[str]
+    checkpoint: str
+
+
+@strawberry.type(name="ConsistencyProof")
+class ConsistencyProof:
+    from_size: int
+    to_size: int
+    hashes: list[str]
+    checkpoint: str
+
+
+@strawberry.type(name="LegalRequest")
+class LegalRequestType:
+    id: strawberry.ID
+    status: RequestStatus
+    authority_id: strawberry.ID
+    case_reference: str
+    court: str
+    jurisdiction: str
+    legal_basis: str
+    offense_category: OffenseCategory
+    court_order_sha256: str
+    fields: list[str]
+    data_window: TimeWindowType
+    justification: str
+    emergency: bool
+    created_at: str
+    rejection_reason: str | None
+    order_ids: list[strawberry.ID]
+    resolved_subject_ids: list[strawberry.ID] = strawberry.field(
+        description="Reviewers only: which subjects the selectors resolved to.")
+    unresolved_selectors: int = strawberry.field(description="Reviewers only: selectors that matched no subject.")
+
+
+def legal_request(request: LegalRequest) -> LegalRequestType:
+    details = request.details
+    window = details["data_window"]
+    return LegalRequestType(
+        id=strawberry.ID(request.id), status=RequestStatus(request.status),
+        authority_id=strawberry.ID(request.authority_id), case_reference=details["case_reference"],
+        court=details["court"], jurisdiction=details["jurisdiction"], legal_basis=details["legal_basis"],
+        offense_category=OffenseCategory(details["offense_category"]), court_order_sha256=details["court_order_sha256"],
+        fields=list(details["fields"]), data_window=TimeWindowType(from_=window["from"], until=window["until"]),
+        justification=details["justification"], emergency=bool(details["emergency"]),
+        created_at=_unix(request.created_at), rejection_reason=request.rejection_reason,
+        order_ids=[strawberry.ID(i) for i in request.order_ids],
+        resolved_subject_ids=[strawberry.ID(i) for i in request.resolved_subject_ids],
+        unresolved_selectors=request.unresolved_selectors,
+    )
+
+
+def _unix(seconds: int) -> str:
+    from datetime import UTC, datetime
+
+    return format_time(datetime.fromtimestamp(seconds, UTC))
+
+
+def _disclose(info: strawberry.Info, subject: SubjectType, field: str) -> Sealed:
+    from gateway.api.context import RequestContext
+
+    context: RequestContext = info.context
+    sealed = context.disclose(subject.record, field)
+    return Sealed(algorithm=sealed.algorithm, recipient_key_id=sealed.recipient_key_id, ciphertext=sealed.ciphertext)
+
+
+@strawberry.type(name="Subject", description="A platform user. Every data field is sealed to the authority.")
+class SubjectType:
+    id: strawberry.ID
+    record: strawberry.Private[SubjectRecord]
+
+    @strawberry.field(description="E.164 phone number, sealed.")
+    def phone_number(self, info: strawberry.Info) -> Sealed | None:
+        return _disclose(info, self, "phoneNumber")
+
+    @strawberry.field(description="IP address events overlapping the order's data window, sealed.")
+    def ip_addresses(self, info: strawberry.Info) -> Sealed | None:
+        return _disclose(info, self, "ipAddresses")
+
+    @strawberry.field(description="Devices seen within the order's data window, sealed.")
+    def devices(self, info: strawberry.Info) -> Sealed | None:
+        return _disclose(info, self, "devices")
+
+    @strawberry.field(description="Usernames held within the order's data window, sealed.")
+    def username_history(self, info: strawberry.Info) -> Sealed | None:
+        return _disclose(info, self, "usernameHistory")
+
+
+@strawberry.type(name="Order")
+class OrderType:
+    id: strawberry.ID
+    status: OrderStatusType
+    authority_id: strawberry.ID
+    request_id: strawberry.ID
+    fields: list[str]
+    subject_ids: list[strawberry.ID]
+    data_window: TimeWindowType | None
+    valid_until: str
+    max_queries: int
+    queries_used: int
+    approvals: int = strawberry.field(description="Approvals that verify now, from distinct active reviewers.")
+    approvals_required: int
+    revoked_reason: str | None
+    document: str = strawberry.field(description="The exact JCS text that approvals sign (PROTOCOL.md §3).")
+    state: strawberry.Private[OrderState]
+
+    @strawberry.field(description="Authority: the order's subjects, for disclosure of permitted fields.")
+    def subjects(self, info: strawberry.Info) -> list[SubjectType]:
+        from gateway.api.context import RequestContext
+
+        context: RequestContext = info.context
+        return [SubjectType(id=strawberry.ID(record.id), record=record) for record in context.order_subjects()]
+
+
+def order_type(state: OrderState, approvals_required: int) -> OrderType:
+    raw = state.document.raw if state.document is not None else {}
+    window = raw.get("data_window")
+    return OrderType(
+        id=strawberry.ID(state.id), status=state.status, authority_id=strawberry.ID(state.authority_id),
+        request_id=strawberry.ID(state.request_id), fields=list(raw.get("fields", [])),
+        subject_ids=[strawberry.ID(s) for s in raw.get("subjects", [])],
+        data_window=TimeWindowType(from_=window["from"], until=window["until"]) if window else None,
+        valid_until=str(raw.get("valid_until", "")), max_queries=int(raw.get("max_queries", 0)),
+        queries_used=state.queries_used, approvals=state.verified_approvals, approvals_required=approvals_required,
+        revoked_reason=state.revoked_reason, document=state.text, state=state,
+    )

@@ -1,0 +1,73 @@
+"""Signed C2SP checkpoints of the audit log (PROTOCOL.md §7)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from nacl.signing import SigningKey
+from sqlalchemy import Connection, func, insert, select
+
+from crypto import merkle
+from crypto.note import sign_checkpoint
+from gateway.audit.tree import DbTreeSource
+from gateway.store.tables import AuditCheckpoint, AuditEntry
+
+__all__ = ["CheckpointPolicy", "latest_checkpoint", "log_size", "make_checkpoint", "note_name", "stored_checkpoint"]
+
+_entries = AuditEntry.__table__  # type: ignore[attr-defined]
+_checkpoints = AuditCheckpoint.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class CheckpointPolicy:
+    """Checkpoint when the log crosses a multiple of ``every_entries`` and, if it grew, every
+    ``every_seconds`` (per writer process)."""
+
+    every_entries: int = 256
+    every_seconds: float = 60.0
+
+
+def log_size(connection: Connection) -> int:
+    """The number of entries: one past the highest index (a primary-key lookup, not a count)."""
+    last = connection.execute(select(func.max(_entries.c.idx))).scalar_one()
+    return 0 if last is None else int(last) + 1
+
+
+def note_name(origin: str) -> str:
+    """The signed-note key name: the origin, as C2SP tlog-checkpoint recommends."""
+    return origin
+
+
+def make_checkpoint(connection: Connection, *, origin: str, key: SigningKey, force: bool,
+                    size: int | None = None) -> int | None:
+    """Sign and store a checkpoint at ``size`` (default: the current size) unless one exists
+    there already or the tree is empty and ``force`` is false. Return the size checkpointed."""
+    if size is None:
+        size = log_size(connection)
+    if size == 0 and not force:
+        return None
+    latest = connection.execute(select(func.max(_checkpoints.c.tree_size))).scalar_one()
+    if latest is not None and latest >= size:
+        return None
+    root = merkle.root(DbTreeSource(connection), size)
+    note = sign_checkpoint(origin, size, root, note_name(origin), key)
+    connection.execute(insert(_checkpoints).values(tree_size=size, root_hash=root, note=note,
+                                                   created_at=int(time.time())))
+    return size
+
+
+def latest_checkpoint(connection: Connection) -> str | None:
+    """The signed note of the largest stored checkpoint, or None before the first."""
+    row: str | None = connection.execute(
+        select(_checkpoints.c.note).order_by(_checkpoints.c.tree_size.desc()).limit(1)
+    ).scalar_one_or_none()
+    return row
+
+
+def stored_checkpoint(connection: Connection, size: int) -> str | None:
+    """The stored signed note at exactly ``size``, or None."""
+    row: str | None = connection.execute(
+        select(_checkpoints.c.note).where(_checkpoints.c.tree_size == size)
+    ).scalar_one_or_none()
+    return row

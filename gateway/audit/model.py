@@ -1,0 +1,146 @@
+"""What the edge tells the audit log about one request, and what it gets back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+
+__all__ = ["AuditEvent", "AuditLog", "AuditReceipt", "Decision", "entry_columns", "entry_document",
+           "parse_rfc3339_us", "rfc3339_us"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_COLUMN_CHARS = 64  # the width of the indexed copies (request_id, principal, order_id) in audit_entries
+
+
+class Decision(StrEnum):
+    DISCLOSED = "disclosed"        # subject data left the gateway, sealed
+    SERVED = "served"              # answered, no subject data (whoami, review, audit operations)
+    REFUSED = "refused"            # refused with a §6 code
+    RATE_LIMITED = "rate_limited"  # a summary of one window's rate-limited requests (count)
+
+
+@dataclass
+class AuditEvent:
+    """One request as the audit log records it. Holds no plaintext subject data: ``subjects`` are
+    gateway subject ids, ``operation_sha256`` is over the operation with its literals removed.
+
+    A rate-limit summary (``Decision.RATE_LIMITED``) stands for ``count`` requests from
+    ``sources`` client addresses (never the addresses themselves) in ``window`` = [from, until)."""
+
+    request_id: str
+    time: datetime
+    decision: Decision
+    code: str | None = None
+    principal: str | None = None
+    principal_verified: bool = False
+    order_id: str | None = None
+    jti: str | None = None
+    operation_sha256: str | None = None
+    fields: list[str] = field(default_factory=list)
+    subjects: list[str] = field(default_factory=list)
+    disclosure_sha256: str | None = None
+    count: int | None = None
+    window: tuple[datetime, datetime] | None = None
+    sources: int | None = None
+    # Atomic with the entry: one query counted against this order, refused past max_queries.
+    charge_order: str | None = None
+    max_queries: int | None = None
+
+
+@dataclass(frozen=True)
+class AuditReceipt:
+    """Where the entry landed. ``decision``/``code`` differ from the event's when the writer had to
+    refuse at commit time (an order exhausted by concurrent requests: ``ORDER_EXHAUSTED``)."""
+
+    request_id: str
+    index: int
+    leaf_hash: str  # standard base64
+    decision: Decision
+    code: str | None
+
+    def extension(self) -> dict[str, Any]:
+        """The ``extensions.audit`` object of PROTOCOL.md §7."""
+        return {"request_id": self.request_id, "index": self.index, "leaf_hash": self.leaf_hash}
+
+
+class AuditLog(Protocol):
+    async def append(self, event: AuditEvent) -> AuditReceipt:
+        """Make the entry durable and return its receipt; raise ``AuditUnavailable`` if it cannot be."""
+        ...
+
+
+def rfc3339_us(moment: datetime) -> str:
+    """RFC 3339 UTC with microseconds and ``Z``, as audit entries carry it. A naive datetime is
+    taken to be UTC already; an aware one is converted, so the ``Z`` is never a lie."""
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_rfc3339_us(text: str) -> datetime:
+    """The inverse of :func:`rfc3339_us`; raise ``ValueError`` for any other form."""
+    if not text.endswith("Z"):
+        raise ValueError("audit time must end in Z")
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def _micros(moment: datetime) -> int:
+    # Integer arithmetic: timestamp() * 1e6 goes through a float and can be off by a microsecond.
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def _text(value: str | None) -> str | None:
+    """A string the entry can hold: RFC 8785 needs UTF-8, and a token claim may carry a lone
+    surrogate (JSON ``"\\ud800"``). Such code points are written as backslash escapes rather than
+    making the entry impossible to write: an entry that cannot be written is a request unlogged."""
+    if value is None:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
+def entry_document(event: AuditEvent, index: int, decision: Decision, code: str | None) -> dict[str, Any]:
+    """The §7 entry for ``event`` at ``index`` (its JCS is the Merkle leaf)."""
+    document: dict[str, Any] = {
+        "v": 1, "index": index, "time": rfc3339_us(event.time), "request_id": _text(event.request_id),
+        "principal": _text(event.principal), "principal_verified": event.principal_verified,
+        "order_id": _text(event.order_id), "jti": _text(event.jti), "operation_sha256": event.operation_sha256,
+        "fields": sorted(_text(f) or "" for f in event.fields),
+        "subjects": sorted(_text(s) or "" for s in event.subjects), "decision": decision.value,
+        "code": code, "disclosure_sha256": event.disclosure_sha256,
+    }
+    if event.count is not None:
+        document["count"] = event.count
+    if event.window is not None:
+        document["window"] = {"from": rfc3339_us(event.window[0]), "until": rfc3339_us(event.window[1])}
+    if event.sources is not None:
+        document["sources"] = event.sources
+    return document
+
+
+def _column(value: Any) -> str | None:
+    """An indexed copy of a document string, or NULL when the value cannot be one: longer than the
+    column, or holding NUL (PostgreSQL text refuses it). The entry text keeps the value whole; the
+    copy only serves filtering, and no order or principal id the gateway issues is ever that long."""
+    if not isinstance(value, str) or len(value) > _COLUMN_CHARS or "\x00" in value:
+        return None
+    return value
+
+
+def entry_columns(document: dict[str, Any]) -> dict[str, Any]:
+    """The indexed copies of an entry's fields that ``audit_entries`` stores beside its text. The
+    writer stores exactly these and `audit verify` recomputes them, so a copy edited in the database
+    (which `audit show` and the authority's own-entry check read) is found like a changed entry.
+    Raise ``ValueError``/``KeyError``/``TypeError`` for a document that lacks what they need."""
+    return {
+        "request_id": document["request_id"],
+        "time_us": _micros(parse_rfc3339_us(document["time"])),
+        "principal": _column(document["principal"]),
+        "order_id": _column(document["order_id"]),
+        "decision": Decision(document["decision"]).value,
+    }

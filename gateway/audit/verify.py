@@ -1,0 +1,300 @@
+"""`gateway audit verify` (PROTOCOL.md §9): recompute the whole log from its entries and hold every
+stored thing to it.
+
+In index order, streaming in chunks (memory stays O(chunk + log n)), each entry must:
+
+1. exist: indexes are 0..n-1 with no gap;
+2. be canonical RFC 8785 JSON that parses strictly, with ``v`` 1 and ``index`` equal to its row;
+3. have the leaf hash ``SHA-256(0x00 || entry)`` stored beside it, and indexed copies (request id,
+   time, principal, order, decision) equal to its fields, since `audit show` and the authority's
+   own-entry check read those.
+
+The tree is rebuilt from the leaves (RFC 9162 §2.1.1), keeping only its right edge; every node
+that completes is compared with the stored ``audit_nodes`` row, since proofs are served from those.
+When the rebuilt tree reaches a stored checkpoint's size, the checkpoint must verify with the
+gateway's key (c2sp.org/signed-note), name that size, and carry the root of the first ``size``
+entries; and a consistency proof from the previous checkpoint, served from the stored nodes, must
+verify between their two signed roots (RFC 9162 §2.1.4.2). Checkpoints that outsiders kept
+(``trusted``) are held to the same roots, which is what catches a log rewritten together with its
+stored checkpoints. Finally nothing may lie past the end: no checkpoint, no tree node.
+
+Checks run in log order, so the first failure is the earliest point where the stored log stops
+being what was signed and served. :func:`verify_log` returns a :class:`VerifyReport` or raises
+:class:`LogVerificationError` naming that entry or checkpoint; it never passes silently.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, or_, select
+
+from crypto import merkle
+from crypto.canonical import canonical_json, parse_json_object
+from crypto.errors import CryptoError
+from crypto.note import NoteVerifier, verify_checkpoint
+from gateway.audit.checkpoints import log_size
+from gateway.audit.model import entry_columns
+from gateway.audit.tree import DbTreeSource, MissingNode, prefetched
+from gateway.store.tables import AuditCheckpoint, AuditEntry, AuditNode
+
+__all__ = ["LogVerificationError", "ProgressCallback", "VerifyReport", "verify_log"]
+
+_entries = AuditEntry.__table__  # type: ignore[attr-defined]
+_nodes = AuditNode.__table__  # type: ignore[attr-defined]
+_checkpoints = AuditCheckpoint.__table__  # type: ignore[attr-defined]
+
+ProgressCallback = Callable[[int, int], None]
+"""Called as ``progress(entries verified, entries to verify)`` after each chunk."""
+
+_COLUMNS = ("request_id", "time_us", "principal", "order_id", "decision")
+
+
+class LogVerificationError(Exception):
+    """The log does not verify. ``index`` is the first entry that does not hold (or the first
+    missing one); ``checkpoint`` the tree size of the checkpoint that does not; ``node`` the
+    ``(level, index)`` of a stored tree node that does not match the entries."""
+
+    def __init__(self, reason: str, *, index: int | None = None, checkpoint: int | None = None,
+                 node: tuple[int, int] | None = None) -> None:
+        self.reason = reason
+        self.index = index
+        self.checkpoint = checkpoint
+        self.node = node
+        super().__init__(f"{self.where}: {reason}")
+
+    @property
+    def where(self) -> str:
+        if self.checkpoint is not None:
+            return f"checkpoint at tree size {self.checkpoint}"
+        if self.node is not None:
+            return f"tree node (level {self.node[0]}, index {self.node[1]})"
+        return f"entry {self.index}"
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What verified: ``entries`` entries with root ``root_hash``, ``checkpoints`` stored checkpoints,
+    ``trusted`` outside checkpoints and ``nodes`` stored tree nodes."""
+
+    entries: int
+    root_hash: bytes
+    checkpoints: int
+    trusted: int
+    nodes: int
+
+
+@dataclass(frozen=True)
+class _Checkpoint:
+    size: int
+    note: str
+    stored_root: bytes | None  # None for a trusted (outside) checkpoint
+    trusted: bool
+
+
+class _Edge:
+    """The right edge of the tree being rebuilt: perfect subtrees, largest first."""
+
+    def __init__(self) -> None:
+        self.stack: list[tuple[int, bytes]] = []
+        self.size = 0
+
+    def append(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
+        """Add a leaf; return the nodes it completes as ``(level, index, hash)``, the leaf first."""
+        index = self.size
+        self.size += 1
+        completed = [(0, index, leaf)]
+        level, digest = 0, leaf
+        self.stack.append((level, digest))
+        while len(self.stack) >= 2 and self.stack[-2][0] == self.stack[-1][0]:
+            (level, right), (_, left) = self.stack.pop(), self.stack.pop()
+            digest = merkle.node_hash(left, right)
+            level += 1
+            self.stack.append((level, digest))
+            completed.append((level, index >> level, digest))
+        return completed
+
+    def root(self) -> bytes:
+        if not self.stack:
+            return merkle.empty_root()
+        result = self.stack[-1][1]
+        for _, digest in reversed(self.stack[:-1]):
+            result = merkle.node_hash(digest, result)
+        return result
+
+
+def _node_ranges(first: int, end: int) -> list[tuple[int, int, int]]:
+    """``(level, lowest, highest)`` index ranges of the nodes whose last leaf is in [first, end)."""
+    ranges = []
+    level = 0
+    while (1 << level) <= end:
+        lowest, highest = ((first + (1 << level)) >> level) - 1, (end >> level) - 1
+        if lowest <= highest:
+            ranges.append((level, lowest, highest))
+        level += 1
+    return ranges
+
+
+def _stored_nodes(connection: Connection, first: int, end: int) -> dict[tuple[int, int], bytes]:
+    ranges = _node_ranges(first, end)
+    if not ranges:
+        return {}
+    rows = connection.execute(select(_nodes.c.level, _nodes.c.idx, _nodes.c.hash).where(
+        or_(*(and_(_nodes.c.level == lv, _nodes.c.idx.between(lo, hi)) for lv, lo, hi in ranges))))
+    return {(int(lv), int(ix)): bytes(digest) for lv, ix, digest in rows}
+
+
+def _nodes_past(connection: Connection, size: int) -> list[tuple[int, int]]:
+    """Stored nodes that cover a leaf at or past ``size``, lowest level first."""
+    top = connection.execute(select(func.max(_nodes.c.level))).scalar_one_or_none()
+    if top is None:
+        return []
+    conditions = [and_(_nodes.c.level == lv, _nodes.c.idx >= ((size + (1 << lv)) >> lv) - 1)
+                  for lv in range(int(top) + 1)]
+    rows = connection.execute(select(_nodes.c.level, _nodes.c.idx).where(or_(*conditions))
+                              .order_by(_nodes.c.level, _nodes.c.idx))
+    return [(int(lv), int(ix)) for lv, ix in rows]
+
+
+def _consistency(source: merkle.TreeHashSource, sizes: tuple[int, int]) -> list[bytes]:
+    return merkle.consistency_proof(source, *sizes)
+
+
+def _check_entry(index: int, row: Any) -> bytes:
+    """Check one stored entry; return its leaf hash."""
+    text = row.entry
+    try:
+        raw = text.encode("utf-8")
+        document = parse_json_object(raw, what="audit entry")
+        if canonical_json(document) != raw:
+            raise LogVerificationError("the entry is not in canonical RFC 8785 form", index=index)
+    except CryptoError as exc:
+        raise LogVerificationError(f"the entry does not parse: {exc.message}", index=index) from exc
+    except UnicodeEncodeError as exc:
+        raise LogVerificationError("the entry is not UTF-8 text", index=index) from exc
+    if document.get("v") != 1:
+        raise LogVerificationError("the entry is not version 1", index=index)
+    claimed = document.get("index")
+    if claimed != index or isinstance(claimed, bool):
+        raise LogVerificationError(f"the entry stored at index {index} says it is entry {claimed!r}", index=index)
+    digest = merkle.leaf_hash(raw)
+    if bytes(row.leaf_hash) != digest:
+        raise LogVerificationError("the stored leaf hash is not SHA-256(0x00 || entry)", index=index)
+    try:
+        columns = entry_columns(document)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise LogVerificationError("the entry lacks a required field or has one malformed", index=index) from exc
+    for name in _COLUMNS:
+        if getattr(row, name) != columns[name]:
+            raise LogVerificationError(f"the stored {name} column differs from the entry's", index=index)
+    return digest
+
+
+def verify_log(connection: Connection, verifier: NoteVerifier, *, origin: str | None = None,
+               trusted: Sequence[str] = (), chunk_size: int = 2000,
+               progress: ProgressCallback | None = None) -> VerifyReport:
+    """Verify the whole log on ``connection`` against the gateway's checkpoint key ``verifier``
+    (and ``origin``, when given), plus any ``trusted`` signed checkpoints kept outside the database.
+
+    Return a :class:`VerifyReport`; raise :class:`LogVerificationError` at the first entry, node or
+    checkpoint that does not hold, and :class:`crypto.errors.NoteError` for a ``trusted`` note that
+    does not verify with ``verifier`` (that is bad input, not a bad log). Safe while the gateway
+    writes: it verifies the log as it was when it started, and what is appended meanwhile is left
+    for the next run.
+    """
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be positive")
+    # Checkpoints first, then the size: every checkpoint read is then within the entries read.
+    pending = [_Checkpoint(int(size), str(note), bytes(root), trusted=False) for size, note, root in
+               connection.execute(select(_checkpoints.c.tree_size, _checkpoints.c.note, _checkpoints.c.root_hash)
+                                  .order_by(_checkpoints.c.tree_size))]
+    for note in trusted:
+        outside = verify_checkpoint(note, verifier, origin=origin)
+        pending.append(_Checkpoint(outside.size, note, None, trusted=True))
+    pending.sort(key=lambda c: (c.size, c.trusted))
+    upper = log_size(connection)
+
+    edge = _Edge()
+    position = 0  # checkpoints before this one in ``pending`` are done
+    previous: tuple[int, bytes] | None = None  # the last stored checkpoint's (size, root)
+    stored_seen = trusted_seen = nodes_seen = 0
+    source = DbTreeSource(connection)
+
+    def check_checkpoints() -> None:
+        nonlocal position, previous, stored_seen, trusted_seen
+        while position < len(pending) and pending[position].size == edge.size:
+            checkpoint = pending[position]
+            position += 1
+            size = checkpoint.size
+            try:
+                parsed = verify_checkpoint(checkpoint.note, verifier, origin=origin)
+            except CryptoError as exc:
+                raise LogVerificationError(f"the signed note does not verify with the gateway's key: {exc.message}",
+                                           checkpoint=size) from exc
+            if parsed.size != size:
+                raise LogVerificationError(f"the signed note is for tree size {parsed.size}", checkpoint=size)
+            if checkpoint.stored_root is not None and checkpoint.stored_root != parsed.root_hash:
+                raise LogVerificationError("the stored root hash differs from the signed one", checkpoint=size)
+            if parsed.root_hash != edge.root():
+                raise LogVerificationError(f"the signed root is not the root of the first {size} entries",
+                                           checkpoint=size)
+            if checkpoint.trusted:
+                trusted_seen += 1
+                continue
+            if previous is not None and 0 < previous[0] < size:
+                old_size, old_root = previous
+                try:
+                    proof = prefetched(source, functools.partial(_consistency, sizes=(old_size, size)))
+                    merkle.verify_consistency(old_size, size, proof, old_root, parsed.root_hash)
+                except (CryptoError, MissingNode) as exc:
+                    raise LogVerificationError(f"not consistent with the checkpoint at tree size {old_size}: {exc}",
+                                               checkpoint=size) from exc
+            previous = (size, parsed.root_hash)
+            stored_seen += 1
+
+    check_checkpoints()
+    while edge.size < upper:
+        first = edge.size
+        rows = connection.execute(
+            select(_entries.c.idx, _entries.c.entry, _entries.c.leaf_hash, *(_entries.c[c] for c in _COLUMNS))
+            .where(_entries.c.idx >= first, _entries.c.idx < upper).order_by(_entries.c.idx).limit(chunk_size)
+        ).all()
+        if not rows:
+            raise LogVerificationError("the entry is missing", index=first)
+        stored = _stored_nodes(connection, first, int(rows[-1].idx) + 1)
+        for row in rows:
+            index = edge.size
+            if int(row.idx) != index:
+                raise LogVerificationError("the entry is missing", index=index)
+            for level, node_index, digest in edge.append(_check_entry(index, row)):
+                found = stored.get((level, node_index))
+                reason = ("is missing" if found is None else
+                          "does not match the entries" if found != digest else None)
+                if reason is not None:
+                    first_leaf = node_index << level
+                    raise LogVerificationError(
+                        f"the stored tree node over entries {first_leaf}..{first_leaf + (1 << level) - 1} {reason}",
+                        index=first_leaf if level == 0 else None, node=None if level == 0 else (level, node_index))
+                nodes_seen += 1
+            check_checkpoints()
+        if progress is not None:
+            progress(edge.size, upper)
+
+    if position < len(pending):
+        beyond = pending[position]
+        raise LogVerificationError(f"it is past the end of the log: there are only {edge.size} entries "
+                                   f"(entries {edge.size}..{beyond.size - 1} are missing)", checkpoint=beyond.size)
+    # Nodes first, then the size again: a node appended meanwhile comes with its entry, which the
+    # second size then covers, so only nodes without entries are reported.
+    past = _nodes_past(connection, upper)
+    now = log_size(connection)
+    strays = [(lv, ix) for lv, ix in past if ((ix + 1) << lv) > now]
+    if strays:
+        level, node_index = strays[0]
+        raise LogVerificationError(f"a stored tree node covers entries past the end of the log ({edge.size} "
+                                   "entries)", index=edge.size, node=(level, node_index))
+    return VerifyReport(entries=edge.size, root_hash=edge.root(), checkpoints=stored_seen, trusted=trusted_seen,
+                        nodes=nodes_seen)

@@ -1,0 +1,320 @@
+"""The audit log's one writer (PROTOCOL.md §7, STYLE.md practice 8): nothing else inserts entries.
+
+Requests hand their :class:`AuditEvent` to :meth:`AuditWriter.append` and wait. A committer thread
+takes every event queued meanwhile and writes them in ONE transaction: the entries with dense,
+ordered indexes, the Merkle nodes they complete, and the query each disclosure counts against its
+order; then one commit, which is one fsync (SQLite WAL with ``synchronous=FULL``; PostgreSQL with
+``synchronous_commit`` on, which the writer's connections enforce). Only after that do the waiting
+requests get their receipts and answer.
+
+Indexes stay dense and ordered across processes sharing one database: every batch holds the
+database's write lock (SQLite ``BEGIN IMMEDIATE``; a PostgreSQL transaction-scoped advisory lock,
+under READ COMMITTED so the next statement sees the previous holder's commit) from reading the
+next index to its commit. The primary key on the index backs this up: a second writer that got it
+wrong would fail its insert, never fork the log.
+
+One event never sinks the others in its batch: values that no column can hold are written as
+NULL copies (the entry text keeps them), and a batch the database refuses for its data is retried
+one event per transaction, so only the event at fault gets ``AuditUnavailable``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from nacl.signing import SigningKey
+from sqlalchemy import Connection, Engine, create_engine, event, insert, text, update
+from sqlalchemy.exc import DataError, IntegrityError
+
+from crypto.canonical import canonical_json
+from crypto.encoding import b64encode
+from crypto.merkle import leaf_hash
+from gateway.audit.checkpoints import CheckpointPolicy, latest_checkpoint, log_size, make_checkpoint
+from gateway.audit.model import AuditEvent, AuditReceipt, Decision, entry_columns, entry_document
+from gateway.audit.tree import DbTreeSource, completed_nodes
+from gateway.errors import AuditUnavailable
+from gateway.store.tables import AuditEntry, AuditNode, OrderRow
+
+__all__ = ["AuditWriter", "writer_engine"]
+
+log = logging.getLogger("gateway.audit")
+
+_entries = AuditEntry.__table__  # type: ignore[attr-defined]
+_nodes = AuditNode.__table__  # type: ignore[attr-defined]
+_orders = OrderRow.__table__  # type: ignore[attr-defined]
+_ADVISORY_LOCK = 0x6A75_6469_7400  # any constant shared by all gateway processes
+_MAX_BATCH = 512
+_UNAVAILABLE = "the audit entry could not be made durable, so nothing was disclosed; retry later"
+
+
+@dataclass
+class _Pending:
+    event: AuditEvent
+    future: concurrent.futures.Future[AuditReceipt]
+
+
+class _Stop:
+    """The sentinel :meth:`AuditWriter.close` queues after the last event."""
+
+
+_STOP = _Stop()
+
+
+def writer_engine(url: str) -> Engine:
+    """An engine for the writer alone. On SQLite every transaction starts with BEGIN IMMEDIATE, so
+    the next index is read under the write lock that the commit releases, and every commit is an
+    fsync of the WAL. On PostgreSQL a server or role configured with ``synchronous_commit=off``
+    would acknowledge commits before they are on disk; the writer's sessions turn it back on."""
+    if not url.startswith("sqlite"):
+        engine = create_engine(url, pool_size=2, max_overflow=0, pool_pre_ping=True,
+                               isolation_level="READ COMMITTED")
+
+        @event.listens_for(engine, "connect")
+        def _durable_commits(dbapi_connection: Any, _record: Any) -> None:
+            autocommit = dbapi_connection.autocommit
+            dbapi_connection.autocommit = True
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("SHOW synchronous_commit")
+                # Any other value (on, local, remote_write, remote_apply) flushes locally; keep the
+                # stronger replication settings an operator chose.
+                if cursor.fetchone()[0] == "off":
+                    cursor.execute("SET synchronous_commit TO on")
+            finally:
+                cursor.close()
+                dbapi_connection.autocommit = autocommit
+
+        return engine
+
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=2,
+                           max_overflow=0)
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=30000"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _settle(future: concurrent.futures.Future[AuditReceipt], result: AuditReceipt | BaseException) -> None:
+    """Resolve ``future`` unless its caller already gave up on it (cancelled): the entry is written
+    either way, and a cancelled future must not take the committer thread down with it."""
+    try:
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
+    except concurrent.futures.InvalidStateError:
+        pass
+
+
+class AuditWriter:
+    """Appends entries with group commit; ``group_commit=False`` commits each one alone (for
+    measuring what group commit buys). ``batches`` and ``entries`` count what was committed."""
+
+    def __init__(self, url: str, *, checkpoint_key: SigningKey, origin: str, policy: CheckpointPolicy,
+                 group_commit: bool = True) -> None:
+        self.engine = writer_engine(url)
+        self.dialect = self.engine.dialect.name
+        self.checkpoint_key = checkpoint_key
+        self.origin = origin
+        self.policy = policy
+        self.max_batch = _MAX_BATCH if group_commit else 1
+        self._queue: queue.Queue[_Pending | _Stop] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+        self.batches = 0
+        self.entries = 0
+
+    # -- public -----------------------------------------------------------------------------
+
+    async def append(self, event: AuditEvent) -> AuditReceipt:
+        """Make ``event`` durable; return its receipt. Raise :class:`AuditUnavailable` if the entry
+        could not be committed, in which case nothing may be disclosed.
+
+        Cancelling the awaiting task (a client gone, a server stopping) does not withdraw the
+        entry: the request happened, so it is still written."""
+        return await asyncio.shield(asyncio.wrap_future(self.submit(event)))
+
+    def append_sync(self, event: AuditEvent) -> AuditReceipt:
+        """:meth:`append` for threads: block until the entry is durable or raise ``AuditUnavailable``."""
+        return self.submit(event).result()
+
+    def submit(self, event: AuditEvent) -> concurrent.futures.Future[AuditReceipt]:
+        """Queue ``event``; the future resolves to its receipt or fails with ``AuditUnavailable``."""
+        future: concurrent.futures.Future[AuditReceipt] = concurrent.futures.Future()
+        # Under the lock, so that nothing is queued behind close()'s sentinel and left waiting.
+        with self._lock:
+            if self._closed:
+                future.set_exception(AuditUnavailable("the audit log is shutting down; retry shortly"))
+                return future
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+                self._thread.start()
+            self._queue.put(_Pending(event, future))
+        return future
+
+    def checkpoint_now(self) -> str | None:
+        """Sign and store a checkpoint of the current tree if it has grown since the last one (also
+        of the empty tree when there is none yet); return the latest checkpoint note."""
+        with self.engine.begin() as connection:
+            self._lock_log(connection)
+            make_checkpoint(connection, origin=self.origin, key=self.checkpoint_key, force=True)
+            return latest_checkpoint(connection)
+
+    def close(self) -> None:
+        """Commit what is queued, checkpoint the tree if it grew, and stop. Appends after this
+        fail with ``AuditUnavailable``. Idempotent."""
+        with self._lock:
+            already, self._closed = self._closed, True
+            thread = self._thread
+            if not already and thread is not None and thread.is_alive():
+                self._queue.put(_STOP)
+        if thread is not None:
+            thread.join(timeout=60)
+        # Only if the thread died or hung: fail what it left rather than leave requests waiting.
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, _Pending):
+                _settle(item.future, AuditUnavailable("the audit log is shutting down; retry shortly"))
+        self.engine.dispose()
+
+    # -- committer thread -------------------------------------------------------------------
+
+    def _run(self) -> None:
+        next_timed = time.monotonic() + self.policy.every_seconds
+        while True:
+            try:
+                first: _Pending | _Stop | None = self._queue.get(timeout=max(0.0, next_timed - time.monotonic()))
+            except queue.Empty:
+                first = None
+            stop = isinstance(first, _Stop)
+            if isinstance(first, _Pending):
+                batch = [first]
+                while len(batch) < self.max_batch:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if isinstance(item, _Stop):
+                        stop = True
+                        break
+                    batch.append(item)
+                self._commit(batch)
+            if stop:
+                # The tail of the log gets a checkpoint now rather than never (no timer after this).
+                self._checkpoint_if_grown()
+                return
+            if time.monotonic() >= next_timed:
+                self._checkpoint_if_grown()
+                next_timed = time.monotonic() + self.policy.every_seconds
+
+    def _checkpoint_if_grown(self) -> None:
+        try:
+            with self.engine.begin() as connection:
+                self._lock_log(connection)
+                make_checkpoint(connection, origin=self.origin, key=self.checkpoint_key, force=False)
+        except Exception:
+            log.exception("periodic audit checkpoint failed")
+
+    def _lock_log(self, connection: Connection) -> None:
+        if self.dialect == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK})
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        """Write ``batch`` in one transaction and settle every future; never raises."""
+        for pending in batch:
+            # From here on the caller can no longer cancel (concurrent.futures semantics).
+            pending.future.set_running_or_notify_cancel()
+        try:
+            receipts = self._transaction([p.event for p in batch])
+        except (IntegrityError, DataError):
+            if len(batch) == 1:
+                log.exception("the database refused an audit entry")
+                _settle(batch[0].future, AuditUnavailable(_UNAVAILABLE))
+                return
+            # One event's values broke the batch (a duplicate request id, say): write each alone so
+            # only that one fails. Its request gets 503; the others are unaffected.
+            log.warning("audit batch of %d entries refused by the database; writing them one by one", len(batch))
+            for pending in batch:
+                self._commit_alone(pending)
+            return
+        except Exception:
+            # Never the event's contents in the log: they may name subjects.
+            log.exception("audit batch of %d entries could not be committed", len(batch))
+            for pending in batch:
+                _settle(pending.future, AuditUnavailable(_UNAVAILABLE))
+            return
+        for pending, receipt in zip(batch, receipts, strict=True):
+            _settle(pending.future, receipt)
+
+    def _commit_alone(self, pending: _Pending) -> None:
+        try:
+            (receipt,) = self._transaction([pending.event])
+        except Exception:
+            log.exception("an audit entry could not be committed")
+            _settle(pending.future, AuditUnavailable(_UNAVAILABLE))
+            return
+        _settle(pending.future, receipt)
+
+    def _transaction(self, events: list[AuditEvent]) -> list[AuditReceipt]:
+        with self.engine.begin() as connection:
+            receipts = self._write(connection, events)
+        # Counted only once committed: tests compare batches with entries to see group commit work.
+        self.batches += 1
+        self.entries += len(events)
+        return receipts
+
+    def _write(self, connection: Connection, events: list[AuditEvent]) -> list[AuditReceipt]:
+        self._lock_log(connection)
+        size = log_size(connection)
+        rows: list[dict[str, object]] = []
+        receipts: list[AuditReceipt] = []
+        leaves: list[bytes] = []
+        for offset, item in enumerate(events):
+            decision, code = item.decision, item.code
+            if item.charge_order is not None and decision is Decision.DISCLOSED:
+                # The order row is charged in this transaction, so the count and the entry commit
+                # together; concurrent disclosures past max_queries become ORDER_EXHAUSTED here.
+                charged = connection.execute(
+                    update(_orders).where(_orders.c.id == item.charge_order,
+                                          _orders.c.queries_used < (item.max_queries or 0))
+                    .values(queries_used=_orders.c.queries_used + 1)
+                ).rowcount
+                if charged != 1:
+                    decision, code = Decision.REFUSED, "ORDER_EXHAUSTED"
+            index = size + offset
+            document = entry_document(item, index, decision, code)
+            if decision is not item.decision:
+                document["disclosure_sha256"] = None  # nothing is sent, so nothing was disclosed
+            entry = canonical_json(document)
+            digest = leaf_hash(entry)
+            leaves.append(digest)
+            rows.append({"idx": index, "entry": entry.decode("utf-8"), "leaf_hash": digest}
+                        | entry_columns(document))
+            receipts.append(AuditReceipt(item.request_id, index, b64encode(digest), decision, code))
+        connection.execute(insert(_entries), rows)
+        connection.execute(insert(_nodes), completed_nodes(DbTreeSource(connection), size, leaves))
+        new_size = size + len(events)
+        if new_size // self.policy.every_entries > size // self.policy.every_entries:
+            make_checkpoint(connection, origin=self.origin, key=self.checkpoint_key, force=False, size=new_size)
+        return receipts

@@ -1,0 +1,116 @@
+"""Operator commands with direct database access: `gateway init` and `gateway principals …`."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from gateway.cli.common import console, handle_errors, open_database, settings
+from gateway.initialize import initialize
+from gateway.principals import ACTIVE, SUSPENDED, PrincipalInfo, PrincipalRegistry, Role
+
+__all__ = ["init", "principals_app"]
+
+principals_app = typer.Typer(help="Register, list and suspend authorities, reviewers and auditors.",
+                             no_args_is_help=True)
+
+
+@handle_errors
+def init() -> None:
+    """Create the database schema and the gateway's keys (owner-only). Running it again changes nothing."""
+    config = settings()
+    report = initialize(config)
+    for path in report.keys_created:
+        console.print(f"created key {path} (mode 600)")
+    if report.schema_before != report.schema_after:
+        console.print(f"database schema at revision {report.schema_after}")
+    if not report.changed:
+        console.print(f"already initialised: {config.data_dir} (schema {report.schema_after}); nothing changed")
+    else:
+        console.print(f"gateway initialised in {config.data_dir}")
+
+
+def _registry() -> PrincipalRegistry:
+    return PrincipalRegistry(open_database(settings()))
+
+
+def _as_json(info: PrincipalInfo) -> dict[str, object]:
+    return {"id": info.id, "role": info.role.value, "name": info.name, "country": info.country,
+            "status": info.status, "sealing_key": info.sealing_key, "sealing_kid": info.sealing_kid,
+            "keys": [{"kid": k.kid, "public_key": k.public_key, "status": k.status} for k in info.keys]}
+
+
+@principals_app.command("add")
+@handle_errors
+def add(
+    role: Annotated[Role, typer.Option(help="authority, reviewer or auditor")],
+    principal_id: Annotated[str, typer.Option("--id", help="the principal's id, e.g. bka-de")],
+    name: Annotated[str, typer.Option(help="display name")],
+    signing_key: Annotated[str, typer.Option(help="base64 Ed25519 public key (from `gateway keygen`)")],
+    country: Annotated[str | None, typer.Option(help="ISO 3166-1 alpha-2; required for authorities")] = None,
+    sealing_key: Annotated[str | None, typer.Option(help="base64 X25519 public key; authorities only")] = None,
+) -> None:
+    """Register a principal with its first token key."""
+    info = _registry().add(role=role, principal_id=principal_id, name=name, signing_key=signing_key,
+                           country=country, sealing_key=sealing_key, now=int(time.time()))
+    console.print_json(json.dumps(_as_json(info)))
+
+
+@principals_app.command("list")
+@handle_errors
+def list_(
+    role: Annotated[Role | None, typer.Option(help="only this role")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """List principals and their keys."""
+    found = _registry().list(role)
+    if as_json:
+        console.print_json(json.dumps([_as_json(p) for p in found]))
+        return
+    table = Table("id", "role", "name", "country", "status", "token keys (kid)")
+    for info in found:
+        keys = ", ".join(f"{k.kid}{'' if k.status == ACTIVE else ' (' + k.status + ')'}" for k in info.keys)
+        table.add_row(info.id, info.role.value, info.name, info.country or "", info.status, keys)
+    console.print(table)
+
+
+@principals_app.command("suspend")
+@handle_errors
+def suspend(principal_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Suspend a principal: its tokens stop working at once and its approvals stop counting."""
+    info = _registry().set_status(principal_id, SUSPENDED)
+    console.print(f"suspended {info.id}")
+
+
+@principals_app.command("reinstate")
+@handle_errors
+def reinstate(principal_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Lift a suspension."""
+    info = _registry().set_status(principal_id, ACTIVE)
+    console.print(f"reinstated {info.id}")
+
+
+@principals_app.command("add-key")
+@handle_errors
+def add_key(
+    principal_id: Annotated[str, typer.Argument(metavar="ID")],
+    signing_key: Annotated[str, typer.Option(help="base64 Ed25519 public key")],
+) -> None:
+    """Add a token key to a principal (key rotation)."""
+    kid = _registry().add_key(principal_id, signing_key, now=int(time.time()))
+    console.print(f"added key {kid} to {principal_id}")
+
+
+@principals_app.command("retire-key")
+@handle_errors
+def retire_key(
+    principal_id: Annotated[str, typer.Argument(metavar="ID")],
+    kid: Annotated[str, typer.Argument(metavar="KID")],
+) -> None:
+    """Retire one of a principal's token keys; tokens signed with it stop working at once."""
+    _registry().retire_key(principal_id, kid, now=int(time.time()))
+    console.print(f"retired key {kid} of {principal_id}")

@@ -1,0 +1,279 @@
+"""`gateway audit …`: verify the log, export and check inclusion proofs, list entries, checkpoint.
+
+``verify``, ``proof``, ``show`` and ``checkpoint`` are operator commands with direct database access
+(PROTOCOL.md §9). ``check-proof`` is for outsiders: it needs no database, no configuration and no
+gateway key, only the proof file and the verifier key from ``/.well-known/disclosure-gateway``.
+
+Exit status: 0 when the command did what it says (for ``verify`` and ``check-proof``: everything
+verifies); 1 when the log or the proof does not verify, with what failed first; 2 for bad usage
+or configuration (missing database, unreadable file, malformed key).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from sqlalchemy import Connection, select
+
+from crypto.canonical import canonical_json, parse_json_object
+from crypto.encoding import b64decode, b64encode
+from crypto.errors import CryptoError, EncodingError
+from crypto.merkle import leaf_hash, verify_inclusion
+from crypto.note import NoteVerifier, parse_verifier_key, verifier_key_string, verify_checkpoint
+from gateway.audit import proofs
+from gateway.audit.checkpoints import CheckpointPolicy, log_size, note_name
+from gateway.audit.model import Decision
+from gateway.audit.verify import LogVerificationError, verify_log
+from gateway.audit.writer import AuditWriter
+from gateway.cli.common import console, err_console, fail, handle_errors, open_database, settings
+from gateway.config import Settings
+from gateway.errors import OperatorError
+from gateway.keyring import load_gateway_keys
+from gateway.store.tables import AuditEntry
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Verify the audit log, export and check inclusion proofs, list entries, checkpoint.",
+                  no_args_is_help=True)
+
+_entries = AuditEntry.__table__  # type: ignore[attr-defined]
+_LONG = 20_000  # entries from which a scan shows a progress bar
+_SCAN_WINDOW = 10_000
+
+
+def _progress(total: int) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=err_console, transient=True, disable=total < _LONG)
+
+
+@contextmanager
+def _connection(config: Settings) -> Iterator[Connection]:
+    db = open_database(config)
+    try:
+        with db.engine.connect() as connection:
+            yield connection
+    finally:
+        db.dispose()
+
+
+def _own_verifier(config: Settings) -> NoteVerifier:
+    key = load_gateway_keys(config).checkpoint_key
+    return parse_verifier_key(verifier_key_string(note_name(config.origin), bytes(key.verify_key)))
+
+
+@app.command("verify")
+@handle_errors
+def verify(
+    verifier_key: Annotated[str | None, typer.Option(
+        help="verify checkpoints with this verifier key (as /.well-known/disclosure-gateway gives it) "
+             "instead of the gateway's own key file")] = None,
+    checkpoint: Annotated[list[Path] | None, typer.Option(
+        help="a signed checkpoint kept outside the database (e.g. fetched from GET /audit/checkpoint); "
+             "the log must contain it. Repeatable.")] = None,
+) -> None:
+    """Recompute the whole log from its entries and check every stored checkpoint (PROTOCOL.md §9).
+
+    Exit 0 only when everything verifies; otherwise print the first entry or checkpoint that does
+    not hold and exit 1."""
+    config = settings()
+    verifier = parse_verifier_key(verifier_key) if verifier_key is not None else _own_verifier(config)
+    trusted = [_read_text(path) for path in checkpoint or []]
+    with _connection(config) as connection:
+        total = log_size(connection)
+        with _progress(total) as bar:
+            task = bar.add_task("verifying", total=total)
+            try:
+                report = verify_log(connection, verifier, origin=config.origin, trusted=trusted,
+                                    progress=lambda done, _: bar.update(task, completed=done))
+            except LogVerificationError as exc:
+                err_console.print(f"[bold red]audit log does NOT verify[/] at {escape(exc.where)}: "
+                                  f"{escape(exc.reason)}")
+                raise typer.Exit(1) from None
+    console.print(f"audit log verifies: {report.entries} entries, root {b64encode(report.root_hash)}, "
+                  f"{report.checkpoints} stored checkpoints"
+                  + (f", {report.trusted} outside checkpoints" if trusted else ""))
+
+
+@app.command("proof")
+@handle_errors
+def proof(
+    index: Annotated[int, typer.Argument(help="the entry's index", min=0)],
+    tree_size: Annotated[int | None, typer.Option(help="prove against this tree size (default: the whole log)",
+                                                  min=1)] = None,
+    out: Annotated[Path | None, typer.Option(help="write the proof to this file instead of printing it")] = None,
+) -> None:
+    """Export the inclusion proof of one entry, with the entry and a signed checkpoint, as JSON that
+    `gateway audit check-proof` (or any RFC 9162 verifier) checks offline."""
+    config = settings()
+    key = load_gateway_keys(config).checkpoint_key
+    with _connection(config) as connection:
+        data = proofs.inclusion(connection, index, tree_size, origin=config.origin, key=key)
+        entry = proofs.stored_entry(connection, index)
+    document = {"index": data.index, "tree_size": data.tree_size, "leaf_hash": b64encode(data.leaf_hash),
+                "hashes": [b64encode(h) for h in data.hashes], "checkpoint": data.checkpoint, "entry": entry.text}
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.write_text(text, encoding="utf-8")
+    err_console.print(f"wrote the proof of entry {data.index} in a tree of {data.tree_size} to {escape(str(out))}")
+
+
+@app.command("check-proof")
+@handle_errors
+def check_proof(
+    file: Annotated[Path, typer.Argument(help="a proof written by `gateway audit proof`", show_default=False)],
+    verifier_key: Annotated[str, typer.Option(help="the gateway's checkpoint_verifier_key "
+                                                   "(from /.well-known/disclosure-gateway)")],
+    origin: Annotated[str | None, typer.Option(help="require this checkpoint origin")] = None,
+) -> None:
+    """Check a saved inclusion proof offline: the checkpoint's signature, the entry's leaf hash and
+    the audit path to the signed root. Needs no database. Exit 0 when it holds, 1 when it does not."""
+    verifier = parse_verifier_key(verifier_key)  # a malformed key is bad usage: exit 2
+    saved = _read_proof(file)
+    try:
+        statement = _check_saved_proof(saved, verifier, origin)
+    except (CryptoError, ValueError) as exc:
+        message = exc.message if isinstance(exc, CryptoError) else str(exc)
+        err_console.print(f"[bold red]proof does NOT hold:[/] {escape(message)}")
+        raise typer.Exit(1) from None
+    console.print(statement)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise OperatorError(f"cannot read {path}: {type(exc).__name__}") from exc
+
+
+def _read_proof(path: Path) -> dict[str, Any]:
+    try:
+        return parse_json_object(_read_text(path), what="proof file")
+    except EncodingError as exc:
+        raise OperatorError(f"{path}: {exc.message}") from exc
+
+
+def _check_saved_proof(saved: dict[str, Any], verifier: NoteVerifier, origin: str | None) -> str:
+    """Raise ``CryptoError``/``ValueError`` unless the proof holds; return what it proves."""
+    index, size, entry = saved.get("index"), saved.get("tree_size"), saved.get("entry")
+    hashes, claimed_leaf, note = saved.get("hashes"), saved.get("leaf_hash"), saved.get("checkpoint")
+    if not (isinstance(index, int) and isinstance(size, int) and isinstance(entry, str) and isinstance(note, str)
+            and isinstance(claimed_leaf, str) and isinstance(hashes, list)
+            and all(isinstance(h, str) for h in hashes)) or isinstance(index, bool) or isinstance(size, bool):
+        raise ValueError("the file needs index and tree_size (integers), leaf_hash, checkpoint and entry "
+                         "(strings) and hashes (a list of strings)")
+    checkpoint = verify_checkpoint(note, verifier, origin=origin)
+    if checkpoint.size != size:
+        raise ValueError(f"the checkpoint is for tree size {checkpoint.size}, the proof for {size}")
+    raw = entry.encode("utf-8")
+    document = parse_json_object(raw, what="entry")
+    if canonical_json(document) != raw:
+        raise ValueError("the entry is not in canonical RFC 8785 form, so it is not what was hashed")
+    if document.get("index") != index:
+        raise ValueError(f"the entry says it is entry {document.get('index')!r}, the proof is for {index}")
+    leaf = leaf_hash(raw)
+    if b64encode(leaf) != claimed_leaf:
+        raise ValueError("leaf_hash is not SHA-256(0x00 || entry)")
+    path = [b64decode(h, length=32, what="proof hash") for h in hashes]
+    verify_inclusion(leaf, index, size, path, checkpoint.root_hash)
+    return (f"proof holds: entry {index} is in the log {checkpoint.origin} of {size} entries, root "
+            f"{b64encode(checkpoint.root_hash)}, signed by {verifier.name}")
+
+
+def _micros(text: str, option: str) -> int:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"{option} must be an RFC 3339 time such as 2026-11-22T10:00:00Z")
+    if moment.tzinfo is None:
+        fail(f"{option} needs a time zone, e.g. a trailing Z for UTC")
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+
+@app.command("show")
+@handle_errors
+def show(
+    order: Annotated[str | None, typer.Option(help="only entries of this order id")] = None,
+    principal: Annotated[str | None, typer.Option(help="only entries of this principal id")] = None,
+    decision: Annotated[Decision | None, typer.Option(help="only entries with this decision")] = None,
+    since: Annotated[str | None, typer.Option(help="only entries at or after this RFC 3339 time")] = None,
+    until: Annotated[str | None, typer.Option(help="only entries before this RFC 3339 time")] = None,
+    limit: Annotated[int, typer.Option(help="show at most this many entries", min=1)] = 100,
+    newest_first: Annotated[bool, typer.Option(help="start from the end of the log")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the entries' exact JSON, one per line")] = False,
+) -> None:
+    """List audit entries, filtered by order, principal, decision and time."""
+    config = settings()
+    conditions = []
+    if order is not None:
+        conditions.append(_entries.c.order_id == order)
+    if principal is not None:
+        conditions.append(_entries.c.principal == principal)
+    if decision is not None:
+        conditions.append(_entries.c.decision == decision.value)
+    if since is not None:
+        conditions.append(_entries.c.time_us >= _micros(since, "--since"))
+    if until is not None:
+        conditions.append(_entries.c.time_us < _micros(until, "--until"))
+    table = Table("index", "time", "decision", "code", "principal", "order", "fields", "subjects", "request")
+    shown = 0
+    with _connection(config) as connection:
+        total = log_size(connection)
+        with _progress(total) as bar:
+            task = bar.add_task("scanning", total=total)
+            # Index windows rather than OFFSET: each is a primary-key range, and the bar shows how far.
+            starts = range(0, total, _SCAN_WINDOW)
+            for start in reversed(starts) if newest_first else starts:
+                query = (select(_entries.c.idx, _entries.c.entry)
+                         .where(_entries.c.idx >= start, _entries.c.idx < start + _SCAN_WINDOW, *conditions)
+                         .order_by(_entries.c.idx.desc() if newest_first else _entries.c.idx)
+                         .limit(limit - shown))
+                for _, text in connection.execute(query):
+                    shown += 1
+                    if as_json:
+                        typer.echo(text)
+                    else:
+                        _add_row(table, text)
+                bar.advance(task, min(_SCAN_WINDOW, total - start))
+                if shown >= limit:
+                    break
+    if not as_json:
+        console.print(table)
+        console.print(f"{shown} entries shown" + (" (limit reached)" if shown >= limit else ""))
+
+
+def _add_row(table: Table, text: str) -> None:
+    document = json.loads(text)
+    subjects = document.get("subjects") or []
+    table.add_row(str(document.get("index")), escape(str(document.get("time"))), escape(str(document.get("decision"))),
+                  escape(str(document.get("code") or "")), escape(str(document.get("principal") or "")),
+                  escape(str(document.get("order_id") or "")), escape(", ".join(document.get("fields") or [])),
+                  str(len(subjects)) if len(subjects) > 3 else escape(", ".join(subjects)),
+                  escape(str(document.get("request_id"))) + (f" (count {document['count']})"
+                                                             if "count" in document else ""))
+
+
+@app.command("checkpoint")
+@handle_errors
+def checkpoint() -> None:
+    """Sign and store a checkpoint of the log as it is now (if it grew since the last), and print the latest."""
+    config = settings()
+    key = load_gateway_keys(config).checkpoint_key
+    open_database(config).dispose()  # refuses an uninitialised or outdated database, with its message
+    writer = AuditWriter(config.sqlalchemy_url, checkpoint_key=key, origin=config.origin,
+                         policy=CheckpointPolicy(config.checkpoint_every_entries, config.checkpoint_every_seconds))
+    try:
+        note = writer.checkpoint_now()
+    finally:
+        writer.close()
+    typer.echo(note or "", nl=False)

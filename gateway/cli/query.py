@@ -1,0 +1,250 @@
+"""`gateway query` and `gateway open`: an authority asks for its order's subjects and opens what
+comes back (PROTOCOL.md §4, §5).
+
+Every sealed value is opened and verified (gateway signature; request, order, subject and field
+as asked) before anything is shown, and one failure shows nothing (exit 1). Selector values travel
+only in the GraphQL variables, never in the query text, which is built from field names checked
+against the schema's list.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+from nacl.public import PrivateKey
+from nacl.signing import VerifyKey
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from gateway.cli.common import console
+from gateway.cli.remote import (
+    DEFAULT_URL,
+    IdOption,
+    KeyOption,
+    UrlOption,
+    client_command,
+    connect,
+    fields_option,
+    gateway_key_option,
+    sealing_key_for,
+    warn_if_interceptable,
+)
+from gateway.client import ClientResult, GatewayClient, fetch_discovery
+from gateway.errors import OperatorError
+from gateway.unseal import DISCLOSABLE_FIELDS, OpenedResponse, UnsealError, open_response, response_parts
+
+__all__ = [
+    "Selector",
+    "disclosure_query",
+    "open_",
+    "open_result",
+    "query",
+    "query_subjects",
+    "render_value",
+    "send_query",
+    "values_table",
+]
+
+_SEALED = "{ algorithm recipientKeyId ciphertext }"
+
+
+@dataclass(frozen=True)
+class Selector:
+    """Which subject(s) to ask for: one by ``id``, ``phoneNumber`` or ``username``, or ``all`` of the order's."""
+
+    kind: Literal["id", "phoneNumber", "username", "all"]
+    value: str | None = None
+
+    @classmethod
+    def from_options(cls, *, subject_id: str | None, phone: str | None, username: str | None,
+                     all_subjects: bool) -> Selector:
+        given = [(k, v) for k, v in (("id", subject_id), ("phoneNumber", phone), ("username", username)) if v]
+        if len(given) + int(all_subjects) != 1:
+            raise OperatorError("choose the subject with exactly one of --subject-id, --phone, --username or --all")
+        if all_subjects:
+            return cls("all")
+        kind, value = given[0]
+        return cls(kind, value)  # type: ignore[arg-type]
+
+
+def disclosure_query(selector: Selector, fields: Sequence[str]) -> tuple[str, dict[str, Any] | None]:
+    """The operation and its variables. Raises :class:`OperatorError` for a field outside §5."""
+    for field in fields:
+        if field not in DISCLOSABLE_FIELDS:  # the only text spliced into the query: checked first
+            raise OperatorError(f"unknown field {field!r}; choose from {', '.join(DISCLOSABLE_FIELDS)}")
+    if not fields:
+        raise OperatorError("name at least one field with --fields")
+    selection = " ".join(f"{field} {_SEALED}" for field in fields)
+    if selector.kind == "all":
+        return f"query Disclose {{ order {{ id subjectIds subjects {{ id {selection} }} }} }}", None
+    return (f"query Disclose($by: SubjectSelector!) {{ subject(by: $by) {{ id {selection} }} }}",
+            {"by": {selector.kind: selector.value}})
+
+
+def send_query(client: GatewayClient, *, order_id: str, selector: Selector, fields: Sequence[str]) -> ClientResult:
+    """Send the disclosure query with ``ord`` = ``order_id``. Raises the client's errors."""
+    operation, variables = disclosure_query(selector, fields)
+    return client.execute(operation, variables, order_id=order_id)
+
+
+def open_result(result: ClientResult, *, sealing_key: PrivateKey, gateway_key: VerifyKey, order_id: str,
+                selector: Selector, fields: Sequence[str]) -> OpenedResponse:
+    """Open and verify every value of a served query against what was asked. Raises :class:`UnsealError`."""
+    if result.audit is None:
+        raise UnsealError("the response carries no extensions.audit.request_id, so its values cannot be tied "
+                          "to an audit entry")
+    return open_response(result.data, result.audit.request_id, sealing_key=sealing_key, gateway_key=gateway_key,
+                         order_id=order_id, fields=fields,
+                         subject_id=selector.value if selector.kind == "id" else None)
+
+
+def query_subjects(client: GatewayClient, *, order_id: str, selector: Selector, fields: Sequence[str],
+                   sealing_key: PrivateKey) -> tuple[ClientResult, OpenedResponse]:
+    """Send, then open and verify: what `gateway query` does, for callers such as the demo."""
+    result = send_query(client, order_id=order_id, selector=selector, fields=fields)
+    return result, open_result(result, sealing_key=sealing_key, gateway_key=client.gateway_key,
+                               order_id=order_id, selector=selector, fields=fields)
+
+
+# -- rendering ------------------------------------------------------------------------------------
+
+
+def _span(first: object, last: object) -> str:
+    return f"{first} → {last if last is not None else 'now'}"
+
+
+def render_value(field: str, value: Any) -> list[tuple[str, str]]:
+    """``(value, seen)`` rows for one disclosed value: one row, or one per list item (PROTOCOL.md §4)."""
+    if field == "phoneNumber" and isinstance(value, str):
+        return [(value, "")]
+    if not isinstance(value, list):
+        return [(json.dumps(value, ensure_ascii=False), "")]
+    if not value:
+        return [("(none in the order's data window)", "")]
+    rows: list[tuple[str, str]] = []
+    for item in value:
+        if not isinstance(item, Mapping):
+            rows.append((json.dumps(item, ensure_ascii=False), ""))
+        elif field == "ipAddresses":
+            ip, port = str(item.get("ip")), item.get("port")
+            where = ip if port is None else (f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}")
+            rows.append((where, _span(item.get("first_seen"), item.get("last_seen"))))
+        elif field == "devices":
+            rows.append((f"{item.get('model')} ({item.get('platform')}), {item.get('app')} {item.get('app_version')}",
+                         _span(item.get("first_seen"), item.get("last_seen"))))
+        elif field == "usernameHistory":
+            rows.append((str(item.get("username")), _span(item.get("from"), item.get("until"))))
+        else:
+            rows.append((json.dumps(item, ensure_ascii=False), ""))
+    return rows
+
+
+def values_table(opened: OpenedResponse) -> Table:
+    """Subject, field, value and when it was seen; list values as sub-rows. Values are plain text."""
+    table = Table(title=f"order {opened.order_id}", title_justify="left")
+    # Fold, never truncate: an IPv6 address cut short with "…" would be a different address.
+    for name in ("subject", "field", "value", "seen"):
+        table.add_column(name, overflow="fold")
+    previous_subject = None
+    for item in opened.values:
+        for number, (value, seen) in enumerate(render_value(item.field, item.value)):
+            subject = item.subject_id if number == 0 and item.subject_id != previous_subject else ""
+            table.add_row(Text(subject), Text(item.field if number == 0 else ""), Text(value), Text(seen),
+                          end_section=False)
+        previous_subject = item.subject_id
+    return table
+
+
+def print_opened(opened: OpenedResponse, result_audit: Mapping[str, Any] | None, *, as_json: bool) -> None:
+    if as_json:
+        console.print_json(json.dumps(opened.as_json() | {"audit": result_audit}))
+        return
+    console.print(values_table(opened))
+    where = f" (audit entry {result_audit['index']})" if result_audit else ""
+    console.print(f"opened and verified {len(opened.values)} sealed values of request "
+                  f"{escape(opened.request_id)}{escape(where)}: gateway signature, order, subject, field and request "
+                  "all check out", markup=True, style="green")
+
+
+def _write_new_file(path: Path, data: bytes) -> None:
+    # Owner-only: ciphertext now, but it is evidence, and `open` will turn it into plaintext.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+# -- commands -------------------------------------------------------------------------------------
+
+
+@client_command
+def query(
+    order_id: Annotated[str, typer.Option("--order", metavar="ID", help="your active order (ord_…)",
+                                          show_default=False)],
+    principal_id: IdOption,
+    key: KeyOption,
+    fields: Annotated[list[str], typer.Option("--fields", help="comma-separated, within the order's fields",
+                                              show_default=False)],
+    subject_id: Annotated[str | None, typer.Option(help="select the subject by gateway subject id")] = None,
+    phone: Annotated[str | None, typer.Option(help="select the subject by phone number")] = None,
+    username: Annotated[str | None, typer.Option(help="select the subject by username")] = None,
+    all_subjects: Annotated[bool, typer.Option("--all", help="every subject of the order")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the verified records as JSON")] = False,
+    save: Annotated[Path | None, typer.Option(help="also write the raw response (ciphertext) to this new file; "
+                                              "`gateway open FILE` verifies it again later")] = None,
+    gateway_key: Annotated[str | None, typer.Option(help="pin the gateway's signing key (base64)")] = None,
+    url: UrlOption = DEFAULT_URL,
+) -> None:
+    """Query subjects of your order; open and verify every sealed value, then print them."""
+    selector = Selector.from_options(subject_id=subject_id, phone=phone, username=username,
+                                     all_subjects=all_subjects)
+    wanted = fields_option(fields)
+    # Everything that could fail locally fails before the query is sent and counted.
+    sealing_key = sealing_key_for(key)
+    pinned = gateway_key_option(gateway_key)
+    disclosure_query(selector, wanted)
+    if save is not None and (save.exists() or not save.parent.is_dir()):
+        raise OperatorError(f"--save {save}: the file exists already or its directory does not; "
+                            "choose a new file so no earlier response is overwritten")
+    with connect(url, principal_id, key, gateway_key=pinned) as client:
+        result = send_query(client, order_id=order_id, selector=selector, fields=wanted)
+        if save is not None:
+            _write_new_file(save, result.raw)
+            console.print(f"saved the raw response to {escape(str(save))}", markup=True, style="dim")
+        opened = open_result(result, sealing_key=sealing_key, gateway_key=client.gateway_key, order_id=order_id,
+                             selector=selector, fields=wanted)
+    print_opened(opened, result.audit.as_json() if result.audit else None, as_json=as_json)
+
+
+@client_command
+def open_(
+    file: Annotated[Path, typer.Argument(help="a response saved by `gateway query --save`", show_default=False)],
+    key: KeyOption,
+    gateway_key: Annotated[str | None, typer.Option(help="the gateway's signing key (base64); without it, "
+                                                    "it is fetched from --url")] = None,
+    order_id: Annotated[str | None, typer.Option("--order", metavar="ID", help="require this order")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the verified records as JSON")] = False,
+    url: UrlOption = DEFAULT_URL,
+) -> None:
+    """Open and verify a saved query response with your sealing key and the gateway's signing key."""
+    sealing_key = sealing_key_for(key)
+    try:
+        document = json.loads(file.read_bytes())
+    except OSError as exc:
+        raise OperatorError(f"cannot read {file}: {exc.strerror or type(exc).__name__}") from None
+    except (ValueError, RecursionError):
+        raise UnsealError(f"{file} is not a JSON response saved by `gateway query --save`") from None
+    pinned = gateway_key_option(gateway_key)
+    if pinned is None:
+        warn_if_interceptable(url, False)
+        pinned = fetch_discovery(url).gateway_signing_key
+    data, request_id = response_parts(document)
+    opened = open_response(data, request_id, sealing_key=sealing_key, gateway_key=pinned, order_id=order_id)
+    extensions = document.get("extensions", {})
+    print_opened(opened, extensions.get("audit") if isinstance(extensions, dict) else None, as_json=as_json)

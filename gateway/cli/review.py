@@ -1,0 +1,352 @@
+"""`gateway review …`: the platform's reviewers read requests, draft orders that narrow them, and
+approve, reject or revoke (PROTOCOL.md §3, §5). Reviewers never receive subject data.
+
+An approval is signed here, with the reviewer's own key file, over
+``"disclosure-gateway/order/v1" || 0x00 || document``, where ``document`` is the exact JCS text
+the gateway returned, after showing it to the reviewer. The text is signed only if it is one
+strict JSON object in canonical form naming the order asked for, so what was shown (parsed) and
+what is signed (bytes) cannot differ.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+import typer
+from nacl.signing import SigningKey
+from rich.markup import escape
+from rich.text import Text
+
+from crypto.canonical import canonical_json, parse_json_object
+from crypto.encoding import B64
+from crypto.errors import CryptoError
+from crypto.keys import key_id
+from crypto.signing import ORDER_DOMAIN, sign_over
+from gateway.cli.common import console, fail, is_interactive
+from gateway.cli.remote import (
+    DEFAULT_URL,
+    IdOption,
+    KeyOption,
+    UrlOption,
+    client_command,
+    connect,
+    fields_option,
+    key_table,
+    signing_key_for,
+    split_list,
+)
+from gateway.cli.request import REQUEST_SELECTION, RequestStatus, request_rows, requests_table
+from gateway.client import ClientError, GatewayClient
+from gateway.errors import OperatorError
+
+__all__ = [
+    "APPROVE_ORDER",
+    "DRAFT_ORDER",
+    "ORDER_BY_ID",
+    "app",
+    "approval_signature",
+    "approve_order",
+    "checked_document",
+    "document_rows",
+    "draft_input",
+    "draft_order",
+    "get_order",
+    "get_request",
+    "list_requests",
+    "reject_request",
+    "revoke_order",
+]
+
+app = typer.Typer(help="Reviewers: read requests; draft, approve, reject and revoke orders.", no_args_is_help=True)
+
+REVIEW_SELECTION = REQUEST_SELECTION + " resolvedSubjectIds unresolvedSelectors"
+ORDER_SELECTION = ("id status authorityId requestId fields subjectIds dataWindow { from until } validUntil "
+                   "maxQueries queriesUsed approvals approvalsRequired revokedReason document")
+LIST_REQUESTS = f"query Requests($status: RequestStatus) {{ requests(status: $status) {{ {REVIEW_SELECTION} }} }}"
+REQUEST_BY_ID = f"query RequestById($id: ID!) {{ requestById(id: $id) {{ {REVIEW_SELECTION} }} }}"
+ORDER_BY_ID = f"query OrderById($id: ID!) {{ orderById(id: $id) {{ {ORDER_SELECTION} }} }}"
+DRAFT_ORDER = f"mutation DraftOrder($input: DraftOrderInput!) {{ draftOrder(input: $input) {{ {ORDER_SELECTION} }} }}"
+APPROVE_ORDER = ("mutation ApproveOrder($orderId: ID!, $signature: String!) "
+                 f"{{ approveOrder(orderId: $orderId, signature: $signature) {{ {ORDER_SELECTION} }} }}")
+REJECT_REQUEST = ("mutation RejectRequest($requestId: ID!, $reason: String!) "
+                  f"{{ rejectRequest(requestId: $requestId, reason: $reason) {{ {REVIEW_SELECTION} }} }}")
+REVOKE_ORDER = ("mutation RevokeOrder($orderId: ID!, $reason: String!) "
+                f"{{ revokeOrder(orderId: $orderId, reason: $reason) {{ {ORDER_SELECTION} }} }}")
+
+
+# -- operations (also what `gateway demo run` calls) ------------------------------------------------
+
+
+def list_requests(client: GatewayClient, status: RequestStatus | None = None) -> list[dict[str, Any]]:
+    variables = {"status": str(status)} if status is not None else {}
+    return [dict(r) for r in client.execute(LIST_REQUESTS, variables).data["requests"]]
+
+
+def get_request(client: GatewayClient, request_id: str) -> dict[str, Any]:
+    return dict(client.execute(REQUEST_BY_ID, {"id": request_id}).data["requestById"])
+
+
+def get_order(client: GatewayClient, order_id: str) -> dict[str, Any]:
+    """``orderById``; raises :class:`ClientError` when the gateway knows no such order."""
+    found = client.execute(ORDER_BY_ID, {"id": order_id}).data["orderById"]
+    if found is None:
+        raise ClientError(f"the gateway has no order {order_id}")
+    return dict(found)
+
+
+def draft_input(request_id: str, *, valid_until: str, max_queries: int, subject_ids: list[str] | None = None,
+                fields: list[str] | None = None, window_from: str | None = None,
+                window_until: str | None = None) -> dict[str, Any]:
+    """``DraftOrderInput``; what is left out is taken whole from the request (PROTOCOL.md §5)."""
+    if (window_from is None) != (window_until is None):
+        raise OperatorError("give both --from and --until to narrow the data window, or neither to keep the "
+                            "request's")
+    draft: dict[str, Any] = {"requestId": request_id, "validUntil": valid_until, "maxQueries": max_queries}
+    if subject_ids:
+        draft["subjectIds"] = subject_ids
+    if fields:
+        draft["fields"] = fields
+    if window_from is not None:
+        draft["dataWindow"] = {"from": window_from, "until": window_until}
+    return draft
+
+
+def draft_order(client: GatewayClient, draft: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(client.execute(DRAFT_ORDER, {"input": dict(draft)}).data["draftOrder"])
+
+
+def checked_document(order: Mapping[str, Any], order_id: str) -> dict[str, Any]:
+    """The order's document, parsed, once it is safe to sign its text: strict JSON (no duplicate
+    keys, which a display would show one way and a verifier read another), exactly canonical, and
+    about ``order_id``. Raises :class:`ClientError` otherwise."""
+    text = order.get("document")
+    if not isinstance(text, str):
+        raise ClientError(f"the gateway returned no document for order {order_id}")
+    try:
+        document = parse_json_object(text, what="order document")
+        canonical = canonical_json(document).decode("utf-8") == text
+    except CryptoError as exc:
+        raise ClientError(f"the document of order {order_id} is not one strict JSON object ({exc.message}); "
+                          "refusing to sign it") from None
+    if not canonical:
+        raise ClientError(f"the document of order {order_id} is not in RFC 8785 canonical form; refusing to sign it")
+    if document.get("order_id") != order_id:
+        raise ClientError(f"the document returned for order {order_id} names another order; refusing to sign it")
+    return document
+
+
+def approval_signature(document_text: str, signing_key: SigningKey) -> B64:
+    """Base64 Ed25519 signature over ``ORDER_DOMAIN || 0x00 || document_text`` (PROTOCOL.md §3)."""
+    return sign_over(ORDER_DOMAIN, document_text.encode("utf-8"), signing_key)
+
+
+def approve_order(client: GatewayClient, order_id: str, signature: str) -> dict[str, Any]:
+    return dict(client.execute(APPROVE_ORDER, {"orderId": order_id, "signature": signature}).data["approveOrder"])
+
+
+def reject_request(client: GatewayClient, request_id: str, reason: str) -> dict[str, Any]:
+    return dict(client.execute(REJECT_REQUEST, {"requestId": request_id, "reason": reason}).data["rejectRequest"])
+
+
+def revoke_order(client: GatewayClient, order_id: str, reason: str) -> dict[str, Any]:
+    return dict(client.execute(REVOKE_ORDER, {"orderId": order_id, "reason": reason}).data["revokeOrder"])
+
+
+# -- rendering ------------------------------------------------------------------------------------
+
+
+def document_rows(document: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Every key of an order document as a readable row; nothing is left out, since this is what
+    the reviewer is about to sign."""
+    rows: list[tuple[str, str]] = []
+    for name, value in document.items():
+        if isinstance(value, list):
+            text = "\n".join(str(v) for v in value) if value else "(none)"
+        elif isinstance(value, dict) and set(value) == {"from", "until"}:
+            text = f"{value['from']} → {value['until']} (until exclusive)"
+        elif isinstance(value, str | int) and not isinstance(value, bool):
+            text = str(value)
+        else:
+            text = json.dumps(value, ensure_ascii=False)
+        rows.append((name, text))
+    return rows
+
+
+def order_summary(order: Mapping[str, Any]) -> str:
+    return (f"order {order.get('id')}: {order.get('status')} ({order.get('approvals')} of "
+            f"{order.get('approvalsRequired')} approvals; {order.get('queriesUsed')} of {order.get('maxQueries')} "
+            "queries used)")
+
+
+def order_rows(order: Mapping[str, Any]) -> list[tuple[str, str]]:
+    window = order.get("dataWindow") or {}
+    rows = [
+        ("order", str(order.get("id"))), ("status", str(order.get("status"))),
+        ("approvals", f"{order.get('approvals')} of {order.get('approvalsRequired')} required"),
+        ("request", str(order.get("requestId"))), ("authority", str(order.get("authorityId"))),
+        ("fields", ", ".join(order.get("fields") or [])),
+        ("subjects", "\n".join(order.get("subjectIds") or []) or "(none)"),
+        ("data window", f"{window.get('from', '?')} → {window.get('until', '?')}"),
+        ("valid until", str(order.get("validUntil"))),
+        ("queries", f"{order.get('queriesUsed')} of {order.get('maxQueries')} used"),
+    ]
+    if order.get("revokedReason"):
+        rows.append(("revoked because", str(order["revokedReason"])))
+    return rows
+
+
+def _print_json(value: object) -> None:
+    console.print_json(json.dumps(value))
+
+
+# -- commands -------------------------------------------------------------------------------------
+
+
+@app.command("list")
+@client_command
+def list_(
+    principal_id: IdOption,
+    key: KeyOption,
+    status: Annotated[RequestStatus | None, typer.Option(case_sensitive=False, help="only this status")] = None,
+    url: UrlOption = DEFAULT_URL,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """List legal requests, with how many of their selectors resolved to subjects."""
+    with connect(url, principal_id, key) as client:
+        found = list_requests(client, status)
+    if as_json:
+        _print_json(found)
+    elif not found:
+        console.print("no requests" + (f" with status {status}" if status else ""))
+    else:
+        console.print(requests_table(found, reviewer=True))
+
+
+@app.command("show")
+@client_command
+def show(
+    request_id: Annotated[str, typer.Argument(metavar="REQUEST_ID")],
+    principal_id: IdOption,
+    key: KeyOption,
+    url: UrlOption = DEFAULT_URL,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Show a request, the subject ids its selectors resolved to and how many did not resolve."""
+    with connect(url, principal_id, key) as client:
+        found = get_request(client, request_id)
+    if as_json:
+        _print_json(found)
+    else:
+        console.print(key_table(request_rows(found)))
+
+
+@app.command("draft")
+@client_command
+def draft(
+    request_id: Annotated[str, typer.Argument(metavar="REQUEST_ID")],
+    principal_id: IdOption,
+    key: KeyOption,
+    valid_until: Annotated[str, typer.Option(help="when the order lapses, RFC 3339", show_default=False)],
+    max_queries: Annotated[int, typer.Option(min=1, help="how many disclosing queries it allows",
+                                             show_default=False)],
+    subject_id: Annotated[list[str] | None, typer.Option(help="keep only these subjects (repeatable)")] = None,
+    fields: Annotated[list[str] | None, typer.Option("--fields", help="keep only these fields (comma-separated)")]
+    = None,
+    window_from: Annotated[str | None, typer.Option("--from", help="narrower data window start")] = None,
+    window_until: Annotated[str | None, typer.Option("--until", help="narrower data window end")] = None,
+    url: UrlOption = DEFAULT_URL,
+    as_json: Annotated[bool, typer.Option("--json", help="print the draft order as JSON")] = False,
+) -> None:
+    """Draft an order for a request: the same or narrower subjects, fields and window, never wider."""
+    variables = draft_input(request_id, valid_until=valid_until, max_queries=max_queries,
+                            subject_ids=split_list(subject_id), fields=fields_option(fields),
+                            window_from=window_from, window_until=window_until)
+    with connect(url, principal_id, key) as client:
+        order = draft_order(client, variables)
+    if as_json:
+        _print_json(order)
+        return
+    console.print(f"drafted [bold]{escape(str(order['id']))}[/] ({escape(str(order['status']))}); it needs "
+                  f"{escape(str(order['approvalsRequired']))} approvals by distinct reviewers", markup=True)
+    console.print(key_table(order_rows(order)))
+    console.print(f"next: gateway review approve {escape(str(order['id']))} --id <reviewer> --key <prefix>",
+                  markup=True, style="dim")
+
+
+def _show_for_approval(order: Mapping[str, Any], document: Mapping[str, Any], signing_key: SigningKey) -> None:
+    console.print(key_table(document_rows(document), title=f"order document {order.get('id')} — this is what you sign"))
+    console.print(Text(f"status now: {order.get('status')} ({order.get('approvals')} of "
+                       f"{order.get('approvalsRequired')} approvals); signing key {key_id(signing_key.verify_key)}"))
+
+
+@app.command("approve")
+@client_command
+def approve(
+    order_id: Annotated[str, typer.Argument(metavar="ORDER_ID")],
+    principal_id: IdOption,
+    key: KeyOption,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="approve without asking (for scripts)")] = False,
+    url: UrlOption = DEFAULT_URL,
+) -> None:
+    """Show an order's document, ask, sign it locally with your key file and submit the approval."""
+    signing_key = signing_key_for(key)
+    if not yes and not is_interactive():
+        fail("stdin is not a terminal, so there is no one to ask; pass --yes to approve without a prompt")
+    with connect(url, principal_id, key) as client:
+        order = get_order(client, order_id)
+        document = checked_document(order, order_id)
+        _show_for_approval(order, document, signing_key)
+        if not yes and not typer.confirm(f"Approve order {order_id} with your signature?", default=False):
+            fail("not approved; nothing was sent", code=1)
+        approved = approve_order(client, order_id, approval_signature(order["document"], signing_key))
+    console.print(f"approved: {order_summary(approved)}", markup=False)
+
+
+@app.command("reject")
+@client_command
+def reject(
+    request_id: Annotated[str, typer.Argument(metavar="REQUEST_ID")],
+    principal_id: IdOption,
+    key: KeyOption,
+    reason: Annotated[str, typer.Option(help="why; the authority sees it", show_default=False)],
+    url: UrlOption = DEFAULT_URL,
+) -> None:
+    """Reject a pending request, with a reason."""
+    with connect(url, principal_id, key) as client:
+        rejected = reject_request(client, request_id, reason)
+    console.print(f"request {rejected['id']}: {rejected['status']}", markup=False)
+
+
+@app.command("revoke")
+@client_command
+def revoke(
+    order_id: Annotated[str, typer.Argument(metavar="ORDER_ID")],
+    principal_id: IdOption,
+    key: KeyOption,
+    reason: Annotated[str, typer.Option(help="why; recorded with the order", show_default=False)],
+    url: UrlOption = DEFAULT_URL,
+) -> None:
+    """Revoke an order; it takes effect on the next request."""
+    with connect(url, principal_id, key) as client:
+        revoked = revoke_order(client, order_id, reason)
+    console.print(order_summary(revoked), markup=False)
+
+
+@app.command("order")
+@client_command
+def order(
+    order_id: Annotated[str, typer.Argument(metavar="ORDER_ID")],
+    principal_id: IdOption,
+    key: KeyOption,
+    url: UrlOption = DEFAULT_URL,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Show an order's status, computed by the gateway now from its verified approvals."""
+    with connect(url, principal_id, key) as client:
+        found = get_order(client, order_id)
+    if as_json:
+        _print_json(found)
+        return
+    console.print(key_table(order_rows(found)))

@@ -1,0 +1,36 @@
+"""`gateway serve`: the app under uvicorn."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+from starlette.applications import Starlette
+
+from gateway.cli.common import handle_errors, open_database, settings
+from gateway.keyring import load_gateway_keys
+
+__all__ = ["app_from_environment", "serve"]
+
+
+def app_from_environment() -> Starlette:
+    """The uvicorn factory: each worker process builds its app from the environment."""
+    from gateway.app import create_app
+
+    return create_app(settings())
+
+
+@handle_errors
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port", min=1, max=65535)] = 8080,
+    workers: Annotated[int, typer.Option(help="worker processes", min=1, max=64)] = 1,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Serve the gateway. Refuses to start when keys are missing or readable by others."""
+    config = settings()
+    load_gateway_keys(config)  # fail here, with its message, rather than in every worker
+    open_database(config).dispose()
+    uvicorn.run("gateway.cli.serve:app_from_environment", factory=True, host=host, port=port, workers=workers,
+                log_level=log_level, server_header=False, proxy_headers=False)

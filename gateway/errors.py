@@ -1,0 +1,187 @@
+"""The gateway's one error tree. Services raise these; only the HTTP/GraphQL edge turns them into
+responses (PROTOCOL.md §6 body, code and status). Anything else reaching the edge is masked as an
+internal error and logged without subject data.
+
+    GatewayError                         (code, status)
+    ├── BadRequest                       BAD_REQUEST 400
+    │   ├── GraphQLParseFailed           GRAPHQL_PARSE_FAILED 400
+    │   ├── GraphQLValidationFailed      GRAPHQL_VALIDATION_FAILED 400
+    │   └── QueryTooComplex              QUERY_TOO_COMPLEX 400
+    ├── AuthenticationError              401 (UNAUTHENTICATED, TOKEN_*, UNKNOWN_PRINCIPAL)
+    ├── Forbidden                        403
+    │   ├── ForbiddenRole                FORBIDDEN_ROLE
+    │   ├── OrderNotFound                ORDER_NOT_FOUND
+    │   ├── OrderNotActive               ORDER_NOT_ACTIVE
+    │   ├── OrderExpired                 ORDER_EXPIRED
+    │   ├── OrderRevoked                 ORDER_REVOKED
+    │   ├── OrderExhausted               ORDER_EXHAUSTED
+    │   ├── FieldNotPermitted            FIELD_NOT_PERMITTED
+    │   └── SubjectNotPermitted          SUBJECT_NOT_PERMITTED
+    ├── MethodNotAllowed                 METHOD_NOT_ALLOWED 405
+    ├── PayloadTooLarge                  PAYLOAD_TOO_LARGE 413
+    ├── UnsupportedMediaType             UNSUPPORTED_MEDIA_TYPE 415
+    ├── RateLimited                      RATE_LIMITED 429
+    ├── AuditUnavailable                 AUDIT_UNAVAILABLE 503
+    └── OperatorError                    (CLI only: bad files, missing keys, bad arguments)
+"""
+
+from __future__ import annotations
+
+from crypto.errors import CryptoError
+
+__all__ = [
+    "AuditUnavailable",
+    "AuthenticationError",
+    "BadRequest",
+    "FieldNotPermitted",
+    "Forbidden",
+    "ForbiddenRole",
+    "GatewayError",
+    "GraphQLParseFailed",
+    "GraphQLValidationFailed",
+    "MethodNotAllowed",
+    "NotFound",
+    "OperatorError",
+    "OrderExhausted",
+    "OrderExpired",
+    "OrderNotActive",
+    "OrderNotFound",
+    "OrderRevoked",
+    "PayloadTooLarge",
+    "QueryTooComplex",
+    "RateLimited",
+    "SubjectNotPermitted",
+    "UnsupportedMediaType",
+    "from_crypto",
+]
+
+PROTOCOL_CODES: dict[str, int] = {
+    "BAD_REQUEST": 400, "GRAPHQL_PARSE_FAILED": 400, "GRAPHQL_VALIDATION_FAILED": 400,
+    "QUERY_TOO_COMPLEX": 400,
+    "UNAUTHENTICATED": 401, "TOKEN_INVALID": 401, "TOKEN_EXPIRED": 401, "TOKEN_LIFETIME_TOO_LONG": 401,
+    "TOKEN_REPLAYED": 401, "TOKEN_BODY_MISMATCH": 401, "TOKEN_AUDIENCE_MISMATCH": 401,
+    "UNKNOWN_PRINCIPAL": 401,
+    "FORBIDDEN_ROLE": 403, "ORDER_NOT_FOUND": 403, "ORDER_NOT_ACTIVE": 403, "ORDER_EXPIRED": 403,
+    "ORDER_REVOKED": 403, "ORDER_EXHAUSTED": 403, "FIELD_NOT_PERMITTED": 403, "SUBJECT_NOT_PERMITTED": 403,
+    "METHOD_NOT_ALLOWED": 405, "PAYLOAD_TOO_LARGE": 413, "UNSUPPORTED_MEDIA_TYPE": 415,
+    "RATE_LIMITED": 429, "AUDIT_UNAVAILABLE": 503,
+}
+"""Every PROTOCOL.md §6 code and its HTTP status."""
+
+
+class GatewayError(Exception):
+    """Base of the tree: a stable PROTOCOL.md §6 ``code``, its HTTP ``status`` and a message that
+    says what to do next. Messages never carry plaintext subject data."""
+
+    code: str = "BAD_REQUEST"
+    status: int = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(GatewayError):
+    code = "BAD_REQUEST"
+
+
+class NotFound(BadRequest):
+    """An id that names nothing the caller may see (requests, orders for reviewers)."""
+
+
+class GraphQLParseFailed(BadRequest):
+    code = "GRAPHQL_PARSE_FAILED"
+
+
+class GraphQLValidationFailed(BadRequest):
+    code = "GRAPHQL_VALIDATION_FAILED"
+
+
+class QueryTooComplex(BadRequest):
+    code = "QUERY_TOO_COMPLEX"
+
+
+class AuthenticationError(GatewayError):
+    """A 401; the concrete code is chosen per instance from §6."""
+
+    status = 401
+
+    def __init__(self, code: str, message: str) -> None:
+        if PROTOCOL_CODES.get(code) != 401:
+            raise ValueError(f"{code} is not a 401 code")
+        super().__init__(message)
+        self.code = code
+
+
+class Forbidden(GatewayError):
+    status = 403
+    code = "FORBIDDEN_ROLE"
+
+
+class ForbiddenRole(Forbidden):
+    code = "FORBIDDEN_ROLE"
+
+
+class OrderNotFound(Forbidden):
+    code = "ORDER_NOT_FOUND"
+
+
+class OrderNotActive(Forbidden):
+    code = "ORDER_NOT_ACTIVE"
+
+
+class OrderExpired(Forbidden):
+    code = "ORDER_EXPIRED"
+
+
+class OrderRevoked(Forbidden):
+    code = "ORDER_REVOKED"
+
+
+class OrderExhausted(Forbidden):
+    code = "ORDER_EXHAUSTED"
+
+
+class FieldNotPermitted(Forbidden):
+    code = "FIELD_NOT_PERMITTED"
+
+
+class SubjectNotPermitted(Forbidden):
+    code = "SUBJECT_NOT_PERMITTED"
+
+
+class MethodNotAllowed(GatewayError):
+    code = "METHOD_NOT_ALLOWED"
+    status = 405
+
+
+class PayloadTooLarge(GatewayError):
+    code = "PAYLOAD_TOO_LARGE"
+    status = 413
+
+
+class UnsupportedMediaType(GatewayError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415
+
+
+class RateLimited(GatewayError):
+    code = "RATE_LIMITED"
+    status = 429
+
+
+class AuditUnavailable(GatewayError):
+    code = "AUDIT_UNAVAILABLE"
+    status = 503
+
+
+class OperatorError(GatewayError):
+    """A CLI-side problem (missing keys, bad file, bad argument); never reaches the wire."""
+
+
+def from_crypto(error: CryptoError) -> GatewayError:
+    """Translate a crypto-layer error into the gateway tree, keeping its §6 code."""
+    status = PROTOCOL_CODES.get(error.code, 400)
+    if status == 401:
+        return AuthenticationError(error.code, error.message)
+    return BadRequest(error.message)

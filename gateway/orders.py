@@ -1,0 +1,429 @@
+"""Legal requests and reviewer-signed orders (PROTOCOL.md §3, review operations of §5).
+
+An order's status is never read from a column: :meth:`Orders.load` re-parses the stored document,
+re-verifies every approval against the reviewers' current keys and status, and combines that
+with the clock, the revocation and the query count (:func:`gateway.policy.order_status`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import col
+
+from crypto.canonical import canonical_json
+from crypto.errors import CryptoError
+from crypto.keys import decode_signing_public_key
+from crypto.signing import ORDER_DOMAIN, verify_signature_over
+from gateway.errors import BadRequest, GatewayError, NotFound, OrderExpired, OrderNotFound, OrderRevoked
+from gateway.policy import (
+    OrderDocument,
+    OrderStatus,
+    TimeWindow,
+    check_narrowing,
+    order_status,
+    parse_order_document,
+)
+from gateway.principals import ACTIVE, PrincipalInfo, Role
+from gateway.store.engine import Database
+from gateway.store.tables import AuditEntry, LegalRequestRow, OrderApproval, OrderRow, Principal, PrincipalKey
+from gateway.subjects import SUBJECT_FIELDS, SubjectStore, format_time
+from gateway.vault import Vault
+
+__all__ = [
+    "OFFENSE_CATEGORIES",
+    "DraftInput",
+    "LegalRequest",
+    "OrderState",
+    "Orders",
+    "RequestInput",
+    "Selector",
+]
+
+OFFENSE_CATEGORIES = ("TERRORISM", "CHILD_EXPLOITATION", "DRUG_TRAFFICKING", "FRAUD", "CYBERCRIME",
+                      "VIOLENT_CRIME", "OTHER")
+MAX_SELECTORS = 100
+MAX_ORDER_DAYS = 366
+MAX_QUERIES = 10_000
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_COUNTRY = re.compile(r"[A-Z]{2}")
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(10)}"
+
+
+def _text(value: str, what: str, *, limit: int = 500) -> str:
+    value = value.strip()
+    if not value:
+        raise BadRequest(f"{what} must not be empty")
+    if len(value) > limit:
+        raise BadRequest(f"{what} is longer than {limit} characters")
+    return value
+
+
+@dataclass(frozen=True)
+class Selector:
+    """Exactly one of a subject id, a username or a phone number."""
+
+    kind: str  # "id" | "username" | "phoneNumber"
+    value: str
+
+    @classmethod
+    def of(cls, id: str | None, username: str | None, phone_number: str | None) -> Selector:
+        given = [(k, v) for k, v in (("id", id), ("username", username), ("phoneNumber", phone_number))
+                 if v is not None]
+        if len(given) != 1:
+            raise BadRequest("a subject selector takes exactly one of id, username or phoneNumber")
+        kind, value = given[0]
+        if not value or len(value) > 128:
+            raise BadRequest(f"the {kind} selector must be 1-128 characters")
+        return cls(kind, value)
+
+
+@dataclass(frozen=True)
+class RequestInput:
+    case_reference: str
+    court: str
+    jurisdiction: str
+    legal_basis: str
+    offense_category: str
+    court_order_sha256: str
+    subjects: Sequence[Selector]
+    fields: Sequence[str]
+    data_window: TimeWindow
+    justification: str
+    emergency: bool = False
+
+
+@dataclass(frozen=True)
+class DraftInput:
+    request_id: str
+    valid_until: str
+    max_queries: int
+    subject_ids: Sequence[str] | None = None
+    fields: Sequence[str] | None = None
+    data_window: TimeWindow | None = None
+
+
+@dataclass(frozen=True)
+class LegalRequest:
+    """A request as stored; ``resolved_subject_ids`` is for reviewers' eyes only."""
+
+    id: str
+    status: str
+    authority_id: str
+    details: dict[str, Any]
+    resolved_subject_ids: list[str]
+    unresolved_selectors: int
+    order_ids: list[str]
+    rejection_reason: str | None
+    created_at: int
+
+    @property
+    def case_reference(self) -> str:
+        return str(self.details["case_reference"])
+
+    @property
+    def fields(self) -> list[str]:
+        return list(self.details["fields"])
+
+    @property
+    def data_window(self) -> TimeWindow:
+        window = self.details["data_window"]
+        return TimeWindow.parse(window["from"], window["until"])
+
+
+@dataclass(frozen=True)
+class Approval:
+    reviewer_id: str
+    kid: str
+    counted: bool
+
+
+@dataclass(frozen=True)
+class OrderState:
+    """An order as the gateway sees it now: status computed, never stored."""
+
+    id: str
+    request_id: str
+    authority_id: str
+    text: str
+    document: OrderDocument | None
+    status: OrderStatus
+    approvals: tuple[Approval, ...]
+    queries_used: int
+    revoked_reason: str | None
+
+    @property
+    def verified_approvals(self) -> int:
+        return sum(1 for a in self.approvals if a.counted)
+
+    def usable(self) -> OrderDocument:
+        """The document, for a status that allows disclosure; callers check the status first."""
+        if self.document is None:  # pragma: no cover - status is never ACTIVE without a document
+            raise BadRequest("the order document is unusable")
+        return self.document
+
+
+class Orders:
+    def __init__(self, db: Database, subjects: SubjectStore, vault: Vault, *, approvals_required: int) -> None:
+        self.db = db
+        self.subjects = subjects
+        self.vault = vault
+        self.approvals_required = approvals_required
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def submit_request(self, authority: PrincipalInfo, data: RequestInput, *, now: datetime) -> LegalRequest:
+        """Store a request, resolving its selectors to subject ids for the reviewers. The
+        selectors themselves are stored encrypted; the authority never learns which resolved."""
+        if not data.subjects:
+            raise BadRequest("a request needs at least one subject selector")
+        if len(data.subjects) > MAX_SELECTORS:
+            raise BadRequest(f"a request takes at most {MAX_SELECTORS} subject selectors")
+        fields = _check_fields(data.fields)
+        if data.offense_category not in OFFENSE_CATEGORIES:
+            raise BadRequest(f"offenseCategory must be one of {', '.join(OFFENSE_CATEGORIES)}")
+        if not _SHA256_HEX.fullmatch(data.court_order_sha256):
+            raise BadRequest("courtOrderSha256 must be the lowercase hex SHA-256 of the court order document")
+        jurisdiction = data.jurisdiction.strip().upper()
+        if not _COUNTRY.fullmatch(jurisdiction):
+            raise BadRequest("jurisdiction must be an ISO 3166-1 alpha-2 code such as DE")
+        details = {
+            "case_reference": _text(data.case_reference, "caseReference", limit=200),
+            "court": _text(data.court, "court", limit=200), "jurisdiction": jurisdiction,
+            "legal_basis": _text(data.legal_basis, "legalBasis", limit=500),
+            "offense_category": data.offense_category, "court_order_sha256": data.court_order_sha256,
+            "fields": fields, "data_window": data.data_window.as_document(),
+            "justification": _text(data.justification, "justification", limit=5000),
+            "emergency": bool(data.emergency), "selector_count": len(data.subjects),
+        }
+        resolved: list[str] = []
+        unresolved = 0
+        for selector in data.subjects:
+            found = self._resolve(selector)
+            if found is None:
+                unresolved += 1
+            elif found not in resolved:
+                resolved.append(found)
+        request_id = _new_id("req")
+        selectors = json.dumps([[s.kind, s.value] for s in data.subjects]).encode("utf-8")
+        with self.db.session() as session:
+            session.add(LegalRequestRow(
+                id=request_id, authority_id=authority.id, status="PENDING", details=json.dumps(details),
+                selectors_sealed=self.vault.seal(selectors, context=b"request:" + request_id.encode()),
+                resolved_subject_ids=json.dumps(resolved), unresolved_selectors=unresolved,
+                created_at=int(now.timestamp())))
+        return self.get_request(request_id)
+
+    def _resolve(self, selector: Selector) -> str | None:
+        if selector.kind == "id":
+            return selector.value if self.subjects.exists(selector.value) else None
+        if selector.kind == "username":
+            return self.subjects.find_by_username(selector.value)
+        return self.subjects.find_by_phone(selector.value)
+
+    def get_request(self, request_id: str, *, authority_id: str | None = None) -> LegalRequest:
+        """A request; with ``authority_id``, only if it is that authority's own."""
+        with self.db.session() as session:
+            row = session.get(LegalRequestRow, request_id)
+            if row is None or (authority_id is not None and row.authority_id != authority_id):
+                raise NotFound(f"no request {request_id!r}; list requests with the `requests` query")
+            order_ids = list(session.scalars(select(col(OrderRow.id)).where(col(OrderRow.request_id) == request_id)
+                                             .order_by(col(OrderRow.created_at))))
+        return _request(row, order_ids)
+
+    def list_requests(self, *, status: str | None = None, authority_id: str | None = None) -> list[LegalRequest]:
+        with self.db.session() as session:
+            query = select(LegalRequestRow).order_by(col(LegalRequestRow.created_at), col(LegalRequestRow.id))
+            if status is not None:
+                query = query.where(col(LegalRequestRow.status) == status)
+            if authority_id is not None:
+                query = query.where(col(LegalRequestRow.authority_id) == authority_id)
+            rows = list(session.scalars(query))
+            orders = list(session.execute(select(col(OrderRow.request_id), col(OrderRow.id))
+                                          .order_by(col(OrderRow.created_at))))
+        by_request: dict[str, list[str]] = {}
+        for request_id, order_id in orders:
+            by_request.setdefault(request_id, []).append(order_id)
+        return [_request(row, by_request.get(row.id, [])) for row in rows]
+
+    def reject_request(self, reviewer: PrincipalInfo, request_id: str, reason: str, *, now: datetime) -> LegalRequest:
+        reason = _text(reason, "reason", limit=2000)
+        with self.db.session() as session:
+            row = session.get(LegalRequestRow, request_id)
+            if row is None:
+                raise NotFound(f"no request {request_id!r}; list requests with the `requests` query")
+            if row.status != "PENDING":
+                raise BadRequest(f"the request is {row.status}; only a PENDING request can be rejected "
+                                 "(revoke its orders instead)")
+            row.status, row.rejection_reason = "REJECTED", reason
+            row.decided_by, row.decided_at = reviewer.id, int(now.timestamp())
+        return self.get_request(request_id)
+
+    # -- orders -------------------------------------------------------------------------------
+
+    def draft_order(self, reviewer: PrincipalInfo, data: DraftInput, *, now: datetime) -> OrderState:
+        """Draft an order narrower than or equal to its request; what the input leaves out is
+        taken whole from the request (PROTOCOL.md §5)."""
+        request = self.get_request(data.request_id)
+        if request.status == "REJECTED":
+            raise BadRequest("the request was rejected; no order can be drafted for it")
+        subjects = list(data.subject_ids) if data.subject_ids is not None else request.resolved_subject_ids
+        fields = _check_fields(data.fields) if data.fields is not None else request.fields
+        window = data.data_window or request.data_window
+        check_narrowing(request_subjects=request.resolved_subject_ids, request_fields=request.fields,
+                        request_window=request.data_window, subjects=subjects, fields=fields, window=window)
+        valid_until = TimeWindow.parse(format_time(now), data.valid_until, what="validUntil").end
+        if valid_until > now + timedelta(days=MAX_ORDER_DAYS):
+            raise BadRequest(f"validUntil is more than {MAX_ORDER_DAYS} days away")
+        if not 1 <= data.max_queries <= MAX_QUERIES:
+            raise BadRequest(f"maxQueries must be between 1 and {MAX_QUERIES}")
+        order_id = _new_id("ord")
+        document = {
+            "v": 1, "order_id": order_id, "request_id": request.id, "authority_id": request.authority_id,
+            "case_reference": request.case_reference, "jurisdiction": request.details["jurisdiction"],
+            "legal_basis": request.details["legal_basis"],
+            "offense_category": str(request.details["offense_category"]).lower(),
+            "subjects": sorted(set(subjects)), "fields": sorted(set(fields)), "data_window": window.as_document(),
+            "valid_from": format_time(now.replace(microsecond=0)), "valid_until": format_time(valid_until),
+            "max_queries": data.max_queries, "issued_at": format_time(now.replace(microsecond=0)),
+        }
+        text = canonical_json(document).decode("utf-8")
+        with self.db.session() as session:
+            session.add(OrderRow(id=order_id, request_id=request.id, authority_id=request.authority_id,
+                                 document=text, created_by=reviewer.id, created_at=int(now.timestamp())))
+        return self.load(order_id, now=now)
+
+    def approve_order(self, reviewer: PrincipalInfo, order_id: str, signature: str, *, now: datetime) -> OrderState:
+        """Record a reviewer's signature over the exact §3 bytes, verified against the reviewer's
+        active keys. The same reviewer twice counts once: the second approval is refused."""
+        state = self.load(order_id, now=now)
+        if state.status is OrderStatus.REVOKED:
+            raise OrderRevoked("the order was revoked; it cannot be approved")
+        if state.status is OrderStatus.EXPIRED:
+            raise OrderExpired("the order has expired; draft a new one")
+        if state.document is None:
+            raise BadRequest("the stored order document is invalid; it cannot be approved")
+        if any(a.reviewer_id == reviewer.id for a in state.approvals):
+            raise BadRequest("you have approved this order already; another reviewer must approve it")
+        message = state.text.encode("utf-8")
+        kid = None
+        for key in reviewer.keys:
+            if key.status != ACTIVE:
+                continue
+            try:
+                verify_signature_over(ORDER_DOMAIN, message, signature, decode_signing_public_key(key.public_key))
+            except CryptoError:
+                continue
+            kid = key.kid
+            break
+        if kid is None:
+            raise BadRequest("the signature does not verify over this order's document with any of your active "
+                             "keys; sign \"disclosure-gateway/order/v1\" || 0x00 || the exact `document` text")
+        with self.db.session() as session:
+            session.add(OrderApproval(order_id=order_id, reviewer_id=reviewer.id, kid=kid, signature=signature,
+                                      created_at=int(now.timestamp())))
+        state = self.load(order_id, now=now)
+        if state.status is OrderStatus.ACTIVE:
+            with self.db.session() as session:
+                row = session.get(LegalRequestRow, state.request_id)
+                if row is not None and row.status == "PENDING":
+                    row.status, row.decided_by, row.decided_at = "GRANTED", reviewer.id, int(now.timestamp())
+        return state
+
+    def revoke_order(self, reviewer: PrincipalInfo, order_id: str, reason: str, *, now: datetime) -> OrderState:
+        reason = _text(reason, "reason", limit=2000)
+        with self.db.session() as session:
+            row = session.get(OrderRow, order_id)
+            if row is None:
+                raise OrderNotFound(f"no order {order_id!r}")
+            if row.revoked_at is not None:
+                raise BadRequest("the order is revoked already")
+            row.revoked_at, row.revoked_by, row.revoke_reason = int(now.timestamp()), reviewer.id, reason
+        return self.load(order_id, now=now)
+
+    def load(self, order_id: str, *, now: datetime) -> OrderState:
+        """The order with its status computed from first principles; ``ORDER_NOT_FOUND`` if none."""
+        with self.db.session() as session:
+            row = session.get(OrderRow, order_id)
+            if row is None:
+                raise OrderNotFound(f"no order {order_id!r}")
+            approvals = list(session.execute(
+                select(OrderApproval, Principal, PrincipalKey)
+                .join(Principal, col(Principal.id) == col(OrderApproval.reviewer_id))
+                .outerjoin(PrincipalKey, (col(PrincipalKey.principal_id) == col(OrderApproval.reviewer_id))
+                           & (col(PrincipalKey.kid) == col(OrderApproval.kid)))
+                .where(col(OrderApproval.order_id) == order_id)
+                .order_by(col(OrderApproval.created_at))
+            ))
+            audited = session.execute(
+                select(func.count()).select_from(AuditEntry)
+                .where(col(AuditEntry.order_id) == order_id, col(AuditEntry.decision) == "disclosed")
+            ).scalar_one()
+        try:
+            document: OrderDocument | None = parse_order_document(row.document)
+        except GatewayError:
+            document = None
+        if document is not None and (document.order_id != row.id or document.authority_id != row.authority_id
+                                     or document.request_id != row.request_id):
+            document = None
+        message = row.document.encode("utf-8")
+        checked: list[Approval] = []
+        counted: set[str] = set()
+        for approval, principal, key in approvals:
+            ok = (document is not None and principal.role == Role.REVIEWER.value and principal.status == ACTIVE
+                  and key is not None and key.status == ACTIVE and principal.id not in counted)
+            if ok:
+                try:
+                    verify_signature_over(ORDER_DOMAIN, message, approval.signature,
+                                          decode_signing_public_key(key.public_key))
+                except CryptoError:
+                    ok = False
+            if ok:
+                counted.add(principal.id)
+            checked.append(Approval(approval.reviewer_id, approval.kid, ok))
+        # The counter column is not signed; the audit log is. Whichever is higher wins, so editing
+        # the counter down grants nothing.
+        used = max(row.queries_used, int(audited))
+        status = order_status(document, verified_approvals=len(counted), approvals_required=self.approvals_required,
+                              revoked=row.revoked_at is not None, queries_used=used, now=now)
+        return OrderState(id=row.id, request_id=row.request_id, authority_id=row.authority_id, text=row.document,
+                          document=document, status=status, approvals=tuple(checked), queries_used=used,
+                          revoked_reason=row.revoke_reason)
+
+    def for_authority(self, authority_id: str, order_id: str, *, now: datetime) -> OrderState:
+        """An order as its authority may see it; another authority's order is ``ORDER_NOT_FOUND``."""
+        state = self.load(order_id, now=now)
+        if state.authority_id != authority_id:
+            raise OrderNotFound(f"no order {order_id!r} for your principal")
+        return state
+
+    def order_ids(self) -> list[str]:
+        with self.db.session() as session:
+            return list(session.scalars(select(col(OrderRow.id)).order_by(col(OrderRow.created_at))))
+
+
+def _check_fields(fields: Sequence[str]) -> list[str]:
+    unique = list(dict.fromkeys(fields))
+    if not unique:
+        raise BadRequest(f"name at least one field: {', '.join(SUBJECT_FIELDS)}")
+    unknown = [f for f in unique if f not in SUBJECT_FIELDS]
+    if unknown:
+        raise BadRequest(f"unknown fields {unknown}; fields are {', '.join(SUBJECT_FIELDS)}")
+    return unique
+
+
+def _request(row: LegalRequestRow, order_ids: list[str]) -> LegalRequest:
+    return LegalRequest(id=row.id, status=row.status, authority_id=row.authority_id, details=json.loads(row.details),
+                        resolved_subject_ids=json.loads(row.resolved_subject_ids),
+                        unresolved_selectors=row.unresolved_selectors, order_ids=order_ids,
+                        rejection_reason=row.rejection_reason, created_at=row.created_at)

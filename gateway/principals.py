@@ -1,0 +1,199 @@
+"""Who may ask: authorities, reviewers and auditors, and their token keys (PROTOCOL.md §1).
+
+Admins act on the gateway host through the CLI with direct database access; they are not
+principals and hold no token keys.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+import phonenumbers
+from nacl.signing import VerifyKey
+from sqlalchemy import select, update
+from sqlmodel import col
+
+from crypto.errors import CryptoError
+from crypto.keys import decode_sealing_public_key, decode_signing_public_key, encode_public_key, key_id
+from gateway.errors import AuthenticationError, BadRequest
+from gateway.store.engine import Database
+from gateway.store.tables import Principal, PrincipalKey
+
+__all__ = ["ACTIVE", "SUSPENDED", "PrincipalInfo", "PrincipalKeyInfo", "PrincipalRegistry", "Role"]
+
+ACTIVE = "active"
+SUSPENDED = "suspended"
+RETIRED = "retired"
+_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+# ISO 3166-1 alpha-2 regions as phonenumbers knows them; "001" (non-geographic) is not a country.
+_COUNTRIES = frozenset(code for code in phonenumbers.SUPPORTED_REGIONS if code.isalpha())
+
+
+class Role(StrEnum):
+    AUTHORITY = "authority"
+    REVIEWER = "reviewer"
+    AUDITOR = "auditor"
+
+
+@dataclass(frozen=True)
+class PrincipalKeyInfo:
+    kid: str
+    public_key: str
+    status: str
+
+
+@dataclass(frozen=True)
+class PrincipalInfo:
+    id: str
+    role: Role
+    name: str
+    country: str | None
+    sealing_key: str | None
+    status: str
+    keys: tuple[PrincipalKeyInfo, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return self.status == ACTIVE
+
+    @property
+    def sealing_kid(self) -> str | None:
+        return None if self.sealing_key is None else key_id(decode_sealing_public_key(self.sealing_key))
+
+
+def _info(row: Principal, keys: list[PrincipalKey]) -> PrincipalInfo:
+    return PrincipalInfo(
+        id=row.id, role=Role(row.role), name=row.name, country=row.country, sealing_key=row.sealing_key,
+        status=row.status,
+        keys=tuple(PrincipalKeyInfo(k.kid, k.public_key, k.status) for k in sorted(keys, key=lambda k: k.created_at)),
+    )
+
+
+def _check_signing_key(text: str) -> tuple[str, str]:
+    try:
+        verify_key = decode_signing_public_key(text)
+    except CryptoError as exc:
+        raise BadRequest(f"signing key: {exc.message}; pass the base64 public key printed by `gateway keygen`") from exc
+    return encode_public_key(verify_key), key_id(verify_key)
+
+
+class PrincipalRegistry:
+    """Registration, suspension and key lookup; every call is one short transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add(self, *, role: Role, principal_id: str, name: str, signing_key: str, now: int,
+            country: str | None = None, sealing_key: str | None = None) -> PrincipalInfo:
+        """Register a principal with its first token key. Raise :class:`BadRequest` for an id in
+        use, a malformed id, country or key, or a sealing key on a role that never receives data."""
+        if not _ID.fullmatch(principal_id):
+            raise BadRequest("principal id must be 1-64 characters of a-z, 0-9, '.', '_' or '-', "
+                             "starting with a letter or digit")
+        if not name.strip() or len(name) > 200:
+            raise BadRequest("name must be 1-200 characters")
+        if role is Role.AUTHORITY:
+            if country is None or country.upper() not in _COUNTRIES:
+                raise BadRequest("an authority needs --country, an ISO 3166-1 alpha-2 code such as DE")
+            if sealing_key is None:
+                raise BadRequest("an authority needs --sealing-key: disclosures are sealed to it")
+            country = country.upper()
+        elif sealing_key is not None:
+            raise BadRequest(f"a {role.value} never receives subject data and takes no --sealing-key")
+        elif country is not None and country.upper() not in _COUNTRIES:
+            raise BadRequest("--country must be an ISO 3166-1 alpha-2 code such as DE")
+        public, kid = _check_signing_key(signing_key)
+        sealing = None
+        if sealing_key is not None:
+            try:
+                sealing = encode_public_key(decode_sealing_public_key(sealing_key))
+            except CryptoError as exc:
+                raise BadRequest(f"sealing key: {exc.message}") from exc
+        with self.db.session() as session:
+            if session.get(Principal, principal_id) is not None:
+                raise BadRequest(f"principal {principal_id!r} exists already")
+            session.add(Principal(id=principal_id, role=role.value, name=name.strip(), country=country,
+                                  sealing_key=sealing, status=ACTIVE, created_at=now))
+            session.flush()
+            session.add(PrincipalKey(principal_id=principal_id, kid=kid, public_key=public, status=ACTIVE,
+                                     created_at=now))
+        found = self.get(principal_id)
+        assert found is not None
+        return found
+
+    def add_key(self, principal_id: str, signing_key: str, *, now: int) -> str:
+        """Add a token key to a principal; return its kid."""
+        public, kid = _check_signing_key(signing_key)
+        with self.db.session() as session:
+            if session.get(Principal, principal_id) is None:
+                raise BadRequest(f"no principal {principal_id!r}; see `gateway principals list`")
+            if session.get(PrincipalKey, (principal_id, kid)) is not None:
+                raise BadRequest(f"key {kid} is registered for {principal_id} already")
+            session.add(PrincipalKey(principal_id=principal_id, kid=kid, public_key=public, status=ACTIVE,
+                                     created_at=now))
+        return kid
+
+    def retire_key(self, principal_id: str, kid: str, *, now: int) -> None:
+        """Retire a token key: tokens signed with it stop working at once."""
+        with self.db.session() as session:
+            row = session.get(PrincipalKey, (principal_id, kid))
+            if row is None:
+                raise BadRequest(f"{principal_id} has no key {kid}; see `gateway principals list`")
+            if row.status == RETIRED:
+                return
+            row.status = RETIRED
+            row.retired_at = now
+
+    def set_status(self, principal_id: str, status: str) -> PrincipalInfo:
+        """Suspend (or reactivate) a principal; a suspended principal's tokens stop working at once,
+        and a suspended reviewer's approvals stop counting."""
+        if status not in (ACTIVE, SUSPENDED):
+            raise BadRequest(f"status must be {ACTIVE} or {SUSPENDED}")
+        with self.db.session() as session:
+            result = session.execute(update(Principal).where(col(Principal.id) == principal_id)
+                                     .values(status=status))
+            if result.rowcount == 0:  # type: ignore[attr-defined]
+                raise BadRequest(f"no principal {principal_id!r}; see `gateway principals list`")
+        found = self.get(principal_id)
+        assert found is not None
+        return found
+
+    def get(self, principal_id: str) -> PrincipalInfo | None:
+        with self.db.session() as session:
+            row = session.get(Principal, principal_id)
+            if row is None:
+                return None
+            keys = list(session.scalars(select(PrincipalKey).where(col(PrincipalKey.principal_id) == principal_id)))
+            return _info(row, keys)
+
+    def list(self, role: Role | None = None) -> list[PrincipalInfo]:
+        with self.db.session() as session:
+            query = select(Principal).order_by(col(Principal.id))
+            if role is not None:
+                query = query.where(col(Principal.role) == role.value)
+            rows = list(session.scalars(query))
+            keys = list(session.scalars(select(PrincipalKey)))
+        by_owner: dict[str, list[PrincipalKey]] = {}
+        for key in keys:
+            by_owner.setdefault(key.principal_id, []).append(key)
+        return [_info(row, by_owner.get(row.id, [])) for row in rows]
+
+    def token_key(self, principal_id: str, kid: str) -> tuple[PrincipalInfo, VerifyKey]:
+        """The active principal and its active verify key for a token's ``iss`` and ``kid``.
+
+        Raise ``UNKNOWN_PRINCIPAL`` for an unknown or suspended principal and ``TOKEN_INVALID`` for
+        a kid it does not hold (or has retired) — PROTOCOL.md §6.
+        """
+        with self.db.session() as session:
+            row = session.get(Principal, principal_id)
+            if row is None or row.status != ACTIVE:
+                raise AuthenticationError("UNKNOWN_PRINCIPAL", "the token's issuer is not a registered, active "
+                                          "principal; ask the gateway operator to register or reinstate it")
+            key = session.get(PrincipalKey, (principal_id, kid))
+            if key is None or key.status != ACTIVE:
+                raise AuthenticationError("TOKEN_INVALID", "the token's kid is not an active key of its issuer; "
+                                          "sign with a registered key")
+            info = _info(row, [key])
+        return info, decode_signing_public_key(key.public_key)

@@ -1,0 +1,58 @@
+"""Everything a running gateway holds, built once per process from its settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from gateway.audit.checkpoints import CheckpointPolicy
+from gateway.audit.writer import AuditWriter
+from gateway.config import Settings
+from gateway.keyring import GatewayKeys, load_gateway_keys
+from gateway.orders import Orders
+from gateway.principals import PrincipalRegistry
+from gateway.replay import ReplayStore
+from gateway.store.engine import Database
+from gateway.subjects import SubjectStore
+from gateway.vault import Vault
+
+__all__ = ["Services", "utc_now"]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    keys: GatewayKeys
+    registry: PrincipalRegistry
+    replay: ReplayStore
+    audit: AuditWriter
+    vault: Vault
+    subjects: SubjectStore
+    orders: Orders
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+    @classmethod
+    def build(cls, settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Services:
+        """Load keys and open the database; raise ``OperatorError`` when `gateway init` is missing."""
+        keys = load_gateway_keys(settings)
+        db = Database(settings.sqlalchemy_url)
+        audit = AuditWriter(settings.sqlalchemy_url, checkpoint_key=keys.checkpoint_key, origin=settings.origin,
+                            policy=CheckpointPolicy(settings.checkpoint_every_entries,
+                                                    settings.checkpoint_every_seconds),
+                            group_commit=settings.audit_group_commit)
+        vault = Vault.from_keys(keys)
+        subjects = SubjectStore(db, vault)
+        orders = Orders(db, subjects, vault, approvals_required=settings.approvals_required)
+        return cls(settings=settings, db=db, keys=keys, registry=PrincipalRegistry(db),
+                   replay=ReplayStore(db, retention_s=settings.jti_retention_s), audit=audit, vault=vault,
+                   subjects=subjects, orders=orders, clock=clock)
+
+    def close(self) -> None:
+        self.audit.close()
+        self.db.dispose()

@@ -1,0 +1,156 @@
+"""The gateway's tables. Times are integer Unix seconds (microseconds where ordering matters);
+documents that are signed or hashed are stored as their exact JCS text.
+
+No column holds a phone number, an IP address or a username in plaintext: subject data is an
+AEAD ciphertext (``subjects.sealed``), lookups go through keyed blind indexes
+(``subject_index.digest``), and a request's selectors are encrypted the same way.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "AuditCheckpoint", "AuditEntry", "AuditNode", "LegalRequestRow", "OrderApproval", "OrderRow",
+    "Principal", "PrincipalKey", "SeenToken", "Subject", "SubjectIndex", "metadata",
+]
+
+metadata = SQLModel.metadata
+
+
+class Principal(SQLModel, table=True):
+    """An authority, reviewer or auditor; admins act on the host and are not principals."""
+
+    __tablename__ = "principals"
+    id: str = Field(primary_key=True, max_length=64)
+    role: str = Field(max_length=16)
+    name: str = Field(max_length=200)
+    country: str | None = Field(default=None, max_length=2)
+    sealing_key: str | None = Field(default=None, max_length=64)
+    status: str = Field(default="active", max_length=16)
+    created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class PrincipalKey(SQLModel, table=True):
+    """A token-signing key of a principal, found by (principal, kid)."""
+
+    __tablename__ = "principal_keys"
+    principal_id: str = Field(foreign_key="principals.id", primary_key=True, max_length=64)
+    kid: str = Field(primary_key=True, max_length=16)
+    public_key: str = Field(max_length=64)
+    status: str = Field(default="active", max_length=16)
+    created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+    retired_at: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class Subject(SQLModel, table=True):
+    """A platform user; everything but the id is one AEAD ciphertext bound to the id."""
+
+    __tablename__ = "subjects"
+    id: str = Field(primary_key=True, max_length=64)
+    sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class SubjectIndex(SQLModel, table=True):
+    """Keyed blind index: HMAC(index key, kind, normalised value) → subject."""
+
+    __tablename__ = "subject_index"
+    kind: str = Field(primary_key=True, max_length=16)
+    digest: bytes = Field(sa_column=Column(LargeBinary(32), primary_key=True))
+    subject_id: str = Field(foreign_key="subjects.id", index=True, max_length=64)
+
+
+class SeenToken(SQLModel, table=True):
+    """A token ``jti`` already used, kept until well past its expiry (PROTOCOL.md §2)."""
+
+    __tablename__ = "seen_tokens"
+    issuer: str = Field(primary_key=True, max_length=64)
+    jti: str = Field(primary_key=True, max_length=128)
+    expires_at: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+
+
+class LegalRequestRow(SQLModel, table=True):
+    """An authority's legal request. ``details`` holds the non-personal fields as JSON; the
+    selectors (phone numbers, usernames) are encrypted in ``selectors_sealed``."""
+
+    __tablename__ = "legal_requests"
+    id: str = Field(primary_key=True, max_length=64)
+    authority_id: str = Field(foreign_key="principals.id", index=True, max_length=64)
+    status: str = Field(default="PENDING", max_length=16, index=True)
+    details: str = Field(sa_column=Column(Text, nullable=False))
+    selectors_sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    resolved_subject_ids: str = Field(sa_column=Column(Text, nullable=False))
+    unresolved_selectors: int = Field(default=0)
+    rejection_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    decided_by: str | None = Field(default=None, max_length=64)
+    created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+    decided_at: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class OrderRow(SQLModel, table=True):
+    """An order: its exact JCS document and its life-cycle facts. The status is never stored;
+    it is computed from the document, the verified approvals, the clock, the revocation and
+    the query count (PROTOCOL.md §3)."""
+
+    __tablename__ = "orders"
+    id: str = Field(primary_key=True, max_length=64)
+    request_id: str = Field(foreign_key="legal_requests.id", index=True, max_length=64)
+    authority_id: str = Field(foreign_key="principals.id", index=True, max_length=64)
+    document: str = Field(sa_column=Column(Text, nullable=False))
+    created_by: str = Field(foreign_key="principals.id", max_length=64)
+    created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+    queries_used: int = Field(default=0)
+    revoked_at: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    revoked_by: str | None = Field(default=None, max_length=64)
+    revoke_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class OrderApproval(SQLModel, table=True):
+    """One reviewer's signature over an order document; re-verified on every use."""
+
+    __tablename__ = "order_approvals"
+    order_id: str = Field(foreign_key="orders.id", primary_key=True, max_length=64)
+    reviewer_id: str = Field(foreign_key="principals.id", primary_key=True, max_length=64)
+    kid: str = Field(max_length=16)
+    signature: str = Field(max_length=128)
+    created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class AuditEntry(SQLModel, table=True):
+    """One audit log entry (PROTOCOL.md §7): its exact JCS text and leaf hash, plus copies of a
+    few of its fields as indexed columns for filtering. Written only by the audit writer."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (
+        UniqueConstraint("request_id", name="uq_audit_entries_request_id"),
+        Index("ix_audit_entries_order_decision", "order_id", "decision"),
+    )
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    entry: str = Field(sa_column=Column(Text, nullable=False))
+    leaf_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+    request_id: str = Field(max_length=64)
+    time_us: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    principal: str | None = Field(default=None, max_length=64, index=True)
+    order_id: str | None = Field(default=None, max_length=64)
+    decision: str = Field(max_length=32, index=True)
+
+
+class AuditNode(SQLModel, table=True):
+    """A completed perfect subtree of the audit Merkle tree (RFC 9162 §2.1.1): level 0 is the leaf
+    hash, level k covers leaves [idx·2^k, (idx+1)·2^k). Kept so roots and proofs cost O(log n)."""
+
+    __tablename__ = "audit_nodes"
+    level: int = Field(primary_key=True)
+    idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """A signed C2SP checkpoint of the audit log at ``tree_size``."""
+
+    __tablename__ = "audit_checkpoints"
+    tree_size: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    root_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+    note: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: int = Field(sa_column=Column(BigInteger, nullable=False))

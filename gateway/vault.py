@@ -1,0 +1,116 @@
+"""Encryption at rest and blind indexes for subject data.
+
+Subject data is stored only as an AEAD ciphertext; lookups by phone number or username go through
+a keyed blind index. The two keys are separate files outside the database (``gateway.keyring``):
+whoever holds the blind-index key can enumerate phone numbers against the index (FINDINGS.md,
+"From the field"), so it must never sit next to the rows it protects.
+
+Sealed layout (``seal``)::
+
+    version (1 byte, 0x01) || nonce (24 bytes, random) || XChaCha20-Poly1305 IETF ciphertext+tag
+
+The associated data is ``b"disclosure-gateway/at-rest/v1" || 0x00 || version || context``. The
+caller's ``context`` names the row a ciphertext belongs to (``b"subject:" + id``), so a
+ciphertext copied onto another row, or a ciphertext of another purpose, does not open.
+XChaCha20's 192-bit nonce makes random nonces safe for any number of rows under one key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Final
+
+import nacl.bindings
+import nacl.exceptions
+import nacl.utils
+
+from gateway.keyring import GatewayKeys
+
+__all__ = ["BLIND_INDEX_KINDS", "StoreIntegrityError", "Vault"]
+
+_VERSION: Final = b"\x01"
+_AD_DOMAIN: Final = b"disclosure-gateway/at-rest/v1\x00"
+_NONCE_BYTES: Final = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+_TAG_BYTES: Final = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_ABYTES
+_KEY_BYTES: Final = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_KEYBYTES
+
+BLIND_INDEX_KINDS: Final = frozenset({"phone", "username"})
+"""What may be blind-indexed: ``phone`` (E.164) and ``username`` (casefolded)."""
+
+
+class StoreIntegrityError(Exception):
+    """A stored ciphertext did not open: the row was altered, moved or sealed under another key.
+
+    The message is fixed and says nothing about the row's contents; the edge masks it as an
+    internal error."""
+
+    MESSAGE: Final = "stored subject data failed its integrity check"
+
+    def __init__(self) -> None:
+        super().__init__(self.MESSAGE)
+
+
+class Vault:
+    """Seals and opens subject data at rest, and computes blind-index digests.
+
+    Keys are 32 random bytes each; ``ValueError`` for any other length (a programming or
+    configuration error, never input from a request)."""
+
+    __slots__ = ("_at_rest_key", "_blind_index_key")
+
+    def __init__(self, at_rest_key: bytes, blind_index_key: bytes) -> None:
+        if len(at_rest_key) != _KEY_BYTES or len(blind_index_key) != _KEY_BYTES:
+            raise ValueError(f"vault keys must be {_KEY_BYTES} bytes each")
+        # One key for two purposes would let a weakness in one construction leak into the other.
+        if hmac.compare_digest(at_rest_key, blind_index_key):
+            raise ValueError("the at-rest key and the blind-index key must differ")
+        self._at_rest_key = bytes(at_rest_key)
+        self._blind_index_key = bytes(blind_index_key)
+
+    @classmethod
+    def from_keys(cls, keys: GatewayKeys) -> Vault:
+        return cls(keys.at_rest_key, keys.blind_index_key)
+
+    def __repr__(self) -> str:
+        return "Vault(<keys hidden>)"
+
+    @staticmethod
+    def _associated_data(context: bytes) -> bytes:
+        return _AD_DOMAIN + _VERSION + context
+
+    def seal(self, plaintext: bytes, *, context: bytes) -> bytes:
+        """Encrypt ``plaintext`` bound to ``context``; a fresh random nonce every call."""
+        nonce = nacl.utils.random(_NONCE_BYTES)
+        ciphertext = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
+            plaintext, self._associated_data(context), nonce, self._at_rest_key
+        )
+        return _VERSION + nonce + ciphertext
+
+    def open(self, ciphertext: bytes, *, context: bytes) -> bytes:
+        """Decrypt what :meth:`seal` made under the same ``context``.
+
+        Raises :class:`StoreIntegrityError` (one fixed message) for a wrong version, a short or
+        altered ciphertext, another context or another key."""
+        if len(ciphertext) < 1 + _NONCE_BYTES + _TAG_BYTES or ciphertext[:1] != _VERSION:
+            raise StoreIntegrityError()
+        nonce = ciphertext[1 : 1 + _NONCE_BYTES]
+        try:
+            return nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
+                ciphertext[1 + _NONCE_BYTES :], self._associated_data(context), nonce, self._at_rest_key
+            )
+        except nacl.exceptions.CryptoError:
+            # `from None`: libsodium's message is harmless, but the chain adds nothing to act on.
+            raise StoreIntegrityError() from None
+
+    def blind_index(self, kind: str, normalised_value: str) -> bytes:
+        """HMAC-SHA256(blind-index key, kind || 0x00 || value): 32 bytes.
+
+        ``kind`` separates the index spaces, so a username that happens to equal a phone number's
+        digits does not share its digest. The caller normalises the value (E.164 for phones,
+        casefolded usernames); this function hashes exactly what it is given. ``ValueError`` for
+        an unknown kind."""
+        if kind not in BLIND_INDEX_KINDS:
+            raise ValueError("unknown blind index kind")
+        message = kind.encode("ascii") + b"\x00" + normalised_value.encode("utf-8")
+        return hmac.new(self._blind_index_key, message, hashlib.sha256).digest()

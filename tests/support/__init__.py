@@ -1,0 +1,1 @@
+"""Helpers for tests: independent token minting and a harness around the real app."""

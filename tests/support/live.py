@@ -1,0 +1,87 @@
+"""A real gateway on loopback for end-to-end tests: free ports, a clean environment, `gateway serve`
+in a child process, and the `gateway` command run as a subprocess with a time limit."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+# The installed entry point when there is one (the honest way in); else the same app through Python.
+_SCRIPT = Path(sys.executable).parent / "gateway"
+GATEWAY = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-c", "from gateway.cli.main import run; run()"]
+# `gateway` plus the client commands, for as long as gateway/cli/main.py does not register them.
+GATEWAY_CLI = [sys.executable, "-m", "tests.support.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def clean_env(**values: str) -> dict[str, str]:
+    """This process's environment without any GATEWAY_ setting, plus ``values``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env.update(values)
+    return env
+
+
+@dataclass
+class Finished:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(command: list[str], *, env: dict[str, str], cwd: Path, timeout: float = 60) -> Finished:
+    """Run ``command`` in a session of its own; on timeout, kill the whole session (a `demo run`
+    leaves a server child behind otherwise) and fail."""
+    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        raise AssertionError(f"{command[-3:]} took more than {timeout} s\n{stdout}\n{stderr}") from None
+    return Finished(process.returncode, stdout, stderr)
+
+
+@contextlib.contextmanager
+def serving(env: dict[str, str], cwd: Path, port: int, log: Path, *, ready_within: float = 30) -> Iterator[str]:
+    """`gateway serve` on 127.0.0.1:``port``, its output in ``log``; yields the base URL once
+    /readyz answers, and stops the server (SIGTERM, then SIGKILL) on the way out."""
+    url = f"http://127.0.0.1:{port}"
+    with log.open("wb") as output:
+        server = subprocess.Popen([*GATEWAY, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, cwd=cwd,
+                                  stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + ready_within
+            while True:
+                assert server.poll() is None, f"gateway serve exited early:\n{log.read_text()}"
+                assert time.monotonic() < deadline, f"gateway serve not ready in {ready_within} s:\n{log.read_text()}"
+                with contextlib.suppress(httpx.TransportError):
+                    if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                        break
+                time.sleep(0.1)
+            yield url
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait(timeout=5)
