@@ -1,0 +1,125 @@
+"""The operator commands (PROTOCOL.md §9): init, keygen, principals, serve's start-up refusals."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gateway.cli.main import app
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GATEWAY_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("GATEWAY_DATABASE_URL", raising=False)
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(app, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def test_init_creates_owner_only_keys_and_twice_changes_nothing(run, tmp_path: Path) -> None:
+    first = run("init")
+    assert first.exit_code == 0, first.output
+    keys = sorted((tmp_path / "var" / "keys").iterdir())
+    assert [k.name for k in keys] == ["at-rest.key", "blind-index.key", "checkpoint.sign.key"]
+    assert all(k.stat().st_mode & 0o777 == 0o600 for k in keys)
+    before = {k.name: k.read_bytes() for k in keys}
+    second = run("init")
+    assert second.exit_code == 0 and "nothing changed" in second.output
+    assert {k.name: k.read_bytes() for k in keys} == before
+
+
+def test_keygen_writes_owner_only_files_and_prints_public_halves(run, tmp_path: Path) -> None:
+    result = run("keygen", "--out", "keys/bka")
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.output)
+    assert len(printed["signing_kid"]) == 16 and len(printed["sealing_kid"]) == 16
+    for name in ("bka.sign.key", "bka.seal.key"):
+        assert (tmp_path / "keys" / name).stat().st_mode & 0o777 == 0o600
+    again = run("keygen", "--out", "keys/bka")
+    assert again.exit_code == 2 and "exists already" in again.output
+
+
+def register(run, role: str, principal_id: str, *extra: str, key_prefix: str | None = None) -> object:
+    keys = json.loads(run("keygen", "--out", f"keys/{key_prefix or principal_id}").output)
+    args = ["principals", "add", "--role", role, "--id", principal_id, "--name", principal_id.upper(),
+            "--signing-key", keys["signing_key"], *extra]
+    if role == "authority":
+        args += ["--sealing-key", keys["sealing_key"]]
+    return run(*args)
+
+
+def test_principals_add_list_suspend(run) -> None:
+    assert run("init").exit_code == 0
+    added = register(run, "authority", "bka-de", "--country", "DE")
+    assert added.exit_code == 0, added.output
+    assert register(run, "reviewer", "legal-anna").exit_code == 0
+    listed = json.loads(run("principals", "list", "--json").output)
+    assert [(p["id"], p["role"], p["status"]) for p in listed] == [("bka-de", "authority", "active"),
+                                                                  ("legal-anna", "reviewer", "active")]
+    assert run("principals", "suspend", "bka-de").exit_code == 0
+    assert json.loads(run("principals", "list", "--json").output)[0]["status"] == "suspended"
+    assert run("principals", "reinstate", "bka-de").exit_code == 0
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--role", "reviewer", "--id", "x", "--name", "X", "--signing-key", "not-base64!"), "signing key"),
+    (("--role", "authority", "--id", "Bad Id", "--name", "X", "--signing-key", "A" * 43 + "="), "principal id"),
+    (("--role", "reviewer", "--id", "rev", "--name", "R", "--signing-key", "AAAA"), "signing key"),
+])
+def test_bad_principal_arguments_exit_2_with_a_message(run, args: tuple[str, ...], message: str) -> None:
+    assert run("init").exit_code == 0
+    result = run("principals", "add", *args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_authority_needs_country_and_sealing_key(run) -> None:
+    assert run("init").exit_code == 0
+    no_country = register(run, "authority", "bka-de")
+    assert no_country.exit_code == 2 and "--country" in no_country.output
+    keys = json.loads(run("keygen", "--out", "keys/other").output)
+    no_seal = run("principals", "add", "--role", "authority", "--id", "p", "--name", "P", "--country", "FR",
+                  "--signing-key", keys["signing_key"])
+    assert no_seal.exit_code == 2 and "--sealing-key" in no_seal.output
+
+
+def test_duplicate_principal_is_refused(run) -> None:
+    assert run("init").exit_code == 0
+    assert register(run, "reviewer", "rev").exit_code == 0
+    again = register(run, "reviewer", "rev", key_prefix="rev-2")
+    assert again.exit_code == 2 and "exists already" in again.output
+
+
+def test_commands_before_init_say_to_run_init(run) -> None:
+    result = run("principals", "list")
+    assert result.exit_code == 2 and "gateway init" in result.output
+
+
+def test_serve_refuses_to_start_without_keys(run, tmp_path: Path) -> None:
+    result = run("serve", "--port", "1")
+    assert result.exit_code == 2 and "gateway init" in result.output
+
+
+def test_serve_refuses_a_key_readable_by_others(run, tmp_path: Path) -> None:
+    assert run("init").exit_code == 0
+    key = tmp_path / "var" / "keys" / "at-rest.key"
+    os.chmod(key, 0o644)
+    result = run("serve", "--port", "1")
+    assert result.exit_code == 2
+    assert "chmod 600" in result.output and "Traceback" not in result.output
+
+
+def test_invalid_configuration_is_a_clear_error(run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATEWAY_APPROVALS_REQUIRED", "zero")
+    result = run("init")
+    assert result.exit_code == 2 and "GATEWAY_APPROVALS_REQUIRED" in result.output
