@@ -203,7 +203,6 @@ class Orders:
             "legal_basis": _text(data.legal_basis, "legalBasis", limit=500),
             "offense_category": data.offense_category, "court_order_sha256": data.court_order_sha256,
             "fields": fields, "data_window": data.data_window.as_document(),
-            "justification": _text(data.justification, "justification", limit=5000),
             "emergency": bool(data.emergency), "selector_count": len(data.subjects),
         }
         resolved: list[str] = []
@@ -215,11 +214,13 @@ class Orders:
             elif found not in resolved:
                 resolved.append(found)
         request_id = _new_id("req")
-        selectors = json.dumps([[s.kind, s.value] for s in data.subjects]).encode("utf-8")
+        # Selectors and the free-text justification name people: both are stored encrypted.
+        sealed = json.dumps({"selectors": [[s.kind, s.value] for s in data.subjects],
+                             "justification": _text(data.justification, "justification", limit=5000)})
         with self.db.session() as session:
             session.add(LegalRequestRow(
                 id=request_id, authority_id=authority.id, status="PENDING", details=json.dumps(details),
-                selectors_sealed=self.vault.seal(selectors, context=b"request:" + request_id.encode()),
+                selectors_sealed=self.vault.seal(sealed.encode("utf-8"), context=_request_context(request_id)),
                 resolved_subject_ids=json.dumps(resolved), unresolved_selectors=unresolved,
                 created_at=int(now.timestamp())))
         return self.get_request(request_id)
@@ -231,6 +232,15 @@ class Orders:
             return self.subjects.find_by_username(selector.value)
         return self.subjects.find_by_phone(selector.value)
 
+    def _request(self, row: LegalRequestRow, order_ids: list[str]) -> LegalRequest:
+        details = json.loads(row.details)
+        sealed = json.loads(self.vault.open(row.selectors_sealed, context=_request_context(row.id)))
+        details["justification"] = sealed["justification"]
+        return LegalRequest(id=row.id, status=row.status, authority_id=row.authority_id, details=details,
+                            resolved_subject_ids=json.loads(row.resolved_subject_ids),
+                            unresolved_selectors=row.unresolved_selectors, order_ids=order_ids,
+                            rejection_reason=row.rejection_reason, created_at=row.created_at)
+
     def get_request(self, request_id: str, *, authority_id: str | None = None) -> LegalRequest:
         """A request; with ``authority_id``, only if it is that authority's own."""
         with self.db.session() as session:
@@ -239,7 +249,7 @@ class Orders:
                 raise NotFound(f"no request {request_id!r}; list requests with the `requests` query")
             order_ids = list(session.scalars(select(col(OrderRow.id)).where(col(OrderRow.request_id) == request_id)
                                              .order_by(col(OrderRow.created_at))))
-        return _request(row, order_ids)
+        return self._request(row, order_ids)
 
     def list_requests(self, *, status: str | None = None, authority_id: str | None = None) -> list[LegalRequest]:
         with self.db.session() as session:
@@ -254,7 +264,7 @@ class Orders:
         by_request: dict[str, list[str]] = {}
         for request_id, order_id in orders:
             by_request.setdefault(request_id, []).append(order_id)
-        return [_request(row, by_request.get(row.id, [])) for row in rows]
+        return [self._request(row, by_request.get(row.id, [])) for row in rows]
 
     def reject_request(self, reviewer: PrincipalInfo, request_id: str, reason: str, *, now: datetime) -> LegalRequest:
         reason = _text(reason, "reason", limit=2000)
@@ -422,8 +432,6 @@ def _check_fields(fields: Sequence[str]) -> list[str]:
     return unique
 
 
-def _request(row: LegalRequestRow, order_ids: list[str]) -> LegalRequest:
-    return LegalRequest(id=row.id, status=row.status, authority_id=row.authority_id, details=json.loads(row.details),
-                        resolved_subject_ids=json.loads(row.resolved_subject_ids),
-                        unresolved_selectors=row.unresolved_selectors, order_ids=order_ids,
-                        rejection_reason=row.rejection_reason, created_at=row.created_at)
+def _request_context(request_id: str) -> bytes:
+    return b"request:" + request_id.encode("utf-8")
+

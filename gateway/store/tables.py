@@ -72,7 +72,8 @@ class SeenToken(SQLModel, table=True):
 
 class LegalRequestRow(SQLModel, table=True):
     """An authority's legal request. ``details`` holds the non-personal fields as JSON; the
-    selectors (phone numbers, usernames) are encrypted in ``selectors_sealed``."""
+    selectors (phone numbers, usernames) and the free-text justification are encrypted in
+    ``selectors_sealed``."""
 
     __tablename__ = "legal_requests"
     id: str = Field(primary_key=True, max_length=64)

@@ -253,3 +253,26 @@ def test_request_is_granted_when_its_order_becomes_active(world: World) -> None:
     response = world.gateway.post(world.reviewers[0], "query($r: ID!) { requestById(id: $r) { status orderIds } }",
                                   variables={"r": request_id})
     assert response.json()["data"]["requestById"] == {"status": "GRANTED", "orderIds": [order["id"]]}
+
+
+def test_request_selectors_and_justification_are_not_stored_in_plaintext(world: World) -> None:
+    from tests.support.world import SUBMIT
+
+    phone, username = world.subjects[0]["phone"], world.subjects[1]["username"]
+    # The justification is read back to reviewers, so it quotes a person who is not a subject.
+    other_phone, other_name = "+4930901820", "suspect_zeta"
+    request = {"caseReference": "AZ 9", "court": "AG", "jurisdiction": "DE", "legalBasis": "§100g",
+               "offenseCategory": "FRAUD", "courtOrderSha256": "ab" * 32,
+               "subjects": [{"phoneNumber": phone}, {"username": username}], "fields": ["phoneNumber"],
+               "dataWindow": {"from": "2026-01-01T00:00:00Z", "until": "2026-02-01T00:00:00Z"},
+               "justification": f"the suspect {other_name} called from {other_phone} about the marked notes"}
+    submitted = world.gateway.post(world.authority, SUBMIT, variables={"i": request})
+    request_id = submitted.json()["data"]["submitRequest"]["id"]
+    with world.gateway.services.db.engine.connect() as conn:
+        row = conn.execute(text("SELECT * FROM legal_requests WHERE id = :i"), {"i": request_id}).one()
+    stored = " ".join(v.hex() + v.decode("latin-1") if isinstance(v, bytes) else str(v) for v in row)
+    for secret in (phone, username, other_phone, other_name, "marked notes"):
+        assert secret not in stored
+    shown = world.gateway.post(world.reviewers[0], "query($r: ID!) { requestById(id: $r) { justification } }",
+                               variables={"r": request_id})
+    assert shown.json()["data"]["requestById"]["justification"].endswith("about the marked notes")
