@@ -219,9 +219,8 @@ class GatewayClient:
     ``audience`` defaults to the discovery document's ``gateway_id``. ``gateway_key``, when given,
     pins the gateway's signing key: discovery that names another key is refused (use it whenever
     the URL is not loopback or HTTPS, because a key learnt over plain HTTP proves nothing).
-    ``http_client`` lets tests pass an in-process client (Starlette's ``TestClient`` is one), which
-    then brings its own timeout;
-    ``clock`` returns Unix seconds and exists so tests never patch the time.
+    ``http_client`` lets tests pass an in-process client (Starlette's ``TestClient`` is one),
+    which then brings its own timeout. ``clock`` returns Unix seconds, so tests never patch the time.
     """
 
     def __init__(self, base_url: str, principal_id: str, signing_key: SigningKey, *, audience: str | None = None,

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -289,6 +289,8 @@ def run(
     # SIGTERM (a service manager, `kill`) unwinds like Ctrl-C, so the server child is stopped too.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     config = _demo_settings()
+    if not _port_is_free(port):  # before any work; checked again just before serving
+        raise OperatorError(f"port {port} on 127.0.0.1 is in use (another gateway?); stop it or pass --port")
     data_dir = config.data_dir
     _panel(Text.assemble(("disclosure-gateway demo\n", "bold"),
                          f"data directory {data_dir} (SQLite; set GATEWAY_DATA_DIR to use another). Synthetic data "
@@ -333,14 +335,14 @@ def run(
 
     base_url = f"http://127.0.0.1:{port}"
     _step(5, f"gateway serve on {base_url}")
-    with _server(config, port, server_log_level) as process:
+    with _server(config, port, server_log_level) as process, ExitStack() as clients:
         _note(f"ready in {_wait_until_ready(base_url, process):.1f} s")
         discovery = fetch_discovery(base_url)
         if discovery.gateway_id != config.id:
             raise OperatorError(f"the gateway on port {port} is {discovery.gateway_id!r}, not this demo's "
                                 f"{config.id!r}; stop the other gateway or pass --port")
-        as_authority = GatewayClient(base_url, authority.id, authority.signing_key)
-        as_reviewers = [GatewayClient(base_url, r.id, r.signing_key) for r in reviewers]
+        as_authority = clients.enter_context(GatewayClient(base_url, authority.id, authority.signing_key))
+        as_reviewers = [clients.enter_context(GatewayClient(base_url, r.id, r.signing_key)) for r in reviewers]
         order_id, last_index = _story(as_authority, as_reviewers, people, first)
 
         _step(11, "the audit log's signed checkpoint (GET /audit/checkpoint)")
@@ -358,8 +360,7 @@ def run(
 
         _step(12, "try it yourself")
         console.print(_next_steps(base_url, port, order_id, authority, reviewers[0], data_dir), soft_wrap=True)
-        for client in (as_authority, *as_reviewers):
-            client.close()
+        clients.close()
         _note(f"the story took {time.monotonic() - started:.1f} s")
         if exit_after:
             return

@@ -23,7 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from gateway.cli.common import console
+from gateway.cli.common import console, err_console
 from gateway.cli.remote import (
     DEFAULT_URL,
     IdOption,
@@ -53,25 +53,28 @@ __all__ = [
 ]
 
 _SEALED = "{ algorithm recipientKeyId ciphertext }"
+SelectorKind = Literal["id", "phoneNumber", "username"]
 
 
 @dataclass(frozen=True)
 class Selector:
     """Which subject(s) to ask for: one by ``id``, ``phoneNumber`` or ``username``, or ``all`` of the order's."""
 
-    kind: Literal["id", "phoneNumber", "username", "all"]
+    kind: SelectorKind | Literal["all"]
     value: str | None = None
 
     @classmethod
     def from_options(cls, *, subject_id: str | None, phone: str | None, username: str | None,
                      all_subjects: bool) -> Selector:
-        given = [(k, v) for k, v in (("id", subject_id), ("phoneNumber", phone), ("username", username)) if v]
+        options: tuple[tuple[SelectorKind, str | None], ...] = (
+            ("id", subject_id), ("phoneNumber", phone), ("username", username))
+        given = [(kind, value) for kind, value in options if value]
         if len(given) + int(all_subjects) != 1:
             raise OperatorError("choose the subject with exactly one of --subject-id, --phone, --username or --all")
         if all_subjects:
             return cls("all")
         kind, value = given[0]
-        return cls(kind, value)  # type: ignore[arg-type]
+        return cls(kind, value)
 
 
 def disclosure_query(selector: Selector, fields: Sequence[str]) -> tuple[str, dict[str, Any] | None]:
@@ -216,7 +219,8 @@ def query(
         result = send_query(client, order_id=order_id, selector=selector, fields=wanted)
         if save is not None:
             _write_new_file(save, result.raw)
-            console.print(f"saved the raw response to {escape(str(save))}", markup=True, style="dim")
+            # stderr: stdout stays the table or, with --json, nothing but JSON.
+            err_console.print(f"saved the raw response to {escape(str(save))}", markup=True, style="dim")
         opened = open_result(result, sealing_key=sealing_key, gateway_key=client.gateway_key, order_id=order_id,
                              selector=selector, fields=wanted)
     print_opened(opened, result.audit.as_json() if result.audit else None, as_json=as_json)

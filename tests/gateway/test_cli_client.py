@@ -71,7 +71,8 @@ def test_a_document_that_could_be_read_two_ways_is_never_signed(text: str, reaso
 
 def test_a_draft_window_needs_both_ends() -> None:
     with pytest.raises(OperatorError, match="both --from and --until"):
-        review.draft_input("req_1", valid_until="2027-01-01T00:00:00Z", max_queries=1, window_from="2026-01-01T00:00:00Z")
+        review.draft_input("req_1", valid_until="2027-01-01T00:00:00Z", max_queries=1,
+                           window_from="2026-01-01T00:00:00Z")
     assert review.draft_input("req_1", valid_until="2027-01-01T00:00:00Z", max_queries=3) == {
         "requestId": "req_1", "validUntil": "2027-01-01T00:00:00Z", "maxQueries": 3}
 

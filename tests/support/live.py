@@ -20,8 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 # The installed entry point when there is one (the honest way in); else the same app through Python.
 _SCRIPT = Path(sys.executable).parent / "gateway"
 GATEWAY = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-c", "from gateway.cli.main import run; run()"]
-# `gateway` plus the client commands, for as long as gateway/cli/main.py does not register them.
-GATEWAY_CLI = [sys.executable, "-m", "tests.support.cli"]
+GATEWAY_CLI = GATEWAY
 
 
 def free_port() -> int:
