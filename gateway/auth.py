@@ -3,6 +3,7 @@ up, its signature verified before any other claim is trusted, then its claims an
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from crypto.errors import CryptoError
@@ -13,6 +14,9 @@ from gateway.principals import PrincipalInfo, PrincipalRegistry
 from gateway.replay import ReplayStore
 
 __all__ = ["Caller", "authenticate"]
+
+_PRINTABLE = re.compile(r"[\x21-\x7e]{1,128}")
+_ORDER_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -46,5 +50,11 @@ def authenticate(authorization: str | None, body: bytes, *, registry: PrincipalR
                               max_lifetime=settings.max_token_lifetime_s, leeway=settings.token_leeway_s)
     except CryptoError as exc:
         raise from_crypto(exc) from exc
+    # Both are stored (replay store, audit entry): text a database may refuse (NUL, controls)
+    # would fail that write, and with group commit the writes of other requests beside it.
+    if not _PRINTABLE.fullmatch(claims.jti):
+        raise AuthenticationError("TOKEN_INVALID", "the token's jti must be printable ASCII")
+    if claims.order_id is not None and not _ORDER_ID.fullmatch(claims.order_id):
+        raise AuthenticationError("TOKEN_INVALID", "the token's ord must be an order id as the gateway issued it")
     replay.consume(claims.issuer, claims.jti, expires_at=claims.expires_at, now=now)
     return Caller(principal=principal, claims=claims)

@@ -186,8 +186,12 @@ class PrincipalRegistry:
         Raise ``UNKNOWN_PRINCIPAL`` for an unknown or suspended principal and ``TOKEN_INVALID`` for
         a kid it does not hold (or has retired) — PROTOCOL.md §6.
         """
+        # An id we could never have issued names nothing, and never reaches the database
+        # (PostgreSQL refuses a NUL in text: that would be a 500, not a refusal).
+        row = None
         with self.db.session() as session:
-            row = session.get(Principal, principal_id)
+            if _ID.fullmatch(principal_id):
+                row = session.get(Principal, principal_id)
             if row is None or row.status != ACTIVE:
                 raise AuthenticationError("UNKNOWN_PRINCIPAL", "the token's issuer is not a registered, active "
                                           "principal; ask the gateway operator to register or reinstate it")

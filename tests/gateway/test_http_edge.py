@@ -217,3 +217,20 @@ def test_health_readiness_and_discovery(gateway: Harness) -> None:
     name, key_hash, key = discovery["checkpoint_verifier_key"].split("+", 2)
     assert name == discovery["checkpoint_origin"] and len(key_hash) == 8
     assert base64.b64decode(key)[0] == 1
+
+
+@pytest.mark.parametrize(("claim", "value"), [("jti", "a\x00b"), ("jti", "with space"), ("ord", "ord\x00x"),
+                                              ("ord", "o" * 65), ("iss", "bka-de\x00")])
+def test_claims_the_gateway_would_store_must_be_plain_text(gateway: Harness, claim: str, value: str) -> None:
+    """A NUL reaching PostgreSQL fails the write; with group commit it would fail other requests'
+    audit entries too. Such claims are refused as TOKEN_INVALID / UNKNOWN_PRINCIPAL, and audited."""
+    bka = gateway.add(Role.AUTHORITY, "bka-de")
+    body = body_of()
+    issuer = value if claim == "iss" else "bka-de"
+    token = mint(bka.signing_key, iss=issuer, aud=gateway.settings.id, body=body,
+                 jti=value if claim == "jti" else None, ord=value if claim == "ord" else None)
+    expected = "UNKNOWN_PRINCIPAL" if claim == "iss" else "TOKEN_INVALID"
+    before = gateway.audit_size()
+    assert_refused(gateway.post(None, body=body, token=token), 401, expected)
+    assert gateway.audit_size() == before + 1
+    assert gateway.post(bka, WHOAMI).status_code == 200
