@@ -111,6 +111,16 @@ def writer_engine(url: str) -> Engine:
     return engine
 
 
+def _describe(error: BaseException) -> str:
+    """What failed, for the log: the error's type and the driver's first line, never SQLAlchemy's
+    rendering, which quotes the statement's parameters (the entries themselves)."""
+    original = getattr(error, "orig", None)
+    if original is None:
+        return type(error).__name__
+    first_line = str(original).strip().splitlines()[0] if str(original).strip() else ""
+    return f"{type(error).__name__} ({type(original).__name__}: {first_line})"
+
+
 def _settle(future: concurrent.futures.Future[AuditReceipt], result: AuditReceipt | BaseException) -> None:
     """Resolve ``future`` unless its caller already gave up on it (cancelled): the entry is written
     either way, and a cancelled future must not take the committer thread down with it."""
@@ -233,8 +243,8 @@ class AuditWriter:
             with self.engine.begin() as connection:
                 self._lock_log(connection)
                 make_checkpoint(connection, origin=self.origin, key=self.checkpoint_key, force=False)
-        except Exception:
-            log.exception("periodic audit checkpoint failed")
+        except Exception as exc:
+            log.error("periodic audit checkpoint failed: %s", _describe(exc))
 
     def _lock_log(self, connection: Connection) -> None:
         if self.dialect == "postgresql":
@@ -247,9 +257,9 @@ class AuditWriter:
             pending.future.set_running_or_notify_cancel()
         try:
             receipts = self._transaction([p.event for p in batch])
-        except (IntegrityError, DataError):
+        except (IntegrityError, DataError) as exc:
             if len(batch) == 1:
-                log.exception("the database refused an audit entry")
+                log.error("the database refused an audit entry: %s", _describe(exc))
                 _settle(batch[0].future, AuditUnavailable(_UNAVAILABLE))
                 return
             # One event's values broke the batch (a duplicate request id, say): write each alone so
@@ -258,9 +268,9 @@ class AuditWriter:
             for pending in batch:
                 self._commit_alone(pending)
             return
-        except Exception:
-            # Never the event's contents in the log: they may name subjects.
-            log.exception("audit batch of %d entries could not be committed", len(batch))
+        except Exception as exc:
+            # Never the event's contents in the log: _describe leaves out the statement's values.
+            log.error("audit batch of %d entries could not be committed: %s", len(batch), _describe(exc))
             for pending in batch:
                 _settle(pending.future, AuditUnavailable(_UNAVAILABLE))
             return
@@ -270,8 +280,8 @@ class AuditWriter:
     def _commit_alone(self, pending: _Pending) -> None:
         try:
             (receipt,) = self._transaction([pending.event])
-        except Exception:
-            log.exception("an audit entry could not be committed")
+        except Exception as exc:
+            log.error("an audit entry could not be committed: %s", _describe(exc))
             _settle(pending.future, AuditUnavailable(_UNAVAILABLE))
             return
         _settle(pending.future, receipt)

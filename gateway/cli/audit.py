@@ -225,7 +225,9 @@ def show(
         conditions.append(_entries.c.time_us >= _micros(since, "--since"))
     if until is not None:
         conditions.append(_entries.c.time_us < _micros(until, "--until"))
-    table = Table("index", "time", "decision", "code", "principal", "order", "fields", "subjects", "request")
+    table = Table()
+    for column in ("index", "time", "decision", "code", "principal", "order", "fields", "subjects", "request"):
+        table.add_column(column, overflow="fold")  # wrapped, never cut: ids must stay whole
     shown = 0
     with _connection(config) as connection:
         total = log_size(connection)

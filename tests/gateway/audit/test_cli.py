@@ -1,0 +1,141 @@
+"""`gateway audit verify|proof|check-proof|show|checkpoint` through typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from sqlalchemy import update
+from typer.testing import CliRunner, Result
+
+from crypto.note import verifier_key_string
+from gateway.audit.checkpoints import note_name
+from gateway.audit.model import Decision
+from gateway.audit.writer import AuditWriter
+from gateway.cli import audit
+from gateway.config import Settings
+from gateway.keyring import load_gateway_keys
+from gateway.store.engine import Database
+from gateway.store.tables import AuditEntry
+from tests.support.audit import event
+
+cli = typer.Typer()
+cli.add_typer(audit.app, name="audit")
+_entries = AuditEntry.__table__  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def run(settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Result]:
+    """The CLI configured as an operator would: GATEWAY_ variables for the test's database."""
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    monkeypatch.setenv("GATEWAY_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("GATEWAY_ID", settings.id)
+    if settings.database_url is not None:
+        monkeypatch.setenv("GATEWAY_DATABASE_URL", settings.database_url.get_secret_value())
+    runner = CliRunner()
+    return lambda *args: runner.invoke(cli, ["audit", *args])
+
+
+@pytest.fixture
+def filled(make_writer: Callable[..., AuditWriter]) -> list[Any]:
+    writer = make_writer(every_entries=4)
+    receipts = []
+    for number in range(10):
+        if number % 3 == 0:
+            receipts.append(writer.append_sync(event(Decision.DISCLOSED, principal="bka-de", principal_verified=True,
+                                                     order_id="ord_1", fields=["phoneNumber"], subjects=["sub_1"])))
+        else:
+            receipts.append(writer.append_sync(event(Decision.REFUSED)))
+    writer.close()
+    return receipts
+
+
+def verifier_key(settings: Settings) -> str:
+    key = load_gateway_keys(settings).checkpoint_key.verify_key
+    return verifier_key_string(note_name(settings.origin), bytes(key))
+
+
+@pytest.mark.usefixtures("filled")
+def test_verify_passes_on_a_sound_log(run: Callable[..., Result]) -> None:
+    result = run("verify")
+    assert result.exit_code == 0, result.output
+    assert "audit log verifies: 10 entries" in result.stdout
+
+
+@pytest.mark.usefixtures("filled")
+def test_verify_fails_naming_the_first_bad_entry(run: Callable[..., Result], db: Database) -> None:
+    with db.engine.begin() as connection:
+        connection.execute(update(_entries).where(_entries.c.idx == 6).values(leaf_hash=bytes(32)))
+    result = run("verify")
+    assert result.exit_code == 1
+    assert "entry 6" in result.output
+    assert "does NOT verify" in result.output
+
+
+@pytest.mark.usefixtures("filled")
+def test_verify_with_an_outside_key_and_checkpoint(run: Callable[..., Result], settings: Settings,
+                                                   tmp_path: Path) -> None:
+    note = run("checkpoint").stdout
+    (tmp_path / "kept.note").write_text(note)
+    result = run("verify", "--verifier-key", verifier_key(settings), "--checkpoint", str(tmp_path / "kept.note"))
+    assert result.exit_code == 0, result.output
+    assert "1 outside checkpoints" in result.stdout
+
+
+@pytest.mark.usefixtures("filled")
+def test_a_saved_proof_checks_offline(run: Callable[..., Result], settings: Settings, tmp_path: Path) -> None:
+    out = tmp_path / "proof.json"
+    assert run("proof", "6", "--tree-size", "9", "--out", str(out)).exit_code == 0
+    saved = json.loads(out.read_text())
+    assert set(saved) == {"index", "tree_size", "leaf_hash", "hashes", "checkpoint", "entry"}
+    assert (saved["index"], saved["tree_size"], json.loads(saved["entry"])["index"]) == (6, 9, 6)
+    key = verifier_key(settings)
+    result = run("check-proof", str(out), "--verifier-key", key)
+    assert result.exit_code == 0, result.output
+    assert "proof holds: entry 6" in result.stdout
+
+    for name, change in [("entry", lambda s: s | {"entry": s["entry"].replace("bka-de", "bka-fr")}),
+                         ("hash", lambda s: s | {"hashes": [*s["hashes"][:-1], s["hashes"][0]]}),
+                         ("index", lambda s: s | {"index": 5}),
+                         ("size", lambda s: s | {"tree_size": 10}),
+                         ("note", lambda s: s | {"checkpoint": s["checkpoint"].replace("\n9\n", "\n8\n")})]:
+        bad = tmp_path / f"{name}.json"
+        bad.write_text(json.dumps(change(saved)))
+        result = run("check-proof", str(bad), "--verifier-key", key)
+        assert result.exit_code == 1, (name, result.output)
+        assert "proof does NOT hold" in result.output
+
+
+@pytest.mark.usefixtures("filled")
+def test_proof_refuses_what_is_not_in_the_log(run: Callable[..., Result]) -> None:
+    result = run("proof", "10")
+    assert result.exit_code == 2
+    assert "index 10 is not below the tree size 10" in result.output
+    assert run("proof", "3", "--tree-size", "11").exit_code == 2
+
+
+def test_show_filters_entries(run: Callable[..., Result], filled: list[Any]) -> None:
+    result = run("show", "--decision", "disclosed", "--json")
+    assert result.exit_code == 0, result.output
+    shown = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [e["index"] for e in shown] == [0, 3, 6, 9]
+    assert [json.loads(line)["index"] for line in run("show", "--principal", "bka-de", "--limit", "2", "--json",
+                                                      "--newest-first").stdout.splitlines()] == [9, 6]
+    assert run("show", "--order", "ord_1", "--json").stdout.count("\n") == 4
+    assert run("show", "--until", "2000-01-01T00:00:00Z", "--json").stdout == ""
+    assert run("show", "--since", "2000-01-01T00:00:00Z", "--json").stdout.count("\n") == 10
+    table = run("show")
+    assert table.exit_code == 0
+    assert "10 entries shown" in table.stdout
+    assert run("show", "--since", "yesterday").exit_code == 2
+
+
+@pytest.mark.usefixtures("filled")
+def test_checkpoint_signs_the_log_as_it_is(run: Callable[..., Result]) -> None:
+    result = run("checkpoint")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1] == "10"
