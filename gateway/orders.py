@@ -54,16 +54,27 @@ MAX_ORDER_DAYS = 366
 MAX_QUERIES = 10_000
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
+_ID_TEXT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_NO_REQUEST = "no such request; list requests with the `requests` query"
+_NO_ORDER = "no such order"
 
 
 def _new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(10)}"
 
 
+def _well_formed(identifier: str) -> bool:
+    """Whether ``identifier`` could be an id the gateway issued. Anything else names nothing and
+    is never sent to the database: PostgreSQL refuses a NUL in text, and that was a 500."""
+    return _ID_TEXT.fullmatch(identifier) is not None
+
+
 def _text(value: str, what: str, *, limit: int = 500) -> str:
     value = value.strip()
     if not value:
         raise BadRequest(f"{what} must not be empty")
+    if "\x00" in value:
+        raise BadRequest(f"{what} must not contain NUL characters")
     if len(value) > limit:
         raise BadRequest(f"{what} is longer than {limit} characters")
     return value
@@ -242,11 +253,12 @@ class Orders:
                             rejection_reason=row.rejection_reason, created_at=row.created_at)
 
     def get_request(self, request_id: str, *, authority_id: str | None = None) -> LegalRequest:
-        """A request; with ``authority_id``, only if it is that authority's own."""
+        """A request; with ``authority_id``, only if it is that authority's own. Messages never
+        repeat the id sent: a client may put anything there, a phone number too."""
         with self.db.session() as session:
-            row = session.get(LegalRequestRow, request_id)
+            row = session.get(LegalRequestRow, request_id) if _well_formed(request_id) else None
             if row is None or (authority_id is not None and row.authority_id != authority_id):
-                raise NotFound(f"no request {request_id!r}; list requests with the `requests` query")
+                raise NotFound(_NO_REQUEST)
             order_ids = list(session.scalars(select(col(OrderRow.id)).where(col(OrderRow.request_id) == request_id)
                                              .order_by(col(OrderRow.created_at))))
         return self._request(row, order_ids)
@@ -269,9 +281,9 @@ class Orders:
     def reject_request(self, reviewer: PrincipalInfo, request_id: str, reason: str, *, now: datetime) -> LegalRequest:
         reason = _text(reason, "reason", limit=2000)
         with self.db.session() as session:
-            row = session.get(LegalRequestRow, request_id)
+            row = session.get(LegalRequestRow, request_id) if _well_formed(request_id) else None
             if row is None:
-                raise NotFound(f"no request {request_id!r}; list requests with the `requests` query")
+                raise NotFound(_NO_REQUEST)
             if row.status != "PENDING":
                 raise BadRequest(f"the request is {row.status}; only a PENDING request can be rejected "
                                  "(revoke its orders instead)")
@@ -353,9 +365,9 @@ class Orders:
     def revoke_order(self, reviewer: PrincipalInfo, order_id: str, reason: str, *, now: datetime) -> OrderState:
         reason = _text(reason, "reason", limit=2000)
         with self.db.session() as session:
-            row = session.get(OrderRow, order_id)
+            row = session.get(OrderRow, order_id) if _well_formed(order_id) else None
             if row is None:
-                raise OrderNotFound(f"no order {order_id!r}")
+                raise OrderNotFound(_NO_ORDER)
             if row.revoked_at is not None:
                 raise BadRequest("the order is revoked already")
             row.revoked_at, row.revoked_by, row.revoke_reason = int(now.timestamp()), reviewer.id, reason
@@ -364,9 +376,9 @@ class Orders:
     def load(self, order_id: str, *, now: datetime) -> OrderState:
         """The order with its status computed from first principles; ``ORDER_NOT_FOUND`` if none."""
         with self.db.session() as session:
-            row = session.get(OrderRow, order_id)
+            row = session.get(OrderRow, order_id) if _well_formed(order_id) else None
             if row is None:
-                raise OrderNotFound(f"no order {order_id!r}")
+                raise OrderNotFound(_NO_ORDER)
             approvals = list(session.execute(
                 select(OrderApproval, Principal, PrincipalKey)
                 .join(Principal, col(Principal.id) == col(OrderApproval.reviewer_id))
@@ -414,7 +426,7 @@ class Orders:
         """An order as its authority may see it; another authority's order is ``ORDER_NOT_FOUND``."""
         state = self.load(order_id, now=now)
         if state.authority_id != authority_id:
-            raise OrderNotFound(f"no order {order_id!r} for your principal")
+            raise OrderNotFound(f"{_NO_ORDER} for your principal")
         return state
 
     def order_ids(self) -> list[str]:

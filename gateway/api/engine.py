@@ -53,6 +53,7 @@ log = logging.getLogger("gateway.api")
 _QUOTED = re.compile(r"(['\"])(.*?)\1")
 _DIGITS = re.compile(r"\d{5,}")
 _MAX_EXPANDED_FIELDS = 2000
+_PARSER_LIMIT = "Parsing aborted."
 
 
 class InternalError(GatewayError):
@@ -140,8 +141,12 @@ class GraphQLEngine:
         try:
             document = parse(query, max_tokens=self.max_tokens)
         except GraphQLSyntaxError as exc:
-            if "token" in exc.message.lower() and "limit" in exc.message.lower():
-                raise QueryTooComplex(f"the query has more than {self.max_tokens} tokens") from None
+            # graphql-core ends the errors of its own limits (max_tokens, and its nesting guard,
+            # "Document is nested too deeply") with this sentence; they are complexity, not syntax.
+            if exc.message.endswith(_PARSER_LIMIT):
+                if "tokens" in exc.message:
+                    raise QueryTooComplex(f"the query has more than {self.max_tokens} tokens") from None
+                raise QueryTooComplex("the query is nested too deeply to parse") from None
             raise GraphQLParseFailed(f"the query does not parse: {redact(exc.message, self.known_names)}") from None
         except RecursionError:
             raise QueryTooComplex("the query is nested too deeply to parse") from None
