@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func, select
@@ -41,14 +42,31 @@ __all__ = [
     "OFFENSE_CATEGORIES",
     "DraftInput",
     "LegalRequest",
+    "OffenseCategory",
     "OrderState",
     "Orders",
     "RequestInput",
+    "RequestStatus",
     "Selector",
 ]
 
-OFFENSE_CATEGORIES = ("TERRORISM", "CHILD_EXPLOITATION", "DRUG_TRAFFICKING", "FRAUD", "CYBERCRIME",
-                      "VIOLENT_CRIME", "OTHER")
+class OffenseCategory(StrEnum):
+    TERRORISM = "TERRORISM"
+    CHILD_EXPLOITATION = "CHILD_EXPLOITATION"
+    DRUG_TRAFFICKING = "DRUG_TRAFFICKING"
+    FRAUD = "FRAUD"
+    CYBERCRIME = "CYBERCRIME"
+    VIOLENT_CRIME = "VIOLENT_CRIME"
+    OTHER = "OTHER"
+
+
+class RequestStatus(StrEnum):
+    PENDING = "PENDING"
+    GRANTED = "GRANTED"
+    REJECTED = "REJECTED"
+
+
+OFFENSE_CATEGORIES = tuple(category.value for category in OffenseCategory)
 MAX_SELECTORS = 100
 MAX_ORDER_DAYS = 366
 MAX_QUERIES = 10_000

@@ -2,38 +2,20 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 import strawberry
 
-from gateway.orders import LegalRequest, OrderState
-from gateway.policy import OrderStatus as _OrderStatus
+from gateway.orders import LegalRequest, OffenseCategory, OrderState, RequestStatus
+from gateway.policy import OrderStatus
 from gateway.subjects import SubjectRecord, format_time
 
 __all__ = ["ConsistencyProof", "InclusionProof", "LegalRequestType", "OffenseCategory", "OrderStatus",
            "OrderType", "RequestStatus", "Sealed", "SubjectSelector", "SubjectType", "TimeWindowInput",
            "TimeWindowType", "legal_request", "order_type"]
 
-OrderStatus = strawberry.enum(_OrderStatus, name="OrderStatus")
-OrderStatusType = _OrderStatus
-
-
-@strawberry.enum
-class RequestStatus(StrEnum):
-    PENDING = "PENDING"
-    GRANTED = "GRANTED"
-    REJECTED = "REJECTED"
-
-
-@strawberry.enum
-class OffenseCategory(StrEnum):
-    TERRORISM = "TERRORISM"
-    CHILD_EXPLOITATION = "CHILD_EXPLOITATION"
-    DRUG_TRAFFICKING = "DRUG_TRAFFICKING"
-    FRAUD = "FRAUD"
-    CYBERCRIME = "CYBERCRIME"
-    VIOLENT_CRIME = "VIOLENT_CRIME"
-    OTHER = "OTHER"
+# The domain's enums, exposed as GraphQL enums (strawberry.enum registers them in place).
+strawberry.enum(OrderStatus)
+strawberry.enum(RequestStatus)
+strawberry.enum(OffenseCategory)
 
 
 @strawberry.type(description="A value sealed to the authority's X25519 key (PROTOCOL.md §4).")
@@ -158,7 +140,7 @@ class SubjectType:
 @strawberry.type(name="Order")
 class OrderType:
     id: strawberry.ID
-    status: OrderStatusType
+    status: OrderStatus
     authority_id: strawberry.ID
     request_id: strawberry.ID
     fields: list[str]

@@ -4,6 +4,7 @@ errors into messages and exit codes."""
 from __future__ import annotations
 
 import functools
+import json
 import sys
 from collections.abc import Callable
 from typing import NoReturn, ParamSpec, TypeVar
@@ -19,7 +20,7 @@ from gateway.errors import GatewayError, OperatorError
 from gateway.store.engine import Database
 from gateway.store.migrate import current_revision, head_revision
 
-__all__ = ["console", "err_console", "fail", "handle_errors", "open_database", "settings"]
+__all__ = ["console", "err_console", "fail", "handle_errors", "open_database", "print_json", "settings"]
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -48,6 +49,11 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             fail(f"invalid configuration: {exc.errors()[0].get('msg', exc)}")
 
     return wrapper
+
+
+def print_json(value: object) -> None:
+    """``value`` as indented JSON on stdout (the ``--json`` output of the client commands)."""
+    console.print_json(json.dumps(value))
 
 
 def settings() -> Settings:

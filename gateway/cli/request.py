@@ -6,10 +6,8 @@ The court order itself never leaves the authority: only its SHA-256, computed he
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Mapping, Sequence
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from gateway.cli.common import console
+from gateway.cli.common import console, print_json
 from gateway.cli.remote import (
     DEFAULT_URL,
     IdOption,
@@ -31,6 +29,7 @@ from gateway.cli.remote import (
 )
 from gateway.client import GatewayClient
 from gateway.errors import OperatorError
+from gateway.orders import OffenseCategory, RequestStatus
 
 __all__ = [
     "LIST_REQUESTS",
@@ -61,21 +60,6 @@ REQUEST_BY_ID = f"query RequestById($id: ID!) {{ requestById(id: $id) {{ {REQUES
 
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 
-
-class OffenseCategory(StrEnum):
-    TERRORISM = "TERRORISM"
-    CHILD_EXPLOITATION = "CHILD_EXPLOITATION"
-    DRUG_TRAFFICKING = "DRUG_TRAFFICKING"
-    FRAUD = "FRAUD"
-    CYBERCRIME = "CYBERCRIME"
-    VIOLENT_CRIME = "VIOLENT_CRIME"
-    OTHER = "OTHER"
-
-
-class RequestStatus(StrEnum):
-    PENDING = "PENDING"
-    GRANTED = "GRANTED"
-    REJECTED = "REJECTED"
 
 
 # -- operations (also what `gateway demo run` calls) ------------------------------------------------
@@ -176,10 +160,6 @@ def requests_table(requests: Sequence[Mapping[str, Any]], *, reviewer: bool = Fa
     return table
 
 
-def _print_json(value: object) -> None:
-    console.print_json(json.dumps(value))
-
-
 # -- commands -------------------------------------------------------------------------------------
 
 
@@ -223,7 +203,7 @@ def submit(
     with connect(url, principal_id, key) as client:
         created = submit_request(client, variables)
     if as_json:
-        _print_json(created)
+        print_json(created)
         return
     console.print(f"submitted request [bold]{escape(str(created['id']))}[/] ({escape(str(created['status']))}); "
                   "a reviewer at the platform will draft an order or reject it", markup=True)
@@ -243,7 +223,7 @@ def list_(
     with connect(url, principal_id, key) as client:
         found = list_requests(client, status)
     if as_json:
-        _print_json(found)
+        print_json(found)
     elif not found:
         console.print("no requests" + (f" with status {status}" if status else ""))
     else:
@@ -263,6 +243,6 @@ def show(
     with connect(url, principal_id, key) as client:
         found = get_request(client, request_id)
     if as_json:
-        _print_json(found)
+        print_json(found)
     else:
         console.print(key_table(request_rows(found)))

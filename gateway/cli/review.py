@@ -24,7 +24,7 @@ from crypto.encoding import B64
 from crypto.errors import CryptoError
 from crypto.keys import key_id
 from crypto.signing import ORDER_DOMAIN, sign_over
-from gateway.cli.common import console, fail, is_interactive
+from gateway.cli.common import console, fail, is_interactive, print_json
 from gateway.cli.remote import (
     DEFAULT_URL,
     IdOption,
@@ -197,10 +197,6 @@ def order_rows(order: Mapping[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-def _print_json(value: object) -> None:
-    console.print_json(json.dumps(value))
-
-
 # -- commands -------------------------------------------------------------------------------------
 
 
@@ -217,7 +213,7 @@ def list_(
     with connect(url, principal_id, key) as client:
         found = list_requests(client, status)
     if as_json:
-        _print_json(found)
+        print_json(found)
     elif not found:
         console.print("no requests" + (f" with status {status}" if status else ""))
     else:
@@ -237,7 +233,7 @@ def show(
     with connect(url, principal_id, key) as client:
         found = get_request(client, request_id)
     if as_json:
-        _print_json(found)
+        print_json(found)
     else:
         console.print(key_table(request_rows(found)))
 
@@ -266,7 +262,7 @@ def draft(
     with connect(url, principal_id, key) as client:
         order = draft_order(client, variables)
     if as_json:
-        _print_json(order)
+        print_json(order)
         return
     console.print(f"drafted [bold]{escape(str(order['id']))}[/] ({escape(str(order['status']))}); it needs "
                   f"{escape(str(order['approvalsRequired']))} approvals by distinct reviewers", markup=True)
@@ -347,6 +343,6 @@ def order(
     with connect(url, principal_id, key) as client:
         found = get_order(client, order_id)
     if as_json:
-        _print_json(found)
+        print_json(found)
         return
     console.print(key_table(order_rows(found)))
