@@ -11,7 +11,12 @@ from starlette.applications import Starlette
 from gateway.cli.common import handle_errors, open_database, settings
 from gateway.keyring import load_gateway_keys
 
-__all__ = ["app_from_environment", "serve"]
+__all__ = ["MAX_HEADER_BYTES", "app_from_environment", "serve"]
+
+MAX_HEADER_BYTES = 2 * 1024 * 1024
+"""Request head size uvicorn accepts (its default is 16 KiB). Larger heads would be dropped before
+the app, unanswered and unaudited; up to this size the app refuses them with a §6 code and logs
+them (an oversized token is TOKEN_INVALID before it is parsed)."""
 
 
 def app_from_environment() -> Starlette:
@@ -33,4 +38,5 @@ def serve(
     load_gateway_keys(config)  # fail here, with its message, rather than in every worker
     open_database(config).dispose()
     uvicorn.run("gateway.cli.serve:app_from_environment", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, server_header=False, proxy_headers=False)
+                log_level=log_level, server_header=False, proxy_headers=False,
+                h11_max_incomplete_event_size=MAX_HEADER_BYTES)
