@@ -9,14 +9,13 @@ its own, dropped afterwards, so tests never see each other's rows.
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 import pytest
-import sqlalchemy
+
+from tests.support.pg import throwaway_schema
 
 if TYPE_CHECKING:
     from gateway.config import Settings
@@ -46,18 +45,8 @@ def database_url(db_kind: str, tmp_path: Path) -> Iterator[str]:
     if db_kind == "sqlite":
         yield f"sqlite:///{tmp_path / 'gateway.db'}"
         return
-    base = os.environ[PG_URL_ENV]
-    schema = f"t_{secrets.token_hex(6)}"
-    admin = sqlalchemy.create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with throwaway_schema(os.environ[PG_URL_ENV]) as url:
+        yield url
 
 
 @pytest.fixture

@@ -10,17 +10,15 @@ minute here, and PROTOCOL.md §7's one-entry-per-request check would otherwise m
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-import sqlalchemy
 
 from gateway.config import Settings
 from gateway.initialize import initialize
 from tests.support.harness import running_gateway
+from tests.support.pg import throwaway_schema
 from tests.support.world import World, build_world
 
 FUZZ_DATABASE_ENV = "GATEWAY_FUZZ_DATABASE_URL"
@@ -32,17 +30,8 @@ def fuzz_database_url(tmp_path: Path) -> Iterator[str]:
     if not base:
         yield f"sqlite:///{tmp_path / 'gateway.db'}"
         return
-    schema = f"fuzz_{secrets.token_hex(6)}"
-    admin = sqlalchemy.create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with throwaway_schema(base, prefix="fuzz") as url:
+        yield url
 
 
 @pytest.fixture
