@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from gateway.api.context import RequestContext
 from gateway.api.scope import OperationScope
-from gateway.errors import ForbiddenRole, OrderNotFound
+from gateway.errors import ForbiddenRole, OrderNotActive, OrderNotFound
 from gateway.orders import Selector
 from gateway.policy import check_scope, refusal_for
 from gateway.principals import Role
@@ -71,6 +71,10 @@ def authorize(scope: OperationScope, context: RequestContext) -> None:
     services = context.services
     context.outcome.order_id = order_id
     state = services.orders.for_authority(context.caller.principal.id, order_id, now=context.now)
+    if state.verified_approvals < services.settings.approvals_required:
+        # A drafted order names the subjects its request's selectors resolved to; before it is
+        # approved that would tell the authority who is a user. It sees the order once approved.
+        raise OrderNotActive("the order is not active: it lacks the required reviewer approvals")
     context.order = state
     if not scope.touches_subjects:
         return

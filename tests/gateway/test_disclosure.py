@@ -183,8 +183,14 @@ def test_order_codes(world: World) -> None:
     assert code(theirs) == "ORDER_NOT_FOUND"
     pending = world.draft(world.submit())
     assert code(world.gateway.post(world.authority, query, order=pending["id"])) == "ORDER_NOT_ACTIVE"
-    meta = world.gateway.post(world.authority, "{ order { status } }", order=pending["id"])
-    assert meta.json()["data"]["order"]["status"] == "PENDING_APPROVAL"
+    # Not even its metadata: a draft's subjectIds would say which selectors matched a user.
+    for selection in ("{ order { status } }", "{ order { subjectIds document } }"):
+        assert code(world.gateway.post(world.authority, selection, order=pending["id"])) == "ORDER_NOT_ACTIVE"
+    world.approve(pending, world.reviewers[0])
+    assert code(world.gateway.post(world.authority, "{ order { id } }", order=pending["id"])) == "ORDER_NOT_ACTIVE"
+    world.approve(pending, world.reviewers[1])
+    approved = world.gateway.post(world.authority, "{ order { status subjectIds } }", order=pending["id"])
+    assert approved.json()["data"]["order"]["status"] == "ACTIVE"
 
 
 def test_an_expired_order_is_refused(world: World) -> None:
