@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -48,6 +48,7 @@ __all__ = [
     "RequestInput",
     "RequestStatus",
     "Selector",
+    "Undo",
 ]
 
 class OffenseCategory(StrEnum):
@@ -75,6 +76,10 @@ _COUNTRY = re.compile(r"[A-Z]{2}")
 _ID_TEXT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _NO_REQUEST = "no such request; list requests with the `requests` query"
 _NO_ORDER = "no such order"
+
+
+Undo = Callable[[], None]
+"""Reverses one committed change; run when the request that made it ends refused or unaudited."""
 
 
 def _new_id(prefix: str) -> str:
@@ -211,7 +216,8 @@ class Orders:
 
     # -- requests -----------------------------------------------------------------------------
 
-    def submit_request(self, authority: PrincipalInfo, data: RequestInput, *, now: datetime) -> LegalRequest:
+    def submit_request(self, authority: PrincipalInfo, data: RequestInput, *, now: datetime,
+                       undo: list[Undo] | None = None) -> LegalRequest:
         """Store a request, resolving its selectors to subject ids for the reviewers. The
         selectors themselves are stored encrypted; the authority never learns which resolved."""
         if not data.subjects:
@@ -252,6 +258,7 @@ class Orders:
                 selectors_sealed=self.vault.seal(sealed.encode("utf-8"), context=_request_context(request_id)),
                 resolved_subject_ids=json.dumps(resolved), unresolved_selectors=unresolved,
                 created_at=int(now.timestamp())))
+        self._undo_with(undo, LegalRequestRow, request_id, None)
         return self.get_request(request_id)
 
     def _resolve(self, selector: Selector) -> str | None:
@@ -296,7 +303,8 @@ class Orders:
             by_request.setdefault(request_id, []).append(order_id)
         return [self._request(row, by_request.get(row.id, [])) for row in rows]
 
-    def reject_request(self, reviewer: PrincipalInfo, request_id: str, reason: str, *, now: datetime) -> LegalRequest:
+    def reject_request(self, reviewer: PrincipalInfo, request_id: str, reason: str, *, now: datetime,
+                       undo: list[Undo] | None = None) -> LegalRequest:
         reason = _text(reason, "reason", limit=2000)
         with self.db.session() as session:
             row = session.get(LegalRequestRow, request_id) if _well_formed(request_id) else None
@@ -307,11 +315,14 @@ class Orders:
                                  "(revoke its orders instead)")
             row.status, row.rejection_reason = "REJECTED", reason
             row.decided_by, row.decided_at = reviewer.id, int(now.timestamp())
+        self._undo_with(undo, LegalRequestRow, request_id,
+                        {"status": "PENDING", "rejection_reason": None, "decided_by": None, "decided_at": None})
         return self.get_request(request_id)
 
     # -- orders -------------------------------------------------------------------------------
 
-    def draft_order(self, reviewer: PrincipalInfo, data: DraftInput, *, now: datetime) -> OrderState:
+    def draft_order(self, reviewer: PrincipalInfo, data: DraftInput, *, now: datetime,
+                    undo: list[Undo] | None = None) -> OrderState:
         """Draft an order narrower than or equal to its request; what the input leaves out is
         taken whole from the request (PROTOCOL.md §5)."""
         request = self.get_request(data.request_id)
@@ -341,9 +352,11 @@ class Orders:
         with self.db.session() as session:
             session.add(OrderRow(id=order_id, request_id=request.id, authority_id=request.authority_id,
                                  document=text, created_by=reviewer.id, created_at=int(now.timestamp())))
+        self._undo_with(undo, OrderRow, order_id, None)
         return self.load(order_id, now=now)
 
-    def approve_order(self, reviewer: PrincipalInfo, order_id: str, signature: str, *, now: datetime) -> OrderState:
+    def approve_order(self, reviewer: PrincipalInfo, order_id: str, signature: str, *, now: datetime,
+                      undo: list[Undo] | None = None) -> OrderState:
         """Record a reviewer's signature over the exact §3 bytes, verified against the reviewer's
         active keys. The same reviewer twice counts once: the second approval is refused."""
         state = self.load(order_id, now=now)
@@ -372,15 +385,19 @@ class Orders:
         with self.db.session() as session:
             session.add(OrderApproval(order_id=order_id, reviewer_id=reviewer.id, kid=kid, signature=signature,
                                       created_at=int(now.timestamp())))
+        self._undo_with(undo, OrderApproval, (order_id, reviewer.id), None)
         state = self.load(order_id, now=now)
         if state.status is OrderStatus.ACTIVE:
             with self.db.session() as session:
                 row = session.get(LegalRequestRow, state.request_id)
                 if row is not None and row.status == "PENDING":
                     row.status, row.decided_by, row.decided_at = "GRANTED", reviewer.id, int(now.timestamp())
+                    self._undo_with(undo, LegalRequestRow, state.request_id,
+                                    {"status": "PENDING", "decided_by": None, "decided_at": None})
         return state
 
-    def revoke_order(self, reviewer: PrincipalInfo, order_id: str, reason: str, *, now: datetime) -> OrderState:
+    def revoke_order(self, reviewer: PrincipalInfo, order_id: str, reason: str, *, now: datetime,
+                     undo: list[Undo] | None = None) -> OrderState:
         reason = _text(reason, "reason", limit=2000)
         with self.db.session() as session:
             row = session.get(OrderRow, order_id) if _well_formed(order_id) else None
@@ -389,7 +406,28 @@ class Orders:
             if row.revoked_at is not None:
                 raise BadRequest("the order is revoked already")
             row.revoked_at, row.revoked_by, row.revoke_reason = int(now.timestamp()), reviewer.id, reason
+        self._undo_with(undo, OrderRow, order_id, {"revoked_at": None, "revoked_by": None, "revoke_reason": None})
         return self.load(order_id, now=now)
+
+    def _undo_with(self, undo: list[Undo] | None, model: Any, key: object, restore: dict[str, Any] | None) -> None:
+        """Record how to reverse a committed change: delete the row (``restore`` None) or put the
+        given columns back. The edge runs these, newest first, when the request ends refused or
+        its audit entry cannot be made durable, so no review action stands unlogged."""
+        if undo is None:
+            return
+
+        def reverse() -> None:
+            with self.db.session() as session:
+                row = session.get(model, key)
+                if row is None:
+                    return
+                if restore is None:
+                    session.delete(row)
+                else:
+                    for column, value in restore.items():
+                        setattr(row, column, value)
+
+        undo.append(reverse)
 
     def load(self, order_id: str, *, now: datetime) -> OrderState:
         """The order with its status computed from first principles; ``ORDER_NOT_FOUND`` if none."""

@@ -72,4 +72,5 @@ class AuthorityMutation:
             legal_basis=input.legal_basis, offense_category=input.offense_category.value,
             court_order_sha256=input.court_order_sha256, subjects=[selector_of(s) for s in input.subjects],
             fields=input.fields, data_window=window, justification=input.justification, emergency=input.emergency)
-        return legal_request(context.services.orders.submit_request(context.caller.principal, data, now=context.now))
+        return legal_request(context.services.orders.submit_request(context.caller.principal, data, now=context.now,
+                                                                    undo=context.undo))

@@ -11,7 +11,7 @@ from crypto.sealing import SealedValue
 from gateway.auth import Caller
 from gateway.disclosure import DisclosureRequest, seal_field
 from gateway.errors import ForbiddenRole, SubjectNotPermitted
-from gateway.orders import OrderState, Selector
+from gateway.orders import OrderState, Selector, Undo
 from gateway.principals import Role
 from gateway.subjects import SubjectRecord
 
@@ -42,6 +42,7 @@ class RequestContext:
     outcome: Outcome = field(default_factory=Outcome)
     order: OrderState | None = None
     resolved: dict[Selector, str] = field(default_factory=dict)
+    undo: list[Undo] = field(default_factory=list)  # reverses this request's committed mutations
 
     @property
     def role(self) -> Role:

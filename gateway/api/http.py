@@ -15,7 +15,7 @@ import hashlib
 import json
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +41,7 @@ from gateway.errors import (
     RateLimited,
     UnsupportedMediaType,
 )
+from gateway.orders import Undo
 from gateway.services import Services
 
 __all__ = ["GraphQLEndpoint", "error_body"]
@@ -59,6 +60,17 @@ class _Handled:
     event: AuditEvent
     data: dict[str, Any] | None = None
     error: GatewayError | None = None
+    undo: list[Undo] = field(default_factory=list)
+
+
+def reverse(undo: list[Undo]) -> None:
+    """Reverse a request's committed mutations, newest first: it ended refused or unaudited."""
+    for step in reversed(undo):
+        try:
+            step()
+        except Exception as exc:  # logged without values; the others are still reversed
+            log.error("could not reverse a change of a request that ended refused: %s", type(exc).__name__)
+    undo.clear()
 
 
 class GraphQLEndpoint:
@@ -101,6 +113,8 @@ class GraphQLEndpoint:
         try:
             receipt = await services.audit.append(handled.event)
         except AuditUnavailable as exc:
+            # Unlogged means undone: a review action must not stand without its entry.
+            await run_in_threadpool(reverse, handled.undo)
             return JSONResponse(error_body(exc), status_code=exc.status)
         return self._respond(handled, receipt)
 
@@ -157,10 +171,13 @@ class GraphQLEndpoint:
         try:
             data = self._run(body, caller, context, event)
         except GatewayError as exc:
+            # All or nothing, mutations too: what an earlier field of this request changed is undone.
+            reverse(context.undo)
             self._fill_event(event, context)
             return _Handled(event=event, error=exc)
         except Exception as exc:  # a bug: masked, logged without values
             log.error("request failed with %s", type(exc).__name__)
+            reverse(context.undo)
             self._fill_event(event, context)
             return _Handled(event=event, error=InternalError("the gateway failed to answer; nothing was disclosed"))
         self._fill_event(event, context)
@@ -171,7 +188,7 @@ class GraphQLEndpoint:
             event.charge_order, event.max_queries = context.outcome.charge_order, context.outcome.max_queries
         else:
             event.decision = Decision.SERVED
-        return _Handled(event=event, data=data)
+        return _Handled(event=event, data=data, undo=context.undo)
 
     @staticmethod
     def _fill_event(event: AuditEvent, context: RequestContext) -> None:

@@ -71,7 +71,8 @@ class ReviewMutation:
         data = DraftInput(request_id=str(input.request_id), valid_until=input.valid_until,
                           max_queries=input.max_queries, subject_ids=subject_ids, fields=input.fields,
                           data_window=window)
-        state = context.services.orders.draft_order(context.caller.principal, data, now=context.now)
+        state = context.services.orders.draft_order(context.caller.principal, data, now=context.now,
+                                                    undo=context.undo)
         return order_type(state, context.services.settings.approvals_required)
 
     @strawberry.mutation(description="Reviewer: approve with a base64 Ed25519 signature over the §3 bytes.")
@@ -80,7 +81,7 @@ class ReviewMutation:
         context = info.context
         context.require(Role.REVIEWER)
         state = context.services.orders.approve_order(context.caller.principal, str(order_id), signature,
-                                                      now=context.now)
+                                                      now=context.now, undo=context.undo)
         return order_type(state, context.services.settings.approvals_required)
 
     @strawberry.mutation(description="Reviewer: reject a pending request, with a reason.")
@@ -89,12 +90,13 @@ class ReviewMutation:
         context = info.context
         context.require(Role.REVIEWER)
         return legal_request(context.services.orders.reject_request(context.caller.principal, str(request_id), reason,
-                                                                    now=context.now))
+                                                                    now=context.now, undo=context.undo))
 
     @strawberry.mutation(description="Reviewer: revoke an order, with a reason; it takes effect on the next request.")
     def revoke_order(self, info: strawberry.Info[RequestContext, None], order_id: strawberry.ID,
                      reason: str) -> OrderType:
         context = info.context
         context.require(Role.REVIEWER)
-        state = context.services.orders.revoke_order(context.caller.principal, str(order_id), reason, now=context.now)
+        state = context.services.orders.revoke_order(context.caller.principal, str(order_id), reason,
+                                                     now=context.now, undo=context.undo)
         return order_type(state, context.services.settings.approvals_required)
