@@ -10,13 +10,13 @@ from crypto.errors import CryptoError
 from crypto.tokens import TokenClaims, peek_token, verify_token
 from gateway.config import Settings
 from gateway.errors import AuthenticationError, from_crypto
+from gateway.policy import is_gateway_id
 from gateway.principals import PrincipalInfo, PrincipalRegistry
 from gateway.replay import ReplayStore
 
 __all__ = ["Caller", "authenticate"]
 
 _PRINTABLE = re.compile(r"[\x21-\x7e]{1,128}")
-_ORDER_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def authenticate(authorization: str | None, body: bytes, *, registry: PrincipalR
     # would fail that write, and with group commit the writes of other requests beside it.
     if not _PRINTABLE.fullmatch(claims.jti):
         raise AuthenticationError("TOKEN_INVALID", "the token's jti must be printable ASCII")
-    if claims.order_id is not None and not _ORDER_ID.fullmatch(claims.order_id):
+    if claims.order_id is not None and not is_gateway_id(claims.order_id):
         raise AuthenticationError("TOKEN_INVALID", "the token's ord must be an order id as the gateway issued it")
     replay.consume(claims.issuer, claims.jti, expires_at=claims.expires_at, now=now)
     return Caller(principal=principal, claims=claims)

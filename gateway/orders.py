@@ -29,6 +29,7 @@ from gateway.policy import (
     OrderStatus,
     TimeWindow,
     check_narrowing,
+    is_gateway_id,
     order_status,
     parse_order_document,
 )
@@ -73,7 +74,6 @@ MAX_ORDER_DAYS = 366
 MAX_QUERIES = 10_000
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
-_ID_TEXT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _NO_REQUEST = "no such request; list requests with the `requests` query"
 _NO_ORDER = "no such order"
 
@@ -84,12 +84,6 @@ Undo = Callable[[], None]
 
 def _new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(10)}"
-
-
-def _well_formed(identifier: str) -> bool:
-    """Whether ``identifier`` could be an id the gateway issued. Anything else names nothing and
-    is never sent to the database: PostgreSQL refuses a NUL in text, and that was a 500."""
-    return _ID_TEXT.fullmatch(identifier) is not None
 
 
 def _text(value: str, what: str, *, limit: int = 500) -> str:
@@ -281,7 +275,7 @@ class Orders:
         """A request; with ``authority_id``, only if it is that authority's own. Messages never
         repeat the id sent: a client may put anything there, a phone number too."""
         with self.db.session() as session:
-            row = session.get(LegalRequestRow, request_id) if _well_formed(request_id) else None
+            row = session.get(LegalRequestRow, request_id) if is_gateway_id(request_id) else None
             if row is None or (authority_id is not None and row.authority_id != authority_id):
                 raise NotFound(_NO_REQUEST)
             order_ids = list(session.scalars(select(col(OrderRow.id)).where(col(OrderRow.request_id) == request_id)
@@ -307,7 +301,7 @@ class Orders:
                        undo: list[Undo] | None = None) -> LegalRequest:
         reason = _text(reason, "reason", limit=2000)
         with self.db.session() as session:
-            row = session.get(LegalRequestRow, request_id) if _well_formed(request_id) else None
+            row = session.get(LegalRequestRow, request_id) if is_gateway_id(request_id) else None
             if row is None:
                 raise NotFound(_NO_REQUEST)
             if row.status != "PENDING":
@@ -400,7 +394,7 @@ class Orders:
                      undo: list[Undo] | None = None) -> OrderState:
         reason = _text(reason, "reason", limit=2000)
         with self.db.session() as session:
-            row = session.get(OrderRow, order_id) if _well_formed(order_id) else None
+            row = session.get(OrderRow, order_id) if is_gateway_id(order_id) else None
             if row is None:
                 raise OrderNotFound(_NO_ORDER)
             if row.revoked_at is not None:
@@ -432,7 +426,7 @@ class Orders:
     def load(self, order_id: str, *, now: datetime) -> OrderState:
         """The order with its status computed from first principles; ``ORDER_NOT_FOUND`` if none."""
         with self.db.session() as session:
-            row = session.get(OrderRow, order_id) if _well_formed(order_id) else None
+            row = session.get(OrderRow, order_id) if is_gateway_id(order_id) else None
             if row is None:
                 raise OrderNotFound(_NO_ORDER)
             approvals = list(session.execute(
@@ -502,4 +496,3 @@ def _check_fields(fields: Sequence[str]) -> list[str]:
 
 def _request_context(request_id: str) -> bytes:
     return b"request:" + request_id.encode("utf-8")
-

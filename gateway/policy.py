@@ -33,7 +33,7 @@ from gateway.errors import (
 from gateway.subjects import SUBJECT_FIELDS, format_time, parse_time
 
 __all__ = [
-    "OrderDocument", "OrderStatus", "TimeWindow", "check_narrowing", "check_scope", "order_status",
+    "OrderDocument", "OrderStatus", "TimeWindow", "check_narrowing", "check_scope", "is_gateway_id", "order_status",
     "parse_order_document", "refusal_for",
 ]
 
@@ -43,6 +43,13 @@ ORDER_KEYS = frozenset({
     "issued_at",
 })
 _ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def is_gateway_id(text: str) -> bool:
+    """Whether ``text`` has the shape of an id the gateway issues (requests, orders). Anything else
+    names nothing and must never reach the database: PostgreSQL refuses a NUL in text (a 500), and
+    a token's ``ord`` goes into the audit entry."""
+    return _ID.fullmatch(text) is not None
 
 
 class OrderStatus(StrEnum):
@@ -117,7 +124,7 @@ def parse_order_document(text: str) -> OrderDocument:
     if raw["v"] != 1:
         raise _invalid("unknown version")
     for key in ("order_id", "request_id", "authority_id"):
-        if not isinstance(raw[key], str) or not _ID.fullmatch(raw[key]):
+        if not isinstance(raw[key], str) or not is_gateway_id(raw[key]):
             raise _invalid(f"{key} is not an id")
     subjects, fields = raw["subjects"], raw["fields"]
     if not isinstance(subjects, list) or not subjects or not all(isinstance(s, str) for s in subjects):
