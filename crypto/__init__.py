@@ -1,8 +1,8 @@
-"""The recipes layer of disclosure-gateway (PROTOCOL.md §1-4, §7).
+"""The recipes layer of disclosure-gateway (docs/PROTOCOL.md §1-4, §7).
 
 Narrow and framework-free: it imports only the standard library, PyNaCl, rfc8785 and itself,
 never the gateway (a test holds it to that). Every failure is a :mod:`crypto.errors` class that
-carries its PROTOCOL.md §6 code; verification returns the verified value or raises.
+carries its docs/PROTOCOL.md §6 code; verification returns the verified value or raises.
 
 Submodules, one concept each: ``keys`` (key pairs, kids, key files), ``canonical`` (RFC 8785),
 ``signing`` (domain-separated signatures), ``sealing`` (sealed disclosure records), ``tokens``

@@ -1,4 +1,4 @@
-"""Strict text encodings and the NewTypes that keep them apart (PROTOCOL.md §1)."""
+"""Strict text encodings and the NewTypes that keep them apart (docs/PROTOCOL.md §1)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ HexStr = NewType("HexStr", str)
 """Lowercase hexadecimal."""
 
 KeyId = NewType("KeyId", str)
-"""Lowercase hex of the first 8 bytes of SHA-256(raw public key) (PROTOCOL.md §1)."""
+"""Lowercase hex of the first 8 bytes of SHA-256(raw public key) (docs/PROTOCOL.md §1)."""
 
 
 def b64encode(data: bytes) -> B64:

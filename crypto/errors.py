@@ -1,7 +1,7 @@
 """The one error tree of the crypto recipes layer.
 
 Every failure in ``crypto`` raises a subclass of :class:`CryptoError`; none of the libraries'
-own exceptions escape. Each class carries the stable PROTOCOL.md §6 ``code`` that the gateway's
+own exceptions escape. Each class carries the stable docs/PROTOCOL.md §6 ``code`` that the gateway's
 edge puts on the wire, so the edge never has to guess::
 
     CryptoError                      BAD_REQUEST
@@ -43,7 +43,7 @@ __all__ = [
 
 
 class CryptoError(Exception):
-    """Base of every error raised by ``crypto``; ``code`` is the PROTOCOL.md §6 code."""
+    """Base of every error raised by ``crypto``; ``code`` is the docs/PROTOCOL.md §6 code."""
 
     code: ClassVar[str] = "BAD_REQUEST"
 

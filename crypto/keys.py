@@ -1,4 +1,4 @@
-"""Keys: generation, public-key encoding, key ids and owner-only key files (PROTOCOL.md §1).
+"""Keys: generation, public-key encoding, key ids and owner-only key files (docs/PROTOCOL.md §1).
 
 Public keys travel as standard padded base64 of their 32 raw bytes; a key id (``kid``) is the
 lowercase hex of the first 8 bytes of SHA-256(raw public key).

@@ -1,4 +1,4 @@
-"""RFC 9162 Merkle trees: tree hashes, inclusion and consistency proofs (PROTOCOL.md §7).
+"""RFC 9162 Merkle trees: tree hashes, inclusion and consistency proofs (docs/PROTOCOL.md §7).
 
 The audit log is an RFC 9162 §2.1 Merkle tree over SHA-256: leaf hash ``SHA-256(0x00 || entry)``,
 interior node ``SHA-256(0x01 || left || right)``, empty tree ``SHA-256("")``.
@@ -11,7 +11,7 @@ store that keeps each perfect subtree hash as it completes (:func:`subtree_nodes
 therefore serve proofs for any tree size it has ever had.
 
 Verification follows RFC 9162 §2.1.3.2 and §2.1.4.2 with the edge rules of transparency-dev/merkle's
-``proof`` package that ``shared/vectors/merkle`` encodes, made strict: every hash (leaf, root, proof
+``proof`` package that ``tests/assets/vectors/merkle`` encodes, made strict: every hash (leaf, root, proof
 element) is exactly :data:`HASH_SIZE` bytes; a consistency proof from size 0 is refused; for equal
 sizes the proof must be empty and the roots equal. Every failure raises :class:`ProofError`.
 (So one upstream test case, two identical 12-byte "roots" for equal sizes, is refused here.)

@@ -1,4 +1,4 @@
-"""C2SP signed notes and tlog checkpoints, signed with Ed25519 (PROTOCOL.md §7, §8).
+"""C2SP signed notes and tlog checkpoints, signed with Ed25519 (docs/PROTOCOL.md §7, §8).
 
 A signed note (c2sp.org/signed-note) is a text ending in a newline, a blank line, and one or more
 signature lines ``— <key name> base64(key ID || signature)``. A checkpoint

@@ -1,4 +1,4 @@
-"""Sealed disclosure records (PROTOCOL.md §4).
+"""Sealed disclosure records (docs/PROTOCOL.md §4).
 
 Subject data leaves the gateway only as a libsodium sealed box (``crypto_box_seal``) to the
 authority's X25519 key. Inside the box is the JCS text of ``{"record": R, "signature": S}``:

@@ -1,4 +1,4 @@
-"""Domain-separated detached Ed25519 signatures over RFC 8785 documents (PROTOCOL.md §3, §4).
+"""Domain-separated detached Ed25519 signatures over RFC 8785 documents (docs/PROTOCOL.md §3, §4).
 
 A signature covers ``domain || 0x00 || JCS(document)``. The domain names what is being signed,
 so a reviewer's approval of an order can never be replayed as the gateway's signature over a

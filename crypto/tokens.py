@@ -1,4 +1,4 @@
-"""Request tokens: compact EdDSA JWTs bound to one request body (PROTOCOL.md §2).
+"""Request tokens: compact EdDSA JWTs bound to one request body (docs/PROTOCOL.md §2).
 
 A token's header is exactly ``{"alg":"EdDSA","typ":"JWT","kid":"<kid>"}`` (RFC 8037 §3.1); its
 claims are ``iss``, ``aud``, ``iat``, ``exp``, ``jti``, ``body_sha256`` and, for an authority's

@@ -1,4 +1,4 @@
-"""Authentication of one request (PROTOCOL.md §2): the bearer token's issuer and key are looked
+"""Authentication of one request (docs/PROTOCOL.md §2): the bearer token's issuer and key are looked
 up, its signature verified before any other claim is trusted, then its claims and single use."""
 
 from __future__ import annotations

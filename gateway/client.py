@@ -1,4 +1,4 @@
-"""The principals' side of the wire: a GraphQL client that signs every request (PROTOCOL.md §2, §6, §8).
+"""The principals' side of the wire: a GraphQL client that signs every request (docs/PROTOCOL.md §2, §6, §8).
 
 :class:`GatewayClient` reads the gateway's discovery document once, for the token audience and
 the key that signs disclosure records, then sends each operation as one JSON body with a fresh
@@ -73,7 +73,7 @@ class GatewayResponseError(ClientError):
 
 @dataclass(frozen=True)
 class AuditRef:
-    """``extensions.audit`` of a response (PROTOCOL.md §7): where the request sits in the log."""
+    """``extensions.audit`` of a response (docs/PROTOCOL.md §7): where the request sits in the log."""
 
     request_id: str
     index: int
@@ -117,7 +117,7 @@ class ClientResult:
 
 @dataclass(frozen=True)
 class Discovery:
-    """The parts of ``/.well-known/disclosure-gateway`` (PROTOCOL.md §8) a client relies on.
+    """The parts of ``/.well-known/disclosure-gateway`` (docs/PROTOCOL.md §8) a client relies on.
 
     ``gateway_signing_key`` is the key that signs disclosure records and checkpoints; it is taken
     from ``gateway_signing_key`` when present and must then equal the key inside

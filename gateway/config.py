@@ -15,7 +15,7 @@ __all__ = ["Settings", "load_settings"]
 
 
 class Settings(BaseSettings):
-    """Everything the gateway can be configured with (PROTOCOL.md §9)."""
+    """Everything the gateway can be configured with (docs/PROTOCOL.md §9)."""
 
     model_config = SettingsConfigDict(
         env_prefix="GATEWAY_", env_file=".env", env_file_encoding="utf-8", frozen=True, extra="ignore"

@@ -1,4 +1,4 @@
-"""Synthetic subjects for demos, tests and benchmarks, in the PROTOCOL.md §9 import shape.
+"""Synthetic subjects for demos, tests and benchmarks, in the docs/PROTOCOL.md §9 import shape.
 
 Everything comes from one ``random.Random(seed)``, so the same seed (and the same phonenumbers
 metadata) gives the same subjects. Nothing here is about a real person:

@@ -1,4 +1,4 @@
-"""Sealing one field of one subject for the order's authority (PROTOCOL.md §4)."""
+"""Sealing one field of one subject for the order's authority (docs/PROTOCOL.md §4)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The gateway's one error tree. Services raise these; only the HTTP/GraphQL edge turns them into
-responses (PROTOCOL.md §6 body, code and status). Anything else reaching the edge is masked as an
+responses (docs/PROTOCOL.md §6 body, code and status). Anything else reaching the edge is masked as an
 internal error and logged without subject data.
 
     GatewayError                         (code, status)
@@ -66,11 +66,11 @@ PROTOCOL_CODES: dict[str, int] = {
     "METHOD_NOT_ALLOWED": 405, "PAYLOAD_TOO_LARGE": 413, "UNSUPPORTED_MEDIA_TYPE": 415,
     "RATE_LIMITED": 429, "AUDIT_UNAVAILABLE": 503,
 }
-"""Every PROTOCOL.md §6 code and its HTTP status."""
+"""Every docs/PROTOCOL.md §6 code and its HTTP status."""
 
 
 class GatewayError(Exception):
-    """Base of the tree: a stable PROTOCOL.md §6 ``code``, its HTTP ``status`` and a message that
+    """Base of the tree: a stable docs/PROTOCOL.md §6 ``code``, its HTTP ``status`` and a message that
     says what to do next. Messages never carry plaintext subject data."""
 
     code: str = "BAD_REQUEST"

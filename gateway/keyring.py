@@ -1,5 +1,5 @@
 """The gateway's own keys: the checkpoint signing key (which also signs disclosure records,
-PROTOCOL.md §4, §7), the data-at-rest key and the blind-index key. Each is a separate owner-only
+docs/PROTOCOL.md §4, §7), the data-at-rest key and the blind-index key. Each is a separate owner-only
 file in ``$GATEWAY_DATA_DIR/keys``; the blind-index key in particular must not live in the
 database, or whoever reads the database could enumerate phone numbers (FINDINGS.md)."""
 

@@ -1,4 +1,4 @@
-"""Legal requests and reviewer-signed orders (PROTOCOL.md §3, review operations of §5).
+"""Legal requests and reviewer-signed orders (docs/PROTOCOL.md §3, review operations of §5).
 
 An order's status is never read from a column: :meth:`Orders.load` re-parses the stored document,
 re-verifies every approval against the reviewers' current keys and status, and combines that
@@ -318,7 +318,7 @@ class Orders:
     def draft_order(self, reviewer: PrincipalInfo, data: DraftInput, *, now: datetime,
                     undo: list[Undo] | None = None) -> OrderState:
         """Draft an order narrower than or equal to its request; what the input leaves out is
-        taken whole from the request (PROTOCOL.md §5)."""
+        taken whole from the request (docs/PROTOCOL.md §5)."""
         request = self.get_request(data.request_id)
         if request.status == "REJECTED":
             raise BadRequest("the request was rejected; no order can be drafted for it")

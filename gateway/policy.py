@@ -3,7 +3,7 @@ decision out. No database, no resolvers: most security tests need no server.
 
 - :func:`parse_order_document` — a stored order text is a valid §3 document in exact JCS form.
 - :func:`order_status` — what an order is now, from its document, verified approvals, revocation
-  and query count (PROTOCOL.md §3).
+  and query count (docs/PROTOCOL.md §3).
 - :func:`refusal_for` — the §6 error for using an order that is not ACTIVE.
 - :func:`check_narrowing` — a draft never widens its request.
 - :func:`check_scope` — an operation's fields and subjects lie within its order.
@@ -115,7 +115,7 @@ def parse_order_document(text: str) -> OrderDocument:
     except EncodingError as exc:
         raise _invalid(exc.message) from None
     if set(raw) != ORDER_KEYS:
-        raise _invalid("its keys are not exactly those of PROTOCOL.md §3")
+        raise _invalid("its keys are not exactly those of docs/PROTOCOL.md §3")
     try:
         if canonical_json(raw).decode("utf-8") != text:
             raise _invalid("it is not in RFC 8785 canonical form")
@@ -151,7 +151,7 @@ def parse_order_document(text: str) -> OrderDocument:
 
 def order_status(document: OrderDocument | None, *, verified_approvals: int, approvals_required: int,
                  revoked: bool, queries_used: int, now: datetime) -> OrderStatus:
-    """The status PROTOCOL.md §3 defines. An unusable document is never ACTIVE."""
+    """The status docs/PROTOCOL.md §3 defines. An unusable document is never ACTIVE."""
     if revoked:
         return OrderStatus.REVOKED
     if document is not None and now >= document.valid_until:

@@ -1,4 +1,4 @@
-"""Who may ask: authorities, reviewers and auditors, and their token keys (PROTOCOL.md §1).
+"""Who may ask: authorities, reviewers and auditors, and their token keys (docs/PROTOCOL.md §1).
 
 Admins act on the gateway host through the CLI with direct database access; they are not
 principals and hold no token keys.
@@ -184,7 +184,7 @@ class PrincipalRegistry:
         """The active principal and its active verify key for a token's ``iss`` and ``kid``.
 
         Raise ``UNKNOWN_PRINCIPAL`` for an unknown or suspended principal and ``TOKEN_INVALID`` for
-        a kid it does not hold (or has retired) — PROTOCOL.md §6.
+        a kid it does not hold (or has retired) — docs/PROTOCOL.md §6.
         """
         # An id we could never have issued names nothing, and never reaches the database
         # (PostgreSQL refuses a NUL in text: that would be a 500, not a refusal).

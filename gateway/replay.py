@@ -1,4 +1,4 @@
-"""Single use of token ``jti``s (PROTOCOL.md §2), kept in the database so that every gateway
+"""Single use of token ``jti``s (docs/PROTOCOL.md §2), kept in the database so that every gateway
 process sharing it refuses every other's replays."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Subjects: the platform users whose data the gateway can disclose, and their encrypted store.
 
-A subject is imported from one line of JSON Lines (PROTOCOL.md §9)::
+A subject is imported from one line of JSON Lines (docs/PROTOCOL.md §9)::
 
     {"id","username","phone","created_at",
      "ip_events":[{"ip","port"?,"first_seen","last_seen"}],
@@ -26,7 +26,7 @@ Times. Parsed strictly as RFC 3339 with ``Z`` or a numeric offset (no naive time
 ``t``/``z`` allowed as RFC 3339 §5.6 permits, fractions beyond microseconds truncated) and
 converted to UTC. They are written back as ``YYYY-MM-DDTHH:MM:SSZ``, with ``.ffffff`` (always six
 digits) before the ``Z`` only when the microseconds are not zero. That is the form that leaves the
-gateway in sealed values (PROTOCOL.md §4).
+gateway in sealed values (docs/PROTOCOL.md §4).
 
 Errors never carry subject data. A bad line raises :class:`SubjectLineError` naming the line and
 the field, never the value ("field 'phone' is not a valid phone number", not the number), and the
@@ -82,7 +82,7 @@ __all__ = [
 SubjectId = NewType("SubjectId", str)
 
 SUBJECT_FIELDS: Final = ("phoneNumber", "ipAddresses", "devices", "usernameHistory")
-"""The disclosable ``Subject`` fields (PROTOCOL.md §5), in schema order."""
+"""The disclosable ``Subject`` fields (docs/PROTOCOL.md §5), in schema order."""
 
 MAX_LINE_CHARS: Final = 4 * 1024 * 1024
 """Longest import line accepted: far beyond any real subject, short of exhausting memory."""
@@ -92,7 +92,7 @@ _BLOB_VERSION: Final = 1
 _MAX_TEXT: Final = 200
 
 FieldValue: TypeAlias = str | list[dict[str, str | int]]
-"""What :meth:`SubjectRecord.field_value` returns: the PROTOCOL.md §4 ``value`` of a field."""
+"""What :meth:`SubjectRecord.field_value` returns: the docs/PROTOCOL.md §4 ``value`` of a field."""
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _USERNAME = re.compile(r"[A-Za-z0-9_]{1,64}")
@@ -312,7 +312,7 @@ class SubjectRecord:
     username_history: tuple[UsernameRecord, ...]
 
     def field_value(self, field: str, window: tuple[datetime, datetime] | None = None) -> FieldValue:
-        """The PROTOCOL.md §4 ``value`` of ``field``.
+        """The docs/PROTOCOL.md §4 ``value`` of ``field``.
 
         List fields keep only the events that overlap ``window`` = (from, until): an event
         [first_seen, last_seen] overlaps [from, until) iff first_seen < until and
@@ -520,7 +520,7 @@ def _subject(obj: object) -> SubjectRecord:
 
 
 def parse_subject(obj: object, line_number: int = 1) -> SubjectRecord:
-    """Validate and normalise one subject given as parsed JSON (PROTOCOL.md §9 shape).
+    """Validate and normalise one subject given as parsed JSON (docs/PROTOCOL.md §9 shape).
     Raises :class:`SubjectLineError` naming ``line_number`` and the field."""
     try:
         return _subject(obj)

@@ -1,4 +1,4 @@
-"""Opening a disclosure response on the authority's side (PROTOCOL.md §4, §5, §7).
+"""Opening a disclosure response on the authority's side (docs/PROTOCOL.md §4, §5, §7).
 
 :func:`open_response` opens EVERY sealed value of a ``subject(by:)`` or ``order { subjects }``
 response with the authority's X25519 key and, for each, checks the gateway's signature over the
@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 DISCLOSABLE_FIELDS: Final = ("phoneNumber", "ipAddresses", "devices", "usernameHistory")
-"""The sealed ``Subject`` fields of PROTOCOL.md §5, in schema order."""
+"""The sealed ``Subject`` fields of docs/PROTOCOL.md §5, in schema order."""
 
 _NOT_DATA: Final = frozenset({"id", "__typename"})
 

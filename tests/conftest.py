@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from gateway.store.engine import Database
 
 PG_URL_ENV = "GATEWAY_TEST_DATABASE_URL"
-VECTORS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "vectors"
+VECTORS_DIR = Path(__file__).resolve().parent / "assets" / "vectors"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -35,7 +35,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="session")
 def vectors_dir() -> Path:
-    """../shared/vectors; a missing directory fails the tests that need it rather than skipping."""
+    """tests/assets/vectors; a missing directory fails the tests that need it rather than skipping."""
     assert VECTORS_DIR.is_dir(), f"test vectors not found at {VECTORS_DIR}"
     return VECTORS_DIR
 

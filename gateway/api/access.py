@@ -3,7 +3,7 @@
 Every root field is listed with the roles that may select it; a root field missing from the
 table is refused, so a new operation is closed until someone opens it here. An operation that
 touches subject data must come from an authority whose token names its own order, that order
-must be ACTIVE, and every field and subject it selects must be in the order (PROTOCOL.md §5).
+must be ACTIVE, and every field and subject it selects must be in the order (docs/PROTOCOL.md §5).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ ROOT_ROLES: dict[tuple[str, str], frozenset[Role]] = {
 """Root fields and the roles that may select them."""
 
 FIELD_ROLES: dict[tuple[str, str], frozenset[Role]] = {
-    # To an authority these would say who is a user (PROTOCOL.md §5).
+    # To an authority these would say who is a user (docs/PROTOCOL.md §5).
     ("LegalRequest", "resolvedSubjectIds"): frozenset({Role.REVIEWER}),
     ("LegalRequest", "unresolvedSelectors"): frozenset({Role.REVIEWER}),
     ("Order", "subjects"): frozenset({Role.AUTHORITY}),

@@ -1,4 +1,4 @@
-"""Audit operations (PROTOCOL.md §5, §7): inclusion and consistency proofs and the latest checkpoint.
+"""Audit operations (docs/PROTOCOL.md §5, §7): inclusion and consistency proofs and the latest checkpoint.
 
 Who may ask is decided in :mod:`gateway.api.access` before any resolver runs: ``auditProof`` is for
 auditors and authorities, the others for every role. Here, on top of that, an authority gets proofs
@@ -39,7 +39,7 @@ class AuditQuery:
     def audit_proof(self, info: strawberry.Info[RequestContext, None], index: int,
                     tree_size: int | None = strawberry.UNSET) -> InclusionProof:
         context = info.context
-        if tree_size is strawberry.UNSET:  # UNSET keeps the SDL as PROTOCOL.md §5 writes it: `treeSize: Int`
+        if tree_size is strawberry.UNSET:  # UNSET keeps the SDL as docs/PROTOCOL.md §5 writes it: `treeSize: Int`
             tree_size = None
         context.require(Role.AUDITOR, Role.AUTHORITY)
         services = context.services

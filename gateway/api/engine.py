@@ -3,7 +3,7 @@
 strawberry defines the schema; this module drives graphql-core directly so that the pipeline is
 explicit: parse (token-capped, cached) → validate (cached, no suggestions) → complexity (depth,
 aliases, expanded size) → the caller's scope check → execute. Any error in any step refuses the
-whole request: a request discloses all it asked for or nothing (PROTOCOL.md §5).
+whole request: a request discloses all it asked for or nothing (docs/PROTOCOL.md §5).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`POST /graphql`: every check in PROTOCOL.md order, one audit entry per request, §6 bodies.
+"""`POST /graphql`: every check in docs/PROTOCOL.md order, one audit entry per request, §6 bodies.
 
 Order of checks: method (405) → content type (415) → body size (413) → token (401) → JSON (400)
 → GraphQL parse/validate/complexity (400) → role, order and scope (403) → execution. Whatever the
@@ -219,7 +219,7 @@ class GraphQLEndpoint:
 
 def _rate_limited(admission: Admission) -> Response:
     """429 with no audit entry of its own: ``extensions.audit`` names the window whose summary
-    entry will count it, instead of a receipt (PROTOCOL.md §7 cannot hold for it)."""
+    entry will count it, instead of a receipt (docs/PROTOCOL.md §7 cannot hold for it)."""
     error = RateLimited("too many refused requests from your address; send signed requests, or retry after "
                         f"{admission.retry_after_s} s")
     return JSONResponse(error_body(error) | {"extensions": {"audit": admission.extension()}},
@@ -227,7 +227,7 @@ def _rate_limited(admission: Admission) -> Response:
 
 
 def parse_payload(body: bytes) -> dict[str, Any]:
-    """The GraphQL-over-HTTP JSON body: one operation, never a batch (PROTOCOL.md §5)."""
+    """The GraphQL-over-HTTP JSON body: one operation, never a batch (docs/PROTOCOL.md §5)."""
     try:
         text = body.decode("utf-8")
         payload = json.loads(text)

@@ -1,4 +1,4 @@
-"""Flood control for requests refused before authentication (issue 6; PROTOCOL.md §6 ``RATE_LIMITED``).
+"""Flood control for requests refused before authentication (issue 6; docs/PROTOCOL.md §6 ``RATE_LIMITED``).
 
 Every request to ``/graphql`` is audited, also one refused for a missing or bad token, a bad method,
 media type or size. Left alone, anyone could grow the log without bound. So such refusals count

@@ -1,4 +1,4 @@
-"""What an operation would touch, read from its AST before anything executes (PROTOCOL.md §5).
+"""What an operation would touch, read from its AST before anything executes (docs/PROTOCOL.md §5).
 
 Every selection is followed — fields under aliases, inline fragments, named fragments — with the
 GraphQL type it applies to, so a forbidden field cannot hide behind indirection. ``@skip`` and

@@ -1,4 +1,4 @@
-"""GraphQL object and input types shared by the areas (PROTOCOL.md §5)."""
+"""GraphQL object and input types shared by the areas (docs/PROTOCOL.md §5)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ strawberry.enum(RequestStatus)
 strawberry.enum(OffenseCategory)
 
 
-@strawberry.type(description="A value sealed to the authority's X25519 key (PROTOCOL.md §4).")
+@strawberry.type(description="A value sealed to the authority's X25519 key (docs/PROTOCOL.md §4).")
 class Sealed:
     algorithm: str
     recipient_key_id: str
@@ -152,7 +152,7 @@ class OrderType:
     approvals: int = strawberry.field(description="Approvals that verify now, from distinct active reviewers.")
     approvals_required: int
     revoked_reason: str | None
-    document: str = strawberry.field(description="The exact JCS text that approvals sign (PROTOCOL.md §3).")
+    document: str = strawberry.field(description="The exact JCS text that approvals sign (docs/PROTOCOL.md §3).")
     state: strawberry.Private[OrderState]
 
     @strawberry.field(description="Authority: the order's subjects, for disclosure of permitted fields.")

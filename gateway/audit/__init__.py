@@ -1,1 +1,1 @@
-"""The audit log (PROTOCOL.md §7): one writer, a Merkle tree over its entries, signed checkpoints."""
+"""The audit log (docs/PROTOCOL.md §7): one writer, a Merkle tree over its entries, signed checkpoints."""

@@ -1,4 +1,4 @@
-"""Signed C2SP checkpoints of the audit log (PROTOCOL.md §7)."""
+"""Signed C2SP checkpoints of the audit log (docs/PROTOCOL.md §7)."""
 
 from __future__ import annotations
 

@@ -61,7 +61,7 @@ class AuditReceipt:
     code: str | None
 
     def extension(self) -> dict[str, Any]:
-        """The ``extensions.audit`` object of PROTOCOL.md §7."""
+        """The ``extensions.audit`` object of docs/PROTOCOL.md §7."""
         return {"request_id": self.request_id, "index": self.index, "leaf_hash": self.leaf_hash}
 
 

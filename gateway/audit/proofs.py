@@ -1,5 +1,5 @@
 """Inclusion and consistency proofs over the stored tree (RFC 9162 §2.1.3, §2.1.4), each with a
-signed checkpoint of the tree size it proves against (PROTOCOL.md §5, §7).
+signed checkpoint of the tree size it proves against (docs/PROTOCOL.md §5, §7).
 
 The checkpoint is the stored one when a checkpoint exists at exactly that size; otherwise the
 gateway signs the root of that size on demand and does not store it. Not storing keeps the read

@@ -1,4 +1,4 @@
-"""`gateway audit verify` (PROTOCOL.md §9): recompute the whole log from its entries and hold every
+"""`gateway audit verify` (docs/PROTOCOL.md §9): recompute the whole log from its entries and hold every
 stored thing to it.
 
 In index order, streaming in chunks (memory stays O(chunk + log n)), each entry must:

@@ -1,4 +1,4 @@
-"""The audit log's one writer (PROTOCOL.md §7, STYLE.md practice 8): nothing else inserts entries.
+"""The audit log's one writer (docs/PROTOCOL.md §7, STYLE.md practice 8): nothing else inserts entries.
 
 Requests hand their :class:`AuditEvent` to :meth:`AuditWriter.append` and wait. A committer thread
 takes every event queued meanwhile and writes them in ONE transaction: the entries with dense,

@@ -1,1 +1,1 @@
-"""The `gateway` command line (PROTOCOL.md §9): one module per command group."""
+"""The `gateway` command line (docs/PROTOCOL.md §9): one module per command group."""

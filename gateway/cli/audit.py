@@ -1,7 +1,7 @@
 """`gateway audit …`: verify the log, export and check inclusion proofs, list entries, checkpoint.
 
 ``verify``, ``proof``, ``show`` and ``checkpoint`` are operator commands with direct database access
-(PROTOCOL.md §9). ``check-proof`` is for outsiders: it needs no database, no configuration and no
+(docs/PROTOCOL.md §9). ``check-proof`` is for outsiders: it needs no database, no configuration and no
 gateway key, only the proof file and the verifier key from ``/.well-known/disclosure-gateway``.
 
 Exit status: 0 when the command did what it says (for ``verify`` and ``check-proof``: everything
@@ -80,7 +80,7 @@ def verify(
         help="a signed checkpoint kept outside the database (e.g. fetched from GET /audit/checkpoint); "
              "the log must contain it. Repeatable.")] = None,
 ) -> None:
-    """Recompute the whole log from its entries and check every stored checkpoint (PROTOCOL.md §9).
+    """Recompute the whole log from its entries and check every stored checkpoint (docs/PROTOCOL.md §9).
 
     Exit 0 only when everything verifies; otherwise print the first entry or checkpoint that does
     not hold and exit 1."""

@@ -1,4 +1,4 @@
-"""The `gateway` command (PROTOCOL.md §9)."""
+"""The `gateway` command (docs/PROTOCOL.md §9)."""
 
 from __future__ import annotations
 

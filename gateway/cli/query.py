@@ -1,5 +1,5 @@
 """`gateway query` and `gateway open`: an authority asks for its order's subjects and opens what
-comes back (PROTOCOL.md §4, §5).
+comes back (docs/PROTOCOL.md §4, §5).
 
 Every sealed value is opened and verified (gateway signature; request, order, subject and field
 as asked) before anything is shown, and one failure shows nothing (exit 1). Selector values travel
@@ -124,7 +124,7 @@ def _span(first: object, last: object) -> str:
 
 
 def render_value(field: str, value: Any) -> list[tuple[str, str]]:
-    """``(value, seen)`` rows for one disclosed value: one row, or one per list item (PROTOCOL.md §4)."""
+    """``(value, seen)`` rows for one disclosed value: one row, or one per list item (docs/PROTOCOL.md §4)."""
     if field == "phoneNumber" and isinstance(value, str):
         return [(value, "")]
     if not isinstance(value, list):

@@ -140,7 +140,7 @@ def split_list(values: list[str] | None) -> list[str]:
 
 
 def fields_option(values: list[str] | None, *, option: str = "--fields") -> list[str]:
-    """The disclosable fields named by ``--fields a,b`` (PROTOCOL.md §5), checked here so that a
+    """The disclosable fields named by ``--fields a,b`` (docs/PROTOCOL.md §5), checked here so that a
     typo gets a list of the valid names instead of a round trip."""
     fields = split_list(values)
     unknown = [f for f in fields if f not in DISCLOSABLE_FIELDS]

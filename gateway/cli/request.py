@@ -1,4 +1,4 @@
-"""`gateway request …`: an authority submits legal requests and follows them (PROTOCOL.md §5).
+"""`gateway request …`: an authority submits legal requests and follows them (docs/PROTOCOL.md §5).
 
 The court order itself never leaves the authority: only its SHA-256, computed here, is sent.
 """

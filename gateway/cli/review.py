@@ -1,5 +1,5 @@
 """`gateway review …`: the platform's reviewers read requests, draft orders that narrow them, and
-approve, reject or revoke (PROTOCOL.md §3, §5). Reviewers never receive subject data.
+approve, reject or revoke (docs/PROTOCOL.md §3, §5). Reviewers never receive subject data.
 
 An approval is signed here, with the reviewer's own key file, over
 ``"disclosure-gateway/order/v1" || 0x00 || document``, where ``document`` is the exact JCS text
@@ -99,7 +99,7 @@ def get_order(client: GatewayClient, order_id: str) -> dict[str, Any]:
 def draft_input(request_id: str, *, valid_until: str, max_queries: int, subject_ids: list[str] | None = None,
                 fields: list[str] | None = None, window_from: str | None = None,
                 window_until: str | None = None) -> dict[str, Any]:
-    """``DraftOrderInput``; what is left out is taken whole from the request (PROTOCOL.md §5)."""
+    """``DraftOrderInput``; what is left out is taken whole from the request (docs/PROTOCOL.md §5)."""
     if (window_from is None) != (window_until is None):
         raise OperatorError("give both --from and --until to narrow the data window, or neither to keep the "
                             "request's")
@@ -138,7 +138,7 @@ def checked_document(order: Mapping[str, Any], order_id: str) -> dict[str, Any]:
 
 
 def approval_signature(document_text: str, signing_key: SigningKey) -> B64:
-    """Base64 Ed25519 signature over ``ORDER_DOMAIN || 0x00 || document_text`` (PROTOCOL.md §3)."""
+    """Base64 Ed25519 signature over ``ORDER_DOMAIN || 0x00 || document_text`` (docs/PROTOCOL.md §3)."""
     return sign_over(ORDER_DOMAIN, document_text.encode("utf-8"), signing_key)
 
 

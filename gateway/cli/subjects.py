@@ -1,4 +1,4 @@
-"""`gateway subjects …`: import the platform's subjects into the encrypted store (PROTOCOL.md §9)."""
+"""`gateway subjects …`: import the platform's subjects into the encrypted store (docs/PROTOCOL.md §9)."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ def _lines(handle: BinaryIO, advance: Callable[[int], None]) -> Iterator[str]:
 @app.command("import")
 @handle_errors
 def import_(
-    file: Annotated[Path, typer.Argument(help="JSON Lines, one subject a line (PROTOCOL.md §9)",
+    file: Annotated[Path, typer.Argument(help="JSON Lines, one subject a line (docs/PROTOCOL.md §9)",
                                          show_default=False)],
 ) -> None:
     """Import subjects, all or nothing: a bad line is reported by number and nothing is stored."""

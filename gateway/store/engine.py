@@ -22,7 +22,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         return
     cursor = dbapi_connection.cursor()
     # WAL lets readers run beside the single writer; synchronous=FULL makes every commit an fsync
-    # of the WAL, which the audit log's durability promise needs (PROTOCOL.md §7).
+    # of the WAL, which the audit log's durability promise needs (docs/PROTOCOL.md §7).
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")

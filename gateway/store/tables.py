@@ -62,7 +62,7 @@ class SubjectIndex(SQLModel, table=True):
 
 
 class SeenToken(SQLModel, table=True):
-    """A token ``jti`` already used, kept until well past its expiry (PROTOCOL.md §2)."""
+    """A token ``jti`` already used, kept until well past its expiry (docs/PROTOCOL.md §2)."""
 
     __tablename__ = "seen_tokens"
     issuer: str = Field(primary_key=True, max_length=64)
@@ -92,7 +92,7 @@ class LegalRequestRow(SQLModel, table=True):
 class OrderRow(SQLModel, table=True):
     """An order: its exact JCS document and its life-cycle facts. The status is never stored;
     it is computed from the document, the verified approvals, the clock, the revocation and
-    the query count (PROTOCOL.md §3)."""
+    the query count (docs/PROTOCOL.md §3)."""
 
     __tablename__ = "orders"
     id: str = Field(primary_key=True, max_length=64)
@@ -119,7 +119,7 @@ class OrderApproval(SQLModel, table=True):
 
 
 class AuditEntry(SQLModel, table=True):
-    """One audit log entry (PROTOCOL.md §7): its exact JCS text and leaf hash, plus copies of a
+    """One audit log entry (docs/PROTOCOL.md §7): its exact JCS text and leaf hash, plus copies of a
     few of its fields as indexed columns for filtering. Written only by the audit writer."""
 
     __tablename__ = "audit_entries"

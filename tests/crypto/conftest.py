@@ -1,4 +1,4 @@
-"""Fixtures of the crypto tests over the shared known-answer vectors in ``../shared/vectors/``.
+"""Fixtures of the crypto tests over the known-answer vectors in ``tests/assets/vectors/``.
 
 ``vectors_dir`` itself comes from ``tests/conftest.py``. The vectors are required: a missing file
 or directory fails the tests (and the collection of the parametrized Merkle cases), never skips.
@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-MERKLE_VECTORS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "vectors" / "merkle"
-"""``<repo>/../shared/vectors/merkle``, needed at collection time to parametrize the cases."""
+MERKLE_VECTORS_DIR = Path(__file__).resolve().parents[1] / "assets" / "vectors" / "merkle"
+"""``tests/assets/vectors/merkle``, needed at collection time to parametrize the cases."""
 
 MERKLE_CASE_FIXTURES = {
     "inclusion_case": "inclusion",

@@ -1,4 +1,4 @@
-"""Every crypto error carries a stable PROTOCOL.md §6 code, so the gateway's edge never guesses."""
+"""Every crypto error carries a stable docs/PROTOCOL.md §6 code, so the gateway's edge never guesses."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import crypto.errors
 from crypto.errors import CryptoError
 
-# PROTOCOL.md §6, all statuses.
+# docs/PROTOCOL.md §6, all statuses.
 PROTOCOL_CODES = {
     "BAD_REQUEST", "GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "QUERY_TOO_COMPLEX",
     "UNAUTHENTICATED", "TOKEN_INVALID", "TOKEN_EXPIRED", "TOKEN_LIFETIME_TOO_LONG", "TOKEN_REPLAYED",

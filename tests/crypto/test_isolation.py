@@ -9,11 +9,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 FORBIDDEN = {"gateway", "strawberry", "starlette", "sqlmodel", "sqlalchemy"}
-# What crypto may import besides the standard library (STYLE.md practice 1), with what those
-# libraries load themselves: PyNaCl's compiled module and cffi backend, and `cryptography` when
-# PyJWT is imported.
-ALLOWED_THIRD_PARTY = {"crypto", "nacl", "_sodium", "_cffi_backend", "jwt", "cryptography", "rfc8785",
-                       "typing_extensions"}
+# What crypto may import besides the standard library, with what those libraries load
+# themselves: PyNaCl's compiled module and its cffi backend.
+ALLOWED_THIRD_PARTY = {"crypto", "nacl", "_sodium", "_cffi_backend", "rfc8785", "typing_extensions"}
 
 PROBE = """
 import importlib, json, sys

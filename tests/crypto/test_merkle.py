@@ -32,7 +32,7 @@ from crypto.merkle import (
 # Vector files whose wantErr this project deliberately overrides, with the error it raises instead.
 # transparency-dev compares the two roots of an equal-size consistency check byte for byte without
 # looking at their length, so its test accepts two identical 12-byte "roots" ("don't care 2").
-# Here every hash must be exactly 32 bytes (shared/vectors/README.md), so that case is refused.
+# Here every hash must be exactly 32 bytes (tests/assets/vectors/README.md), so that case is refused.
 STRICTER_THAN_UPSTREAM: dict[str, str] = {}  # every vector behaves as its wantErr says
 
 EXPECTED_VECTOR_DIRECTORIES = [

@@ -4,7 +4,7 @@ The CI budget is spent on SQLite (PostgreSQL is covered by the storage, order, d
 hostile-input suites); ``GATEWAY_FUZZ_DATABASE_URL`` (a PostgreSQL URL, as for
 ``GATEWAY_TEST_DATABASE_URL``) points the fuzzers at PostgreSQL instead, each test in a schema of
 its own. Flood control is raised out of reach: an unsigned caller sends ~1000 refused requests a
-minute here, and PROTOCOL.md §7's one-entry-per-request check would otherwise meet the documented
+minute here, and docs/PROTOCOL.md §7's one-entry-per-request check would otherwise meet the documented
 429 exception (tested in tests/gateway/audit)."""
 
 from __future__ import annotations

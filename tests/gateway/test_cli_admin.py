@@ -1,4 +1,4 @@
-"""The operator commands (PROTOCOL.md §9): init, keygen, principals, serve's start-up refusals."""
+"""The operator commands (docs/PROTOCOL.md §9): init, keygen, principals, serve's start-up refusals."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every refusal class carries a PROTOCOL.md §6 code and the HTTP status §6 gives it."""
+"""Every refusal class carries a docs/PROTOCOL.md §6 code and the HTTP status §6 gives it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Hostile input (issue 7): each case gets its exact PROTOCOL.md §6 code and status, no ``data``,
+"""Hostile input (issue 7): each case gets its exact docs/PROTOCOL.md §6 code and status, no ``data``,
 and exactly one audit entry — the one its ``extensions.audit`` names (§7).
 
 test_http_edge.py pins the edge's messages and bodies for many of these tokens and bodies; here

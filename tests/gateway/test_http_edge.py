@@ -1,5 +1,5 @@
 """The HTTP edge refuses everything that is not a valid, fresh, single-use signed request, with the
-PROTOCOL.md §6 code and status, and audits every request (issue 3)."""
+docs/PROTOCOL.md §6 code and status, and audits every request (issue 3)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Schema fuzzing of the live app (issue 7): schemathesis generates GraphQL operations from the
 schema, every request is signed over its exact body by the caller it stands for, and every
-response is held to PROTOCOL.md beyond schemathesis's own checks.
+response is held to docs/PROTOCOL.md beyond schemathesis's own checks.
 
 The pieces, in the order a case meets them:
 
@@ -624,7 +624,7 @@ class Fuzzer:
                 self.sealed_only_within_the_order, self.subjects_only_within_the_order]
 
     def no_server_error(self, _: Any, response: Any, __: Case) -> None:
-        """No input yields a 5xx (PROTOCOL.md §6)."""
+        """No input yields a 5xx (docs/PROTOCOL.md §6)."""
         assert response.status_code < 500, f"server error {response.status_code}"
 
     def protocol_error_code(self, _: Any, response: Any, __: Case) -> None:
@@ -639,7 +639,7 @@ class Fuzzer:
         assert isinstance(errors, list) and errors, f"a {response.status_code} without errors"
         for error in errors:
             code = (error.get("extensions") or {}).get("code")
-            assert code in PROTOCOL_CODES, f"error code {code!r} is not a PROTOCOL.md §6 code"
+            assert code in PROTOCOL_CODES, f"error code {code!r} is not a docs/PROTOCOL.md §6 code"
             assert PROTOCOL_CODES[code] == response.status_code, \
                 f"{code} came with HTTP {response.status_code}, not {PROTOCOL_CODES[code]}"
             assert isinstance(error.get("message"), str) and error["message"], "an error without a message"

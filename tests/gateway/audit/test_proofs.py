@@ -1,6 +1,6 @@
 """auditProof, consistencyProof and auditCheckpoint through GraphQL: the proofs verify with the
 `crypto` verifier against checkpoints that verify with the discovery key; bad input is refused;
-authorities get proofs of their own entries only (PROTOCOL.md §5, §7)."""
+authorities get proofs of their own entries only (docs/PROTOCOL.md §5, §7)."""
 
 from __future__ import annotations
 

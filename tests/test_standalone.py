@@ -1,0 +1,44 @@
+"""The repository stands on its own: a clone with nothing beside it has its contract and vectors."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tracked_files() -> list[Path]:
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.fail("this test reads the tracked files with git; run it from a git checkout", pytrace=False)
+    listing = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
+    return [REPO / name for name in listing.decode().split("\0") if name]
+
+
+def test_no_tracked_file_refers_to_a_folder_beside_the_repository() -> None:
+    needle = "../" + "shared"  # spelled in two parts so this file does not match itself
+    offenders = []
+    for path in tracked_files():
+        if not path.is_file():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        offenders += [f"{path.relative_to(REPO)}:{n}" for n, line in enumerate(text.splitlines(), 1) if needle in line]
+    assert offenders == []
+
+
+def test_the_contract_and_the_vectors_are_in_the_repository() -> None:
+    protocol = (REPO / "docs" / "PROTOCOL.md").read_text(encoding="utf-8")
+    for heading in ("## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6.", "## 7.", "## 8.", "## 9."):
+        assert heading in protocol, heading
+    vectors = REPO / "tests" / "assets" / "vectors"
+    assert (vectors / "merkle" / "LICENSE.transparency-dev").is_file()
+    assert len(list((vectors / "merkle" / "inclusion").glob("*.json"))) > 50
+    assert len(list((vectors / "merkle" / "consistency").glob("*.json"))) > 50
+    for name in ("ed25519_rfc8032.json", "signed_note.json", "merkle/tree_heads.json", "README.md"):
+        assert (vectors / name).is_file(), name
