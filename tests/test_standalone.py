@@ -38,7 +38,7 @@ def test_the_contract_and_the_vectors_are_in_the_repository() -> None:
         assert heading in protocol, heading
     vectors = REPO / "tests" / "assets" / "vectors"
     assert (vectors / "merkle" / "LICENSE.transparency-dev").is_file()
-    assert len(list((vectors / "merkle" / "inclusion").glob("*.json"))) > 50
-    assert len(list((vectors / "merkle" / "consistency").glob("*.json"))) > 50
+    assert len(list((vectors / "merkle" / "inclusion").rglob("*.json"))) > 50
+    assert len(list((vectors / "merkle" / "consistency").rglob("*.json"))) > 50
     for name in ("ed25519_rfc8032.json", "signed_note.json", "merkle/tree_heads.json", "README.md"):
         assert (vectors / name).is_file(), name
