@@ -22,7 +22,8 @@ internal error and logged without subject data.
     ├── UnsupportedMediaType             UNSUPPORTED_MEDIA_TYPE 415
     ├── RateLimited                      RATE_LIMITED 429
     ├── AuditUnavailable                 AUDIT_UNAVAILABLE 503
-    └── OperatorError                    (CLI only: bad files, missing keys, bad arguments)
+    ├── InternalError                    INTERNAL_ERROR 500 (a bug, masked; never caused by input)
+    └── OperatorError                    BAD_REQUEST 400 (CLI only: bad files, missing keys, bad arguments)
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ __all__ = [
     "GatewayError",
     "GraphQLParseFailed",
     "GraphQLValidationFailed",
+    "InternalError",
     "MethodNotAllowed",
     "NotFound",
     "OperatorError",
@@ -64,7 +66,7 @@ PROTOCOL_CODES: dict[str, int] = {
     "FORBIDDEN_ROLE": 403, "ORDER_NOT_FOUND": 403, "ORDER_NOT_ACTIVE": 403, "ORDER_EXPIRED": 403,
     "ORDER_REVOKED": 403, "ORDER_EXHAUSTED": 403, "FIELD_NOT_PERMITTED": 403, "SUBJECT_NOT_PERMITTED": 403,
     "METHOD_NOT_ALLOWED": 405, "PAYLOAD_TOO_LARGE": 413, "UNSUPPORTED_MEDIA_TYPE": 415,
-    "RATE_LIMITED": 429, "AUDIT_UNAVAILABLE": 503,
+    "RATE_LIMITED": 429, "INTERNAL_ERROR": 500, "AUDIT_UNAVAILABLE": 503,
 }
 """Every docs/PROTOCOL.md §6 code and its HTTP status."""
 
@@ -102,8 +104,9 @@ class QueryTooComplex(BadRequest):
 
 
 class AuthenticationError(GatewayError):
-    """A 401; the concrete code is chosen per instance from §6."""
+    """A 401; the concrete code is chosen per instance from §6 (``UNAUTHENTICATED`` names the class)."""
 
+    code = "UNAUTHENTICATED"
     status = 401
 
     def __init__(self, code: str, message: str) -> None:
@@ -173,6 +176,13 @@ class RateLimited(GatewayError):
 class AuditUnavailable(GatewayError):
     code = "AUDIT_UNAVAILABLE"
     status = 503
+
+
+class InternalError(GatewayError):
+    """A bug, masked: the client learns only that it happened. Never caused by input on purpose."""
+
+    code = "INTERNAL_ERROR"
+    status = 500
 
 
 class OperatorError(GatewayError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -42,3 +43,31 @@ def test_the_contract_and_the_vectors_are_in_the_repository() -> None:
     assert len(list((vectors / "merkle" / "consistency").rglob("*.json"))) > 50
     for name in ("ed25519_rfc8032.json", "signed_note.json", "merkle/tree_heads.json", "README.md"):
         assert (vectors / name).is_file(), name
+
+
+def _fields_after(command: str, text: str) -> set[str]:
+    """The ``--fields`` value of the README line that starts ``command`` (continuation lines joined)."""
+    joined = text.replace("\\\n", " ")
+    line = next(line for line in joined.splitlines() if line.strip().startswith(command))
+    words = line.split()
+    return set(words[words.index("--fields") + 1].split(","))
+
+
+def test_the_readme_examples_agree_with_each_other_and_with_the_example_subjects() -> None:
+    from gateway.subjects import normalise_phone, parse_subject
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    lines = (REPO / "examples" / "subjects.jsonl").read_text(encoding="utf-8").splitlines()
+    subjects = [parse_subject(json.loads(line), number) for number, line in enumerate(lines, 1)]
+    assert len(subjects) == 12
+    asked = _fields_after("gateway query", readme)
+    assert asked <= _fields_after("gateway review draft", readme) <= _fields_after("gateway request submit", readme)
+    phones = {normalise_phone(json.loads(line)["phone"]) for line in lines}
+    for command in ("gateway request submit", "gateway query"):
+        joined = readme.replace("\\\n", " ")
+        line = next(line for line in joined.splitlines() if line.strip().startswith(command))
+        words = line.split()
+        phone = words[words.index("--phone") + 1].strip('"')
+        assert normalise_phone(phone) in phones, f"{command} names a phone number that is not in examples/"
+    assert "source .venv/bin/activate" in readme
+    assert "examples/subjects.jsonl" in readme

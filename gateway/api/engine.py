@@ -44,9 +44,16 @@ from graphql.language.ast import (
     StringValueNode,
 )
 
-from gateway.errors import BadRequest, GatewayError, GraphQLParseFailed, GraphQLValidationFailed, QueryTooComplex
+from gateway.errors import (
+    BadRequest,
+    GatewayError,
+    GraphQLParseFailed,
+    GraphQLValidationFailed,
+    InternalError,
+    QueryTooComplex,
+)
 
-__all__ = ["GraphQLEngine", "InternalError", "PreparedOperation", "redact"]
+__all__ = ["GraphQLEngine", "PreparedOperation", "redact"]
 
 log = logging.getLogger("gateway.api")
 
@@ -54,13 +61,6 @@ _QUOTED = re.compile(r"(['\"])(.*?)\1")
 _DIGITS = re.compile(r"\d{5,}")
 _MAX_EXPANDED_FIELDS = 2000
 _PARSER_LIMIT = "Parsing aborted."
-
-
-class InternalError(GatewayError):
-    """A bug, masked: the client learns only that it happened. Never caused by input on purpose."""
-
-    code = "INTERNAL_ERROR"
-    status = 500
 
 
 def redact(message: str, known_names: frozenset[str]) -> str:

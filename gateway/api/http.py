@@ -26,7 +26,7 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.api.access import authorize
 from gateway.api.context import RequestContext
-from gateway.api.engine import GraphQLEngine, InternalError
+from gateway.api.engine import GraphQLEngine
 from gateway.api.ratelimit import Admission, FloodControl, WindowSummary, summary_event
 from gateway.api.scope import analyse, coerce_variables
 from gateway.audit.model import AuditEvent, AuditReceipt, Decision
@@ -35,6 +35,7 @@ from gateway.errors import (
     AuditUnavailable,
     BadRequest,
     GatewayError,
+    InternalError,
     MethodNotAllowed,
     OrderExhausted,
     PayloadTooLarge,

@@ -4,8 +4,8 @@ and the log verifies (issue 6, "Done when")."""
 from __future__ import annotations
 
 import base64
+import itertools
 import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -22,6 +22,7 @@ from tests.support.server import WHOAMI, audit_cli, graphql_body, load, register
 pytestmark = pytest.mark.e2e
 
 _entries = AuditEntry.__table__  # type: ignore[attr-defined]
+_REQUESTS_BEFORE_THE_KILL = 200
 
 
 def test_every_received_response_has_its_entry_after_a_sigkill(tmp_path: Path) -> None:
@@ -31,17 +32,17 @@ def test_every_received_response_has_its_entry_after_a_sigkill(tmp_path: Path) -
     env = server_env(settings)
     server = start_server(env, tmp_path, "first")
     killed = threading.Event()
+    started = itertools.count(1)
 
-    def kill_soon() -> None:
-        time.sleep(3)
-        server.kill()
-        killed.set()
+    def kill_after_enough_load(_: int) -> bool:
+        # Counted, not timed: the kill lands while the other threads' requests are in flight.
+        if not killed.is_set() and next(started) == _REQUESTS_BEFORE_THE_KILL:
+            server.kill()
+            killed.set()
+        return killed.is_set()
 
-    killer = threading.Thread(target=kill_soon)
-    killer.start()
     received = load([server.base_url], threads=6, settings=settings, key=key, principal="oversight",
-                    until=lambda _: killed.is_set())
-    killer.join()
+                    until=kill_after_enough_load)
     audited = [body["extensions"]["audit"] for _, body in received if "audit" in body.get("extensions", {})]
     assert len(audited) > 30, f"too little load before the kill: {len(received)} responses"
     assert {status for status, _ in received} <= {200, 401, 503}

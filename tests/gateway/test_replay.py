@@ -22,8 +22,9 @@ def test_a_second_store_on_the_same_database_refuses_the_replay(db: Database) ->
     ReplayStore(db, retention_s=600).consume("bka-de", "jti-2", expires_at=1000, now=900)
     other = Database(db.url)
     try:
-        with pytest.raises(AuthenticationError):
+        with pytest.raises(AuthenticationError, match="used before") as refused:
             ReplayStore(other, retention_s=600).consume("bka-de", "jti-2", expires_at=1000, now=901)
+        assert refused.value.code == "TOKEN_REPLAYED"
     finally:
         other.dispose()
 
@@ -35,5 +36,6 @@ def test_expired_jtis_are_purged_only_after_retention(db: Database) -> None:
     assert store.purge(now=1500) == 0  # still within retention: a replay must still be refused
     assert store.purge(now=1601) == 1
     store.consume("bka-de", "old", expires_at=9000, now=1700)  # forgotten, long after it could verify
-    with pytest.raises(AuthenticationError):
+    with pytest.raises(AuthenticationError, match="used before") as refused:
         store.consume("bka-de", "new", expires_at=5000, now=1700)
+    assert refused.value.code == "TOKEN_REPLAYED"

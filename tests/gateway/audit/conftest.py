@@ -21,10 +21,11 @@ def make_writer(settings: Settings) -> Iterator[Callable[..., AuditWriter]]:
     """Factory: an AuditWriter on the test database; closed at the end of the test."""
     writers: list[AuditWriter] = []
 
-    def factory(*, every_entries: int = 256, every_seconds: float = 3600.0, group_commit: bool = True) -> AuditWriter:
+    def factory(*, every_entries: int = 256, every_seconds: float = 3600.0, group_commit: bool = True,
+                monotonic: Callable[[], float] = time.monotonic) -> AuditWriter:
         writer = AuditWriter(settings.sqlalchemy_url, checkpoint_key=load_gateway_keys(settings).checkpoint_key,
                              origin=settings.origin, policy=CheckpointPolicy(every_entries, every_seconds),
-                             group_commit=group_commit)
+                             group_commit=group_commit, monotonic=monotonic)
         writers.append(writer)
         return writer
 

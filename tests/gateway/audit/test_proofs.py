@@ -68,11 +68,13 @@ def fill(gateway: Harness, actor: Actor, count: int) -> list[dict[str, Any]]:
 def test_inclusion_proofs_verify_against_signed_checkpoints(gateway: Harness, auditor: Actor) -> None:
     receipts = fill(gateway, auditor, 21)
     for index, tree_size in [(0, 1), (0, 21), (5, 8), (7, 8), (12, 13), (20, 21), (3, None), (16, 17)]:
+        # Without treeSize the proof is at the log's current size: every entry up to the one just before.
+        expected_size = tree_size if tree_size is not None else fill(gateway, auditor, 1)[0]["index"] + 1
         proof = ask(gateway, auditor, PROOF, i=index, n=tree_size)["auditProof"]
         checkpoint = checkpoint_of(gateway, proof["checkpoint"])
         assert proof["index"] == index
         assert checkpoint.size == proof["treeSize"]
-        assert proof["treeSize"] == tree_size or tree_size is None
+        assert proof["treeSize"] == expected_size
         assert proof["leafHash"] == receipts[index]["leaf_hash"]  # the very hash the client was given
         merkle.verify_inclusion(b64(proof["leafHash"]), index, proof["treeSize"], [b64(h) for h in proof["hashes"]],
                                 checkpoint.root_hash)

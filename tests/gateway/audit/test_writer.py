@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -242,18 +241,24 @@ def test_checkpoints_every_n_entries_and_on_demand(db: Database, make_writer: Ca
 
 
 def test_checkpoints_every_t_seconds_when_the_log_grew(db: Database, make_writer: Callable[..., AuditWriter]) -> None:
-    writer = make_writer(every_entries=1000, every_seconds=0.2)
-    writer.append_sync(event())
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
+    now = [0.0]
+    writer = make_writer(every_entries=1000, every_seconds=60, monotonic=lambda: now[0])
+
+    def checkpointed_sizes() -> list[int]:
         with db.engine.connect() as connection:
-            if latest_checkpoint(connection) is not None:
-                break
-        time.sleep(0.05)
+            return [int(r[0]) for r in connection.execute(text("SELECT tree_size FROM audit_checkpoints"))]
+
+    writer.append_sync(event())
+    writer.append_sync(event())  # the writer is sequential: this one is taken after the first batch's timer check
+    assert checkpointed_sizes() == []  # 0 s of 60 have passed
+    now[0] = 61.0
+    writer.append_sync(event())
+    writer.append_sync(event())  # taken only after the checkpoint that the third entry's batch was due
+    assert checkpointed_sizes() == [3]
     with db.engine.connect() as connection:
         note = latest_checkpoint(connection)
     assert note is not None
-    assert note.splitlines()[1] == "1"
+    assert note.splitlines()[1] == "3"
 
 
 def test_commits_are_durable_on_the_writers_connections(db_kind: str, make_writer: Callable[..., AuditWriter],
