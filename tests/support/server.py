@@ -68,7 +68,7 @@ class Server:
                 self.process.wait(5)
 
 
-def start_server(env: dict[str, str], cwd: Path, name: str = "server", *, timeout: float = 20.0) -> Server:
+def start_server(env: dict[str, str], cwd: Path, name: str = "server", *, timeout: float = 90.0) -> Server:
     """Start `gateway serve` on a free loopback port; return once /healthz answers."""
     port = free_port()
     log = cwd / f"{name}.log"
