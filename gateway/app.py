@@ -20,6 +20,7 @@ from crypto.sealing import SEALING_ALGORITHM
 from gateway.api.engine import GraphQLEngine
 from gateway.api.http import GraphQLEndpoint
 from gateway.api.schema import build_schema
+from gateway.api.transparency_http import transparency_routes
 from gateway.audit.checkpoints import latest_checkpoint, note_name
 from gateway.config import Settings
 from gateway.services import Services, utc_now
@@ -100,6 +101,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/audit/checkpoint", checkpoint, methods=["GET"]),
+            *transparency_routes(services),
         ],
         lifespan=lifespan,
     )

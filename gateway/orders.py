@@ -40,8 +40,10 @@ from gateway.subjects import SUBJECT_FIELDS, SubjectStore, format_time
 from gateway.vault import Vault
 
 __all__ = [
+    "LEGAL_PROCESSES",
     "OFFENSE_CATEGORIES",
     "DraftInput",
+    "LegalProcess",
     "LegalRequest",
     "OffenseCategory",
     "OrderState",
@@ -62,6 +64,16 @@ class OffenseCategory(StrEnum):
     OTHER = "OTHER"
 
 
+class LegalProcess(StrEnum):
+    """The kind of legal process a request rests on, as transparency reports count them."""
+
+    COURT_ORDER = "COURT_ORDER"
+    WARRANT = "WARRANT"
+    SUBPOENA = "SUBPOENA"
+    PRODUCTION_ORDER = "PRODUCTION_ORDER"
+    OTHER = "OTHER"
+
+
 class RequestStatus(StrEnum):
     PENDING = "PENDING"
     GRANTED = "GRANTED"
@@ -69,6 +81,7 @@ class RequestStatus(StrEnum):
 
 
 OFFENSE_CATEGORIES = tuple(category.value for category in OffenseCategory)
+LEGAL_PROCESSES = tuple(process.value for process in LegalProcess)
 MAX_SELECTORS = 100
 MAX_ORDER_DAYS = 366
 MAX_QUERIES = 10_000
@@ -129,6 +142,7 @@ class RequestInput:
     data_window: TimeWindow
     justification: str
     emergency: bool = False
+    legal_process: str = LegalProcess.COURT_ORDER.value
 
 
 @dataclass(frozen=True)
@@ -162,6 +176,11 @@ class LegalRequest:
     @property
     def fields(self) -> list[str]:
         return list(self.details["fields"])
+
+    @property
+    def legal_process(self) -> str:
+        # Requests stored before the kind was asked for rested on a court order (courtOrderSha256).
+        return str(self.details.get("legal_process", LegalProcess.COURT_ORDER.value))
 
     @property
     def data_window(self) -> TimeWindow:
@@ -221,6 +240,8 @@ class Orders:
         fields = _check_fields(data.fields)
         if data.offense_category not in OFFENSE_CATEGORIES:
             raise BadRequest(f"offenseCategory must be one of {', '.join(OFFENSE_CATEGORIES)}")
+        if data.legal_process not in LEGAL_PROCESSES:
+            raise BadRequest(f"legalProcess must be one of {', '.join(LEGAL_PROCESSES)}")
         if not _SHA256_HEX.fullmatch(data.court_order_sha256):
             raise BadRequest("courtOrderSha256 must be the lowercase hex SHA-256 of the court order document")
         jurisdiction = data.jurisdiction.strip().upper()
@@ -233,6 +254,7 @@ class Orders:
             "offense_category": data.offense_category, "court_order_sha256": data.court_order_sha256,
             "fields": fields, "data_window": data.data_window.as_document(),
             "emergency": bool(data.emergency), "selector_count": len(data.subjects),
+            "legal_process": data.legal_process,
         }
         resolved: list[str] = []
         unresolved = 0

@@ -30,6 +30,8 @@ ROOT_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("Query", "auditProof"): frozenset({Role.AUDITOR, Role.AUTHORITY}),
     ("Query", "consistencyProof"): _ALL,
     ("Query", "auditCheckpoint"): _ALL,
+    ("Query", "transparencyReports"): frozenset({Role.AUDITOR}),
+    ("Query", "transparencyReport"): frozenset({Role.AUDITOR}),
     ("Mutation", "submitRequest"): frozenset({Role.AUTHORITY}),
     ("Mutation", "draftOrder"): frozenset({Role.REVIEWER}),
     ("Mutation", "approveOrder"): frozenset({Role.REVIEWER}),

@@ -16,9 +16,10 @@ from gateway.api.types import (
     order_type,
 )
 from gateway.errors import OrderNotFound
-from gateway.orders import RequestInput, Selector
+from gateway.orders import LegalProcess, RequestInput, Selector
 from gateway.policy import TimeWindow
 from gateway.principals import Role
+from gateway.transparency import facts
 
 __all__ = ["AuthorityMutation", "AuthorityQuery", "LegalRequestInput"]
 
@@ -36,6 +37,7 @@ class LegalRequestInput:
     data_window: TimeWindowInput
     justification: str
     emergency: bool = False
+    legal_process: LegalProcess = LegalProcess.COURT_ORDER
 
 
 def selector_of(by: SubjectSelector) -> Selector:
@@ -71,6 +73,9 @@ class AuthorityMutation:
             case_reference=input.case_reference, court=input.court, jurisdiction=input.jurisdiction,
             legal_basis=input.legal_basis, offense_category=input.offense_category.value,
             court_order_sha256=input.court_order_sha256, subjects=[selector_of(s) for s in input.subjects],
-            fields=input.fields, data_window=window, justification=input.justification, emergency=input.emergency)
-        return legal_request(context.services.orders.submit_request(context.caller.principal, data, now=context.now,
-                                                                    undo=context.undo))
+            fields=input.fields, data_window=window, justification=input.justification, emergency=input.emergency,
+            legal_process=LegalProcess(input.legal_process).value)
+        request = context.services.orders.submit_request(context.caller.principal, data, now=context.now,
+                                                         undo=context.undo)
+        context.outcome.facts.append(facts.submitted(context.caller.principal, request))
+        return legal_request(request)

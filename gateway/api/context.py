@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crypto.keys import decode_sealing_public_key
 from crypto.sealing import SealedValue
@@ -31,6 +31,7 @@ class Outcome:
     ciphertexts: list[str] = field(default_factory=list)
     charge_order: str | None = None
     max_queries: int | None = None
+    facts: list[dict[str, Any]] = field(default_factory=list)  # written only if the request is served
 
 
 @dataclass

@@ -44,6 +44,7 @@ from gateway.errors import (
 )
 from gateway.orders import Undo
 from gateway.services import Services
+from gateway.transparency import facts
 
 __all__ = ["GraphQLEndpoint", "error_body"]
 
@@ -106,6 +107,7 @@ class GraphQLEndpoint:
             handled.event.decision, handled.event.code = Decision.REFUSED, handled.error.code
             handled.event.disclosure_sha256 = None
             handled.event.charge_order = None
+            handled.event.facts = []  # a refused request's changes are undone: nothing to count
             if not handled.event.principal_verified:
                 # Refused before authentication: flood control decides whether it gets an entry.
                 admission = self.flood.refusal(request.client.host if request.client else None, now)
@@ -187,8 +189,11 @@ class GraphQLEndpoint:
             event.disclosure_sha256 = hashlib.sha256(
                 "\n".join(context.outcome.ciphertexts).encode("ascii")).hexdigest()
             event.charge_order, event.max_queries = context.outcome.charge_order, context.outcome.max_queries
+            if context.order is not None and context.order.document is not None:
+                context.outcome.facts.append(facts.disclosed(context.order.document))
         else:
             event.decision = Decision.SERVED
+        event.facts = list(context.outcome.facts)
         return _Handled(event=event, data=data, undo=context.undo)
 
     @staticmethod

@@ -10,6 +10,7 @@ from gateway.api.types import LegalRequestType, OrderType, RequestStatus, TimeWi
 from gateway.orders import DraftInput
 from gateway.policy import TimeWindow
 from gateway.principals import Role
+from gateway.transparency import facts
 
 __all__ = ["DraftOrderInput", "ReviewMutation", "ReviewQuery"]
 
@@ -73,6 +74,7 @@ class ReviewMutation:
                           data_window=window)
         state = context.services.orders.draft_order(context.caller.principal, data, now=context.now,
                                                     undo=context.undo)
+        context.outcome.facts.append(facts.drafted(state))
         return order_type(state, context.services.settings.approvals_required)
 
     @strawberry.mutation(description="Reviewer: approve with a base64 Ed25519 signature over the §3 bytes.")
@@ -82,6 +84,7 @@ class ReviewMutation:
         context.require(Role.REVIEWER)
         state = context.services.orders.approve_order(context.caller.principal, str(order_id), signature,
                                                       now=context.now, undo=context.undo)
+        context.outcome.facts.append(facts.approved(state))
         return order_type(state, context.services.settings.approvals_required)
 
     @strawberry.mutation(description="Reviewer: reject a pending request, with a reason.")
@@ -89,8 +92,10 @@ class ReviewMutation:
                        reason: str) -> LegalRequestType:
         context = info.context
         context.require(Role.REVIEWER)
-        return legal_request(context.services.orders.reject_request(context.caller.principal, str(request_id), reason,
-                                                                    now=context.now, undo=context.undo))
+        request = context.services.orders.reject_request(context.caller.principal, str(request_id), reason,
+                                                         now=context.now, undo=context.undo)
+        context.outcome.facts.append(facts.rejected(request))
+        return legal_request(request)
 
     @strawberry.mutation(description="Reviewer: revoke an order, with a reason; it takes effect on the next request.")
     def revoke_order(self, info: strawberry.Info[RequestContext, None], order_id: strawberry.ID,
@@ -99,4 +104,5 @@ class ReviewMutation:
         context.require(Role.REVIEWER)
         state = context.services.orders.revoke_order(context.caller.principal, str(order_id), reason,
                                                      now=context.now, undo=context.undo)
+        context.outcome.facts.append(facts.revoked(state))
         return order_type(state, context.services.settings.approvals_required)

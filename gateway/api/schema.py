@@ -7,13 +7,14 @@ import strawberry
 from gateway.api.audit_area import AuditQuery
 from gateway.api.authority import AuthorityMutation, AuthorityQuery
 from gateway.api.review import ReviewMutation, ReviewQuery
+from gateway.api.transparency_area import TransparencyQuery
 from gateway.api.whoami import WhoamiQuery
 
 __all__ = ["build_schema", "schema_sdl"]
 
 
 @strawberry.type
-class Query(WhoamiQuery, AuthorityQuery, ReviewQuery, AuditQuery):
+class Query(WhoamiQuery, AuthorityQuery, ReviewQuery, AuditQuery, TransparencyQuery):
     pass
 
 

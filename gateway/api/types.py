@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway.orders import LegalRequest, OffenseCategory, OrderState, RequestStatus
+from gateway.orders import LegalProcess, LegalRequest, OffenseCategory, OrderState, RequestStatus
 from gateway.policy import OrderStatus
 from gateway.subjects import SubjectRecord, format_time
 
-__all__ = ["ConsistencyProof", "InclusionProof", "LegalRequestType", "OffenseCategory", "OrderStatus",
+__all__ = ["ConsistencyProof", "InclusionProof", "LegalProcess", "LegalRequestType", "OffenseCategory", "OrderStatus",
            "OrderType", "RequestStatus", "Sealed", "SubjectSelector", "SubjectType", "TimeWindowInput",
            "TimeWindowType", "legal_request", "order_type"]
 
@@ -16,6 +16,7 @@ __all__ = ["ConsistencyProof", "InclusionProof", "LegalRequestType", "OffenseCat
 strawberry.enum(OrderStatus)
 strawberry.enum(RequestStatus)
 strawberry.enum(OffenseCategory)
+strawberry.enum(LegalProcess)
 
 
 @strawberry.type(description="A value sealed to the authority's X25519 key (docs/PROTOCOL.md §4).")
@@ -76,6 +77,7 @@ class LegalRequestType:
     data_window: TimeWindowType
     justification: str
     emergency: bool
+    legal_process: LegalProcess
     created_at: str
     rejection_reason: str | None
     order_ids: list[strawberry.ID]
@@ -94,7 +96,8 @@ def legal_request(request: LegalRequest) -> LegalRequestType:
         offense_category=OffenseCategory(details["offense_category"]), court_order_sha256=details["court_order_sha256"],
         fields=list(details["fields"]), data_window=TimeWindowType(from_=window["from"], until=window["until"]),
         justification=details["justification"], emergency=bool(details["emergency"]),
-        created_at=_unix(request.created_at), rejection_reason=request.rejection_reason,
+        legal_process=LegalProcess(request.legal_process), created_at=_unix(request.created_at),
+        rejection_reason=request.rejection_reason,
         order_ids=[strawberry.ID(i) for i in request.order_ids],
         resolved_subject_ids=[strawberry.ID(i) for i in request.resolved_subject_ids],
         unresolved_selectors=request.unresolved_selectors,

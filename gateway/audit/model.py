@@ -47,6 +47,8 @@ class AuditEvent:
     # Atomic with the entry: one query counted against this order, refused past max_queries.
     charge_order: str | None = None
     max_queries: int | None = None
+    # Non-personal attributes of what a served request did, for transparency figures (§10.1).
+    facts: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,8 @@ def entry_document(event: AuditEvent, index: int, decision: Decision, code: str 
         document["window"] = {"from": rfc3339_us(event.window[0]), "until": rfc3339_us(event.window[1])}
     if event.sources is not None:
         document["sources"] = event.sources
+    if event.facts:
+        document["facts"] = event.facts
     return document
 
 

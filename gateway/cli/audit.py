@@ -279,3 +279,34 @@ def checkpoint() -> None:
     finally:
         writer.close()
     typer.echo(note or "", nl=False)
+
+
+@app.command("export")
+@handle_errors
+def export(
+    out: Annotated[Path, typer.Option(help="write the entries to this file, one JCS entry per line",
+                                      show_default=False)],
+    to: Annotated[int | None, typer.Option(help="export entries 0..TO-1 (default: the whole log now); give a "
+                                                "report's checkpoint tree_size to verify that report", min=1)] = None,
+) -> None:
+    """Export the entries up to a tree size as JSON Lines: each line the exact text that was hashed.
+    Entries hold no plaintext subject data (docs/PROTOCOL.md §7), so the file may be given to an
+    auditor; `gateway transparency verify` and any RFC 9162 tool recompute the tree from it."""
+    config = settings()
+    with _connection(config) as connection:
+        size = proofs.checked_tree_size(connection, to, name="--to")
+        with _progress(size) as bar, out.open("w", encoding="utf-8", newline="\n") as sink:
+            task = bar.add_task("exporting", total=size)
+            for start in range(0, size, _SCAN_WINDOW):
+                end = min(size, start + _SCAN_WINDOW)
+                rows = connection.execute(select(_entries.c.idx, _entries.c.entry)
+                                          .where(_entries.c.idx >= start, _entries.c.idx < end)
+                                          .order_by(_entries.c.idx)).all()
+                for offset, (index, text) in enumerate(rows):
+                    if int(index) != start + offset:
+                        raise OperatorError(f"audit entry {start + offset} is missing; run `gateway audit verify`")
+                    sink.write(text + "\n")
+                if len(rows) != end - start:
+                    raise OperatorError(f"audit entry {start + len(rows)} is missing; run `gateway audit verify`")
+                bar.advance(task, len(rows))
+    err_console.print(f"exported entries 0..{size - 1} to {escape(str(out))}")

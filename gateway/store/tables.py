@@ -13,7 +13,7 @@ from sqlmodel import Field, SQLModel
 
 __all__ = [
     "AuditCheckpoint", "AuditEntry", "AuditNode", "LegalRequestRow", "OrderApproval", "OrderRow",
-    "Principal", "PrincipalKey", "SeenToken", "Subject", "SubjectIndex", "metadata",
+    "Principal", "PrincipalKey", "SeenToken", "Subject", "SubjectIndex", "TransparencyReportRow", "metadata",
 ]
 
 metadata = SQLModel.metadata
@@ -155,3 +155,19 @@ class AuditCheckpoint(SQLModel, table=True):
     root_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
     note: str = Field(sa_column=Column(Text, nullable=False))
     created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class TransparencyReportRow(SQLModel, table=True):
+    """A published transparency report (docs/PROTOCOL.md §10): its three files exactly as first
+    written. Rows are only ever inserted; a period generated again is a new ``version``."""
+
+    __tablename__ = "transparency_reports"
+    period: str = Field(primary_key=True, max_length=32)
+    version: int = Field(primary_key=True)
+    supersedes: int | None = Field(default=None)
+    tree_size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    banding: str = Field(max_length=200)
+    created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+    report_json: str = Field(sa_column=Column(Text, nullable=False))
+    report_csv: str = Field(sa_column=Column(Text, nullable=False))
+    report_html: str = Field(sa_column=Column(Text, nullable=False))

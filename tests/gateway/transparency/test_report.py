@@ -1,0 +1,223 @@
+"""Transparency reports from the real log: every figure against the test's own counts, verified
+offline from an export, stored once and served publicly (issue 14)."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from nacl.signing import SigningKey
+from typer.testing import Result
+
+from gateway.orders import LEGAL_PROCESSES, OFFENSE_CATEGORIES
+from gateway.subjects import SUBJECT_FIELDS
+from gateway.transparency.signing import sign_report
+from tests.gateway.transparency.conftest import Case, Scenario, verifier_key
+from tests.support.plaintext import leaks, secrets_of
+
+
+def _counts(cases: list[Case]) -> dict[str, int]:
+    subjects: set[str] = set()
+    for case in cases:
+        subjects |= case.subjects
+    return {"requests_received": len(cases),
+            "requests_granted": sum(c.status == "GRANTED" for c in cases),
+            "requests_rejected": sum(c.status == "REJECTED" for c in cases),
+            "requests_pending": sum(c.status == "PENDING" for c in cases),
+            "requests_produced": sum(bool(c.disclosure_indexes) for c in cases),
+            "accounts_specified": sum(c.selectors for c in cases), "accounts_disclosed": len(subjects)}
+
+
+def expected_figures(scenario: Scenario, cases: list[Case], *, revoked: int, exhausted: int) -> dict[str, Any]:
+    """What the report must say about ``cases``, counted from what the test itself did."""
+    hours = lambda later, earlier: (scenario.time_of(later) - scenario.time_of(earlier)).total_seconds() / 3600  # noqa: E731
+    decisions = [hours(c.decided_index, c.submitted_index) for c in cases if c.decided_index is not None]
+    firsts = [hours(c.disclosure_indexes[0], c.submitted_index) for c in cases if c.disclosure_indexes]
+    counts = _counts(cases)
+    return counts | {
+        "share_produced": round(counts["requests_produced"] / len(cases), 4),
+        "median_hours_to_decision": round(statistics.median(decisions), 3) if decisions else None,
+        "median_hours_to_first_disclosure": round(statistics.median(firsts), 3) if firsts else None,
+        "by_offense_category": {o: _counts([c for c in cases if c.offense == o]) for o in OFFENSE_CATEGORIES},
+        "by_legal_process": {p: _counts([c for c in cases if c.process == p]) for p in LEGAL_PROCESSES},
+        "emergency": _counts([c for c in cases if c.emergency]),
+        "disclosures_by_field": {f: sum(c.fields.count(f) for c in cases) for f in SUBJECT_FIELDS},
+        "orders_granted": sum(len(c.orders) for c in cases), "orders_revoked": revoked,
+        "orders_expired_unused": 0, "orders_exhausted": exhausted,
+    }
+
+
+def generate(run: Callable[..., Result], scenario: Scenario, out: Path, *extra: object) -> dict[str, Any]:
+    result = run("transparency", "report", "--period", scenario.period, "--out", out, *extra)
+    assert result.exit_code == 0, result.output
+    return dict(json.loads((out / "report.json").read_text()))
+
+
+def export(run: Callable[..., Result], report: dict[str, Any], out: Path) -> Path:
+    target = out / "entries.jsonl"
+    result = run("audit", "export", "--to", report["checkpoint"]["tree_size"], "--out", target)
+    assert result.exit_code == 0, result.output
+    return target
+
+
+def test_every_figure_matches_the_tests_own_counts(scenario: Scenario, run: Callable[..., Result],
+                                                   tmp_path: Path) -> None:
+    report = generate(run, scenario, tmp_path / "out")
+    cases = scenario.cases
+    assert {c.country for c in cases} == {"DE", "FR", "NL"}
+    assert any(len(c.fields) >= 2 for c in cases)  # some disclosed on several fields
+    de = [c for c in cases if c.country == "DE"]
+    assert len(de[0].subjects & de[1].subjects) == 1  # one subject disclosed in two requests
+    assert report["countries"] == {
+        "DE": expected_figures(scenario, de, revoked=0, exhausted=0),
+        "FR": expected_figures(scenario, [c for c in cases if c.country == "FR"], revoked=1, exhausted=0),
+        "NL": expected_figures(scenario, [c for c in cases if c.country == "NL"], revoked=0, exhausted=1),
+    }
+    assert report["total"] == expected_figures(scenario, cases, revoked=1, exhausted=1)
+    # The distinct subject counts once in the total though two requests disclosed it.
+    assert report["total"]["accounts_disclosed"] == 4
+    assert report["total"]["requests_received"] == 7
+    assert report["banding"] == {"mode": "exact"}
+    assert report["version"] == 1 and report["supersedes"] is None
+    size = report["checkpoint"]["tree_size"]
+    assert size == scenario.world.gateway.audit_size() and report["checkpoint"]["note"].split("\n")[1] == str(size)
+    csv_lines = (tmp_path / "out" / "report.csv").read_text().splitlines()
+    assert [line.split(",")[1] for line in csv_lines] == ["country", "DE", "FR", "NL", "TOTAL"]
+    assert csv_lines[4].split(",")[2:6] == ["7", "4", "1", "2"]
+
+
+def test_banding_hides_small_counts_and_says_so(scenario: Scenario, run: Callable[..., Result],
+                                                tmp_path: Path) -> None:
+    report = generate(run, scenario, tmp_path / "out", "--band-below", 5)
+    assert report["banding"] == {"mode": "threshold", "below": 5, "label": "0-4"}
+    assert report["countries"]["FR"]["requests_received"] == "0-4"
+    assert report["countries"]["FR"]["share_produced"] is None
+    assert report["total"]["requests_received"] == 7 and report["total"]["requests_granted"] == "0-4"
+
+
+def test_verify_passes_on_the_export(scenario: Scenario, run: Callable[..., Result], tmp_path: Path) -> None:
+    report = generate(run, scenario, tmp_path)
+    entries = export(run, report, tmp_path)
+    result = run("transparency", "verify", tmp_path / "report.json", "--entries", entries,
+                 "--verifier-key", verifier_key(scenario.world.gateway.settings))
+    assert result.exit_code == 0, result.output
+    assert "verifies" in result.output
+
+
+def _verify(run: Callable[..., Result], scenario: Scenario, report: Path, entries: Path) -> Result:
+    return run("transparency", "verify", report, "--entries", entries,
+               "--verifier-key", verifier_key(scenario.world.gateway.settings))
+
+
+def test_verify_names_an_edited_figure(scenario: Scenario, run: Callable[..., Result], tmp_path: Path) -> None:
+    report = generate(run, scenario, tmp_path)
+    entries = export(run, report, tmp_path)
+    report["countries"]["FR"]["requests_granted"] += 1
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(report))
+    result = _verify(run, scenario, edited, entries)
+    assert result.exit_code == 1
+    assert "figure countries.FR.requests_granted differs: the report says 2, the log gives 1" in result.output
+
+
+def test_verify_fails_on_an_edited_entry(scenario: Scenario, run: Callable[..., Result], tmp_path: Path) -> None:
+    report = generate(run, scenario, tmp_path)
+    entries = export(run, report, tmp_path)
+    lines = entries.read_text().splitlines()
+    rejected = next(i for i, line in enumerate(lines) if '"kind":"request_rejected"' in line)
+    # Turn the rejection into an approval that granted: still canonical JCS, one figure changes.
+    document = json.loads(lines[rejected])
+    order_fact = next(json.loads(line)["facts"][0] for line in lines if '"kind":"order_drafted"' in line)
+    document["facts"] = [{"kind": "order_approved", "request": document["facts"][0]["request"],
+                          "order": order_fact["order"], "active": True}]
+    from crypto.canonical import canonical_json
+
+    lines[rejected] = canonical_json(document).decode()
+    entries.write_text("\n".join(lines) + "\n")
+    result = _verify(run, scenario, tmp_path / "report.json", entries)
+    assert result.exit_code == 1
+    assert "is not the checkpoint's signed root" in result.output
+
+
+def test_verify_fails_when_resigned_by_another_key(scenario: Scenario, run: Callable[..., Result],
+                                                   tmp_path: Path) -> None:
+    report = generate(run, scenario, tmp_path)
+    entries = export(run, report, tmp_path)
+    body = {k: v for k, v in report.items() if k != "signature"}
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(sign_report(body, SigningKey.generate())))
+    result = _verify(run, scenario, forged, entries)
+    assert result.exit_code == 1
+    assert "signature does not verify with the verifier key" in result.output
+
+
+def test_no_imported_value_in_the_reports_or_the_export(scenario: Scenario, run: Callable[..., Result],
+                                                        tmp_path: Path) -> None:
+    report = generate(run, scenario, tmp_path)
+    entries = export(run, report, tmp_path)
+    texts = [(tmp_path / name).read_text() for name in ("report.json", "report.csv", "report.html")]
+    texts.append(entries.read_text())
+    guarded = secrets_of(scenario.world.subjects) | {"+33612345678", "33612345678"}
+    assert len(guarded) > 20
+    assert leaks(texts, guarded) == []
+    assert '"kind":"request_submitted"' in texts[3]  # the export does carry the facts
+
+
+def test_reports_are_stored_once_and_superseded_by_later_versions(scenario: Scenario, run: Callable[..., Result],
+                                                                  tmp_path: Path) -> None:
+    gateway = scenario.world.gateway
+    first = generate(run, scenario, tmp_path / "v1")
+    again = generate(run, scenario, tmp_path / "v1again")
+    # The CLI's own reads grow nothing; the log has not moved, so the stored version comes back.
+    assert again == first
+    response = gateway.client.get(f"/transparency/{scenario.period}.json")
+    gateway.bodies.append(response.text)
+    assert response.status_code == 200 and json.loads(response.text) == first
+    assert gateway.audit_size() == first["checkpoint"]["tree_size"]  # public reads are not audit-logged
+    gateway.post(scenario.world.auditor, "{ whoami { id } }")  # the log grows
+    second = generate(run, scenario, tmp_path / "v2")
+    assert second["version"] == 2 and second["supersedes"] == 1
+    assert second["checkpoint"]["tree_size"] > first["checkpoint"]["tree_size"]
+    listing = gateway.client.get("/transparency").json()["reports"]
+    assert [(r["version"], r["supersedes"], r["latest"]) for r in listing] == [(2, 1, True), (1, None, False)]
+    old = gateway.client.get(f"/transparency/{scenario.period}.json?version=1")
+    assert json.loads(old.text) == first  # version 1 never changed
+    html = gateway.client.get(f"/transparency/{scenario.period}.html")
+    assert html.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in html.headers["content-security-policy"]
+    csv = gateway.client.get(f"/transparency/{scenario.period}.csv")
+    assert csv.text == (tmp_path / "v2" / "report.csv").read_text()
+    for bad in ("/transparency/2026-Q5.json", "/transparency/x.exe", f"/transparency/{scenario.period}.json?version=0",
+                f"/transparency/{scenario.period}.json?version=9", "/transparency/0000.json"):
+        assert gateway.client.get(bad).status_code == 404, bad
+    assert gateway.audit_size() == second["checkpoint"]["tree_size"]
+
+
+def test_auditors_read_reports_through_graphql(scenario: Scenario, run: Callable[..., Result],
+                                               tmp_path: Path) -> None:
+    first = generate(run, scenario, tmp_path)
+    world = scenario.world
+    query = ("query($p: String!) { transparencyReports { period version treeSize json } "
+             "transparencyReport(period: $p) { version supersedes json csv } }")
+    response = world.gateway.post(world.auditor, query, variables={"p": scenario.period})
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    assert data["transparencyReports"] == [{"period": scenario.period, "version": 1,
+                                            "treeSize": first["checkpoint"]["tree_size"], "json": None}]
+    assert json.loads(data["transparencyReport"]["json"]) == first
+    assert data["transparencyReport"]["csv"] == (tmp_path / "report.csv").read_text()
+    refused = world.gateway.post(world.authority, "{ transparencyReports { period } }")
+    assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN_ROLE"
+
+
+@pytest.mark.parametrize("period", ["2026-Q3", "2026-H2", "2026", "2026-07", "2026-07-01..2026-10-01"])
+def test_named_periods(period: str) -> None:
+    from gateway.transparency.period import parse_period
+
+    parsed = parse_period(period)
+    assert parsed.start.isoformat().startswith("2026-07-01") or parsed.start.isoformat().startswith("2026-01-01")
+    assert parse_period(parsed.name) == parsed
