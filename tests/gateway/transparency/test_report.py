@@ -13,6 +13,7 @@ import pytest
 from nacl.signing import SigningKey
 from typer.testing import Result
 
+from crypto.canonical import canonical_json
 from gateway.orders import LEGAL_PROCESSES, OFFENSE_CATEGORIES
 from gateway.subjects import SUBJECT_FIELDS
 from gateway.transparency.signing import sign_report
@@ -79,13 +80,13 @@ def test_every_figure_matches_the_tests_own_counts(scenario: Scenario, run: Call
     }
     assert report["total"] == expected_figures(scenario, cases, revoked=1, exhausted=1)
     # The distinct subject counts once in the total though two requests disclosed it.
-    assert report["total"]["accounts_disclosed"] == 4
+    assert report["total"]["accounts_disclosed"] == 3  # s0 (twice), s1, s4
     assert report["total"]["requests_received"] == 7
     assert report["banding"] == {"mode": "exact"}
     assert report["version"] == 1 and report["supersedes"] is None
     size = report["checkpoint"]["tree_size"]
     assert size == scenario.world.gateway.audit_size() and report["checkpoint"]["note"].split("\n")[1] == str(size)
-    csv_lines = (tmp_path / "out" / "report.csv").read_text().splitlines()
+    csv_lines = (tmp_path / "out" / "report.csv").read_bytes().decode().splitlines()
     assert [line.split(",")[1] for line in csv_lines] == ["country", "DE", "FR", "NL", "TOTAL"]
     assert csv_lines[4].split(",")[2:6] == ["7", "4", "1", "2"]
 
@@ -113,44 +114,37 @@ def _verify(run: Callable[..., Result], scenario: Scenario, report: Path, entrie
                "--verifier-key", verifier_key(scenario.world.gateway.settings))
 
 
-def test_verify_names_an_edited_figure(scenario: Scenario, run: Callable[..., Result], tmp_path: Path) -> None:
+def test_verify_fails_naming_what_differs(scenario: Scenario, run: Callable[..., Result], tmp_path: Path) -> None:
     report = generate(run, scenario, tmp_path)
     entries = export(run, report, tmp_path)
-    report["countries"]["FR"]["requests_granted"] += 1
-    edited = tmp_path / "edited.json"
-    edited.write_text(json.dumps(report))
-    result = _verify(run, scenario, edited, entries)
+    assert _verify(run, scenario, tmp_path / "report.json", entries).exit_code == 0
+
+    # One figure edited in the report.
+    edited = json.loads(json.dumps(report))
+    edited["countries"]["FR"]["requests_granted"] += 1
+    (tmp_path / "edited.json").write_text(json.dumps(edited))
+    result = _verify(run, scenario, tmp_path / "edited.json", entries)
     assert result.exit_code == 1
     assert "figure countries.FR.requests_granted differs: the report says 2, the log gives 1" in result.output
 
-
-def test_verify_fails_on_an_edited_entry(scenario: Scenario, run: Callable[..., Result], tmp_path: Path) -> None:
-    report = generate(run, scenario, tmp_path)
-    entries = export(run, report, tmp_path)
+    # One exported entry edited: the rejection becomes an approval that granted (still canonical JCS).
     lines = entries.read_text().splitlines()
     rejected = next(i for i, line in enumerate(lines) if '"kind":"request_rejected"' in line)
-    # Turn the rejection into an approval that granted: still canonical JCS, one figure changes.
     document = json.loads(lines[rejected])
     order_fact = next(json.loads(line)["facts"][0] for line in lines if '"kind":"order_drafted"' in line)
     document["facts"] = [{"kind": "order_approved", "request": document["facts"][0]["request"],
                           "order": order_fact["order"], "active": True}]
-    from crypto.canonical import canonical_json
-
-    lines[rejected] = canonical_json(document).decode()
-    entries.write_text("\n".join(lines) + "\n")
-    result = _verify(run, scenario, tmp_path / "report.json", entries)
+    tampered = tmp_path / "tampered.jsonl"
+    tampered.write_text("\n".join([*lines[:rejected], canonical_json(document).decode(), *lines[rejected + 1:]]) + "\n")
+    result = _verify(run, scenario, tmp_path / "report.json", tampered)
     assert result.exit_code == 1
     assert "is not the checkpoint's signed root" in result.output
+    assert "figure countries.FR.by_legal_process.COURT_ORDER.requests_granted would then differ too" in result.output
 
-
-def test_verify_fails_when_resigned_by_another_key(scenario: Scenario, run: Callable[..., Result],
-                                                   tmp_path: Path) -> None:
-    report = generate(run, scenario, tmp_path)
-    entries = export(run, report, tmp_path)
+    # The report re-signed by another key.
     body = {k: v for k, v in report.items() if k != "signature"}
-    forged = tmp_path / "forged.json"
-    forged.write_text(json.dumps(sign_report(body, SigningKey.generate())))
-    result = _verify(run, scenario, forged, entries)
+    (tmp_path / "forged.json").write_text(json.dumps(sign_report(body, SigningKey.generate())))
+    result = _verify(run, scenario, tmp_path / "forged.json", entries)
     assert result.exit_code == 1
     assert "signature does not verify with the verifier key" in result.output
 
@@ -190,7 +184,7 @@ def test_reports_are_stored_once_and_superseded_by_later_versions(scenario: Scen
     assert html.headers["content-type"].startswith("text/html")
     assert "default-src 'none'" in html.headers["content-security-policy"]
     csv = gateway.client.get(f"/transparency/{scenario.period}.csv")
-    assert csv.text == (tmp_path / "v2" / "report.csv").read_text()
+    assert csv.text == (tmp_path / "v2" / "report.csv").read_bytes().decode()
     for bad in ("/transparency/2026-Q5.json", "/transparency/x.exe", f"/transparency/{scenario.period}.json?version=0",
                 f"/transparency/{scenario.period}.json?version=9", "/transparency/0000.json"):
         assert gateway.client.get(bad).status_code == 404, bad
@@ -209,7 +203,7 @@ def test_auditors_read_reports_through_graphql(scenario: Scenario, run: Callable
     assert data["transparencyReports"] == [{"period": scenario.period, "version": 1,
                                             "treeSize": first["checkpoint"]["tree_size"], "json": None}]
     assert json.loads(data["transparencyReport"]["json"]) == first
-    assert data["transparencyReport"]["csv"] == (tmp_path / "report.csv").read_text()
+    assert data["transparencyReport"]["csv"] == (tmp_path / "report.csv").read_bytes().decode()
     refused = world.gateway.post(world.authority, "{ transparencyReports { period } }")
     assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN_ROLE"
 
