@@ -94,7 +94,8 @@ _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:64rem;padding:0 1rem;color:#1b1b1b}
 h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem}
 table{border-collapse:collapse;font-size:.85rem}th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}
-th:first-child,td:first-child{text-align:left}thead th{background:#f0f0f0}
+thead th:first-child,tbody th{text-align:left;font-weight:normal;font-family:monospace}thead th{background:#f0f0f0}
+.scroll{overflow-x:auto}
 svg text{font-size:12px;fill:#1b1b1b}.note{white-space:pre-wrap;font-family:monospace;font-size:.8rem}
 .granted{fill:#2b7a3d}.rejected{fill:#b3261e}.pending{fill:#9e9e9e}.bar{fill:#3366aa}.band{fill:#c7d3e8}
 """
@@ -142,12 +143,16 @@ def _bar_chart(title: str, labels: Sequence[str], series: Sequence[tuple[str, Se
 
 
 def _table(report: Mapping[str, Any]) -> str:
-    head = "".join(f"<th>{escape(c)}</th>" for c in CSV_COLUMNS[1:])
+    """Every CSV column as a row, one column per country and the total: it reads down, not across."""
+    rows = _rows(report)
+    cells = [_csv_row(name, report["period"]["name"], figures) for name, figures in rows]
+    head = "<th>figure</th>" + "".join(f"<th>{escape(name)}</th>" for name, _ in rows)
     body = []
-    for name, figures in _rows(report):
-        cells = _csv_row(name, report["period"]["name"], figures)[1:]
-        body.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
-    return f'<table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    for position, column in enumerate(CSV_COLUMNS[2:], start=2):
+        values = "".join(f"<td>{escape(row[position])}</td>" for row in cells)
+        body.append(f"<tr><th scope=\"row\">{escape(column)}</th>{values}</tr>")
+    return (f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>')
 
 
 def report_html(report: Mapping[str, Any]) -> str:
