@@ -29,7 +29,7 @@ from gateway.cli.remote import (
 )
 from gateway.client import GatewayClient
 from gateway.errors import OperatorError
-from gateway.orders import OffenseCategory, RequestStatus
+from gateway.orders import LegalProcess, OffenseCategory, RequestStatus
 
 __all__ = [
     "LIST_REQUESTS",
@@ -80,7 +80,8 @@ def court_order_sha256(path: Path) -> str:
 def request_input(*, case_reference: str, court: str, jurisdiction: str, legal_basis: str,
                   offense_category: OffenseCategory | str, court_order_digest: str, phones: list[str],
                   usernames: list[str], subject_ids: list[str], fields: list[str], window_from: str,
-                  window_until: str, justification: str, emergency: bool = False) -> dict[str, Any]:
+                  window_until: str, justification: str, emergency: bool = False,
+                  legal_process: LegalProcess | str = LegalProcess.COURT_ORDER) -> dict[str, Any]:
     """The ``LegalRequestInput`` variables. Raises :class:`OperatorError` for no subjects or a bad digest."""
     if not _SHA256_HEX.fullmatch(court_order_digest):
         raise OperatorError("--court-order-sha256 must be 64 hex characters")
@@ -93,7 +94,7 @@ def request_input(*, case_reference: str, court: str, jurisdiction: str, legal_b
         "offenseCategory": str(OffenseCategory(str(offense_category).upper())),
         "courtOrderSha256": court_order_digest.lower(), "subjects": subjects, "fields": fields,
         "dataWindow": {"from": window_from, "until": window_until}, "justification": justification,
-        "emergency": emergency,
+        "emergency": emergency, "legalProcess": str(LegalProcess(str(legal_process).upper())),
     }
 
 
@@ -188,6 +189,8 @@ def submit(
     username: Annotated[list[str] | None, typer.Option(help="a subject's username (repeatable)")] = None,
     subject_id: Annotated[list[str] | None, typer.Option(help="a gateway subject id (repeatable)")] = None,
     emergency: Annotated[bool, typer.Option("--emergency", help="mark the request as an emergency")] = False,
+    legal_process: Annotated[LegalProcess, typer.Option(case_sensitive=False, help="the kind of legal process "
+                                                        "the request rests on")] = LegalProcess.COURT_ORDER,
     url: UrlOption = DEFAULT_URL,
     as_json: Annotated[bool, typer.Option("--json", help="print the new request as JSON")] = False,
 ) -> None:
@@ -199,7 +202,7 @@ def submit(
         case_reference=case_reference, court=court, jurisdiction=jurisdiction, legal_basis=legal_basis,
         offense_category=offense_category, court_order_digest=digest, phones=phone or [], usernames=username or [],
         subject_ids=subject_id or [], fields=fields_option(fields), window_from=window_from,
-        window_until=window_until, justification=justification, emergency=emergency)
+        window_until=window_until, justification=justification, emergency=emergency, legal_process=legal_process)
     with connect(url, principal_id, key) as client:
         created = submit_request(client, variables)
     if as_json:

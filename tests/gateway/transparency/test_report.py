@@ -158,7 +158,18 @@ def test_no_imported_value_in_the_reports_or_the_export(scenario: Scenario, run:
     guarded = secrets_of(scenario.world.subjects) | {"+33612345678", "33612345678"}
     assert len(guarded) > 20
     assert leaks(texts, guarded) == []
-    assert '"kind":"request_submitted"' in texts[3]  # the export does carry the facts
+    # The facts hold exactly the documented keys: nothing about a person can hide in another one.
+    allowed = {"request_submitted": {"request", "country", "legal_process", "offense_category", "emergency",
+                                     "selectors"},
+               "order_drafted": {"request", "order", "valid_until", "max_queries"},
+               "order_approved": {"request", "order", "active"}, "request_rejected": {"request"},
+               "order_revoked": {"request", "order"}, "disclosed": {"request", "order"}}
+    kinds = []
+    for line in texts[3].splitlines():
+        for fact in json.loads(line).get("facts", []):
+            kinds.append(fact["kind"])
+            assert set(fact) == allowed[fact["kind"]] | {"kind"}, fact
+    assert set(kinds) == set(allowed)
 
 
 def test_reports_are_stored_once_and_superseded_by_later_versions(scenario: Scenario, run: Callable[..., Result],
