@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import strawberry
 
 from gateway.api.context import RequestContext
@@ -27,8 +29,6 @@ class TransparencyReport:
 
 
 def _report(stored: StoredReport, *, files: bool) -> TransparencyReport:
-    from datetime import UTC, datetime
-
     return TransparencyReport(period=stored.period, version=stored.version, supersedes=stored.supersedes,
                               tree_size=stored.tree_size,
                               created_at=format_time(datetime.fromtimestamp(stored.created_at, UTC)),
