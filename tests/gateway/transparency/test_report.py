@@ -226,3 +226,12 @@ def test_named_periods(period: str) -> None:
     parsed = parse_period(period)
     assert parsed.start.isoformat().startswith("2026-07-01") or parsed.start.isoformat().startswith("2026-01-01")
     assert parse_period(parsed.name) == parsed
+
+
+def test_export_and_report_refuse_sizes_outside_the_log(run: Callable[..., Result], tmp_path: Path) -> None:
+    result = run("audit", "export", "--to", 5, "--out", tmp_path / "entries.jsonl")
+    assert result.exit_code == 2 and "past the current tree size 0" in result.output
+    result = run("transparency", "report", "--period", "2026-Q5", "--out", tmp_path)
+    assert result.exit_code == 2 and "a period is" in result.output
+    result = run("transparency", "report", "--period", "2026-Q3", "--from", "2026-07-01", "--out", tmp_path)
+    assert result.exit_code == 2 and "not both" in result.output
