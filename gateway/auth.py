@@ -40,8 +40,11 @@ def bearer_token(authorization: str | None) -> str:
 
 
 def authenticate(authorization: str | None, body: bytes, *, registry: PrincipalRegistry,
-                 replay: ReplayStore, settings: Settings, now: int) -> Caller:
-    """Return the caller, or raise :class:`AuthenticationError` with its §6 code."""
+                 replay: ReplayStore, settings: Settings, now: int, consume: bool = True) -> Caller:
+    """Return the caller, or raise :class:`AuthenticationError` with its §6 code.
+
+    With ``consume`` the jti is recorded here, in a commit of its own; without, a jti recorded
+    already is refused and recording it is left to the caller (the audit writer's batch)."""
     token = bearer_token(authorization)
     try:
         issuer, kid = peek_token(token)
@@ -56,5 +59,8 @@ def authenticate(authorization: str | None, body: bytes, *, registry: PrincipalR
         raise AuthenticationError("TOKEN_INVALID", "the token's jti must be printable ASCII")
     if claims.order_id is not None and not is_gateway_id(claims.order_id):
         raise AuthenticationError("TOKEN_INVALID", "the token's ord must be an order id as the gateway issued it")
-    replay.consume(claims.issuer, claims.jti, expires_at=claims.expires_at, now=now)
+    if consume:
+        replay.consume(claims.issuer, claims.jti, expires_at=claims.expires_at, now=now)
+    else:
+        replay.check_unused(claims.issuer, claims.jti, now=now)
     return Caller(principal=principal, claims=claims)

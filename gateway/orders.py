@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, select
 from sqlmodel import col
 
 from crypto.canonical import canonical_json
@@ -35,8 +37,10 @@ from gateway.policy import (
 )
 from gateway.principals import ACTIVE, PrincipalInfo, Role
 from gateway.store.engine import Database
-from gateway.store.tables import AuditEntry, LegalRequestRow, OrderApproval, OrderRow, Principal, PrincipalKey
+from gateway.store.tables import LegalRequestRow, OrderApproval, OrderRow, Principal, PrincipalKey
+from gateway.store.versions import bump, current
 from gateway.subjects import SUBJECT_FIELDS, SubjectStore, format_time
+from gateway.usage import StoredUsage, trusted_usage
 from gateway.vault import Vault
 
 __all__ = [
@@ -89,6 +93,13 @@ _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _NO_REQUEST = "no such request; list requests with the `requests` query"
 _NO_ORDER = "no such order"
+_orders = OrderRow.__table__  # type: ignore[attr-defined]
+_approvals = OrderApproval.__table__  # type: ignore[attr-defined]
+_principals = Principal.__table__  # type: ignore[attr-defined]
+_keys = PrincipalKey.__table__  # type: ignore[attr-defined]
+_ORDER_COLUMNS = (_orders.c.id, _orders.c.request_id, _orders.c.authority_id, _orders.c.document,
+                  _orders.c.queries_used, _orders.c.usage_index, _orders.c.usage_mac, _orders.c.revoked_at,
+                  _orders.c.revoke_reason)
 
 
 Undo = Callable[[], None]
@@ -220,12 +231,50 @@ class OrderState:
         return self.document
 
 
+@dataclass(frozen=True)
+class _Verified:
+    """What an order's document and approvals amount to, valid while ``version`` and ``identity``
+    (the row's id, request, authority and exact document text) are what the database holds."""
+
+    version: int
+    identity: tuple[str, str, str, str]
+    document: OrderDocument | None
+    approvals: tuple[Approval, ...]
+    counted: int
+
+
+class _Bounded:
+    """A small least-recently-used map, safe across the worker threads."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._items: OrderedDict[str, _Verified] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> _Verified | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: str, value: _Verified) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.limit:
+                self._items.popitem(last=False)
+
+
 class Orders:
-    def __init__(self, db: Database, subjects: SubjectStore, vault: Vault, *, approvals_required: int) -> None:
+    def __init__(self, db: Database, subjects: SubjectStore, vault: Vault, *, approvals_required: int,
+                 usage_key: bytes | None = None) -> None:
         self.db = db
         self.subjects = subjects
         self.vault = vault
         self.approvals_required = approvals_required
+        self.usage_key = usage_key
+        self._verified = _Bounded(4096)
 
     # -- requests -----------------------------------------------------------------------------
 
@@ -401,6 +450,7 @@ class Orders:
         with self.db.session() as session:
             session.add(OrderApproval(order_id=order_id, reviewer_id=reviewer.id, kid=kid, signature=signature,
                                       created_at=int(now.timestamp())))
+            bump(session)
         self._undo_with(undo, OrderApproval, (order_id, reviewer.id), None)
         state = self.load(order_id, now=now)
         if state.status is OrderStatus.ACTIVE:
@@ -422,6 +472,7 @@ class Orders:
             if row.revoked_at is not None:
                 raise BadRequest("the order is revoked already")
             row.revoked_at, row.revoked_by, row.revoke_reason = int(now.timestamp()), reviewer.id, reason
+            bump(session)
         self._undo_with(undo, OrderRow, order_id, {"revoked_at": None, "revoked_by": None, "revoke_reason": None})
         return self.load(order_id, now=now)
 
@@ -442,57 +493,75 @@ class Orders:
                 else:
                     for column, value in restore.items():
                         setattr(row, column, value)
+                bump(session)  # an approval or a revocation undone: what was cached on it is stale
 
         undo.append(reverse)
 
     def load(self, order_id: str, *, now: datetime) -> OrderState:
-        """The order with its status computed from first principles; ``ORDER_NOT_FOUND`` if none."""
-        with self.db.session() as session:
-            row = session.get(OrderRow, order_id) if is_gateway_id(order_id) else None
+        """The order with its status computed from first principles; ``ORDER_NOT_FOUND`` if none.
+
+        Per call: the state version, the order row and its trusted query count, each by primary key
+        or one index seek. The parsed document and the verified approvals are rebuilt only when the
+        row's document or the ``reviews`` version changed (gateway/store/versions.py), so a
+        suspended reviewer or a retired key stops counting on the next request in every process."""
+        if not is_gateway_id(order_id):
+            raise OrderNotFound(_NO_ORDER)
+        with self.db.engine.connect() as connection:
+            version = current(connection)
+            row = connection.execute(select(*_ORDER_COLUMNS).where(_orders.c.id == order_id)).first()
             if row is None:
                 raise OrderNotFound(_NO_ORDER)
-            approvals = list(session.execute(
-                select(OrderApproval, Principal, PrincipalKey)
-                .join(Principal, col(Principal.id) == col(OrderApproval.reviewer_id))
-                .outerjoin(PrincipalKey, (col(PrincipalKey.principal_id) == col(OrderApproval.reviewer_id))
-                           & (col(PrincipalKey.kid) == col(OrderApproval.kid)))
-                .where(col(OrderApproval.order_id) == order_id)
-                .order_by(col(OrderApproval.created_at))
-            ))
-            audited = session.execute(
-                select(func.count()).select_from(AuditEntry)
-                .where(col(AuditEntry.order_id) == order_id, col(AuditEntry.decision) == "disclosed")
-            ).scalar_one()
+            used = trusted_usage(connection, StoredUsage(row.id, int(row.queries_used), row.usage_index,
+                                                         row.usage_mac), self.usage_key)
+            identity = (row.id, row.request_id, row.authority_id, row.document)
+            verified = self._verified.get(order_id)
+            if verified is None or verified.version != version or verified.identity != identity or version < 0:
+                verified = self._verify(connection, identity, version)
+                if version >= 0:
+                    self._verified.put(order_id, verified)
+        status = order_status(verified.document, verified_approvals=verified.counted,
+                              approvals_required=self.approvals_required, revoked=row.revoked_at is not None,
+                              queries_used=used, now=now)
+        return OrderState(id=row.id, request_id=row.request_id, authority_id=row.authority_id, text=row.document,
+                          document=verified.document, status=status, approvals=verified.approvals,
+                          queries_used=used, revoked_reason=row.revoke_reason)
+
+    def _verify(self, connection: Connection, identity: tuple[str, str, str, str], version: int) -> _Verified:
+        """Parse the document and verify every approval against the reviewers' current keys."""
+        order_id, request_id, authority_id, text = identity
+        approvals = list(connection.execute(
+            select(_approvals.c.reviewer_id, _approvals.c.kid, _approvals.c.signature, _principals.c.role,
+                   _principals.c.status, _keys.c.public_key, _keys.c.status.label("key_status"))
+            .join(_principals, _principals.c.id == _approvals.c.reviewer_id)
+            .outerjoin(_keys, (_keys.c.principal_id == _approvals.c.reviewer_id) & (_keys.c.kid == _approvals.c.kid))
+            .where(_approvals.c.order_id == order_id)
+            .order_by(_approvals.c.created_at)
+        ))
         try:
-            document: OrderDocument | None = parse_order_document(row.document)
+            document: OrderDocument | None = parse_order_document(text)
         except GatewayError:
             document = None
-        if document is not None and (document.order_id != row.id or document.authority_id != row.authority_id
-                                     or document.request_id != row.request_id):
+        if document is not None and (document.order_id != order_id or document.authority_id != authority_id
+                                     or document.request_id != request_id):
             document = None
-        message = row.document.encode("utf-8")
+        message = text.encode("utf-8")
         checked: list[Approval] = []
         counted: set[str] = set()
-        for approval, principal, key in approvals:
-            ok = (document is not None and principal.role == Role.REVIEWER.value and principal.status == ACTIVE
-                  and key is not None and key.status == ACTIVE and principal.id not in counted)
+        for approval in approvals:
+            ok = (document is not None and approval.role == Role.REVIEWER.value and approval.status == ACTIVE
+                  and approval.public_key is not None and approval.key_status == ACTIVE
+                  and approval.reviewer_id not in counted)
             if ok:
                 try:
                     verify_signature_over(ORDER_DOMAIN, message, approval.signature,
-                                          decode_signing_public_key(key.public_key))
+                                          decode_signing_public_key(approval.public_key))
                 except CryptoError:
                     ok = False
             if ok:
-                counted.add(principal.id)
+                counted.add(approval.reviewer_id)
             checked.append(Approval(approval.reviewer_id, approval.kid, ok))
-        # The counter column is not signed; the audit log is. Whichever is higher wins, so editing
-        # the counter down grants nothing.
-        used = max(row.queries_used, int(audited))
-        status = order_status(document, verified_approvals=len(counted), approvals_required=self.approvals_required,
-                              revoked=row.revoked_at is not None, queries_used=used, now=now)
-        return OrderState(id=row.id, request_id=row.request_id, authority_id=row.authority_id, text=row.document,
-                          document=document, status=status, approvals=tuple(checked), queries_used=used,
-                          revoked_reason=row.revoke_reason)
+        return _Verified(version=version, identity=identity, document=document, approvals=tuple(checked),
+                         counted=len(counted))
 
     def for_authority(self, authority_id: str, order_id: str, *, now: datetime) -> OrderState:
         """An order as its authority may see it; another authority's order is ``ORDER_NOT_FOUND``."""

@@ -20,6 +20,7 @@ from crypto.keys import decode_sealing_public_key, decode_signing_public_key, en
 from gateway.errors import AuthenticationError, BadRequest
 from gateway.store.engine import Database
 from gateway.store.tables import Principal, PrincipalKey
+from gateway.store.versions import bump
 
 __all__ = ["ACTIVE", "SUSPENDED", "PrincipalInfo", "PrincipalKeyInfo", "PrincipalRegistry", "Role"]
 
@@ -133,6 +134,7 @@ class PrincipalRegistry:
                 raise BadRequest(f"key {kid} is registered for {principal_id} already")
             session.add(PrincipalKey(principal_id=principal_id, kid=kid, public_key=public, status=ACTIVE,
                                      created_at=now))
+            bump(session)
         return kid
 
     def retire_key(self, principal_id: str, kid: str, *, now: int) -> None:
@@ -145,6 +147,7 @@ class PrincipalRegistry:
                 return
             row.status = RETIRED
             row.retired_at = now
+            bump(session)  # every process drops the approvals it verified with this key
 
     def set_status(self, principal_id: str, status: str) -> PrincipalInfo:
         """Suspend (or reactivate) a principal; a suspended principal's tokens stop working at once,
@@ -156,6 +159,7 @@ class PrincipalRegistry:
                                      .values(status=status))
             if result.rowcount == 0:  # type: ignore[attr-defined]
                 raise BadRequest(f"no principal {principal_id!r}; see `gateway principals list`")
+            bump(session)  # every process drops what it cached about this principal
         found = self.get(principal_id)
         assert found is not None
         return found

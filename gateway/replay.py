@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
@@ -13,9 +13,16 @@ from gateway.errors import AuthenticationError
 from gateway.store.engine import Database
 from gateway.store.tables import SeenToken
 
-__all__ = ["ReplayStore"]
+__all__ = ["ReplayStore", "replayed"]
+
+_seen = SeenToken.__table__  # type: ignore[attr-defined]
 
 _PURGE_EVERY_S = 60
+
+
+def replayed() -> AuthenticationError:
+    return AuthenticationError("TOKEN_REPLAYED", "this token's jti was used before; sign a new token "
+                               "with a fresh jti for every request")
 
 
 class ReplayStore:
@@ -28,15 +35,29 @@ class ReplayStore:
         self._last_purge = 0
         self._lock = threading.Lock()
 
+    def keep_until(self, expires_at: int) -> int:
+        """Until when a token expiring at ``expires_at`` stays recorded."""
+        return expires_at + self.retention_s
+
+    def check_unused(self, issuer: str, jti: str, *, now: int) -> None:
+        """Refuse a jti recorded already, without recording it: the audit writer records it in the
+        request's own commit (:class:`gateway.audit.model.AuditEvent` ``consume_token``), and
+        refuses it there too if another request recorded it meanwhile."""
+        with self.db.engine.connect() as connection:
+            found = connection.execute(select(_seen.c.jti).where(_seen.c.issuer == issuer, _seen.c.jti == jti)).first()
+        if found is not None:
+            raise replayed()
+        self._maybe_purge(now)
+
     def consume(self, issuer: str, jti: str, *, expires_at: int, now: int) -> None:
-        """Mark the jti used until ``retention_s`` past the token's expiry; raise if it was used."""
-        values = self._insert.values(issuer=issuer, jti=jti, expires_at=expires_at + self.retention_s)
+        """Mark the jti used until ``retention_s`` past the token's expiry, in a commit of its own;
+        raise if it was used. For requests that change state before their audit entry is written."""
+        values = self._insert.values(issuer=issuer, jti=jti, expires_at=self.keep_until(expires_at))
         statement = values.on_conflict_do_nothing(index_elements=["issuer", "jti"]).returning(col(SeenToken.jti))
         with self.db.session() as session:
             inserted = session.execute(statement).first()
         if inserted is None:
-            raise AuthenticationError("TOKEN_REPLAYED", "this token's jti was used before; sign a new token "
-                                      "with a fresh jti for every request")
+            raise replayed()
         self._maybe_purge(now)
 
     def purge(self, now: int) -> int:

@@ -15,6 +15,7 @@ from gateway.principals import PrincipalRegistry
 from gateway.replay import ReplayStore
 from gateway.store.engine import Database
 from gateway.subjects import SubjectStore
+from gateway.usage import usage_key
 from gateway.vault import Vault
 
 __all__ = ["Services", "utc_now"]
@@ -42,13 +43,14 @@ class Services:
         """Load keys and open the database; raise ``OperatorError`` when `gateway init` is missing."""
         keys = load_gateway_keys(settings)
         db = Database(settings.sqlalchemy_url)
+        counter_key = usage_key(keys.at_rest_key)
         audit = AuditWriter(settings.sqlalchemy_url, checkpoint_key=keys.checkpoint_key, origin=settings.origin,
                             policy=CheckpointPolicy(settings.checkpoint_every_entries,
                                                     settings.checkpoint_every_seconds),
-                            group_commit=settings.audit_group_commit)
+                            group_commit=settings.audit_group_commit, usage_key=counter_key)
         vault = Vault.from_keys(keys)
         subjects = SubjectStore(db, vault)
-        orders = Orders(db, subjects, vault, approvals_required=settings.approvals_required)
+        orders = Orders(db, subjects, vault, approvals_required=settings.approvals_required, usage_key=counter_key)
         return cls(settings=settings, db=db, keys=keys, registry=PrincipalRegistry(db),
                    replay=ReplayStore(db, retention_s=settings.jti_retention_s), audit=audit, vault=vault,
                    subjects=subjects, orders=orders, clock=clock)

@@ -43,6 +43,7 @@ from gateway.errors import (
     UnsupportedMediaType,
 )
 from gateway.orders import Undo
+from gateway.replay import replayed
 from gateway.services import Services
 from gateway.transparency import facts
 
@@ -119,6 +120,8 @@ class GraphQLEndpoint:
             # Unlogged means undone: a review action must not stand without its entry.
             await run_in_threadpool(reverse, handled.undo)
             return JSONResponse(error_body(exc), status_code=exc.status)
+        if handled.error is None and receipt.decision is Decision.REFUSED and handled.undo:
+            await run_in_threadpool(reverse, handled.undo)  # pragma: no cover - mutations spend tokens first
         return self._respond(handled, receipt)
 
     def summarise_closed_windows(self, now: datetime) -> None:
@@ -165,10 +168,13 @@ class GraphQLEndpoint:
         now_s = int(event.time.timestamp())
         try:
             caller = authenticate(authorization, body, registry=services.registry, replay=services.replay,
-                                  settings=services.settings, now=now_s)
+                                  settings=services.settings, now=now_s, consume=False)
         except GatewayError as exc:
             return _Handled(event=event, error=exc)
         event.principal, event.principal_verified, event.jti = caller.principal.id, True, caller.claims.jti
+        # Recorded in the audit entry's own commit, refused or not, so the token is spent either way.
+        event.consume_token = (caller.claims.issuer, caller.claims.jti,
+                               services.replay.keep_until(caller.claims.expires_at))
         event.order_id = caller.claims.order_id
         context = RequestContext(services=services, caller=caller, request_id=event.request_id, now=event.time)
         try:
@@ -208,6 +214,12 @@ class GraphQLEndpoint:
         payload = parse_payload(body)
         prepared = self.engine.prepare(payload["query"], payload.get("operationName"))
         event.operation_sha256 = prepared.shape_sha256
+        if prepared.kind != "query":
+            # A mutation commits before its entry does: its token is spent first, in a commit of
+            # its own, so that no replay of it can change anything.
+            claims, event.consume_token = caller.claims, None
+            self.services.replay.consume(claims.issuer, claims.jti, expires_at=claims.expires_at,
+                                         now=int(event.time.timestamp()))
         variables = coerce_variables(self.engine.schema, prepared, payload.get("variables"), self.engine.known_names)
         authorize(analyse(self.engine.schema, prepared, variables), context)
         return self.engine.execute(prepared, payload.get("variables"), context)
@@ -215,8 +227,10 @@ class GraphQLEndpoint:
     def _respond(self, handled: _Handled, receipt: AuditReceipt) -> Response:
         extensions = {"audit": receipt.extension()}
         if handled.error is None and receipt.decision is Decision.REFUSED:
-            # The writer refused at commit time: concurrent requests used up the order.
-            handled.error = OrderExhausted("the order has no queries left; ask for a new order")
+            # The writer refused at commit time: the token's jti was recorded meanwhile by another
+            # request, or concurrent requests used up the order.
+            handled.error = (replayed() if receipt.code == "TOKEN_REPLAYED"
+                             else OrderExhausted("the order has no queries left; ask for a new order"))
         if handled.error is not None:
             body = error_body(handled.error) | {"extensions": extensions}
             return JSONResponse(body, status_code=handled.error.status)

@@ -49,6 +49,9 @@ class AuditEvent:
     max_queries: int | None = None
     # Non-personal attributes of what a served request did, for transparency figures (§10.1).
     facts: list[dict[str, Any]] = field(default_factory=list)
+    # Atomic with the entry: the token's (issuer, jti, keep-until) recorded as used; a jti used
+    # before (or earlier in the same batch) turns the entry into a TOKEN_REPLAYED refusal.
+    consume_token: tuple[str, str, int] | None = None
 
 
 @dataclass(frozen=True)

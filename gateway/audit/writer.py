@@ -2,9 +2,12 @@
 
 Requests hand their :class:`AuditEvent` to :meth:`AuditWriter.append` and wait. A committer thread
 takes every event queued meanwhile and writes them in ONE transaction: the entries with dense,
-ordered indexes, the Merkle nodes they complete, and the query each disclosure counts against its
-order; then one commit, which is one fsync (SQLite WAL with ``synchronous=FULL``; PostgreSQL with
-``synchronous_commit`` on, which the writer's connections enforce). Only after that do the waiting
+ordered indexes, the Merkle nodes they complete, the query each disclosure counts against its
+order (with the MAC that lets a reader trust the count, gateway/usage.py), and the jti of each
+request's token (docs/PROTOCOL.md §2: a jti already recorded, or twice in the batch, makes the
+later request a TOKEN_REPLAYED refusal); then one commit, which is one fsync (SQLite WAL with
+``synchronous=FULL``; PostgreSQL with ``synchronous_commit`` on, which the writer's connections
+enforce). Only after that do the waiting
 requests get their receipts and answer.
 
 Indexes stay dense and ordered across processes sharing one database: every batch holds the
@@ -31,7 +34,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from nacl.signing import SigningKey
-from sqlalchemy import Connection, Engine, create_engine, event, insert, text, update
+from sqlalchemy import Connection, Engine, create_engine, event, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 
 from crypto.canonical import canonical_json
@@ -41,7 +45,8 @@ from gateway.audit.checkpoints import CheckpointPolicy, latest_checkpoint, log_s
 from gateway.audit.model import AuditEvent, AuditReceipt, Decision, entry_columns, entry_document
 from gateway.audit.tree import DbTreeSource, completed_nodes
 from gateway.errors import AuditUnavailable
-from gateway.store.tables import AuditEntry, AuditNode, OrderRow
+from gateway.store.tables import AuditEntry, AuditNode, OrderRow, SeenToken
+from gateway.usage import StoredUsage, trusted_usage, usage_mac
 
 __all__ = ["AuditWriter", "writer_engine"]
 
@@ -50,6 +55,7 @@ log = logging.getLogger("gateway.audit")
 _entries = AuditEntry.__table__  # type: ignore[attr-defined]
 _nodes = AuditNode.__table__  # type: ignore[attr-defined]
 _orders = OrderRow.__table__  # type: ignore[attr-defined]
+_seen = SeenToken.__table__  # type: ignore[attr-defined]
 _ADVISORY_LOCK = 0x6A75_6469_7400  # any constant shared by all gateway processes
 _MAX_BATCH = 512
 _UNAVAILABLE = "the audit entry could not be made durable, so nothing was disclosed; retry later"
@@ -139,10 +145,13 @@ class AuditWriter:
     measuring what group commit buys). ``batches`` and ``entries`` count what was committed."""
 
     def __init__(self, url: str, *, checkpoint_key: SigningKey, origin: str, policy: CheckpointPolicy,
-                 group_commit: bool = True, monotonic: Callable[[], float] = time.monotonic) -> None:
+                 group_commit: bool = True, monotonic: Callable[[], float] = time.monotonic,
+                 usage_key: bytes | None = None) -> None:
         self.engine = writer_engine(url)
         self._monotonic = monotonic  # the timed-checkpoint clock; a parameter so tests never wait on it
         self.dialect = self.engine.dialect.name
+        self.usage_key = usage_key
+        self._insert_token = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(_seen)
         self.checkpoint_key = checkpoint_key
         self.origin = origin
         self.policy = policy
@@ -252,6 +261,46 @@ class AuditWriter:
         if self.dialect == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK})
 
+    def _record_tokens(self, connection: Connection, events: list[AuditEvent]) -> set[int]:
+        """Record the batch's token jtis (docs/PROTOCOL.md §2); return the offsets of the events
+        whose jti was used before, by an earlier batch, another process or an earlier event here."""
+        replayed: set[int] = set()
+        first: dict[tuple[str, str], tuple[int, int]] = {}
+        for offset, item in enumerate(events):
+            if item.consume_token is None:
+                continue
+            issuer, jti, keep_until = item.consume_token
+            if (issuer, jti) in first:
+                replayed.add(offset)
+            else:
+                first[(issuer, jti)] = (offset, keep_until)
+        if not first:
+            return replayed
+        statement = (self._insert_token.values([{"issuer": i, "jti": j, "expires_at": k}
+                                                for (i, j), (_, k) in first.items()])
+                     .on_conflict_do_nothing(index_elements=["issuer", "jti"])
+                     .returning(_seen.c.issuer, _seen.c.jti))
+        inserted = {(str(i), str(j)) for i, j in connection.execute(statement)}
+        replayed.update(offset for token, (offset, _) in first.items() if token not in inserted)
+        return replayed
+
+    def _charge(self, connection: Connection, order_id: str, max_queries: int, index: int,
+                charges: dict[str, tuple[int, int]]) -> bool:
+        """Count one query against ``order_id`` for the entry at ``index``, unless it is used up."""
+        if order_id in charges:
+            used = charges[order_id][0]
+        else:
+            row = connection.execute(select(_orders.c.queries_used, _orders.c.usage_index, _orders.c.usage_mac)
+                                     .where(_orders.c.id == order_id)).first()
+            if row is None:
+                return False
+            used = trusted_usage(connection, StoredUsage(order_id, int(row.queries_used), row.usage_index,
+                                                         row.usage_mac), self.usage_key)
+        if used >= max_queries:
+            return False
+        charges[order_id] = (used + 1, index)
+        return True
+
     def _commit(self, batch: list[_Pending]) -> None:
         """Write ``batch`` in one transaction and settle every future; never raises."""
         for pending in batch:
@@ -302,18 +351,18 @@ class AuditWriter:
         rows: list[dict[str, object]] = []
         receipts: list[AuditReceipt] = []
         leaves: list[bytes] = []
+        replayed = self._record_tokens(connection, events)
+        charges: dict[str, tuple[int, int]] = {}  # order -> (queries used, index of the last charge)
         for offset, item in enumerate(events):
             decision, code = item.decision, item.code
-            if item.charge_order is not None and decision is Decision.DISCLOSED:
-                # The order row is charged in this transaction, so the count and the entry commit
-                # together; concurrent disclosures past max_queries become ORDER_EXHAUSTED here.
-                charged = connection.execute(
-                    update(_orders).where(_orders.c.id == item.charge_order,
-                                          _orders.c.queries_used < (item.max_queries or 0))
-                    .values(queries_used=_orders.c.queries_used + 1)
-                ).rowcount
-                if charged != 1:
-                    decision, code = Decision.REFUSED, "ORDER_EXHAUSTED"
+            if offset in replayed and decision is not Decision.REFUSED:
+                # Its jti was recorded by an earlier request, or by one before it in this batch.
+                decision, code = Decision.REFUSED, "TOKEN_REPLAYED"
+            if item.charge_order is not None and decision is Decision.DISCLOSED and not self._charge(
+                    connection, item.charge_order, item.max_queries or 0, size + offset, charges):
+                # Charged in this transaction, so the count and the entry commit together;
+                # concurrent disclosures past max_queries become ORDER_EXHAUSTED here.
+                decision, code = Decision.REFUSED, "ORDER_EXHAUSTED"
             index = size + offset
             document = entry_document(item, index, decision, code)
             if decision is not item.decision:
@@ -324,6 +373,10 @@ class AuditWriter:
             rows.append({"idx": index, "entry": entry.decode("utf-8"), "leaf_hash": digest}
                         | entry_columns(document))
             receipts.append(AuditReceipt(item.request_id, index, b64encode(digest), decision, code))
+        for order_id, (used, last) in charges.items():
+            mac = None if self.usage_key is None else usage_mac(self.usage_key, order_id, used, last)
+            connection.execute(update(_orders).where(_orders.c.id == order_id)
+                               .values(queries_used=used, usage_index=None if mac is None else last, usage_mac=mac))
         connection.execute(insert(_entries), rows)
         connection.execute(insert(_nodes), completed_nodes(DbTreeSource(connection), size, leaves))
         new_size = size + len(events)

@@ -13,7 +13,8 @@ from sqlmodel import Field, SQLModel
 
 __all__ = [
     "AuditCheckpoint", "AuditEntry", "AuditNode", "LegalRequestRow", "OrderApproval", "OrderRow",
-    "Principal", "PrincipalKey", "SeenToken", "Subject", "SubjectIndex", "TransparencyReportRow", "metadata",
+    "Principal", "PrincipalKey", "SeenToken", "StateVersion", "Subject", "SubjectIndex", "TransparencyReportRow",
+    "metadata",
 ]
 
 metadata = SQLModel.metadata
@@ -102,6 +103,10 @@ class OrderRow(SQLModel, table=True):
     created_by: str = Field(foreign_key="principals.id", max_length=64)
     created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
     queries_used: int = Field(default=0)
+    # Written by the audit writer alone, with the count (gateway/usage.py): the index of the entry
+    # that charged the order last and a MAC over both, so an edited count is never believed.
+    usage_index: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    usage_mac: bytes | None = Field(default=None, sa_column=Column(LargeBinary(32), nullable=True))
     revoked_at: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     revoked_by: str | None = Field(default=None, max_length=64)
     revoke_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
@@ -125,7 +130,8 @@ class AuditEntry(SQLModel, table=True):
     __tablename__ = "audit_entries"
     __table_args__ = (
         UniqueConstraint("request_id", name="uq_audit_entries_request_id"),
-        Index("ix_audit_entries_order_decision", "order_id", "decision"),
+        # With idx last: an order's disclosures past an index are one seek (gateway/usage.py).
+        Index("ix_audit_entries_order_decision_idx", "order_id", "decision", "idx"),
     )
     idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     entry: str = Field(sa_column=Column(Text, nullable=False))
@@ -145,6 +151,17 @@ class AuditNode(SQLModel, table=True):
     level: int = Field(primary_key=True)
     idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+
+
+class StateVersion(SQLModel, table=True):
+    """Counters bumped in the transaction of every change that can withdraw what a process caches
+    (``reviews``: an approval added or removed, a principal suspended or reinstated, a key added or
+    retired, an order revoked). Each request reads it by primary key and drops stale caches, so
+    every gateway process sharing the database sees a change on its next request."""
+
+    __tablename__ = "state_versions"
+    name: str = Field(primary_key=True, max_length=32)
+    version: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 class AuditCheckpoint(SQLModel, table=True):

@@ -1,0 +1,413 @@
+"""Real disclosures through `gateway serve` against a bare strawberry app, in one run (issue 12).
+
+    .venv/bin/python bench/bench_disclosure.py [--rounds 3] [--seconds 8] [--connections 32]
+                                               [--log-entries 1000000] [--postgres URL]
+
+The peer (bench/peer_app.py) is strawberry with its parser and validation caches and nothing
+else, answering the same query shape: a subject by id with two sealed fields whose ciphertexts
+are 200 and 600 bytes. The gateway serves real disclosures: ``subject(by: {id})`` with
+``phoneNumber`` and ``ipAddresses`` of an ACTIVE order with two reviewer approvals, every request
+with its own single-use token (minted before the clock starts; wrk sends them through a Lua
+script), every response audited. Both run under uvicorn with one worker; ``wrk -t1`` drives them
+in turn for ``--rounds`` rounds, and the table shows requests/s, p50, p99 and gateway/peer.
+
+Then, one client at a time: p50 of ``GET /healthz``, of an unsigned request (refused 401 and
+audited) and of a two-field disclosure. Last, a second gateway over a log pre-filled with
+``--log-entries`` entries (bench/audit_fixture.py: real leaves, nodes and checkpoints) whose order
+has used 9,000 of its 10,000 queries: one-client p50 on a fresh order there and on that order,
+against the fresh log. Targets (docs: issue 12) are printed beside each figure.
+
+Needs ``wrk`` (Debian package ``wrk``: ``apt-get install wrk``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import shlex
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+import sqlalchemy
+from nacl.public import PrivateKey
+from nacl.signing import SigningKey
+
+from crypto.keys import encode_public_key
+from crypto.signing import ORDER_DOMAIN, sign_over
+from crypto.tokens import create_token
+from gateway.audit.checkpoints import log_size
+from gateway.config import Settings
+from gateway.demo_data import generate_subjects
+from gateway.initialize import initialize
+from gateway.orders import DraftInput, RequestInput, Selector
+from gateway.policy import TimeWindow
+from gateway.principals import Role
+from gateway.services import Services
+
+ROOT = Path(__file__).resolve().parent.parent
+GATEWAY_QUERY = "query($id: ID!) { subject(by: {id: $id}) { phoneNumber { ciphertext } ipAddresses { ciphertext } } }"
+USED = 9_000
+MAX_QUERIES = 10_000
+TARGETS = {"ratio": 0.5, "p99": 2.0, "disclosure_ms": 3.0, "refusal_ms": 1.5, "flat": 1.2}
+
+LUA = r"""
+local tokens, body, path, method = {}, nil, "/graphql", "POST"
+local n = 0
+function init(args)
+  method, path = args[1], args[2]
+  if args[3] ~= "-" then
+    local f = io.open(args[3], "rb"); body = f:read("*a"); f:close()
+  end
+  if args[4] ~= "-" then
+    for line in io.lines(args[4]) do tokens[#tokens + 1] = line end
+  end
+end
+function request()
+  local headers = {}
+  if body then headers["Content-Type"] = "application/json" end
+  if #tokens > 0 then
+    n = n + 1
+    -- Past the last token the first one comes round again: a replay, refused and counted as non-2xx.
+    headers["Authorization"] = "Bearer " .. tokens[(n - 1) % #tokens + 1]
+  end
+  return wrk.format(method, path, headers, body)
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('WRK {"requests": %d, "duration_us": %d, "non2xx": %d, "socket_errors": %d, ' ..
+    '"p50_us": %d, "p99_us": %d}\n', summary.requests, summary.duration, e.status,
+    e.connect + e.read + e.write + e.timeout, latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+@dataclass
+class Setup:
+    settings: Settings
+    authority: SigningKey
+    subject_id: str
+    orders: list[str]
+    body: bytes
+
+
+@dataclass
+class Result:
+    requests: int
+    seconds: float
+    non2xx: int
+    socket_errors: int
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+
+def need_wrk() -> str:
+    found = shutil.which("wrk")
+    if found is None:
+        raise SystemExit("this benchmark drives the servers with wrk, which is not installed.\n"
+                         "Install it with:  apt-get update && apt-get install -y wrk   (Debian package `wrk`)")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def database(tmp: Path, postgres: str | None, name: str) -> Iterator[Settings]:
+    url, admin, schema = None, None, f"bench_{secrets.token_hex(4)}"
+    if postgres:
+        admin = sqlalchemy.create_engine(postgres)
+        with admin.begin() as conn:
+            conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
+        url = f"{postgres}{'&' if '?' in postgres else '?'}options={quote(f'-csearch_path={schema}')}"
+    settings = Settings(data_dir=tmp / name, id="gateway.bench", database_url=url,  # type: ignore[call-arg]
+                        _env_file=None)
+    initialize(settings)
+    try:
+        yield settings
+    finally:
+        if admin is not None:
+            with admin.begin() as conn:
+                conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+
+
+def prepare(settings: Settings, orders: int) -> Setup:
+    """Subjects, an authority, two reviewers, one request and ``orders`` ACTIVE orders on it, made
+    through the services (no audit entries: the log stays as the fixture leaves it)."""
+    services = Services.build(settings)
+    try:
+        subjects = list(generate_subjects(20, seed=12))
+        services.subjects.import_lines(json.dumps(s) for s in subjects)
+        now = datetime.now(UTC)
+        authority, sealing = SigningKey.generate(), PrivateKey.generate()
+        principal = services.registry.add(role=Role.AUTHORITY, principal_id="bench-authority", name="Bench",
+                                          signing_key=encode_public_key(authority.verify_key), country="DE",
+                                          sealing_key=encode_public_key(sealing.public_key),
+                                          now=int(now.timestamp()))
+        reviewers = []
+        for n in "ab":
+            key = SigningKey.generate()
+            info = services.registry.add(role=Role.REVIEWER, principal_id=f"bench-reviewer-{n}", name=n,
+                                         signing_key=encode_public_key(key.verify_key), now=int(now.timestamp()))
+            reviewers.append((services.registry.get(info.id), key))
+        subject_id = str(subjects[0]["id"])
+        window = TimeWindow.parse("2026-01-01T00:00:00Z", "2026-11-01T00:00:00Z")
+        request = services.orders.submit_request(principal, RequestInput(
+            case_reference="BENCH 1/26", court="Bench court", jurisdiction="DE", legal_basis="bench",
+            offense_category="FRAUD", court_order_sha256="ab" * 32, subjects=[Selector("id", subject_id)],
+            fields=["phoneNumber", "ipAddresses"], data_window=window, justification="benchmark"), now=now)
+        order_ids = []
+        for _ in range(orders):
+            state = services.orders.draft_order(reviewers[0][0], DraftInput(
+                request_id=request.id, valid_until="2027-06-01T00:00:00Z", max_queries=MAX_QUERIES), now=now)
+            for info, key in reviewers:
+                services.orders.approve_order(info, state.id, sign_over(ORDER_DOMAIN, state.text.encode(), key),
+                                              now=now)
+            order_ids.append(state.id)
+    finally:
+        services.close()
+    body = json.dumps({"query": GATEWAY_QUERY, "variables": {"id": subject_id}}).encode()
+    return Setup(settings, authority, subject_id, order_ids, body)
+
+
+def wait_up(port: int, process: subprocess.Popen[bytes], probe: str) -> None:
+    for _ in range(300):
+        if process.poll() is not None:
+            raise SystemExit("a server exited at start")
+        with contextlib.suppress(OSError), urllib.request.urlopen(f"http://127.0.0.1:{port}{probe}", timeout=1):
+            return
+        time.sleep(0.1)
+    raise SystemExit("a server did not start")
+
+
+def start_gateway(settings: Settings, tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env |= {"GATEWAY_DATA_DIR": str(settings.data_dir), "GATEWAY_ID": settings.id,
+            "GATEWAY_DATABASE_URL": settings.sqlalchemy_url, "GATEWAY_RATE_LIMIT_PER_MINUTE": "100000000"}
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from gateway.cli.main import run; run()", "serve", "--port", str(port),
+         "--log-level", "warning"], env=env, cwd=tmp, stdout=subprocess.DEVNULL)
+    wait_up(port, process, "/healthz")
+    return process, port
+
+
+def start_peer(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT), "--port", str(port), "--log-level", "warning",
+         "--no-access-log", "bench.peer_app:app"], cwd=tmp, stdout=subprocess.DEVNULL)
+    wait_up(port, process, "/graphql?query=%7B__typename%7D")
+    return process, port
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+class Wrk:
+    def __init__(self, tmp: Path) -> None:
+        self.binary = need_wrk()
+        self.tmp = tmp
+        self.script = tmp / "bench.lua"
+        self.script.write_text(LUA)
+
+    def run(self, port: int, *, connections: int, seconds: float, method: str = "POST", path: str = "/graphql",
+            body: bytes | None = None, tokens: list[str] | None = None) -> Result:
+        body_file = tokens_file = "-"
+        if body is not None:
+            (self.tmp / "body.json").write_bytes(body)
+            body_file = str(self.tmp / "body.json")
+        if tokens:
+            (self.tmp / "tokens.txt").write_text("\n".join(tokens) + "\n")
+            tokens_file = str(self.tmp / "tokens.txt")
+        command = [self.binary, "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "30s", "-s",
+                   str(self.script), f"http://127.0.0.1:{port}", "--", method, path, body_file, tokens_file]
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        line = next(x for x in output.splitlines() if x.startswith("WRK "))
+        data = json.loads(line[4:])
+        return Result(requests=data["requests"], seconds=data["duration_us"] / 1e6, non2xx=data["non2xx"],
+                      socket_errors=data["socket_errors"], p50_ms=data["p50_us"] / 1000,
+                      p99_ms=data["p99_us"] / 1000)
+
+
+def mint(setup: Setup, order_id: str, count: int) -> list[str]:
+    now = int(time.time())
+    return [create_token(setup.authority, issuer="bench-authority", audience=setup.settings.id, body=setup.body,
+                         now=now, lifetime=300, order_id=order_id) for _ in range(count)]
+
+
+def peer_body(setup: Setup) -> bytes:
+    return json.dumps({"query": GATEWAY_QUERY, "variables": {"id": setup.subject_id}}).encode()
+
+
+def audited(settings: Settings) -> int:
+    engine = sqlalchemy.create_engine(settings.sqlalchemy_url)
+    try:
+        with engine.connect() as connection:
+            return log_size(connection)
+    finally:
+        engine.dispose()
+
+
+def one_client(wrk: Wrk, port: int, setup: Setup, order_id: str, seconds: float, budget: int) -> Result:
+    return wrk.run(port, connections=1, seconds=seconds, body=setup.body, tokens=mint(setup, order_id, budget))
+
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--one-client-seconds", type=float, default=3.0)
+    parser.add_argument("--log-entries", type=int, default=1_000_000)
+    parser.add_argument("--max-rate", type=int, default=1200, help="tokens minted per second of a run")
+    parser.add_argument("--postgres", metavar="URL", help="e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    args = parser.parse_args()
+    need_wrk()
+    # An order has 10,000 queries: each timed gateway run gets a fresh one.
+    per_round = int(args.max_rate * args.seconds)
+    if per_round + 200 > MAX_QUERIES:
+        raise SystemExit(f"--seconds x --max-rate must stay under {MAX_QUERIES - 200} (one order per run)")
+    lines: list[str] = []
+
+    def say(text: str) -> None:
+        print(text, flush=True)
+        lines.append(text)
+
+    with tempfile.TemporaryDirectory(prefix="bench-disclosure-") as name:
+        tmp = Path(name)
+        wrk = Wrk(tmp)
+        with database(tmp, args.postgres, "fresh") as settings:
+            setup = prepare(settings, args.rounds + 3)
+            gateway, gport = start_gateway(settings, tmp)
+            peer, pport = start_peer(tmp)
+            responses = 0
+            try:
+                # Warm-up: caches, connections, the first order load.
+                warm = wrk.run(gport, connections=args.connections, seconds=1, body=setup.body,
+                               tokens=mint(setup, setup.orders[0], args.max_rate))
+                responses += warm.requests
+                wrk.run(pport, connections=args.connections, seconds=1, body=peer_body(setup))
+
+                say("one client at a time (wrk -t1 -c1), p50 / p99 ms, fresh log and order:")
+                health = wrk.run(gport, connections=1, seconds=args.one_client_seconds, method="GET", path="/healthz")
+                refusal = wrk.run(gport, connections=1, seconds=args.one_client_seconds, body=setup.body)
+                responses += refusal.requests
+                single = one_client(wrk, gport, setup, setup.orders[1], args.one_client_seconds,
+                                    int(args.one_client_seconds * 2000))
+                responses += single.requests
+                peer_single = wrk.run(pport, connections=1, seconds=args.one_client_seconds, body=peer_body(setup))
+                say(f"  GET /healthz                 {health.p50_ms:7.2f} / {health.p99_ms:7.2f}")
+                say(f"  unsigned, refused + audited  {refusal.p50_ms:7.2f} / {refusal.p99_ms:7.2f}"
+                    f"   target <= {TARGETS['refusal_ms']} ms: {verdict(refusal.p50_ms <= TARGETS['refusal_ms'])}")
+                say(f"  two-field disclosure         {single.p50_ms:7.2f} / {single.p99_ms:7.2f}"
+                    f"   target <= {TARGETS['disclosure_ms']} ms: "
+                    f"{verdict(single.p50_ms <= TARGETS['disclosure_ms'] and single.non2xx == 0)}")
+                say(f"  peer, same query shape       {peer_single.p50_ms:7.2f} / {peer_single.p99_ms:7.2f}")
+
+                say(f"\n{args.connections} connections (wrk -t1), {args.seconds:g} s per run, alternating:")
+                say(f"  {'round':<6}{'peer req/s':>11}{'p50':>8}{'p99':>9}   {'gateway req/s':>13}{'p50':>8}{'p99':>9}"
+                    f"{'non-2xx':>9}{'ratio':>7}")
+                peers: list[Result] = []
+                gateways: list[Result] = []
+                for number in range(args.rounds):
+                    p = wrk.run(pport, connections=args.connections, seconds=args.seconds, body=peer_body(setup))
+                    g = wrk.run(gport, connections=args.connections, seconds=args.seconds, body=setup.body,
+                                tokens=mint(setup, setup.orders[2 + number], per_round))
+                    responses += g.requests
+                    peers.append(p)
+                    gateways.append(g)
+                    say(f"  {number + 1:<6}{p.rate:>11,.0f}{p.p50_ms:>8.1f}{p.p99_ms:>9.1f}   {g.rate:>13,.0f}"
+                        f"{g.p50_ms:>8.1f}{g.p99_ms:>9.1f}{g.non2xx + g.socket_errors:>9}{g.rate / p.rate:>7.2f}")
+                peer_rate = statistics.median(r.rate for r in peers)
+                gateway_rate = statistics.median(r.rate for r in gateways)
+                peer_p99 = statistics.median(r.p99_ms for r in peers)
+                gateway_p99 = statistics.median(r.p99_ms for r in gateways)
+                failures = sum(r.non2xx + r.socket_errors for r in gateways)
+                say(f"  median: peer {peer_rate:,.0f}/s p99 {peer_p99:.1f} ms; gateway {gateway_rate:,.0f}/s "
+                    f"p99 {gateway_p99:.1f} ms")
+                say(f"  ratio {gateway_rate / peer_rate:.2f} (target >= {TARGETS['ratio']}: "
+                    f"{verdict(gateway_rate / peer_rate >= TARGETS['ratio'] and failures == 0)}); "
+                    f"p99 {gateway_p99 / peer_p99:.2f}x the peer's (target <= {TARGETS['p99']}x: "
+                    f"{verdict(gateway_p99 <= TARGETS['p99'] * peer_p99)})")
+            finally:
+                stop(peer)
+                stop(gateway)
+            size = audited(settings)
+            # wrk stops on the clock with up to one request in flight per connection: those are
+            # answered (and audited) after wrk stopped counting.
+            in_flight = size - responses
+            say(f"  audit log: {size} entries for {responses} responses received "
+                f"({in_flight} in flight when wrk stopped, at most {args.connections} per run): "
+                f"{verdict(0 <= in_flight <= args.connections * (args.rounds + 3))}")
+
+        if args.log_entries:
+            from gateway.keyring import load_gateway_keys
+
+            sys.path.insert(0, str(ROOT))  # run as a script, bench/ is not a package on the path
+            from bench.audit_fixture import fill_log
+
+            with database(tmp, args.postgres, "big") as settings:
+                big = prepare(settings, 2)
+                key = load_gateway_keys(settings).checkpoint_key
+                took = fill_log(settings.sqlalchemy_url, args.log_entries, key=key, origin=settings.origin,
+                                order_id=big.orders[1], disclosed=USED)
+                say(f"\nlog pre-filled with {args.log_entries:,} entries in {took:.0f} s "
+                    f"(order {USED:,} of {MAX_QUERIES:,} used)")
+                gateway, gport = start_gateway(settings, tmp)
+                try:
+                    wrk.run(gport, connections=1, seconds=1, body=big.body, tokens=mint(big, big.orders[0], 2000))
+                    fresh_order = one_client(wrk, gport, big, big.orders[0], args.one_client_seconds,
+                                             int(args.one_client_seconds * 2000))
+                    # 1,000 queries left on it: a short run, so it never reaches max_queries.
+                    used_seconds = min(args.one_client_seconds, 1.5)
+                    used = one_client(wrk, gport, big, big.orders[1], used_seconds, MAX_QUERIES - USED)
+                finally:
+                    stop(gateway)
+                flat = TARGETS["flat"]
+                say(f"  one-client disclosure p50: fresh log {single.p50_ms:.2f} ms")
+                say(f"  over {args.log_entries:,} entries, fresh order  {fresh_order.p50_ms:.2f} ms "
+                    f"({fresh_order.p50_ms / single.p50_ms:.2f}x, target <= {flat}x: "
+                    f"{verdict(fresh_order.p50_ms <= flat * single.p50_ms and fresh_order.non2xx == 0)})")
+                say(f"  over {args.log_entries:,} entries, order with {USED:,} used  {used.p50_ms:.2f} ms "
+                    f"({used.p50_ms / single.p50_ms:.2f}x, target <= {flat}x: "
+                    f"{verdict(used.p50_ms <= flat * single.p50_ms and used.non2xx == 0)})")
+
+    say(f"\n{os.cpu_count()} CPUs; {'PostgreSQL' if args.postgres else 'SQLite (WAL, synchronous=FULL)'}")
+    say("command: " + shlex.join([".venv/bin/python", "bench/bench_disclosure.py", *sys.argv[1:]]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

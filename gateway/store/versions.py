@@ -1,0 +1,42 @@
+"""State versions: what a process may cache, and how every process learns that it went stale.
+
+A change that can withdraw something cached (an approval added or undone, a principal suspended or
+reinstated, a key added or retired, an order revoked) bumps the ``reviews`` version in its own
+transaction. A reader reads the version by primary key first, then the rows it caches, and keeps
+what it built only under that version: a change committed meanwhile has a higher version, so the
+next request rebuilds. No time-to-live: a revoked order or a suspended reviewer stops counting on
+the next request in every process sharing the database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Select, Update, select, update
+from sqlalchemy.orm import Session
+
+from gateway.store.tables import StateVersion
+
+__all__ = ["REVIEWS", "bump", "bump_statement", "current", "read_version"]
+
+REVIEWS = "reviews"
+_versions = StateVersion.__table__  # type: ignore[attr-defined]
+
+
+def read_version(name: str = REVIEWS) -> Select[Any]:
+    return select(_versions.c.version).where(_versions.c.name == name)
+
+
+def bump_statement(name: str = REVIEWS) -> Update:
+    return update(_versions).where(_versions.c.name == name).values(version=_versions.c.version + 1)
+
+
+def bump(session: Session | Connection, name: str = REVIEWS) -> None:
+    """Bump ``name`` in the caller's transaction, so the change and the bump commit together."""
+    session.execute(bump_statement(name))
+
+
+def current(connection: Connection | Session, name: str = REVIEWS) -> int:
+    """The version now; -1 if the row is missing (a database not migrated: nothing is ever cached)."""
+    found = connection.execute(read_version(name)).scalar_one_or_none()
+    return -1 if found is None else int(found)
