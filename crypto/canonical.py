@@ -12,8 +12,38 @@ from crypto.errors import EncodingError
 __all__ = ["canonical_json", "parse_json_object"]
 
 
+_SAFE_INTEGER = 2**53 - 1  # I-JSON (RFC 7493 §2.2): larger integers are not exact in an IEEE double
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    """Whether RFC 8785 of ``value`` is exactly ``json.dumps`` with sorted keys: objects with ASCII
+    keys (where UTF-16 and code point order agree, RFC 8785 §3.2.3), strings, safe integers,
+    booleans and null. JCS escapes strings as JSON.stringify does (§3.2.2.2): the two control
+    escapes and the six-character form are the ones ``json.dumps`` writes. Floats, big integers and
+    anything else take the full serialiser."""
+    if depth > 32:
+        return False
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return bool(-_SAFE_INTEGER <= value <= _SAFE_INTEGER)
+    if kind is dict:
+        return all(type(k) is str and k.isascii() and _plain(v, depth + 1) for k, v in value.items())
+    if kind is list:
+        return all(_plain(v, depth + 1) for v in value)
+    return False
+
+
 def canonical_json(document: Any) -> bytes:
     """The JCS bytes of ``document``; raise :class:`EncodingError` if it is not representable."""
+    if _plain(document):
+        # The documents the gateway signs and logs are all of this kind; the C encoder is some
+        # twenty times faster than the general one, and a test holds the two equal.
+        try:
+            return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            pass  # a lone surrogate: the full serialiser decides
     try:
         return rfc8785.dumps(document)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:

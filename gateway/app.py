@@ -53,6 +53,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
     engine = GraphQLEngine(schema._schema, max_tokens=settings.max_tokens, max_depth=settings.max_query_depth,
                            max_aliases=settings.max_aliases)
     discovery = discovery_document(services)
+    endpoint = GraphQLEndpoint(services, engine)
 
     async def well_known(_: Request) -> Response:
         return JSONResponse(discovery)
@@ -62,19 +63,20 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
 
     async def readyz(_: Request) -> Response:
         try:
-            services.db.ping()
+            await endpoint.in_thread(services.db.ping)
         except SQLAlchemyError:
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "reachable"})
 
-    async def checkpoint(_: Request) -> Response:
+    def read_checkpoint() -> str | None:
         with services.db.engine.connect() as connection:
-            note = latest_checkpoint(connection)
+            return latest_checkpoint(connection)
+
+    async def checkpoint(_: Request) -> Response:
+        note = await endpoint.in_thread(read_checkpoint)
         if note is None:
             return PlainTextResponse("no checkpoint yet\n", status_code=404)
         return PlainTextResponse(note)
-
-    endpoint = GraphQLEndpoint(services, engine)
 
     async def summarise_flood_windows() -> None:
         # A closed flood-control window is summarised on the next request, or here when none comes.

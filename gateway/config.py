@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=8, ge=2, le=50)
     max_aliases: int = Field(default=15, ge=1, le=1000)
     max_tokens: int = Field(default=2000, ge=10, le=100_000)
+    worker_threads: int = Field(default=8, ge=1, le=256,
+                                description="threads running requests' database and signature work, off the "
+                                            "event loop; also the size of the database connection pool")
 
     @field_validator("data_dir")
     @classmethod

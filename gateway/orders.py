@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 from sqlmodel import col
 
 from crypto.canonical import canonical_json
@@ -40,7 +40,7 @@ from gateway.store.engine import Database
 from gateway.store.tables import LegalRequestRow, OrderApproval, OrderRow, Principal, PrincipalKey
 from gateway.store.versions import bump, current
 from gateway.subjects import SUBJECT_FIELDS, SubjectStore, format_time
-from gateway.usage import StoredUsage, trusted_usage
+from gateway.usage import stored_usage, trusted_usage, usage_columns
 from gateway.vault import Vault
 
 __all__ = [
@@ -98,8 +98,16 @@ _approvals = OrderApproval.__table__  # type: ignore[attr-defined]
 _principals = Principal.__table__  # type: ignore[attr-defined]
 _keys = PrincipalKey.__table__  # type: ignore[attr-defined]
 _ORDER_COLUMNS = (_orders.c.id, _orders.c.request_id, _orders.c.authority_id, _orders.c.document,
-                  _orders.c.queries_used, _orders.c.usage_index, _orders.c.usage_mac, _orders.c.revoked_at,
-                  _orders.c.revoke_reason)
+                  _orders.c.revoked_at, _orders.c.revoke_reason)
+# The two statements Orders.load runs, built once (building costs more than running them).
+_LOAD_ORDER = select(*_ORDER_COLUMNS, *usage_columns()).where(_orders.c.id == bindparam("order_id"))
+_LOAD_APPROVALS = (
+    select(_approvals.c.reviewer_id, _approvals.c.kid, _approvals.c.signature, _principals.c.role,
+           _principals.c.status, _keys.c.public_key, _keys.c.status.label("key_status"))
+    .join(_principals, _principals.c.id == _approvals.c.reviewer_id)
+    .outerjoin(_keys, (_keys.c.principal_id == _approvals.c.reviewer_id) & (_keys.c.kid == _approvals.c.kid))
+    .where(_approvals.c.order_id == bindparam("order_id"))
+    .order_by(_approvals.c.created_at))
 
 
 Undo = Callable[[], None]
@@ -508,11 +516,10 @@ class Orders:
             raise OrderNotFound(_NO_ORDER)
         with self.db.engine.connect() as connection:
             version = current(connection)
-            row = connection.execute(select(*_ORDER_COLUMNS).where(_orders.c.id == order_id)).first()
+            row = connection.execute(_LOAD_ORDER, {"order_id": order_id}).first()
             if row is None:
                 raise OrderNotFound(_NO_ORDER)
-            used = trusted_usage(connection, StoredUsage(row.id, int(row.queries_used), row.usage_index,
-                                                         row.usage_mac), self.usage_key)
+            used = trusted_usage(connection, stored_usage(order_id, row), self.usage_key)
             identity = (row.id, row.request_id, row.authority_id, row.document)
             verified = self._verified.get(order_id)
             if verified is None or verified.version != version or verified.identity != identity or version < 0:
@@ -529,14 +536,7 @@ class Orders:
     def _verify(self, connection: Connection, identity: tuple[str, str, str, str], version: int) -> _Verified:
         """Parse the document and verify every approval against the reviewers' current keys."""
         order_id, request_id, authority_id, text = identity
-        approvals = list(connection.execute(
-            select(_approvals.c.reviewer_id, _approvals.c.kid, _approvals.c.signature, _principals.c.role,
-                   _principals.c.status, _keys.c.public_key, _keys.c.status.label("key_status"))
-            .join(_principals, _principals.c.id == _approvals.c.reviewer_id)
-            .outerjoin(_keys, (_keys.c.principal_id == _approvals.c.reviewer_id) & (_keys.c.kid == _approvals.c.kid))
-            .where(_approvals.c.order_id == order_id)
-            .order_by(_approvals.c.created_at)
-        ))
+        approvals = list(connection.execute(_LOAD_APPROVALS, {"order_id": order_id}))
         try:
             document: OrderDocument | None = parse_order_document(text)
         except GatewayError:

@@ -7,12 +7,13 @@ principals and hold no token keys.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from enum import StrEnum
 
 import phonenumbers
 from nacl.signing import VerifyKey
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlmodel import col
 
 from crypto.errors import CryptoError
@@ -20,7 +21,7 @@ from crypto.keys import decode_sealing_public_key, decode_signing_public_key, en
 from gateway.errors import AuthenticationError, BadRequest
 from gateway.store.engine import Database
 from gateway.store.tables import Principal, PrincipalKey
-from gateway.store.versions import bump
+from gateway.store.versions import bump, current
 
 __all__ = ["ACTIVE", "SUSPENDED", "PrincipalInfo", "PrincipalKeyInfo", "PrincipalRegistry", "Role"]
 
@@ -29,6 +30,14 @@ SUSPENDED = "suspended"
 RETIRED = "retired"
 _ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 # ISO 3166-1 alpha-2 regions as phonenumbers knows them; "001" (non-geographic) is not a country.
+_principals = Principal.__table__  # type: ignore[attr-defined]
+_keys = PrincipalKey.__table__  # type: ignore[attr-defined]
+_PRINCIPAL_COLUMNS = (_principals.c.id, _principals.c.role, _principals.c.name, _principals.c.country,
+                      _principals.c.sealing_key, _principals.c.status)
+_TOKEN_CACHE = 4096
+_PRINCIPAL = select(*_PRINCIPAL_COLUMNS).where(_principals.c.id == bindparam("id"))
+_KEY = select(_keys.c.kid, _keys.c.public_key, _keys.c.status).where(
+    _keys.c.principal_id == bindparam("id"), _keys.c.kid == bindparam("kid"))
 _COUNTRIES = frozenset(code for code in phonenumbers.SUPPORTED_REGIONS if code.isalpha())
 
 
@@ -85,6 +94,10 @@ class PrincipalRegistry:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        # (principal, kid) -> (state version, principal, verify key): valid only while the version
+        # holds, and every suspension, reinstatement and key change bumps it (store/versions.py).
+        self._tokens: dict[tuple[str, str], tuple[int, PrincipalInfo, VerifyKey]] = {}
+        self._lock = threading.Lock()
 
     def add(self, *, role: Role, principal_id: str, name: str, signing_key: str, now: int,
             country: str | None = None, sealing_key: str | None = None) -> PrincipalInfo:
@@ -192,16 +205,32 @@ class PrincipalRegistry:
         """
         # An id we could never have issued names nothing, and never reaches the database
         # (PostgreSQL refuses a NUL in text: that would be a 500, not a refusal).
-        row = None
-        with self.db.session() as session:
-            if _ID.fullmatch(principal_id):
-                row = session.get(Principal, principal_id)
+        if not _ID.fullmatch(principal_id):
+            raise _unknown()
+        with self.db.engine.connect() as connection:
+            version = current(connection)
+            cached = self._tokens.get((principal_id, kid))
+            if cached is not None and cached[0] == version and version >= 0:
+                return cached[1], cached[2]
+            row = connection.execute(_PRINCIPAL, {"id": principal_id}).first()
             if row is None or row.status != ACTIVE:
-                raise AuthenticationError("UNKNOWN_PRINCIPAL", "the token's issuer is not a registered, active "
-                                          "principal; ask the gateway operator to register or reinstate it")
-            key = session.get(PrincipalKey, (principal_id, kid))
-            if key is None or key.status != ACTIVE:
-                raise AuthenticationError("TOKEN_INVALID", "the token's kid is not an active key of its issuer; "
-                                          "sign with a registered key")
-            info = _info(row, [key])
-        return info, decode_signing_public_key(key.public_key)
+                raise _unknown()
+            key = connection.execute(_KEY, {"id": principal_id, "kid": kid}).first()
+        if key is None or key.status != ACTIVE:
+            raise AuthenticationError("TOKEN_INVALID", "the token's kid is not an active key of its issuer; "
+                                      "sign with a registered key")
+        info = PrincipalInfo(id=row.id, role=Role(row.role), name=row.name, country=row.country,
+                             sealing_key=row.sealing_key, status=row.status,
+                             keys=(PrincipalKeyInfo(key.kid, key.public_key, key.status),))
+        verify_key = decode_signing_public_key(key.public_key)
+        if version >= 0:
+            with self._lock:
+                if len(self._tokens) >= _TOKEN_CACHE:
+                    self._tokens.clear()
+                self._tokens[(principal_id, kid)] = (version, info, verify_key)
+        return info, verify_key
+
+
+def _unknown() -> AuthenticationError:
+    return AuthenticationError("UNKNOWN_PRINCIPAL", "the token's issuer is not a registered, active "
+                               "principal; ask the gateway operator to register or reinstate it")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
@@ -16,6 +16,7 @@ from gateway.store.tables import SeenToken
 __all__ = ["ReplayStore", "replayed"]
 
 _seen = SeenToken.__table__  # type: ignore[attr-defined]
+_SEEN = select(_seen.c.jti).where(_seen.c.issuer == bindparam("issuer"), _seen.c.jti == bindparam("jti"))
 
 _PURGE_EVERY_S = 60
 
@@ -44,7 +45,7 @@ class ReplayStore:
         request's own commit (:class:`gateway.audit.model.AuditEvent` ``consume_token``), and
         refuses it there too if another request recorded it meanwhile."""
         with self.db.engine.connect() as connection:
-            found = connection.execute(select(_seen.c.jti).where(_seen.c.issuer == issuer, _seen.c.jti == jti)).first()
+            found = connection.execute(_SEEN, {"issuer": issuer, "jti": jti}).first()
         if found is not None:
             raise replayed()
         self._maybe_purge(now)

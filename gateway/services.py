@@ -42,7 +42,8 @@ class Services:
     def build(cls, settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Services:
         """Load keys and open the database; raise ``OperatorError`` when `gateway init` is missing."""
         keys = load_gateway_keys(settings)
-        db = Database(settings.sqlalchemy_url)
+        # A connection for every worker thread, so no request waits on the pool (gateway/api/http.py).
+        db = Database(settings.sqlalchemy_url, pool_size=max(5, settings.worker_threads))
         counter_key = usage_key(keys.at_rest_key)
         audit = AuditWriter(settings.sqlalchemy_url, checkpoint_key=keys.checkpoint_key, origin=settings.origin,
                             policy=CheckpointPolicy(settings.checkpoint_every_entries,

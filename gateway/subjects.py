@@ -45,7 +45,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final, NewType, TypeAlias
 
 import phonenumbers
-from sqlalchemy import Connection, Table, func, insert, select
+from sqlalchemy import Connection, Table, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from crypto.canonical import parse_json_object
@@ -586,6 +586,9 @@ class SubjectStore:
         self._batch_size = batch_size
         self._subjects: Table = metadata.tables["subjects"]
         self._index: Table = metadata.tables["subject_index"]
+        self._read_sealed = select(self._subjects.c.sealed).where(self._subjects.c.id == bindparam("id"))
+        self._read_index = select(self._index.c.subject_id).where(
+            self._index.c.kind == bindparam("kind"), self._index.c.digest == bindparam("digest"))
 
     # -- import ---------------------------------------------------------------------------
 
@@ -712,10 +715,9 @@ class SubjectStore:
         :class:`StoreIntegrityError` if its stored ciphertext does not open."""
         if not _ID.fullmatch(subject_id):
             return None
-        with self._db.session() as session:
-            sealed = session.execute(
-                select(self._subjects.c.sealed).where(self._subjects.c.id == subject_id)
-            ).scalar_one_or_none()
+        # A bare connection, not an ORM session: reads on the disclosure path need no unit of work.
+        with self._db.engine.connect() as session:
+            sealed = session.execute(self._read_sealed, {"id": subject_id}).scalar_one_or_none()
         if sealed is None:
             return None
         plaintext = self._vault.open(bytes(sealed), context=_context(subject_id))
@@ -730,7 +732,7 @@ class SubjectStore:
     def exists(self, subject_id: str) -> bool:
         if not _ID.fullmatch(subject_id):
             return False
-        with self._db.session() as session:
+        with self._db.engine.connect() as session:
             found = session.execute(
                 select(self._subjects.c.id).where(self._subjects.c.id == subject_id)
             ).scalar_one_or_none()
@@ -742,11 +744,8 @@ class SubjectStore:
 
     def _lookup(self, kind: str, normalised: str) -> SubjectId | None:
         digest = self._vault.blind_index(kind, normalised)
-        with self._db.session() as session:
-            found = session.execute(
-                select(self._index.c.subject_id).where(self._index.c.kind == kind,
-                                                       self._index.c.digest == digest)
-            ).scalar_one_or_none()
+        with self._db.engine.connect() as session:
+            found = session.execute(self._read_index, {"kind": kind, "digest": digest}).scalar_one_or_none()
         return None if found is None else SubjectId(found)
 
     def find_by_phone(self, raw: str) -> SubjectId | None:

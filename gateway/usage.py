@@ -27,7 +27,8 @@ from sqlalchemy import Connection, Select, func, select
 
 from gateway.store.tables import AuditEntry, OrderRow
 
-__all__ = ["StoredUsage", "count_disclosures", "later_disclosure", "trusted_usage", "usage_key", "usage_mac"]
+__all__ = ["StoredUsage", "count_disclosures", "later_disclosure", "stored_usage", "trusted_usage", "usage_columns",
+           "usage_key", "usage_mac"]
 
 log = logging.getLogger("gateway.usage")
 
@@ -48,12 +49,28 @@ def usage_mac(key: bytes, order_id: str, used: int, last_index: int) -> bytes:
 
 @dataclass(frozen=True)
 class StoredUsage:
-    """The writer's columns of one order row, as read."""
+    """The writer's columns of one order row, and the first disclosure of the order past
+    ``last_index`` (None if there is none), read in one statement so in one snapshot: read apart,
+    a charge committed between the two would look like a rolled-back count."""
 
     order_id: str
     used: int
     last_index: int | None
     mac: bytes | None
+    later: int | None
+
+
+def usage_columns() -> tuple[Any, ...]:
+    """The columns to select from ``orders`` for :class:`StoredUsage`, the later disclosure too."""
+    later = (select(_entries.c.idx)
+             .where(_entries.c.order_id == _orders.c.id, _entries.c.decision == _DISCLOSED,
+                    _entries.c.idx > _orders.c.usage_index)
+             .limit(1).correlate(_orders).scalar_subquery())
+    return (_orders.c.queries_used, _orders.c.usage_index, _orders.c.usage_mac, later.label("later_disclosure"))
+
+
+def stored_usage(order_id: str, row: Any) -> StoredUsage:
+    return StoredUsage(order_id, int(row.queries_used), row.usage_index, row.usage_mac, row.later_disclosure)
 
 
 def later_disclosure(order_id: str, index: int) -> Select[Any]:
@@ -73,7 +90,7 @@ def trusted_usage(connection: Connection, stored: StoredUsage, key: bytes | None
     if key is not None and stored.mac is not None and stored.last_index is not None:
         expected = usage_mac(key, stored.order_id, stored.used, stored.last_index)
         if hmac.compare_digest(expected, bytes(stored.mac)):
-            if connection.execute(later_disclosure(stored.order_id, stored.last_index)).first() is None:
+            if stored.later is None:
                 return stored.used
             log.error("an order's stored query count is older than the audit log; counting the log instead")
         else:

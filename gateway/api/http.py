@@ -15,11 +15,13 @@ import hashlib
 import json
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from starlette.concurrency import run_in_threadpool
+import anyio
+import anyio.to_thread
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -50,6 +52,7 @@ from gateway.transparency import facts
 __all__ = ["GraphQLEndpoint", "error_body"]
 
 log = logging.getLogger("gateway.http")
+T = TypeVar("T")
 
 
 def error_body(error: GatewayError) -> dict[str, Any]:
@@ -81,6 +84,14 @@ class GraphQLEndpoint:
         self.services = services
         self.engine = engine
         self.flood = FloodControl(services.settings.rate_limit_per_minute)
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    async def in_thread(self, function: Callable[..., T], *args: Any) -> T:
+        """Run ``function`` in one of ``worker_threads`` threads: the event loop never waits on the
+        database, and requests beyond the pool queue here rather than in the connection pool."""
+        if self._limiter is None:  # made on first use: it belongs to the running event loop
+            self._limiter = anyio.CapacityLimiter(self.services.settings.worker_threads)
+        return await anyio.to_thread.run_sync(function, *args, limiter=self._limiter)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A raw ASGI app, so that every method reaches it and gets a §6 answer (405)."""
@@ -96,7 +107,7 @@ class GraphQLEndpoint:
         handled: _Handled
         try:
             body = await self._read_body(request)
-            handled = await run_in_threadpool(self._process, request.headers.get("authorization"), body, event)
+            handled = await self.in_thread(self._process, request.headers.get("authorization"), body, event)
         except GatewayError as exc:
             handled = _Handled(event=event, error=exc)
         except ClientDisconnect:
@@ -118,10 +129,10 @@ class GraphQLEndpoint:
             receipt = await services.audit.append(handled.event)
         except AuditUnavailable as exc:
             # Unlogged means undone: a review action must not stand without its entry.
-            await run_in_threadpool(reverse, handled.undo)
+            await self.in_thread(reverse, handled.undo)
             return JSONResponse(error_body(exc), status_code=exc.status)
         if handled.error is None and receipt.decision is Decision.REFUSED and handled.undo:
-            await run_in_threadpool(reverse, handled.undo)  # pragma: no cover - mutations spend tokens first
+            await self.in_thread(reverse, handled.undo)  # pragma: no cover - mutations spend tokens first
         return self._respond(handled, receipt)
 
     def summarise_closed_windows(self, now: datetime) -> None:

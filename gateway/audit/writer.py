@@ -46,7 +46,7 @@ from gateway.audit.model import AuditEvent, AuditReceipt, Decision, entry_column
 from gateway.audit.tree import DbTreeSource, completed_nodes
 from gateway.errors import AuditUnavailable
 from gateway.store.tables import AuditEntry, AuditNode, OrderRow, SeenToken
-from gateway.usage import StoredUsage, trusted_usage, usage_mac
+from gateway.usage import stored_usage, trusted_usage, usage_columns, usage_mac
 
 __all__ = ["AuditWriter", "writer_engine"]
 
@@ -290,12 +290,10 @@ class AuditWriter:
         if order_id in charges:
             used = charges[order_id][0]
         else:
-            row = connection.execute(select(_orders.c.queries_used, _orders.c.usage_index, _orders.c.usage_mac)
-                                     .where(_orders.c.id == order_id)).first()
+            row = connection.execute(select(*usage_columns()).where(_orders.c.id == order_id)).first()
             if row is None:
                 return False
-            used = trusted_usage(connection, StoredUsage(order_id, int(row.queries_used), row.usage_index,
-                                                         row.usage_mac), self.usage_key)
+            used = trusted_usage(connection, stored_usage(order_id, row), self.usage_key)
         if used >= max_queries:
             return False
         charges[order_id] = (used + 1, index)

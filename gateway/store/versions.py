@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Select, Update, select, update
+from sqlalchemy import Connection, Select, Update, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from gateway.store.tables import StateVersion
@@ -21,6 +21,8 @@ __all__ = ["REVIEWS", "bump", "bump_statement", "current", "read_version"]
 
 REVIEWS = "reviews"
 _versions = StateVersion.__table__  # type: ignore[attr-defined]
+# Built once: constructing a statement costs more than running it on this path.
+_READ = select(_versions.c.version).where(_versions.c.name == bindparam("name"))
 
 
 def read_version(name: str = REVIEWS) -> Select[Any]:
@@ -38,5 +40,5 @@ def bump(session: Session | Connection, name: str = REVIEWS) -> None:
 
 def current(connection: Connection | Session, name: str = REVIEWS) -> int:
     """The version now; -1 if the row is missing (a database not migrated: nothing is ever cached)."""
-    found = connection.execute(read_version(name)).scalar_one_or_none()
+    found = connection.execute(_READ, {"name": name}).scalar_one_or_none()
     return -1 if found is None else int(found)

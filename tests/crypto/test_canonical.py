@@ -1,0 +1,44 @@
+"""The fast path of ``canonical_json`` is RFC 8785: equal to the full serialiser on every document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crypto.canonical import canonical_json
+from crypto.errors import EncodingError
+
+_scalars = st.none() | st.booleans() | st.integers(min_value=-(2**60), max_value=2**60) | st.text(
+    alphabet=st.characters(codec="utf-8")) | st.text(alphabet="\x00\x01\x1f\"\\/\u2028\u007f\ue000\U0001f600ab")
+documents = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+    st.text(max_size=6) | st.sampled_from(["a", "b", "\U0001f600", "\ue000", "\x01"]), inner, max_size=5),
+    max_leaves=20)
+
+
+def _reference(document: Any) -> bytes | None:
+    try:
+        return rfc8785.dumps(document)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError):
+        return None
+
+
+@settings(max_examples=400, deadline=None)
+@given(documents)
+def test_canonical_json_equals_the_full_rfc8785_serialiser(document: Any) -> None:
+    expected = _reference(document)
+    if expected is None:
+        with pytest.raises(EncodingError):
+            canonical_json(document)
+    else:
+        assert canonical_json(document) == expected
+
+
+def test_a_key_outside_the_basic_plane_sorts_by_utf16_code_units() -> None:
+    # U+1F600 is D83D DE00 in UTF-16, below U+E000; by code point it sorts above.
+    document = {"\U0001f600": 1, "\ue000": 2}
+    assert canonical_json(document) == rfc8785.dumps(document)
+    assert canonical_json(document).index("\U0001f600".encode()) < canonical_json(document).index("\ue000".encode())
