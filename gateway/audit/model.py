@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -83,11 +84,16 @@ def rfc3339_us(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+_RFC3339_US = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
+
+
 def parse_rfc3339_us(text: str) -> datetime:
     """The inverse of :func:`rfc3339_us`; raise ``ValueError`` for any other form."""
-    if not text.endswith("Z"):
-        raise ValueError("audit time must end in Z")
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    # The exact shape first, then the (C, ten times faster than strptime) ISO parser for the
+    # calendar: `audit verify` runs this once per entry.
+    if not isinstance(text, str) or not _RFC3339_US.fullmatch(text):
+        raise ValueError("audit time must be YYYY-MM-DDTHH:MM:SS.ffffffZ")
+    return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
 
 
 def _micros(moment: datetime) -> int:
