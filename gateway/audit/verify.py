@@ -16,7 +16,9 @@ gateway's key (c2sp.org/signed-note), name that size, and carry the root of the 
 entries; and a consistency proof from the previous checkpoint, served from the stored nodes, must
 verify between their two signed roots (RFC 9162 §2.1.4.2). Checkpoints that outsiders kept
 (``trusted``) are held to the same roots, which is what catches a log rewritten together with its
-stored checkpoints. Finally nothing may lie past the end: no checkpoint, no tree node.
+stored checkpoints. Finally nothing may lie past the end: no checkpoint, no tree node; and each
+order's stored query count, which the gateway reads instead of counting (gateway/usage.py), must
+equal the disclosures the log holds for it.
 
 Checks run in log order, so the first failure is the earliest point where the stored log stops
 being what was signed and served. :func:`verify_log` returns a :class:`VerifyReport` or raises
@@ -26,6 +28,8 @@ being what was signed and served. :func:`verify_log` returns a :class:`VerifyRep
 from __future__ import annotations
 
 import functools
+import json
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,13 +43,14 @@ from crypto.note import NoteVerifier, verify_checkpoint
 from gateway.audit.checkpoints import log_size
 from gateway.audit.model import entry_columns
 from gateway.audit.tree import DbTreeSource, MissingNode, prefetched
-from gateway.store.tables import AuditCheckpoint, AuditEntry, AuditNode
+from gateway.store.tables import AuditCheckpoint, AuditEntry, AuditNode, OrderRow
 
 __all__ = ["LogVerificationError", "ProgressCallback", "VerifyReport", "verify_log"]
 
 _entries = AuditEntry.__table__  # type: ignore[attr-defined]
 _nodes = AuditNode.__table__  # type: ignore[attr-defined]
 _checkpoints = AuditCheckpoint.__table__  # type: ignore[attr-defined]
+_orders = OrderRow.__table__  # type: ignore[attr-defined]
 
 ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(entries verified, entries to verify)`` after each chunk."""
@@ -59,11 +64,12 @@ class LogVerificationError(Exception):
     ``(level, index)`` of a stored tree node that does not match the entries."""
 
     def __init__(self, reason: str, *, index: int | None = None, checkpoint: int | None = None,
-                 node: tuple[int, int] | None = None) -> None:
+                 node: tuple[int, int] | None = None, order: str | None = None) -> None:
         self.reason = reason
         self.index = index
         self.checkpoint = checkpoint
         self.node = node
+        self.order = order
         super().__init__(f"{self.where}: {reason}")
 
     @property
@@ -72,6 +78,8 @@ class LogVerificationError(Exception):
             return f"checkpoint at tree size {self.checkpoint}"
         if self.node is not None:
             return f"tree node (level {self.node[0]}, index {self.node[1]})"
+        if self.order is not None:
+            return f"order {self.order}"
         return f"entry {self.index}"
 
 
@@ -168,9 +176,17 @@ def _check_entry(index: int, row: Any) -> bytes:
     text = row.entry
     try:
         raw = text.encode("utf-8")
-        document = parse_json_object(raw, what="audit entry")
-        if canonical_json(document) != raw:
-            raise LogVerificationError("the entry is not in canonical RFC 8785 form", index=index)
+        # The common case at C speed: text that re-serialises to itself byte for byte has no
+        # duplicate key (one would be lost) and no NaN (RFC 8785 refuses it). Anything else takes
+        # the strict parser, for the precise reason.
+        try:
+            document = json.loads(text)
+        except (ValueError, RecursionError):
+            document = None
+        if not isinstance(document, dict) or canonical_json(document) != raw:
+            document = parse_json_object(raw, what="audit entry")
+            if canonical_json(document) != raw:
+                raise LogVerificationError("the entry is not in canonical RFC 8785 form", index=index)
     except CryptoError as exc:
         raise LogVerificationError(f"the entry does not parse: {exc.message}", index=index) from exc
     except UnicodeEncodeError as exc:
@@ -215,7 +231,9 @@ def verify_log(connection: Connection, verifier: NoteVerifier, *, origin: str | 
         outside = verify_checkpoint(note, verifier, origin=origin)
         pending.append(_Checkpoint(outside.size, note, None, trusted=True))
     pending.sort(key=lambda c: (c.size, c.trusted))
+    counted_before = _stored_counts(connection)
     upper = log_size(connection)
+    disclosed: Counter[str] = Counter()
 
     edge = _Edge()
     position = 0  # checkpoints before this one in ``pending`` are done
@@ -269,7 +287,10 @@ def verify_log(connection: Connection, verifier: NoteVerifier, *, origin: str | 
             index = edge.size
             if int(row.idx) != index:
                 raise LogVerificationError("the entry is missing", index=index)
-            for level, node_index, digest in edge.append(_check_entry(index, row)):
+            leaf = _check_entry(index, row)
+            if row.decision == "disclosed" and row.order_id is not None:
+                disclosed[row.order_id] += 1
+            for level, node_index, digest in edge.append(leaf):
                 found = stored.get((level, node_index))
                 reason = ("is missing" if found is None else
                           "does not match the entries" if found != digest else None)
@@ -296,5 +317,27 @@ def verify_log(connection: Connection, verifier: NoteVerifier, *, origin: str | 
         level, node_index = strays[0]
         raise LogVerificationError(f"a stored tree node covers entries past the end of the log ({edge.size} "
                                    "entries)", index=edge.size, node=(level, node_index))
+    _check_counts(counted_before, _stored_counts(connection), disclosed)
     return VerifyReport(entries=edge.size, root_hash=edge.root(), checkpoints=stored_seen, trusted=trusted_seen,
                         nodes=nodes_seen)
+
+
+def _stored_counts(connection: Connection) -> dict[str, int]:
+    return {str(order_id): int(used) for order_id, used in connection.execute(
+        select(_orders.c.id, _orders.c.queries_used))}
+
+
+def _check_counts(before: dict[str, int], after: dict[str, int], disclosed: Counter[str]) -> None:
+    """Hold each order's stored query count (gateway/usage.py) to the disclosures in the log.
+
+    The writer charges an order and appends the disclosure in one commit, so a count read before
+    the log's size was cannot exceed the log's count, and one read after the last entry cannot
+    fall below it, however much the gateway wrote meanwhile."""
+    for order_id in sorted(set(before) | set(after) | set(disclosed)):
+        logged = disclosed.get(order_id, 0)
+        if order_id in after and after[order_id] < logged:
+            raise LogVerificationError(f"its stored query count {after[order_id]} is below the {logged} "
+                                       "disclosures the log holds for it", order=order_id)
+        if before.get(order_id, 0) > logged:
+            raise LogVerificationError(f"its stored query count {before[order_id]} is above the {logged} "
+                                       "disclosures the log holds for it", order=order_id)

@@ -14,6 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
 from gateway.principals import PrincipalRegistry
@@ -119,3 +120,24 @@ def test_one_token_sent_many_times_at_once_discloses_once(world: World) -> None:
     assert sorted(r.status_code for r in results) == [200] + [401] * 7
     assert all(code(r) == "TOKEN_REPLAYED" for r in results if r.status_code == 401)
     assert usage(world, order["id"])[0] == 1
+
+
+def test_audit_verify_holds_each_stored_count_to_the_log(world: World) -> None:
+    from crypto.note import parse_verifier_key, verifier_key_string
+    from gateway.audit.checkpoints import note_name
+    from gateway.audit.verify import LogVerificationError, verify_log
+
+    order = world.active_order(maxQueries=5)
+    assert disclosures(world, order["id"], 2) == [None, None]
+    services = world.gateway.services
+    verifier = parse_verifier_key(verifier_key_string(note_name(services.settings.origin),
+                                                      bytes(services.keys.checkpoint_key.verify_key)))
+    with services.db.engine.connect() as connection:
+        verify_log(connection, verifier)
+    used, index, mac = usage(world, order["id"])
+    assert used == 2
+    for edited in (1, 3):
+        set_usage(world, order["id"], edited, index, mac)
+        with services.db.engine.connect() as connection, pytest.raises(LogVerificationError) as caught:
+            verify_log(connection, verifier)
+        assert caught.value.order == order["id"] and "2 disclosures" in caught.value.reason
