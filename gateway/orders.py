@@ -1,8 +1,10 @@
 """Legal requests and reviewer-signed orders (docs/PROTOCOL.md §3, review operations of §5).
 
-An order's status is never read from a column: :meth:`Orders.load` re-parses the stored document,
-re-verifies every approval against the reviewers' current keys and status, and combines that
-with the clock, the revocation and the query count (:func:`gateway.policy.order_status`).
+An order's status is never read from a column: :meth:`Orders.load` parses the stored document,
+verifies every approval against the reviewers' current keys and status, and combines that with
+the clock, the revocation and the query count (:func:`gateway.policy.order_status`). The parsing
+and the verification are kept while the document and the state version hold
+(gateway/store/versions.py); the revocation and the count (gateway/usage.py) are read every time.
 """
 
 from __future__ import annotations

@@ -1,0 +1,40 @@
+"""The benchmarks' own parts, kept tiny: the pre-filled log is a real one, and a missing wrk is
+explained (the benchmarks themselves are not run here)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy
+
+from crypto.note import parse_verifier_key, verifier_key_string
+from gateway.audit.checkpoints import note_name
+from gateway.audit.verify import verify_log
+from gateway.config import Settings
+from gateway.keyring import load_gateway_keys
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import bench_disclosure
+from bench.audit_fixture import fill_log
+
+
+def test_the_prefilled_log_verifies_as_one_the_writer_made(settings: Settings) -> None:
+    key = load_gateway_keys(settings).checkpoint_key
+    fill_log(settings.sqlalchemy_url, 600, key=key, origin=settings.origin, every_entries=64)
+    verifier = parse_verifier_key(verifier_key_string(note_name(settings.origin), bytes(key.verify_key)))
+    engine = sqlalchemy.create_engine(settings.sqlalchemy_url)
+    try:
+        with engine.connect() as connection:
+            report = verify_log(connection, verifier, origin=settings.origin)
+    finally:
+        engine.dispose()
+    assert (report.entries, report.checkpoints) == (600, 9)
+
+
+def test_a_missing_wrk_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda _: None)
+    with pytest.raises(SystemExit, match="apt-get install -y wrk"):
+        bench_disclosure.need_wrk()
