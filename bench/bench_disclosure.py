@@ -247,7 +247,8 @@ class Wrk:
         if tokens:
             (self.tmp / "tokens.txt").write_text("\n".join(tokens) + "\n")
             tokens_file = str(self.tmp / "tokens.txt")
-        command = [self.binary, "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "30s", "-s",
+        # wrk takes whole seconds only ("1.5s" is an error).
+        command = [self.binary, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "30s", "-s",
                    str(self.script), f"http://127.0.0.1:{port}", "--", method, path, body_file, tokens_file]
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
         line = next(x for x in output.splitlines() if x.startswith("WRK "))
@@ -395,7 +396,7 @@ def main() -> int:
                     fresh_order = one_client(wrk, gport, big, big.orders[0], args.one_client_seconds,
                                              int(args.one_client_seconds * 2000))
                     # 1,000 queries left on it: a short run, so it never reaches max_queries.
-                    used_seconds = min(args.one_client_seconds, 1.5)
+                    used_seconds = min(args.one_client_seconds, 2.0)
                     used = one_client(wrk, gport, big, big.orders[1], used_seconds, MAX_QUERIES - USED)
                 finally:
                     stop(gateway)

@@ -4,14 +4,14 @@ O(log n) rows instead of passing over the log."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import Connection, Select, and_, or_, select
 
 from crypto.merkle import HASH_SIZE, TreeHashSource, node_hash
 from gateway.store.tables import AuditNode
 
-__all__ = ["DbTreeSource", "MissingNode", "completed_nodes", "prefetched"]
+__all__ = ["DbTreeSource", "MissingNode", "completed_nodes", "prefetch_statement", "prefetched"]
 
 _nodes = AuditNode.__table__  # type: ignore[attr-defined]
 T = TypeVar("T")
@@ -19,6 +19,17 @@ T = TypeVar("T")
 
 class MissingNode(LookupError):
     """A tree node that should be stored is not: the database is damaged (or edited)."""
+
+
+_PREFETCH_CHUNK = 128
+
+
+def prefetch_statement(keys: list[tuple[int, int]]) -> Select[Any]:
+    """The nodes at ``keys`` as ORed primary-key lookups. Not ``(level, idx) IN (...)``: SQLite
+    answers a row-value IN list by scanning the whole table, which made every batch and every proof
+    cost as much as the log is long."""
+    return select(_nodes.c.level, _nodes.c.idx, _nodes.c.hash).where(
+        or_(*(and_(_nodes.c.level == level, _nodes.c.idx == idx) for level, idx in keys)))
 
 
 class DbTreeSource:
@@ -42,12 +53,9 @@ class DbTreeSource:
         return found
 
     def prefetch(self, keys: Iterable[tuple[int, int]]) -> None:
-        wanted = [k for k in keys if k not in self._cache]
-        if wanted:
-            rows = self.connection.execute(
-                select(_nodes.c.level, _nodes.c.idx, _nodes.c.hash).where(
-                    tuple_(_nodes.c.level, _nodes.c.idx).in_(wanted))
-            )
+        wanted = list(dict.fromkeys(k for k in keys if k not in self._cache))
+        for start in range(0, len(wanted), _PREFETCH_CHUNK):
+            rows = self.connection.execute(prefetch_statement(wanted[start:start + _PREFETCH_CHUNK]))
             for level, idx, digest in rows:
                 self._cache[(level, idx)] = digest
 

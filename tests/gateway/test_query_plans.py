@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.sql import Executable
 
+from gateway.audit.tree import prefetch_statement
 from gateway.orders import _LOAD_APPROVALS, _LOAD_ORDER
 from gateway.principals import _KEY, _PRINCIPAL
 from gateway.replay import _SEEN
@@ -38,6 +39,7 @@ def per_request_statements(gateway: Harness) -> dict[str, tuple[Executable, dict
         "writer: tree node": (select(_nodes.c.hash).where(_nodes.c.level == bindparam("l"),
                                                           _nodes.c.idx == bindparam("i")), {"l": 0, "i": 5}),
         "count fallback (one order's own entries)": (count_disclosures("ord_x"), {}),
+        "writer and proofs: tree nodes at once": (prefetch_statement([(0, 6), (1, 2), (3, 0)]), {}),
     }
 
 
