@@ -23,6 +23,7 @@ from gateway.api.schema import build_schema
 from gateway.api.transparency_http import transparency_routes
 from gateway.audit.checkpoints import latest_checkpoint, note_name
 from gateway.config import Settings
+from gateway.console import ConsoleFiles
 from gateway.services import Services, utc_now
 
 __all__ = ["create_app"]
@@ -96,16 +97,18 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
             endpoint.close()  # the last windows' summaries, queued before the writer drains and stops
             services.close()
 
-    app = Starlette(
-        routes=[
-            Route("/graphql", endpoint),
-            Route("/.well-known/disclosure-gateway", well_known, methods=["GET"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-            Route("/audit/checkpoint", checkpoint, methods=["GET"]),
-            *transparency_routes(services),
-        ],
-        lifespan=lifespan,
-    )
+    routes = [
+        Route("/graphql", endpoint),
+        Route("/.well-known/disclosure-gateway", well_known, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/audit/checkpoint", checkpoint, methods=["GET"]),
+        *transparency_routes(services),
+    ]
+    if settings.console:
+        console = ConsoleFiles()
+        routes += [Route("/console", console.redirect, methods=["GET", "HEAD"]),
+                   Route("/console/{name:path}", console.serve, methods=["GET", "HEAD"])]
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.services = services
     return app

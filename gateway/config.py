@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     worker_threads: int = Field(default=8, ge=1, le=256,
                                 description="threads running requests' database and signature work, off the "
                                             "event loop; also the size of the database connection pool")
+    console: bool = Field(default=True, description="serve the reviewers' browser console at /console/")
 
     @field_validator("data_dir")
     @classmethod
