@@ -1,4 +1,4 @@
-"""The review console: static files the gateway serves at ``/console/`` (docs/PROTOCOL.md §10).
+"""The review console: static files the gateway serves at ``/console/`` (docs/PROTOCOL.md §12).
 
 The console is plain HTML, CSS and JavaScript modules in ``static/``, run in the reviewer's
 browser. It holds the reviewer's Ed25519 key as a non-extractable WebCrypto key and sends the

@@ -125,8 +125,9 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-def load_key(page: Page, site: Site, who: str, *, keep: bool = True) -> None:
-    page.goto("/console/#/key")
+def load_key(page: Page, site: Site, who: str, *, keep: bool = True, at: str = "/console/#/key") -> None:
+    """Open the console at ``at`` (any page shows the Key page until a key is loaded) and load ``who``'s key."""
+    page.goto(at)
     page.get_by_label("Your reviewer id", exact=True).fill(who)
     page.get_by_label("Key file", exact=True).set_input_files(site.keys[who].with_suffix(".sign.key"))
     keep_box = page.get_by_label("Keep the key in this browser", exact=False)
@@ -167,8 +168,8 @@ def unlabelled(page: Page) -> list[str]:
     return list(page.evaluate(UNLABELLED))
 
 
-def shot(page: Page, site: Site, name: str) -> None:
-    page.screenshot(path=site.shots / f"{name}.png")
+def shot(page: Page, site: Site, name: str, *, full_page: bool = False) -> None:
+    page.screenshot(path=site.shots / f"{name}.png", full_page=full_page)
 
 
 def test_two_reviewers_draft_approve_reject_and_revoke_in_the_browser(browser: Browser, site: Site) -> None:
@@ -194,7 +195,7 @@ def test_two_reviewers_draft_approve_reject_and_revoke_in_the_browser(browser: B
         expect(page.locator("#selector-counts")).to_have_text("3 resolved to subjects, 1 did not")
         expect(page.locator("#request-facts")).to_contain_text("§ 100g StPO")
         expect(page.locator("#justification")).to_contain_text("Investment fraud ring")
-        shot(page, site, "request")
+        shot(page, site, "request", full_page=True)
         seen_pages.append(page.content())
         assert unlabelled(page) == []
 
@@ -231,8 +232,9 @@ def test_two_reviewers_draft_approve_reject_and_revoke_in_the_browser(browser: B
             done=lambda: expect(page.locator("#order-approvals")).to_have_text("1 of 2 required"))
         expect(page.locator("#order-status")).to_have_text("PENDING APPROVAL")
 
-        load_key(ben.page, site, "legal-ben")
-        ben.page.goto(f"/console/#/order/{order_id}")
+        # ben follows a link to the order: the console asks for his key first, then goes there.
+        load_key(ben.page, site, "legal-ben", at=f"/console/#/order/{order_id}")
+        expect(ben.page.get_by_role("heading", level=1)).to_have_text(f"Order {order_id}")
         assert unlabelled(ben.page) == []
         # By keyboard alone: open the dialog, leave Cancel (focused first) for Sign, press Enter.
         ben.page.get_by_role("button", name="Review and approve…").focus()

@@ -7,7 +7,7 @@ const ADVICE = {
   GRAPHQL_VALIDATION_FAILED: "This console does not match the gateway's schema. Reload the console; if it persists, tell the operator.",
   QUERY_TOO_COMPLEX: "The operation is over the gateway's size limits. Tell the operator.",
   UNAUTHENTICATED: "No token was sent. Load your key again on the Key page.",
-  TOKEN_INVALID: "The gateway could not verify your token: is this key registered, and is your reviewer id typed exactly? Check both on the Key page.",
+  TOKEN_INVALID: "The gateway could not verify your token: is this key registered, and is your reviewer id typed exactly? Check both on the Key page, and that this computer's clock is right.",
   TOKEN_EXPIRED: "Your token had expired on arrival. Check that this computer's clock is right, then try again.",
   TOKEN_LIFETIME_TOO_LONG: "The gateway accepts shorter tokens than the console made. Reload the console to read its limits again.",
   TOKEN_REPLAYED: "The gateway had seen this token before. Try again: each attempt signs a new token.",

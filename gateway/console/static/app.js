@@ -24,6 +24,7 @@ class Console {
     this.prefetched = null;
     this.keepMessages = false;
     this.lastAudit = null;
+    this.afterKey = null;
   }
 
   async start() {
@@ -32,6 +33,12 @@ class Console {
       $("main").focus();
     });
     window.addEventListener("hashchange", () => this.route());
+    if (!window.isSecureContext || !crypto.subtle) {
+      this.showError(new ConsoleError("INSECURE_CONTEXT", "This page is not a secure context, so the browser offers no WebCrypto to sign with.",
+        "Open the console over HTTPS, or on the gateway's own host at 127.0.0.1 or localhost, where plain HTTP counts as secure."));
+      replace($("view"), h("p", {}, "The console cannot sign anything here."));
+      return;
+    }
     try {
       this.gateway = new Gateway(await fetchDiscovery(), { onReceipt: (op, audit, status) => this.receipt(op, audit, status) });
     } catch (error) {
@@ -140,6 +147,10 @@ class Console {
 
   showError(error) {
     if (error && typeof error === "object") error.shown = true;
+    if (error?.name === "NotSupportedError") {
+      error = new ConsoleError("ED25519_UNSUPPORTED", "This browser's WebCrypto cannot sign with Ed25519.",
+        "Use a current Chromium or Firefox.");
+    }
     const code = error.code || "CONSOLE_ERROR";
     const refused = error instanceof GatewayRefused;
     const advice = error.advice || "Reload the console; if it happens again, tell the gateway's operator.";
@@ -151,6 +162,13 @@ class Console {
   }
 
   // -- routing ------------------------------------------------------------------------------
+
+  /** Where the reviewer was going before the Key page interrupted, once: the queue otherwise. */
+  resume() {
+    const hash = this.afterKey || "#/queue";
+    this.afterKey = null;
+    this.navigate(hash);
+  }
 
   /** Go to `hash`; `prefetched` is an object the view may render instead of fetching it again. */
   navigate(hash, prefetched = null) {
@@ -178,7 +196,10 @@ class Console {
     }
     const view = $("view");
     if (name === "key" || !this.identity?.verified) {
-      if (name !== "key") replace($("notice"), "Load your key first.");
+      if (name !== "key") {
+        this.afterKey = hash; // where to go once a key is loaded
+        replace($("notice"), "Load your key first.");
+      }
       await keyView(this, view);
     } else if (name === "orders") await ordersView(this, view);
     else if (name === "order" && ID.test(id || "")) await orderView(this, view, id);

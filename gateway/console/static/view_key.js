@@ -46,7 +46,7 @@ export async function keyView(app, view) {
     check.addEventListener("click", () => app.act(check, async () => {
       await app.adopt(app.identity);
       app.notice(`The gateway knows this key: you are ${app.identity.principalId}.`);
-      app.navigate("#/queue");
+      app.resume();
     }));
     sections.push(h("section", { class: "card", "aria-labelledby": "loaded-title" },
       h("h2", { id: "loaded-title" }, who.verified ? "Loaded" : "Loaded, not yet accepted by the gateway"),
@@ -85,7 +85,7 @@ export async function keyView(app, view) {
     if (keep.checked) await saveKey(app.identity);
     else await forgetSavedKey();
     app.notice(`Key ${key.kid} loaded: you are ${id}.`);
-    app.navigate("#/queue");
+    app.resume();
   }));
 
   sections.push(h("section", { class: "card", "aria-labelledby": "load-title" },
