@@ -119,6 +119,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    expect.set_options(timeout=10_000)  # a loaded 2-core machine; a bound, not a wait
     with sync_playwright() as playwright:
         launched = launch(playwright)
         yield launched
