@@ -52,11 +52,11 @@ def load_gateway_keys(settings: Settings) -> GatewayKeys:
     """Read the three keys; raise :class:`OperatorError` saying what to do when one is missing
     or readable by others."""
     paths = key_paths(settings)
-    missing = [str(p) for p in paths.values() if not p.exists()]
+    missing = [str(p.resolve()) for p in paths.values() if not p.exists()]
     if missing:
         raise OperatorError(
-            f"the gateway's keys are missing ({', '.join(missing)}); run `gateway init` first "
-            f"(GATEWAY_DATA_DIR={settings.data_dir})"
+            f"the gateway's keys are missing ({', '.join(missing)}); set GATEWAY_DATA_DIR to the gateway's "
+            f"data directory (now {settings.data_dir.resolve()}), or run `gateway init` first"
         )
     try:
         return GatewayKeys(

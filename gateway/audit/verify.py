@@ -38,7 +38,7 @@ from sqlalchemy import Connection, and_, func, or_, select
 
 from crypto import merkle
 from crypto.canonical import canonical_json, parse_json_object
-from crypto.errors import CryptoError
+from crypto.errors import CryptoError, NoteError
 from crypto.note import NoteVerifier, verify_checkpoint
 from gateway.audit.checkpoints import log_size
 from gateway.audit.model import entry_columns
@@ -209,6 +209,23 @@ def _check_entry(index: int, row: Any) -> bytes:
     return digest
 
 
+def _check_origin(note: str, origin: str | None, size: int | None) -> None:
+    """Name a changed origin for what it is: the key name is the origin (``note_name``), so after
+    ``GATEWAY_ID`` changes every signature would seem to be by an unknown key."""
+    if origin is None:
+        return
+    found = note.split("\n", 1)[0]
+    if found == origin:
+        return
+    reason = (f"the checkpoint's origin is {found!r} but this gateway's origin is {origin!r}: GATEWAY_ID "
+              "(or GATEWAY_CHECKPOINT_ORIGIN) changed after the log was written; set it back")
+    if found.endswith("/audit"):
+        reason += f" (the origin is '<GATEWAY_ID>/audit', so GATEWAY_ID={found.removesuffix('/audit')!r})"
+    if size is None:
+        raise NoteError(reason)
+    raise LogVerificationError(reason, checkpoint=size)
+
+
 def verify_log(connection: Connection, verifier: NoteVerifier, *, origin: str | None = None,
                trusted: Sequence[str] = (), chunk_size: int = 2000,
                progress: ProgressCallback | None = None) -> VerifyReport:
@@ -228,6 +245,7 @@ def verify_log(connection: Connection, verifier: NoteVerifier, *, origin: str | 
                connection.execute(select(_checkpoints.c.tree_size, _checkpoints.c.note, _checkpoints.c.root_hash)
                                   .order_by(_checkpoints.c.tree_size))]
     for note in trusted:
+        _check_origin(note, origin, None)
         outside = verify_checkpoint(note, verifier, origin=origin)
         pending.append(_Checkpoint(outside.size, note, None, trusted=True))
     pending.sort(key=lambda c: (c.size, c.trusted))
@@ -247,6 +265,7 @@ def verify_log(connection: Connection, verifier: NoteVerifier, *, origin: str | 
             checkpoint = pending[position]
             position += 1
             size = checkpoint.size
+            _check_origin(checkpoint.note, origin, size)
             try:
                 parsed = verify_checkpoint(checkpoint.note, verifier, origin=origin)
             except CryptoError as exc:

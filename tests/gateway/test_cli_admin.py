@@ -105,6 +105,21 @@ def test_commands_before_init_say_to_run_init(run) -> None:
     assert result.exit_code == 2 and "gateway init" in result.output
 
 
+def test_without_a_data_dir_the_message_names_the_absolute_path_and_the_variable(
+        run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run("init").exit_code == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("GATEWAY_DATA_DIR")
+    result = run("principals", "list")
+    assert result.exit_code == 2
+    message = " ".join(result.output.split())  # rich wraps long lines
+    assert f"no database in {elsewhere / 'var'};" in message
+    assert "set GATEWAY_DATA_DIR" in message
+    assert not (elsewhere / "var").exists()  # following the message must not be what created a gateway
+
+
 def test_serve_refuses_to_start_without_keys(run, tmp_path: Path) -> None:
     result = run("serve", "--port", "1")
     assert result.exit_code == 2 and "gateway init" in result.output
