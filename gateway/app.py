@@ -23,6 +23,7 @@ from gateway.api.schema import build_schema
 from gateway.api.transparency_http import transparency_routes
 from gateway.audit.checkpoints import latest_checkpoint, note_name
 from gateway.config import Settings
+from gateway.metrics import CONTENT_TYPE, start_metrics_server
 from gateway.services import Services, utc_now
 
 __all__ = ["create_app"]
@@ -78,6 +79,10 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
             return PlainTextResponse("no checkpoint yet\n", status_code=404)
         return PlainTextResponse(note)
 
+    async def metrics(_: Request) -> Response:
+        body = await endpoint.in_thread(services.metrics.exposition)  # its gauges read the database
+        return Response(body, media_type=CONTENT_TYPE)
+
     async def summarise_flood_windows() -> None:
         # A closed flood-control window is summarised on the next request, or here when none comes.
         while True:
@@ -87,17 +92,23 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         ticker = asyncio.create_task(summarise_flood_windows())
+        metrics_server = (start_metrics_server(services.metrics, settings.metrics_host, settings.metrics_port)
+                          if settings.metrics_port is not None else None)
         try:
             yield
         finally:
+            if metrics_server is not None:
+                metrics_server.shutdown()
+                metrics_server.server_close()
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
             endpoint.close()  # the last windows' summaries, queued before the writer drains and stops
             services.close()
 
+    extra = [Route("/metrics", metrics, methods=["GET"])] if settings.metrics and settings.metrics_port is None else []
     app = Starlette(
-        routes=[
+        routes=[*extra,
             Route("/graphql", endpoint),
             Route("/.well-known/disclosure-gateway", well_known, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -103,6 +103,11 @@ class Settings(BaseSettings):
     worker_threads: int = Field(default=8, ge=1, le=256,
                                 description="threads running requests' database and signature work, off the "
                                             "event loop; also the size of the database connection pool")
+    metrics: bool = Field(default=False, description="serve GET /metrics (Prometheus text) on the main port")
+    metrics_port: int | None = Field(default=None, ge=1, le=65535,
+                                     description="serve /metrics on this port of its own instead")
+    metrics_host: str = Field(default="127.0.0.1", description="the address of GATEWAY_METRICS_PORT")
+    log_format: Literal["text", "json"] = Field(default="text", description="json: one JSON object a line")
 
     @classmethod
     def settings_customise_sources(

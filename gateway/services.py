@@ -10,6 +10,7 @@ from gateway.audit.checkpoints import CheckpointPolicy
 from gateway.audit.writer import AuditWriter
 from gateway.config import Settings
 from gateway.keyring import GatewayKeys, load_gateway_keys
+from gateway.metrics import GatewayMetrics
 from gateway.orders import Orders
 from gateway.principals import PrincipalRegistry
 from gateway.replay import ReplayStore
@@ -37,6 +38,7 @@ class Services:
     subjects: SubjectStore
     orders: Orders
     clock: Callable[[], datetime] = field(default=utc_now)
+    metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Services:
@@ -52,9 +54,17 @@ class Services:
         vault = Vault.from_keys(keys)
         subjects = SubjectStore(db, vault)
         orders = Orders(db, subjects, vault, approvals_required=settings.approvals_required, usage_key=counter_key)
-        return cls(settings=settings, db=db, keys=keys, registry=PrincipalRegistry(db),
-                   replay=ReplayStore(db, retention_s=settings.jti_retention_s), audit=audit, vault=vault,
-                   subjects=subjects, orders=orders, clock=clock)
+        services = cls(settings=settings, db=db, keys=keys, registry=PrincipalRegistry(db),
+                       replay=ReplayStore(db, retention_s=settings.jti_retention_s), audit=audit, vault=vault,
+                       subjects=subjects, orders=orders, clock=clock)
+        services.metrics.watch(db.engine.connect, services.order_statuses, clock)
+        audit.observer = services.metrics.audit_commit
+        return services
+
+    def order_statuses(self) -> list[str]:
+        """Every order's status as computed now (for the ``gateway_orders`` gauge)."""
+        now = self.clock()
+        return [self.orders.load(order_id, now=now).status.value for order_id in self.orders.order_ids()]
 
     def close(self) -> None:
         self.audit.close()

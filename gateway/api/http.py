@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +23,7 @@ from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
+from graphql.language.ast import FieldNode, OperationDefinitionNode
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -99,6 +101,15 @@ class GraphQLEndpoint:
         await response(scope, receive, send)
 
     async def handle(self, request: Request) -> Response:
+        """Answer one request, and count it: root operation, §6 code (``OK``) and latency."""
+        started = time.perf_counter()
+        labels = {"operation": "none", "code": "OK"}
+        try:
+            return await self._handle(request, labels)
+        finally:
+            self.services.metrics.request(labels["operation"], labels["code"], time.perf_counter() - started)
+
+    async def _handle(self, request: Request, labels: dict[str, str]) -> Response:
         services = self.services
         request_id = "req_" + secrets.token_hex(12)
         now = services.clock()
@@ -107,7 +118,8 @@ class GraphQLEndpoint:
         handled: _Handled
         try:
             body = await self._read_body(request)
-            handled = await self.in_thread(self._process, request.headers.get("authorization"), body, event)
+            handled = await self.in_thread(self._process, request.headers.get("authorization"), body, event,
+                                           labels)
         except GatewayError as exc:
             handled = _Handled(event=event, error=exc)
         except ClientDisconnect:
@@ -116,6 +128,7 @@ class GraphQLEndpoint:
             log.error("request failed with %s", type(exc).__name__)
             handled = _Handled(event=event, error=InternalError("the gateway failed to answer; nothing was disclosed"))
         if handled.error is not None:
+            labels["code"] = handled.error.code
             handled.event.decision, handled.event.code = Decision.REFUSED, handled.error.code
             handled.event.disclosure_sha256 = None
             handled.event.charge_order = None
@@ -124,15 +137,19 @@ class GraphQLEndpoint:
                 # Refused before authentication: flood control decides whether it gets an entry.
                 admission = self.flood.refusal(request.client.host if request.client else None, now)
                 if not admission.allowed:
+                    labels["code"] = RateLimited.code
                     return _rate_limited(admission)
         try:
             receipt = await services.audit.append(handled.event)
         except AuditUnavailable as exc:
             # Unlogged means undone: a review action must not stand without its entry.
             await self.in_thread(reverse, handled.undo)
+            labels["code"] = exc.code
             return JSONResponse(error_body(exc), status_code=exc.status)
         if handled.error is None and receipt.decision is Decision.REFUSED and handled.undo:
             await self.in_thread(reverse, handled.undo)  # pragma: no cover - mutations spend tokens first
+        if receipt.code is not None:
+            labels["code"] = receipt.code
         return self._respond(handled, receipt)
 
     def summarise_closed_windows(self, now: datetime) -> None:
@@ -173,7 +190,8 @@ class GraphQLEndpoint:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _process(self, authorization: str | None, body: bytes, event: AuditEvent) -> _Handled:
+    def _process(self, authorization: str | None, body: bytes, event: AuditEvent,
+                 labels: dict[str, str]) -> _Handled:
         """Authenticate and run the operation (in a worker thread: it touches the database)."""
         services = self.services
         now_s = int(event.time.timestamp())
@@ -189,7 +207,7 @@ class GraphQLEndpoint:
         event.order_id = caller.claims.order_id
         context = RequestContext(services=services, caller=caller, request_id=event.request_id, now=event.time)
         try:
-            data = self._run(body, caller, context, event)
+            data = self._run(body, caller, context, event, labels)
         except GatewayError as exc:
             # All or nothing, mutations too: what an earlier field of this request changed is undone.
             reverse(context.undo)
@@ -221,9 +239,11 @@ class GraphQLEndpoint:
         event.fields = sorted(outcome.fields)
         event.subjects = sorted(outcome.subjects)
 
-    def _run(self, body: bytes, caller: Caller, context: RequestContext, event: AuditEvent) -> dict[str, Any]:
+    def _run(self, body: bytes, caller: Caller, context: RequestContext, event: AuditEvent,
+             labels: dict[str, str]) -> dict[str, Any]:
         payload = parse_payload(body)
         prepared = self.engine.prepare(payload["query"], payload.get("operationName"))
+        labels["operation"] = root_operation(prepared.operation)
         event.operation_sha256 = prepared.shape_sha256
         if prepared.kind != "query":
             # A mutation commits before its entry does: its token is spent first, in a commit of
@@ -246,6 +266,17 @@ class GraphQLEndpoint:
             body = error_body(handled.error) | {"extensions": extensions}
             return JSONResponse(body, status_code=handled.error.status)
         return JSONResponse({"data": handled.data, "extensions": extensions})
+
+
+def root_operation(operation: OperationDefinitionNode) -> str:
+    """The metric label of a validated operation: its one root field's schema name, ``multiple``
+    for several. Names come from the schema (validation refused any other), aliases are ignored,
+    and fragments at the root count as ``multiple``, so the label set stays small."""
+    names = {selection.name.value for selection in operation.selection_set.selections
+             if isinstance(selection, FieldNode)}
+    if len(names) == 1 and all(isinstance(s, FieldNode) for s in operation.selection_set.selections):
+        return names.pop()
+    return "multiple"
 
 
 def _rate_limited(admission: Admission) -> Response:

@@ -62,6 +62,9 @@ def serve(
     if (ssl_certfile is None) != (ssl_keyfile is None):
         fail("--ssl-certfile and --ssl-keyfile go together: give both, or neither")
     certfile, keyfile = _readable(ssl_certfile, "--ssl-certfile"), _readable(ssl_keyfile, "--ssl-keyfile")
+    if config.metrics_port is not None and workers > 1:
+        fail("GATEWAY_METRICS_PORT serves one process's metrics; with --workers > 1 use GATEWAY_METRICS=true "
+             "(/metrics on the main port) instead")
     load_gateway_keys(config)  # fail here, with its message, rather than in every worker
     open_database(config).dispose()
     uvicorn.run("gateway.cli.serve:app_from_environment", factory=True, host=host, port=port, workers=workers,
