@@ -46,6 +46,7 @@ from gateway.errors import (
     RateLimited,
     UnsupportedMediaType,
 )
+from gateway.logs import bind_audit_index, bind_request
 from gateway.orders import Undo
 from gateway.replay import replayed
 from gateway.services import Services
@@ -112,6 +113,7 @@ class GraphQLEndpoint:
     async def _handle(self, request: Request, labels: dict[str, str]) -> Response:
         services = self.services
         request_id = "req_" + secrets.token_hex(12)
+        bind_request(request_id)
         now = services.clock()
         self.summarise_closed_windows(now)
         event = AuditEvent(request_id=request_id, time=now, decision=Decision.REFUSED)
@@ -146,6 +148,7 @@ class GraphQLEndpoint:
             await self.in_thread(reverse, handled.undo)
             labels["code"] = exc.code
             return JSONResponse(error_body(exc), status_code=exc.status)
+        bind_audit_index(receipt.index)
         if handled.error is None and receipt.decision is Decision.REFUSED and handled.undo:
             await self.in_thread(reverse, handled.undo)  # pragma: no cover - mutations spend tokens first
         if receipt.code is not None:

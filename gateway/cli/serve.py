@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 
 from gateway.cli.common import fail, handle_errors, open_database, settings
 from gateway.keyring import load_gateway_keys
+from gateway.logs import log_config
 
 __all__ = ["MAX_HEADER_BYTES", "app_from_environment", "serve"]
 
@@ -71,4 +72,5 @@ def serve(
                 log_level=log_level, server_header=False, proxy_headers=proxy_headers,
                 forwarded_allow_ips=forwarded_allow_ips if proxy_headers else "",
                 ssl_certfile=certfile, ssl_keyfile=keyfile,
+                log_config=log_config(log_level) if config.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
                 h11_max_incomplete_event_size=MAX_HEADER_BYTES)
