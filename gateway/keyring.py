@@ -15,9 +15,9 @@ from crypto.keys import generate_secret, generate_signing_key, read_secret_key, 
 from gateway.config import Settings
 from gateway.errors import OperatorError
 
-__all__ = ["GatewayKeys", "ensure_gateway_keys", "key_paths", "load_gateway_keys"]
+__all__ = ["KEY_FILES", "GatewayKeys", "ensure_gateway_keys", "key_paths", "load_gateway_keys", "load_keys_from"]
 
-_FILES = {"checkpoint": "checkpoint.sign.key", "at_rest": "at-rest.key", "blind_index": "blind-index.key"}
+KEY_FILES = _FILES = {"checkpoint": "checkpoint.sign.key", "at_rest": "at-rest.key", "blind_index": "blind-index.key"}
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,12 @@ def load_gateway_keys(settings: Settings) -> GatewayKeys:
             f"the gateway's keys are missing ({', '.join(missing)}); set GATEWAY_DATA_DIR to the gateway's "
             f"data directory (now {settings.data_dir.resolve()}), or run `gateway init` first"
         )
+    return load_keys_from(settings.keys_dir)
+
+
+def load_keys_from(directory: Path) -> GatewayKeys:
+    """The three keys in ``directory``; :class:`OperatorError` with crypto's message otherwise."""
+    paths = {name: directory / filename for name, filename in _FILES.items()}
     try:
         return GatewayKeys(
             checkpoint_key=read_signing_key(paths["checkpoint"]),

@@ -1,0 +1,90 @@
+"""`gateway keys backup|restore|rotate`: the gateway's own keys, on the gateway host (docs/PROTOCOL.md §10)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from gateway.backup import decrypt_backup, encrypt_backup, read_key_files, restore_keys
+from gateway.cli.common import console, err_console, fail, handle_errors, open_database, settings
+from gateway.errors import OperatorError
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Back up, restore and rotate the gateway's own keys.", no_args_is_help=True)
+
+
+def _passphrase(passphrase_file: Path | None, *, confirm: bool) -> str:
+    if passphrase_file is not None:
+        try:
+            text = passphrase_file.read_text(encoding="utf-8").removesuffix("\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise OperatorError(f"cannot read --passphrase-file {passphrase_file}: {type(exc).__name__}") from exc
+    else:
+        text = typer.prompt("passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
+    if len(text) < 12:
+        fail("the passphrase must be at least 12 characters")
+    return text
+
+
+@app.command("backup")
+@handle_errors
+def backup(
+    out: Annotated[Path, typer.Option(help="write the encrypted backup here (refused if it exists)")],
+    recipient: Annotated[list[str] | None, typer.Option(
+        help="encrypt to this age recipient (age1…, from age-keygen); repeatable. Without it, a passphrase")] = None,
+    passphrase_file: Annotated[Path | None, typer.Option(
+        help="read the passphrase from this file instead of asking")] = None,
+) -> None:
+    """Write every key of $GATEWAY_DATA_DIR/keys to one age-encrypted file (`age --decrypt` opens it)."""
+    config = settings()
+    if out.exists():
+        fail(f"{out} exists already; choose another --out")
+    files = read_key_files(config)
+    passphrase = None if recipient else _passphrase(passphrase_file, confirm=True)
+    data = encrypt_backup(config, files, recipients=recipient, passphrase=passphrase)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    err_console.print(f"backed up {len(files)} key files of {escape(config.id)} to {escape(str(out))} "
+                      f"({'age recipients' if recipient else 'passphrase'})")
+
+
+@app.command("restore")
+@handle_errors
+def restore(
+    file: Annotated[Path, typer.Argument(help="a backup written by `gateway keys backup`", show_default=False)],
+    identity: Annotated[Path | None, typer.Option(
+        help="an age identity file (AGE-SECRET-KEY-…) whose recipient the backup was encrypted to")] = None,
+    passphrase_file: Annotated[Path | None, typer.Option(
+        help="read the passphrase from this file instead of asking")] = None,
+    unchecked: Annotated[bool, typer.Option(
+        help="restore even when the database has nothing to check the keys against")] = False,
+) -> None:
+    """Put a backup's keys back, after checking them against the database: the at-rest key must open
+    a subject, the blind-index key find it, the checkpoint key verify the latest checkpoint.
+    Nothing is written unless every check passes."""
+    config = settings()
+    open_database(config).dispose()
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise OperatorError(f"cannot read {file}: {exc.strerror or exc}") from exc
+    if identity is not None:
+        try:
+            lines = [line for line in identity.read_text(encoding="ascii").splitlines()
+                     if line.strip() and not line.startswith("#")]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise OperatorError(f"cannot read --identity {identity}: {type(exc).__name__}") from exc
+        document = decrypt_backup(data, identities=lines)
+    else:
+        document = decrypt_backup(data, passphrase=_passphrase(passphrase_file, confirm=False))
+    report = restore_keys(config, document, unchecked=unchecked)
+    for check in report.checks:
+        console.print(f"checked: {check}")
+    console.print(f"restored {len(report.written)} key files into {escape(str(config.keys_dir.resolve()))}"
+                  + (f"; {len(report.unchanged)} were in place already" if report.unchanged else ""))
