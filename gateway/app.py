@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from crypto.encoding import b64encode
 from crypto.keys import encode_public_key
 from crypto.note import verifier_key_string
 from crypto.sealing import SEALING_ALGORITHM
@@ -22,6 +23,7 @@ from gateway.api.http import GraphQLEndpoint
 from gateway.api.schema import build_schema
 from gateway.api.transparency_http import transparency_routes
 from gateway.audit.checkpoints import latest_checkpoint, note_name
+from gateway.audit.signers import schedule_for
 from gateway.config import Settings
 from gateway.metrics import CONTENT_TYPE, start_metrics_server
 from gateway.services import Services, utc_now
@@ -38,6 +40,11 @@ def discovery_document(services: Services) -> dict[str, Any]:
         "checkpoint_origin": settings.origin,
         "checkpoint_verifier_key": verifier_key_string(note_name(settings.origin), bytes(verify_key)),
         "gateway_signing_key": encode_public_key(verify_key),
+        # Across signing-key rotations (§10): every key, earliest first, with the tree sizes it signs
+        # and its disclosure-record key, so checkpoints and records signed before a rotation verify.
+        "checkpoint_verifier_keys": [
+            scheduled.describe() | {"gateway_signing_key": b64encode(scheduled.verifier.public_key)}
+            for scheduled in schedule_for(services.keys, settings.origin)],
         "approvals_required": settings.approvals_required,
         "max_token_lifetime_s": settings.max_token_lifetime_s,
         "token_leeway_s": settings.token_leeway_s,

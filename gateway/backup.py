@@ -25,8 +25,8 @@ import pyrage
 from sqlalchemy import select
 
 from crypto.errors import CryptoError
-from crypto.note import NoteVerifier, verify_checkpoint
-from gateway.audit.checkpoints import latest_checkpoint, note_name
+from gateway.audit.checkpoints import latest_checkpoint
+from gateway.audit.signers import schedule_for, verify_by_size
 from gateway.config import Settings
 from gateway.errors import OperatorError
 from gateway.keyring import GatewayKeys, load_keys_from
@@ -125,9 +125,8 @@ def check_keys(settings: Settings, keys: GatewayKeys) -> list[str]:
                                     "another gateway's backup; nothing was written")
             checks += ["the at-rest key opens a stored subject", "the blind-index key finds it"]
         if note is not None:
-            verifier = NoteVerifier.for_key(note_name(settings.origin), bytes(keys.checkpoint_key.verify_key))
             try:
-                verify_checkpoint(note, verifier, origin=settings.origin)
+                verify_by_size(note, schedule_for(keys, settings.origin), origin=settings.origin)
             except CryptoError:
                 raise OperatorError("the backup's checkpoint key does not verify this database's latest checkpoint: "
                                     "it is another gateway's backup (or GATEWAY_ID changed); nothing was written"

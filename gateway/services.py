@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from gateway.audit.checkpoints import CheckpointPolicy
 from gateway.audit.writer import AuditWriter
 from gateway.config import Settings
+from gateway.errors import OperatorError
 from gateway.keyring import GatewayKeys, load_gateway_keys
 from gateway.metrics import GatewayMetrics
 from gateway.orders import Orders
@@ -44,6 +45,9 @@ class Services:
     def build(cls, settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Services:
         """Load keys and open the database; raise ``OperatorError`` when `gateway init` is missing."""
         keys = load_gateway_keys(settings)
+        if keys.blind_index_next is not None:
+            raise OperatorError("a blind-index key rotation is under way (blind-index.key.next exists); finish it "
+                                "with `gateway keys rotate blind-index` before starting the gateway")
         # A connection for every worker thread, so no request waits on the pool (gateway/api/http.py).
         db = Database(settings.sqlalchemy_url, pool_size=max(5, settings.worker_threads))
         counter_key = usage_key(keys.at_rest_key)
