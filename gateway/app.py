@@ -40,7 +40,7 @@ def discovery_document(services: Services) -> dict[str, Any]:
         "checkpoint_origin": settings.origin,
         "checkpoint_verifier_key": verifier_key_string(note_name(settings.origin), bytes(verify_key)),
         "gateway_signing_key": encode_public_key(verify_key),
-        # Across signing-key rotations (§10): every key, earliest first, with the tree sizes it signs
+        # Across signing-key rotations (§12): every key, earliest first, with the tree sizes it signs
         # and its disclosure-record key, so checkpoints and records signed before a rotation verify.
         "checkpoint_verifier_keys": [
             scheduled.describe() | {"gateway_signing_key": b64encode(scheduled.verifier.public_key)}

@@ -3,7 +3,7 @@ docs/PROTOCOL.md §4, §7), the data-at-rest key and the blind-index key. Each i
 file in ``$GATEWAY_DATA_DIR/keys``; the blind-index key in particular must not live in the
 database, or whoever reads the database could enumerate phone numbers (FINDINGS.md).
 
-Rotation (``gateway keys rotate``, docs/PROTOCOL.md §10) adds three kinds of file beside them:
+Rotation (``gateway keys rotate``, docs/PROTOCOL.md §12) adds three kinds of file beside them:
 
 - ``checkpoint.history.json``: the public halves of earlier checkpoint keys and the tree sizes
   ``[from_size, until_size]`` each signed; the current key signs from the last ``until_size``. It

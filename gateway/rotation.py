@@ -1,4 +1,4 @@
-"""`gateway keys rotate signing|at-rest|blind-index` (docs/PROTOCOL.md §10). Run them with the
+"""`gateway keys rotate signing|at-rest|blind-index` (docs/PROTOCOL.md §12). Run them with the
 gateway stopped (every replica): a running process keeps the keys it started with.
 
 - **signing**: the old key signs a checkpoint of the log as it is, is recorded with the tree sizes

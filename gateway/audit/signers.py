@@ -1,4 +1,4 @@
-"""Which checkpoint key signs which tree sizes, across signing-key rotations (docs/PROTOCOL.md §10).
+"""Which checkpoint key signs which tree sizes, across signing-key rotations (docs/PROTOCOL.md §12).
 
 Each key signs from a tree size on: an earlier key from ``from_size`` until ``until_size`` (the
 size of the log when it was rotated out), the current one from the size at which it took over.

@@ -1,4 +1,4 @@
-"""`gateway keys backup|restore|rotate`: the gateway's own keys, on the gateway host (docs/PROTOCOL.md §10)."""
+"""`gateway keys backup|restore|rotate`: the gateway's own keys, on the gateway host (docs/PROTOCOL.md §12)."""
 
 from __future__ import annotations
 

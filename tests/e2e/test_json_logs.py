@@ -1,5 +1,5 @@
 """`GATEWAY_LOG_FORMAT=json`: a whole run's log lines are JSON with request ids and audit indexes,
-and none holds a subject value, a query string, a token or a client address (docs/PROTOCOL.md §10)."""
+and none holds a subject value, a query string, a token or a client address (docs/PROTOCOL.md §12)."""
 
 from __future__ import annotations
 

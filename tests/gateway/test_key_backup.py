@@ -1,4 +1,4 @@
-"""`gateway keys backup` / `gateway keys restore` (docs/PROTOCOL.md §10): age-encrypted, opened by
+"""`gateway keys backup` / `gateway keys restore` (docs/PROTOCOL.md §12): age-encrypted, opened by
 the standard `age` tool, and checked against the database before anything is written."""
 
 from __future__ import annotations

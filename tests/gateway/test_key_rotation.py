@@ -1,4 +1,4 @@
-"""`gateway keys rotate signing|at-rest|blind-index` (docs/PROTOCOL.md §10)."""
+"""`gateway keys rotate signing|at-rest|blind-index` (docs/PROTOCOL.md §12)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`GET /metrics` (Prometheus text, docs/PROTOCOL.md §10): counters by root operation and code,
+"""`GET /metrics` (Prometheus text, docs/PROTOCOL.md §12): counters by root operation and code,
 latency and audit-commit histograms, and gauges of shared state; never a subject value or address."""
 
 from __future__ import annotations
