@@ -27,6 +27,8 @@ from gateway.audit.signers import schedule_for
 from gateway.config import Settings
 from gateway.metrics import CONTENT_TYPE, start_metrics_server
 from gateway.services import Services, utc_now
+from gateway.tracing import gateway_tracer
+from gateway.tracing import tracer_provider as configured_tracer_provider
 
 __all__ = ["create_app"]
 
@@ -54,14 +56,18 @@ def discovery_document(services: Services) -> dict[str, Any]:
 
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
-               services: Services | None = None) -> Starlette:
-    """The gateway app. Raise ``OperatorError`` when `gateway init` has not been run."""
+               services: Services | None = None, tracer_provider: Any = None) -> Starlette:
+    """The gateway app. Raise ``OperatorError`` when `gateway init` has not been run.
+
+    ``tracer_provider`` (an OpenTelemetry ``TracerProvider``) overrides the one
+    ``GATEWAY_OTEL_EXPORTER`` configures."""
+    provider: Any = tracer_provider if tracer_provider is not None else configured_tracer_provider(settings)
     services = services or Services.build(settings, clock=clock)
     schema = build_schema()
     engine = GraphQLEngine(schema._schema, max_tokens=settings.max_tokens, max_depth=settings.max_query_depth,
                            max_aliases=settings.max_aliases)
     discovery = discovery_document(services)
-    endpoint = GraphQLEndpoint(services, engine)
+    endpoint = GraphQLEndpoint(services, engine, tracer=gateway_tracer(provider))
 
     async def well_known(_: Request) -> Response:
         return JSONResponse(discovery)
@@ -112,6 +118,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
                 await ticker
             endpoint.close()  # the last windows' summaries, queued before the writer drains and stops
             services.close()
+            if tracer_provider is None and provider is not None:
+                provider.shutdown()  # flush the last spans
 
     extra = [Route("/metrics", metrics, methods=["GET"])] if settings.metrics and settings.metrics_port is None else []
     app = Starlette(

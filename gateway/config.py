@@ -108,6 +108,9 @@ class Settings(BaseSettings):
                                      description="serve /metrics on this port of its own instead")
     metrics_host: str = Field(default="127.0.0.1", description="the address of GATEWAY_METRICS_PORT")
     log_format: Literal["text", "json"] = Field(default="text", description="json: one JSON object a line")
+    otel_exporter: Literal["none", "console", "otlp"] = Field(
+        default="none", description="OpenTelemetry traces: console, or otlp (OTEL_EXPORTER_OTLP_* configure it)")
+    otel_service_name: str = Field(default="disclosure-gateway", min_length=1, max_length=200)
 
     @classmethod
     def settings_customise_sources(

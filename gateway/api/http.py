@@ -11,6 +11,7 @@ counted in one summary entry per window instead of an entry each.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import hashlib
 import json
 import logging
@@ -19,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -52,6 +53,9 @@ from gateway.replay import replayed
 from gateway.services import Services
 from gateway.transparency import facts
 
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
+
 __all__ = ["GraphQLEndpoint", "error_body"]
 
 log = logging.getLogger("gateway.http")
@@ -83,9 +87,10 @@ def reverse(undo: list[Undo]) -> None:
 
 
 class GraphQLEndpoint:
-    def __init__(self, services: Services, engine: GraphQLEngine) -> None:
+    def __init__(self, services: Services, engine: GraphQLEngine, *, tracer: Tracer | None = None) -> None:
         self.services = services
         self.engine = engine
+        self.tracer = tracer
         self.flood = FloodControl(services.settings.rate_limit_per_minute)
         self._limiter: anyio.CapacityLimiter | None = None
 
@@ -105,15 +110,29 @@ class GraphQLEndpoint:
         """Answer one request, and count it: root operation, §6 code (``OK``) and latency."""
         started = time.perf_counter()
         labels = {"operation": "none", "code": "OK"}
-        try:
-            return await self._handle(request, labels)
-        finally:
-            self.services.metrics.request(labels["operation"], labels["code"], time.perf_counter() - started)
+        span: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+        if self.tracer is not None:
+            from opentelemetry.trace import SpanKind  # an optional dependency: imported only when tracing
+
+            span = self.tracer.start_as_current_span("POST /graphql", kind=SpanKind.SERVER)
+        with span as current:
+            try:
+                response = await self._handle(request, labels)
+            finally:
+                self.services.metrics.request(labels["operation"], labels["code"], time.perf_counter() - started)
+            if current is not None:
+                # Only what a metric may carry, and the ids an operator looks entries up by (tracing module).
+                current.set_attributes({"gateway.operation": labels["operation"], "gateway.code": labels["code"],
+                                        "http.response.status_code": response.status_code,
+                                        "gateway.request_id": labels.get("request_id", ""),
+                                        "gateway.audit_index": int(labels.get("audit_index", "-1"))})
+            return response
 
     async def _handle(self, request: Request, labels: dict[str, str]) -> Response:
         services = self.services
         request_id = "req_" + secrets.token_hex(12)
         bind_request(request_id)
+        labels["request_id"] = request_id
         now = services.clock()
         self.summarise_closed_windows(now)
         event = AuditEvent(request_id=request_id, time=now, decision=Decision.REFUSED)
@@ -151,6 +170,7 @@ class GraphQLEndpoint:
         bind_audit_index(receipt.index)
         if handled.error is None and receipt.decision is Decision.REFUSED and handled.undo:
             await self.in_thread(reverse, handled.undo)  # pragma: no cover - mutations spend tokens first
+        labels["audit_index"] = str(receipt.index)
         if receipt.code is not None:
             labels["code"] = receipt.code
         return self._respond(handled, receipt)
