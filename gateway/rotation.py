@@ -16,6 +16,7 @@ gateway stopped (every replica): a running process keeps the keys it started wit
 
 from __future__ import annotations
 
+import hmac
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,8 +32,9 @@ from gateway.config import Settings
 from gateway.errors import OperatorError
 from gateway.keyring import KEY_FILES, NEXT_SUFFIX, RetiredSigningKey, load_gateway_keys, write_history
 from gateway.store.engine import Database
-from gateway.store.tables import LegalRequestRow, Subject, SubjectIndex
+from gateway.store.tables import LegalRequestRow, OrderRow, Subject, SubjectIndex
 from gateway.subjects import SubjectStore, normalise_username
+from gateway.usage import usage_key, usage_mac
 from gateway.vault import StoreIntegrityError, Vault
 
 __all__ = ["Progress", "SigningRotation", "rotate_at_rest", "rotate_blind_index", "rotate_signing"]
@@ -43,6 +45,7 @@ Progress = Callable[[str, int, int], None]
 _subjects: Table = Subject.__table__  # type: ignore[attr-defined]
 _index: Table = SubjectIndex.__table__  # type: ignore[attr-defined]
 _requests: Table = LegalRequestRow.__table__  # type: ignore[attr-defined]
+_orders: Table = OrderRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -94,10 +97,30 @@ def rotate_at_rest(settings: Settings, *, progress: Progress | None = None, batc
                 ("subjects", _subjects, "sealed", lambda i: b"subject:" + i.encode("ascii")),
                 ("requests", _requests, "selectors_sealed", lambda i: b"request:" + i.encode("utf-8"))):
             resealed += _reseal(db, vault, what, table, column, context, progress, batch_size)
+        _remac_usage(db, old=keys.at_rest_key, new=keys.at_rest_next)
     finally:
         db.dispose()
     _finish(path)
     return resealed
+
+
+def _remac_usage(db: Database, *, old: bytes, new: bytes | None) -> None:
+    """Order usage MACs are keyed from the at-rest key (gateway/usage.py): carry over those that verify
+    under the old key, and drop the rest so that readers count the log, as they would anyway. A MAC is
+    never made for a count it did not already vouch for."""
+    assert new is not None  # written before the re-sealing began
+    old_key, new_key = usage_key(old), usage_key(new)
+    with db.engine.begin() as connection:
+        rows = connection.execute(select(_orders.c.id, _orders.c.queries_used, _orders.c.usage_index,
+                                         _orders.c.usage_mac).where(_orders.c.usage_mac.is_not(None))).all()
+        for order_id, used, index, mac in rows:
+            if index is None:
+                continue
+            if hmac.compare_digest(usage_mac(new_key, order_id, int(used), int(index)), bytes(mac)):
+                continue  # carried over by an interrupted run
+            vouched = hmac.compare_digest(usage_mac(old_key, order_id, int(used), int(index)), bytes(mac))
+            connection.execute(update(_orders).where(_orders.c.id == order_id).values(
+                usage_mac=usage_mac(new_key, order_id, int(used), int(index)) if vouched else None))
 
 
 def _reseal(db: Database, vault: Vault, what: str, t: Table, column: str,

@@ -24,8 +24,9 @@ from gateway.orders import Orders
 from gateway.rotation import rotate_at_rest, rotate_blind_index
 from gateway.services import Services
 from gateway.store.engine import Database
-from gateway.store.tables import LegalRequestRow
+from gateway.store.tables import LegalRequestRow, OrderRow
 from gateway.subjects import SubjectStore
+from gateway.usage import usage_key, usage_mac
 from gateway.vault import StoreIntegrityError, Vault
 from tests.support.audit import event
 from tests.support.harness import running_gateway
@@ -112,6 +113,10 @@ def test_at_rest_rotation_interrupted_halfway_then_resumed_leaves_every_subject_
     with running_gateway(settings) as harness:
         world = build_world(harness, subjects=8)
         request_id = world.submit()
+        order = world.active_order()
+        used = harness.post(world.authority, "{ order { subjects { phoneNumber { ciphertext } } } }",
+                            order=order["id"])
+        assert used.status_code == 200, used.text
     old = load_gateway_keys(settings)
 
     class Interrupted(Exception):
@@ -148,8 +153,16 @@ def test_at_rest_rotation_interrupted_halfway_then_resumed_leaves_every_subject_
     orders = Orders(db, SubjectStore(db, vault), vault, approvals_required=2)
     assert orders.get_request(request_id).id == request_id
     with db.engine.connect() as connection:
-        sealed = connection.execute(select(LegalRequestRow.selectors_sealed)).scalar_one()
+        sealed = connection.execute(select(LegalRequestRow.selectors_sealed)
+                                    .where(LegalRequestRow.id == request_id)).scalar_one()
     assert vault.opens_with_current_key(bytes(sealed), context=b"request:" + request_id.encode())
+    # The order's usage MAC, keyed from the at-rest key, was carried over to the new key.
+    with db.engine.connect() as connection:
+        row = connection.execute(select(OrderRow.queries_used, OrderRow.usage_index, OrderRow.usage_mac)
+                                 .where(OrderRow.id == order["id"])).one()
+    assert row.usage_mac is not None
+    assert bytes(row.usage_mac) == usage_mac(usage_key(done.at_rest_key), order["id"], row.queries_used,
+                                             row.usage_index)
 
 
 def test_blind_index_rotation_reindexes_and_the_gateway_waits_for_it(settings: Settings, db: Database) -> None:

@@ -1,4 +1,4 @@
-"""OpenTelemetry traces (docs/PROTOCOL.md §10): one server span per GraphQL request, with the
+"""OpenTelemetry traces (docs/PROTOCOL.md §12): one server span per GraphQL request, with the
 operation, code, request id and audit index, and nothing about anyone."""
 
 from __future__ import annotations
