@@ -11,6 +11,13 @@ A key file is one line of JSON and a newline::
 (32 random bytes for at-rest encryption and blind indexes; it has no public half and no ``kid``).
 Files are created owner-only (0600) and a file that group or others may read or write is refused.
 
+Signing and sealing keys may also be written and read in two standard forms, so that clients in
+other languages need not unwrap the seed by hand: a JWK (RFC 8037 §2: ``{"kty": "OKP", "crv":
+"Ed25519" | "X25519", "d": …, "x": …}``, base64url without padding) and a PKCS#8 PEM
+(``-----BEGIN PRIVATE KEY-----``, RFC 8410 §7: the OneAsymmetricKey of id-Ed25519 1.3.101.112 or
+id-X25519 1.3.101.110 holding the 32-byte key as an OCTET STRING). Reading tells the three apart
+by their content, and checks that a JWK's ``x`` is the public half of its ``d``.
+
 Errors: :class:`~crypto.errors.EncodingError` for text that is not base64,
 :class:`~crypto.errors.InvalidKeyError` for key material of the wrong length or an unusable point,
 :class:`~crypto.errors.KeyFileError` for anything wrong with a key file.
@@ -18,6 +25,7 @@ Errors: :class:`~crypto.errors.EncodingError` for text that is not base64,
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import json
@@ -35,7 +43,7 @@ from nacl.public import PrivateKey, PublicKey
 from nacl.signing import SigningKey, VerifyKey
 
 from crypto.canonical import parse_json_object
-from crypto.encoding import B64, KeyId, b64decode, b64encode
+from crypto.encoding import B64, KeyId, b64decode, b64encode, b64url_decode, b64url_encode
 from crypto.errors import CryptoError, EncodingError, InvalidKeyError, KeyFileError
 
 __all__ = [
@@ -43,6 +51,7 @@ __all__ = [
     "SEALING_KIND",
     "SECRET_KIND",
     "SIGNING_KIND",
+    "KeyFormat",
     "KeyKind",
     "PublicKeyInfo",
     "PublicKeyLike",
@@ -64,6 +73,7 @@ KEY_BYTES: Final = 32
 """Length of every raw key this module handles: Ed25519 seeds and public keys, X25519 keys, secrets."""
 
 KeyKind = Literal["ed25519-signing", "x25519-sealing", "secretbox"]
+KeyFormat = Literal["gateway", "jwk", "pem"]
 SIGNING_KIND: Final = "ed25519-signing"
 SEALING_KIND: Final = "x25519-sealing"
 SECRET_KIND: Final = "secretbox"  # noqa: S105 - a kind name, not a secret
@@ -71,6 +81,16 @@ _KINDS: Final[frozenset[str]] = frozenset({SIGNING_KIND, SEALING_KIND, SECRET_KI
 
 # A key file is ~150 bytes; anything much larger is not one, and is not read into memory.
 _MAX_KEY_FILE_BYTES: Final = 4096
+
+# RFC 8410 §7: SEQUENCE { INTEGER 0, SEQUENCE { OID }, OCTET STRING { OCTET STRING (32 bytes) } }.
+# With a fixed algorithm and key length the DER is one fixed prefix and the key.
+_PKCS8_PREFIX: Final = {
+    "ed25519-signing": bytes.fromhex("302e020100300506032b657004220420"),
+    "x25519-sealing": bytes.fromhex("302e020100300506032b656e04220420"),
+}
+_JWK_CURVE: Final = {"ed25519-signing": "Ed25519", "x25519-sealing": "X25519"}
+_PEM_BEGIN: Final = "-----BEGIN PRIVATE KEY-----"
+_PEM_END: Final = "-----END PRIVATE KEY-----"
 
 # Any scalar serves the small-order probe in decode_sealing_public_key: X25519 clamps it to a
 # multiple of the cofactor 8, so a small-order point always yields the all-zero output that
@@ -190,11 +210,26 @@ def _kid_of_secret(kind: str, secret: bytes) -> KeyId | None:
     return None
 
 
-def _key_file_text(kind: str, secret: bytes) -> bytes:
+def _public_of(kind: str, secret: bytes) -> bytes:
+    if kind == SIGNING_KIND:
+        return bytes(SigningKey(secret).verify_key)
+    return bytes(PrivateKey(secret).public_key)
+
+
+def _key_file_text(kind: str, secret: bytes, key_format: str = "gateway") -> bytes:
     if kind not in _KINDS:
         raise KeyFileError(f"unknown key kind {kind!r}; expected one of {sorted(_KINDS)}")
     if not isinstance(secret, bytes) or len(secret) != KEY_BYTES:
         raise InvalidKeyError(f"a {kind} key must be {KEY_BYTES} raw bytes")
+    if key_format != "gateway":
+        if kind not in _JWK_CURVE or key_format not in ("jwk", "pem"):
+            raise KeyFileError(f"a {kind} key can be written only in the gateway's own format")
+        if key_format == "jwk":
+            jwk = {"kty": "OKP", "crv": _JWK_CURVE[kind], "d": b64url_encode(secret),
+                   "x": b64url_encode(_public_of(kind, secret))}
+            return (json.dumps(jwk) + "\n").encode("ascii")
+        body = base64.b64encode(_PKCS8_PREFIX[kind] + secret).decode("ascii")
+        return f"{_PEM_BEGIN}\n{body}\n{_PEM_END}\n".encode("ascii")
     document: dict[str, str] = {"kind": kind, "key": b64encode(secret)}
     kid = _kid_of_secret(kind, secret)
     if kid is not None:
@@ -203,7 +238,7 @@ def _key_file_text(kind: str, secret: bytes) -> bytes:
 
 
 def write_key_file(path: str | os.PathLike[str], kind: KeyKind, secret: bytes, *,
-                   overwrite: bool = False) -> None:
+                   overwrite: bool = False, key_format: KeyFormat = "gateway") -> None:
     """Write a key file that only its owner may read or write (mode 0600).
 
     ``secret`` is the 32-byte Ed25519 seed (``bytes(signing_key)``), X25519 private key
@@ -212,11 +247,13 @@ def write_key_file(path: str | os.PathLike[str], kind: KeyKind, secret: bytes, *
     O_EXCL, so two writers cannot both win); with it, a temporary file in the same directory
     replaces the old one atomically.
 
+    ``key_format`` ``jwk`` or ``pem`` writes a signing or sealing key in that standard form instead.
+
     Raises :class:`KeyFileError` (unknown kind, existing file, I/O failure) or
     :class:`InvalidKeyError` (secret not 32 bytes).
     """
     target = Path(path)
-    data = _key_file_text(kind, secret)
+    data = _key_file_text(kind, secret, key_format)
     try:
         if overwrite:
             _replace_atomically(target, data)
@@ -311,7 +348,47 @@ def _read_key_file(path: str | os.PathLike[str], kind: KeyKind) -> bytes:
     return _parse_key_file(target, raw, kind)
 
 
+def _parse_standard(target: Path, raw: bytes, kind: KeyKind) -> bytes | None:
+    """The secret of a PEM or JWK key file, or None when ``raw`` is neither."""
+    text = raw.decode("ascii", errors="replace").strip()
+    if text.startswith(_PEM_BEGIN):
+        if kind not in _PKCS8_PREFIX or not text.endswith(_PEM_END):
+            raise KeyFileError(f"key file {target} is not a PKCS#8 PEM {kind} key")
+        body = "".join(text[len(_PEM_BEGIN):-len(_PEM_END)].split())
+        try:
+            der = b64decode(body, what="PEM body")
+        except CryptoError as exc:
+            raise KeyFileError(f"key file {target}: {exc.message}") from exc
+        prefix = _PKCS8_PREFIX[kind]
+        if len(der) != len(prefix) + KEY_BYTES or not der.startswith(prefix):
+            raise KeyFileError(f"key file {target} is not a PKCS#8 (RFC 8410) {_JWK_CURVE[kind]} private key")
+        return der[len(prefix):]
+    if '"kty"' not in text:
+        return None
+    try:
+        jwk: dict[str, Any] = parse_json_object(raw, what=f"key file {target}")
+    except EncodingError as exc:
+        raise KeyFileError(f"key file {target} is not a JSON object: {exc.message}") from exc
+    if kind not in _JWK_CURVE or jwk.get("kty") != "OKP" or jwk.get("crv") != _JWK_CURVE[kind]:
+        raise KeyFileError(f"key file {target} is not an OKP JWK of curve {_JWK_CURVE.get(kind, kind)}")
+    d, x = jwk.get("d"), jwk.get("x")
+    if not isinstance(d, str) or not isinstance(x, str):
+        raise KeyFileError(f"key file {target}: a private JWK needs the strings d and x (RFC 8037)")
+    try:
+        secret, public = b64url_decode(d), b64url_decode(x)
+    except CryptoError as exc:
+        raise KeyFileError(f"key file {target}: {exc.message}") from exc
+    if len(secret) != KEY_BYTES:
+        raise KeyFileError(f"key file {target}: d must be {KEY_BYTES} bytes")
+    if public != _public_of(kind, secret):
+        raise KeyFileError(f"key file {target}: x is not the public half of d")
+    return secret
+
+
 def _parse_key_file(target: Path, raw: bytes, kind: KeyKind) -> bytes:
+    standard = _parse_standard(target, raw, kind)
+    if standard is not None:
+        return standard
     try:
         document: dict[str, Any] = parse_json_object(raw, what=f"key file {target}")
     except EncodingError as exc:

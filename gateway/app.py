@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from crypto.encoding import b64encode
 from crypto.keys import encode_public_key
 from crypto.note import verifier_key_string
 from crypto.sealing import SEALING_ALGORITHM
@@ -22,9 +23,13 @@ from gateway.api.http import GraphQLEndpoint
 from gateway.api.schema import build_schema
 from gateway.api.transparency_http import transparency_routes
 from gateway.audit.checkpoints import latest_checkpoint, note_name
+from gateway.audit.signers import schedule_for
 from gateway.config import Settings
 from gateway.console import ConsoleFiles
+from gateway.metrics import CONTENT_TYPE, start_metrics_server
 from gateway.services import Services, utc_now
+from gateway.tracing import gateway_tracer
+from gateway.tracing import tracer_provider as configured_tracer_provider
 
 __all__ = ["create_app"]
 
@@ -38,6 +43,11 @@ def discovery_document(services: Services) -> dict[str, Any]:
         "checkpoint_origin": settings.origin,
         "checkpoint_verifier_key": verifier_key_string(note_name(settings.origin), bytes(verify_key)),
         "gateway_signing_key": encode_public_key(verify_key),
+        # Across signing-key rotations (§13): every key, earliest first, with the tree sizes it signs
+        # and its disclosure-record key, so checkpoints and records signed before a rotation verify.
+        "checkpoint_verifier_keys": [
+            scheduled.describe() | {"gateway_signing_key": b64encode(scheduled.verifier.public_key)}
+            for scheduled in schedule_for(services.keys, settings.origin)],
         "approvals_required": settings.approvals_required,
         "max_token_lifetime_s": settings.max_token_lifetime_s,
         "token_leeway_s": settings.token_leeway_s,
@@ -47,14 +57,18 @@ def discovery_document(services: Services) -> dict[str, Any]:
 
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
-               services: Services | None = None) -> Starlette:
-    """The gateway app. Raise ``OperatorError`` when `gateway init` has not been run."""
+               services: Services | None = None, tracer_provider: Any = None) -> Starlette:
+    """The gateway app. Raise ``OperatorError`` when `gateway init` has not been run.
+
+    ``tracer_provider`` (an OpenTelemetry ``TracerProvider``) overrides the one
+    ``GATEWAY_OTEL_EXPORTER`` configures."""
+    provider: Any = tracer_provider if tracer_provider is not None else configured_tracer_provider(settings)
     services = services or Services.build(settings, clock=clock)
     schema = build_schema()
     engine = GraphQLEngine(schema._schema, max_tokens=settings.max_tokens, max_depth=settings.max_query_depth,
                            max_aliases=settings.max_aliases)
     discovery = discovery_document(services)
-    endpoint = GraphQLEndpoint(services, engine)
+    endpoint = GraphQLEndpoint(services, engine, tracer=gateway_tracer(provider))
 
     async def well_known(_: Request) -> Response:
         return JSONResponse(discovery)
@@ -79,6 +93,10 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
             return PlainTextResponse("no checkpoint yet\n", status_code=404)
         return PlainTextResponse(note)
 
+    async def metrics(_: Request) -> Response:
+        body = await endpoint.in_thread(services.metrics.exposition)  # its gauges read the database
+        return Response(body, media_type=CONTENT_TYPE)
+
     async def summarise_flood_windows() -> None:
         # A closed flood-control window is summarised on the next request, or here when none comes.
         while True:
@@ -88,16 +106,24 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         ticker = asyncio.create_task(summarise_flood_windows())
+        metrics_server = (start_metrics_server(services.metrics, settings.metrics_host, settings.metrics_port)
+                          if settings.metrics_port is not None else None)
         try:
             yield
         finally:
+            if metrics_server is not None:
+                metrics_server.shutdown()
+                metrics_server.server_close()
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
             endpoint.close()  # the last windows' summaries, queued before the writer drains and stops
             services.close()
+            if tracer_provider is None and provider is not None:
+                provider.shutdown()  # flush the last spans
 
     routes = [
+        *([Route("/metrics", metrics, methods=["GET"])] if settings.metrics and settings.metrics_port is None else []),
         Route("/graphql", endpoint),
         Route("/.well-known/disclosure-gateway", well_known, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),

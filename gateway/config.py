@@ -2,16 +2,74 @@
 
 Nothing else in the gateway reads ``os.environ``: the frozen :class:`Settings` object is built at
 the edge (CLI or ``create_app``) and passed down.
+
+Secret settings (those typed ``SecretStr``) may also come from files, so no password need sit in
+an environment or a compose file: ``GATEWAY_<NAME>_FILE`` names a file holding the value, and
+``GATEWAY_SECRETS_DIR`` names a directory (a Docker or Kubernetes secrets mount) where a file named
+``gateway_<name>`` holds it. Precedence: keyword overrides, then ``GATEWAY_<NAME>``, then
+``GATEWAY_<NAME>_FILE``, then ``.env``, then the secrets directory. Both ``GATEWAY_<NAME>`` and
+``GATEWAY_<NAME>_FILE`` at once is refused as ambiguous.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any, Final, Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
+from sqlalchemy.engine import make_url
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["SECRETS_DIR_VARIABLE", "Settings", "SettingsError", "load_settings"]
+
+SECRETS_DIR_VARIABLE: Final = "GATEWAY_SECRETS_DIR"
+_MAX_SECRET_FILE_BYTES: Final = 64 * 1024
+
+
+def _is_secret(field: FieldInfo) -> bool:
+    return SecretStr in (field.annotation, *getattr(field.annotation, "__args__", ()))
+
+
+class _FileVariables(PydanticBaseSettingsSource):
+    """``GATEWAY_<NAME>_FILE`` for every secret setting: the file's content, one trailing newline
+    removed (what ``echo`` and most secret stores add)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        variable = f"GATEWAY_{field_name.upper()}_FILE"
+        name = os.environ.get(variable)
+        if name is None or not _is_secret(field):
+            return None, field_name, False
+        if f"GATEWAY_{field_name.upper()}" in os.environ:
+            raise SettingsError(f"both GATEWAY_{field_name.upper()} and {variable} are set; unset one")
+        path = Path(name)
+        try:
+            with path.open("rb") as handle:
+                raw = handle.read(_MAX_SECRET_FILE_BYTES + 1)
+        except OSError as exc:
+            raise SettingsError(f"{variable}: cannot read {path.resolve()}: {exc.strerror or exc}") from None
+        if len(raw) > _MAX_SECRET_FILE_BYTES:
+            raise SettingsError(f"{variable}: {path.resolve()} is too large to hold one secret")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SettingsError(f"{variable}: {path.resolve()} is not UTF-8 text") from None
+        return text.removesuffix("\n").removesuffix("\r"), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, field in self.settings_cls.model_fields.items():
+            value, key, _ = self.get_field_value(field, name)
+            if value is not None:
+                values[key] = value
+        return values
 
 
 class Settings(BaseSettings):
@@ -23,6 +81,8 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path("./var"), description="SQLite database and the gateway's own keys")
     database_url: SecretStr | None = Field(default=None, description="overrides the SQLite default")
+    database_password: SecretStr | None = Field(
+        default=None, description="the password of GATEWAY_DATABASE_URL, kept out of the URL (e.g. from a file)")
     id: str = Field(default="disclosure-gateway.local", min_length=1, max_length=200,
                     description="the gateway id: the token audience")
     approvals_required: int = Field(default=2, ge=1, le=20)
@@ -44,6 +104,37 @@ class Settings(BaseSettings):
                                 description="threads running requests' database and signature work, off the "
                                             "event loop; also the size of the database connection pool")
     console: bool = Field(default=True, description="serve the reviewers' browser console at /console/")
+    metrics: bool = Field(default=False, description="serve GET /metrics (Prometheus text) on the main port")
+    metrics_port: int | None = Field(default=None, ge=1, le=65535,
+                                     description="serve /metrics on this port of its own instead")
+    metrics_host: str = Field(default="127.0.0.1", description="the address of GATEWAY_METRICS_PORT")
+    log_format: Literal["text", "json"] = Field(default="text", description="json: one JSON object a line")
+    otel_exporter: Literal["none", "console", "otlp"] = Field(
+        default="none", description="OpenTelemetry traces: console, or otlp (OTEL_EXPORTER_OTLP_* configure it)")
+    otel_service_name: str = Field(default="disclosure-gateway", min_length=1, max_length=200)
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        secrets: PydanticBaseSettingsSource = file_secret_settings
+        directory = os.environ.get(SECRETS_DIR_VARIABLE)
+        if directory and getattr(file_secret_settings, "secrets_dir", None) is None:
+            if not Path(directory).is_dir():
+                raise SettingsError(f"{SECRETS_DIR_VARIABLE}: {Path(directory).resolve()} is not a directory")
+            secrets = SecretsSettingsSource(settings_cls, secrets_dir=directory)
+        return init_settings, env_settings, _FileVariables(settings_cls), dotenv_settings, secrets
+
+    @model_validator(mode="after")
+    def _password_needs_a_url(self) -> Settings:
+        if self.database_password is not None:
+            if self.database_url is None:
+                raise ValueError("GATEWAY_DATABASE_PASSWORD needs GATEWAY_DATABASE_URL")
+            if make_url(self.database_url.get_secret_value()).password is not None:
+                raise ValueError("GATEWAY_DATABASE_URL has a password and GATEWAY_DATABASE_PASSWORD is set; keep one")
+        return self
 
     @field_validator("data_dir")
     @classmethod
@@ -63,7 +154,12 @@ class Settings(BaseSettings):
     def sqlalchemy_url(self) -> str:
         """The database URL: ``GATEWAY_DATABASE_URL`` or the embedded SQLite file in the data dir."""
         if self.database_url is not None:
-            return self.database_url.get_secret_value()
+            url = self.database_url.get_secret_value()
+            if self.database_password is None:
+                return url
+            # make_url quotes the password, so any character a secret file holds survives.
+            return make_url(url).set(password=self.database_password.get_secret_value()).render_as_string(
+                hide_password=False)
         return f"sqlite:///{(self.data_dir / 'gateway.db').resolve()}"
 
 

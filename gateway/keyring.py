@@ -1,23 +1,56 @@
 """The gateway's own keys: the checkpoint signing key (which also signs disclosure records,
 docs/PROTOCOL.md §4, §7), the data-at-rest key and the blind-index key. Each is a separate owner-only
 file in ``$GATEWAY_DATA_DIR/keys``; the blind-index key in particular must not live in the
-database, or whoever reads the database could enumerate phone numbers (FINDINGS.md)."""
+database, or whoever reads the database could enumerate phone numbers (FINDINGS.md).
+
+Rotation (``gateway keys rotate``, docs/PROTOCOL.md §13) adds three kinds of file beside them:
+
+- ``checkpoint.history.json``: the public halves of earlier checkpoint keys and the tree sizes
+  ``[from_size, until_size]`` each signed; the current key signs from the last ``until_size``. It
+  lives with the keys, not in the database, so an edited row cannot make a forged checkpoint verify.
+- ``at-rest.key.next`` / ``blind-index.key.next``: the new key while a rotation is under way. The
+  vault then seals and indexes with the new key and still opens what the old one sealed, so an
+  interrupted rotation leaves every subject readable and the next run resumes it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
-from nacl.signing import SigningKey
+from nacl.signing import SigningKey, VerifyKey
 
+from crypto.canonical import parse_json_object
 from crypto.errors import CryptoError
-from crypto.keys import generate_secret, generate_signing_key, read_secret_key, read_signing_key, write_key_file
+from crypto.keys import (
+    decode_signing_public_key,
+    encode_public_key,
+    generate_secret,
+    generate_signing_key,
+    read_secret_key,
+    read_signing_key,
+    write_key_file,
+)
 from gateway.config import Settings
 from gateway.errors import OperatorError
 
-__all__ = ["GatewayKeys", "ensure_gateway_keys", "key_paths", "load_gateway_keys"]
+__all__ = ["HISTORY_FILE", "KEY_FILES", "GatewayKeys", "RetiredSigningKey", "ensure_gateway_keys", "key_paths",
+           "load_gateway_keys", "load_keys_from", "write_history"]
 
-_FILES = {"checkpoint": "checkpoint.sign.key", "at_rest": "at-rest.key", "blind_index": "blind-index.key"}
+KEY_FILES = _FILES = {"checkpoint": "checkpoint.sign.key", "at_rest": "at-rest.key", "blind_index": "blind-index.key"}
+HISTORY_FILE: Final = "checkpoint.history.json"
+NEXT_SUFFIX: Final = ".next"
+
+
+@dataclass(frozen=True)
+class RetiredSigningKey:
+    """An earlier checkpoint key: it signed the checkpoints of tree sizes ``from_size..until_size``."""
+
+    verify_key: VerifyKey
+    from_size: int
+    until_size: int
 
 
 @dataclass(frozen=True)
@@ -25,6 +58,15 @@ class GatewayKeys:
     checkpoint_key: SigningKey
     at_rest_key: bytes
     blind_index_key: bytes
+    retired_signing_keys: tuple[RetiredSigningKey, ...] = ()
+    # A rotation under way: the new key, which seals and indexes; the old one above still opens.
+    at_rest_next: bytes | None = field(default=None, repr=False)
+    blind_index_next: bytes | None = field(default=None, repr=False)
+
+    @property
+    def signing_from_size(self) -> int:
+        """The tree size from which the current checkpoint key signs."""
+        return self.retired_signing_keys[-1].until_size if self.retired_signing_keys else 0
 
 
 def key_paths(settings: Settings) -> dict[str, Path]:
@@ -52,17 +94,60 @@ def load_gateway_keys(settings: Settings) -> GatewayKeys:
     """Read the three keys; raise :class:`OperatorError` saying what to do when one is missing
     or readable by others."""
     paths = key_paths(settings)
-    missing = [str(p) for p in paths.values() if not p.exists()]
+    missing = [str(p.resolve()) for p in paths.values() if not p.exists()]
     if missing:
         raise OperatorError(
-            f"the gateway's keys are missing ({', '.join(missing)}); run `gateway init` first "
-            f"(GATEWAY_DATA_DIR={settings.data_dir})"
+            f"the gateway's keys are missing ({', '.join(missing)}); set GATEWAY_DATA_DIR to the gateway's "
+            f"data directory (now {settings.data_dir.resolve()}), or run `gateway init` first"
         )
+    return load_keys_from(settings.keys_dir)
+
+
+def load_keys_from(directory: Path) -> GatewayKeys:
+    """The keys in ``directory``; :class:`OperatorError` with crypto's message otherwise."""
+    paths = {name: directory / filename for name, filename in _FILES.items()}
     try:
         return GatewayKeys(
             checkpoint_key=read_signing_key(paths["checkpoint"]),
             at_rest_key=read_secret_key(paths["at_rest"]),
             blind_index_key=read_secret_key(paths["blind_index"]),
+            retired_signing_keys=_read_history(directory / HISTORY_FILE),
+            at_rest_next=_next(paths["at_rest"]),
+            blind_index_next=_next(paths["blind_index"]),
         )
     except CryptoError as exc:
         raise OperatorError(exc.message) from exc
+
+
+def _next(path: Path) -> bytes | None:
+    following = path.with_name(path.name + NEXT_SUFFIX)
+    return read_secret_key(following) if following.exists() else None
+
+
+def _read_history(path: Path) -> tuple[RetiredSigningKey, ...]:
+    if not path.exists():
+        return ()
+    try:
+        document = parse_json_object(path.read_bytes(), what=str(path))
+        entries = document["retired"]
+        retired = tuple(RetiredSigningKey(decode_signing_public_key(e["public_key"]), int(e["from_size"]),
+                                          int(e["until_size"])) for e in entries)
+    except (OSError, KeyError, TypeError, ValueError, CryptoError) as exc:
+        raise OperatorError(f"{path} is not a checkpoint key history: {type(exc).__name__}") from exc
+    previous = 0
+    for key in retired:
+        if not previous <= key.from_size <= key.until_size:
+            raise OperatorError(f"{path}: the tree sizes of the earlier keys must follow each other")
+        previous = key.until_size
+    return retired
+
+
+def write_history(directory: Path, retired: tuple[RetiredSigningKey, ...]) -> None:
+    """Replace the history file atomically (it is public, but owner-only like its neighbours)."""
+    text = json.dumps({"retired": [{"public_key": encode_public_key(k.verify_key), "from_size": k.from_size,
+                                    "until_size": k.until_size} for k in retired]}, indent=1) + "\n"
+    temporary = directory / (HISTORY_FILE + ".tmp")
+    temporary.unlink(missing_ok=True)
+    temporary.touch(mode=0o600)
+    temporary.write_text(text, encoding="ascii")
+    temporary.replace(directory / HISTORY_FILE)

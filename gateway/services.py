@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from gateway.audit.checkpoints import CheckpointPolicy
 from gateway.audit.writer import AuditWriter
 from gateway.config import Settings
+from gateway.errors import OperatorError
 from gateway.keyring import GatewayKeys, load_gateway_keys
+from gateway.metrics import GatewayMetrics
 from gateway.orders import Orders
 from gateway.principals import PrincipalRegistry
 from gateway.replay import ReplayStore
@@ -37,11 +39,15 @@ class Services:
     subjects: SubjectStore
     orders: Orders
     clock: Callable[[], datetime] = field(default=utc_now)
+    metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Services:
         """Load keys and open the database; raise ``OperatorError`` when `gateway init` is missing."""
         keys = load_gateway_keys(settings)
+        if keys.blind_index_next is not None:
+            raise OperatorError("a blind-index key rotation is under way (blind-index.key.next exists); finish it "
+                                "with `gateway keys rotate blind-index` before starting the gateway")
         # A connection for every worker thread, so no request waits on the pool (gateway/api/http.py).
         db = Database(settings.sqlalchemy_url, pool_size=max(5, settings.worker_threads))
         counter_key = usage_key(keys.at_rest_key)
@@ -52,9 +58,17 @@ class Services:
         vault = Vault.from_keys(keys)
         subjects = SubjectStore(db, vault)
         orders = Orders(db, subjects, vault, approvals_required=settings.approvals_required, usage_key=counter_key)
-        return cls(settings=settings, db=db, keys=keys, registry=PrincipalRegistry(db),
-                   replay=ReplayStore(db, retention_s=settings.jti_retention_s), audit=audit, vault=vault,
-                   subjects=subjects, orders=orders, clock=clock)
+        services = cls(settings=settings, db=db, keys=keys, registry=PrincipalRegistry(db),
+                       replay=ReplayStore(db, retention_s=settings.jti_retention_s), audit=audit, vault=vault,
+                       subjects=subjects, orders=orders, clock=clock)
+        services.metrics.watch(db.engine.connect, services.order_statuses, clock)
+        audit.observer = services.metrics.audit_commit
+        return services
+
+    def order_statuses(self) -> list[str]:
+        """Every order's status as computed now (for the ``gateway_orders`` gauge)."""
+        now = self.clock()
+        return [self.orders.load(order_id, now=now).status.value for order_id in self.orders.order_ids()]
 
     def close(self) -> None:
         self.audit.close()

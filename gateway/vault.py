@@ -57,19 +57,28 @@ class Vault:
     Keys are 32 random bytes each; ``ValueError`` for any other length (a programming or
     configuration error, never input from a request)."""
 
-    __slots__ = ("_at_rest_key", "_blind_index_key")
+    __slots__ = ("_at_rest_key", "_blind_index_key", "_previous_key")
 
-    def __init__(self, at_rest_key: bytes, blind_index_key: bytes) -> None:
-        if len(at_rest_key) != _KEY_BYTES or len(blind_index_key) != _KEY_BYTES:
+    def __init__(self, at_rest_key: bytes, blind_index_key: bytes, *,
+                 previous_at_rest_key: bytes | None = None) -> None:
+        keys = [at_rest_key, blind_index_key] + ([previous_at_rest_key] if previous_at_rest_key is not None else [])
+        if any(len(key) != _KEY_BYTES for key in keys):
             raise ValueError(f"vault keys must be {_KEY_BYTES} bytes each")
         # One key for two purposes would let a weakness in one construction leak into the other.
-        if hmac.compare_digest(at_rest_key, blind_index_key):
+        if hmac.compare_digest(at_rest_key, blind_index_key) or (
+                previous_at_rest_key is not None and hmac.compare_digest(previous_at_rest_key, blind_index_key)):
             raise ValueError("the at-rest key and the blind-index key must differ")
         self._at_rest_key = bytes(at_rest_key)
         self._blind_index_key = bytes(blind_index_key)
+        # During an at-rest rotation: what is not yet re-sealed opens with the key being replaced.
+        self._previous_key = None if previous_at_rest_key is None else bytes(previous_at_rest_key)
 
     @classmethod
     def from_keys(cls, keys: GatewayKeys) -> Vault:
+        """The vault of the keys as they are; while an at-rest rotation is under way it seals with
+        the new key and opens with either."""
+        if keys.at_rest_next is not None:
+            return cls(keys.at_rest_next, keys.blind_index_key, previous_at_rest_key=keys.at_rest_key)
         return cls(keys.at_rest_key, keys.blind_index_key)
 
     def __repr__(self) -> str:
@@ -95,13 +104,25 @@ class Vault:
         if len(ciphertext) < 1 + _NONCE_BYTES + _TAG_BYTES or ciphertext[:1] != _VERSION:
             raise StoreIntegrityError()
         nonce = ciphertext[1 : 1 + _NONCE_BYTES]
+        for key in (self._at_rest_key, self._previous_key):
+            if key is None:
+                continue
+            try:
+                return nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
+                    ciphertext[1 + _NONCE_BYTES :], self._associated_data(context), nonce, key
+                )
+            except nacl.exceptions.CryptoError:
+                continue
+        # `from None`: libsodium's message is harmless, but the chain adds nothing to act on.
+        raise StoreIntegrityError() from None
+
+    def opens_with_current_key(self, ciphertext: bytes, *, context: bytes) -> bool:
+        """Whether ``ciphertext`` is sealed under the current key (an at-rest rotation skips those)."""
         try:
-            return nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
-                ciphertext[1 + _NONCE_BYTES :], self._associated_data(context), nonce, self._at_rest_key
-            )
-        except nacl.exceptions.CryptoError:
-            # `from None`: libsodium's message is harmless, but the chain adds nothing to act on.
-            raise StoreIntegrityError() from None
+            Vault(self._at_rest_key, self._blind_index_key).open(ciphertext, context=context)
+        except StoreIntegrityError:
+            return False
+        return True
 
     def blind_index(self, kind: str, normalised_value: str) -> bytes:
         """HMAC-SHA256(blind-index key, kind || 0x00 || value): 32 bytes.

@@ -11,17 +11,20 @@ counted in one summary entry per window instead of an entry each.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import hashlib
 import json
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import anyio.to_thread
+from graphql.language.ast import FieldNode, OperationDefinitionNode
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -44,10 +47,14 @@ from gateway.errors import (
     RateLimited,
     UnsupportedMediaType,
 )
+from gateway.logs import bind_audit_index, bind_request
 from gateway.orders import Undo
 from gateway.replay import replayed
 from gateway.services import Services
 from gateway.transparency import facts
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
 
 __all__ = ["GraphQLEndpoint", "error_body"]
 
@@ -80,9 +87,10 @@ def reverse(undo: list[Undo]) -> None:
 
 
 class GraphQLEndpoint:
-    def __init__(self, services: Services, engine: GraphQLEngine) -> None:
+    def __init__(self, services: Services, engine: GraphQLEngine, *, tracer: Tracer | None = None) -> None:
         self.services = services
         self.engine = engine
+        self.tracer = tracer
         self.flood = FloodControl(services.settings.rate_limit_per_minute)
         self._limiter: anyio.CapacityLimiter | None = None
 
@@ -99,15 +107,40 @@ class GraphQLEndpoint:
         await response(scope, receive, send)
 
     async def handle(self, request: Request) -> Response:
+        """Answer one request, and count it: root operation, §6 code (``OK``) and latency."""
+        started = time.perf_counter()
+        labels = {"operation": "none", "code": "OK"}
+        span: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+        if self.tracer is not None:
+            from opentelemetry.trace import SpanKind  # an optional dependency: imported only when tracing
+
+            span = self.tracer.start_as_current_span("POST /graphql", kind=SpanKind.SERVER)
+        with span as current:
+            try:
+                response = await self._handle(request, labels)
+            finally:
+                self.services.metrics.request(labels["operation"], labels["code"], time.perf_counter() - started)
+            if current is not None:
+                # Only what a metric may carry, and the ids an operator looks entries up by (tracing module).
+                current.set_attributes({"gateway.operation": labels["operation"], "gateway.code": labels["code"],
+                                        "http.response.status_code": response.status_code,
+                                        "gateway.request_id": labels.get("request_id", ""),
+                                        "gateway.audit_index": int(labels.get("audit_index", "-1"))})
+            return response
+
+    async def _handle(self, request: Request, labels: dict[str, str]) -> Response:
         services = self.services
         request_id = "req_" + secrets.token_hex(12)
+        bind_request(request_id)
+        labels["request_id"] = request_id
         now = services.clock()
         self.summarise_closed_windows(now)
         event = AuditEvent(request_id=request_id, time=now, decision=Decision.REFUSED)
         handled: _Handled
         try:
             body = await self._read_body(request)
-            handled = await self.in_thread(self._process, request.headers.get("authorization"), body, event)
+            handled = await self.in_thread(self._process, request.headers.get("authorization"), body, event,
+                                           labels)
         except GatewayError as exc:
             handled = _Handled(event=event, error=exc)
         except ClientDisconnect:
@@ -116,6 +149,7 @@ class GraphQLEndpoint:
             log.error("request failed with %s", type(exc).__name__)
             handled = _Handled(event=event, error=InternalError("the gateway failed to answer; nothing was disclosed"))
         if handled.error is not None:
+            labels["code"] = handled.error.code
             handled.event.decision, handled.event.code = Decision.REFUSED, handled.error.code
             handled.event.disclosure_sha256 = None
             handled.event.charge_order = None
@@ -124,15 +158,21 @@ class GraphQLEndpoint:
                 # Refused before authentication: flood control decides whether it gets an entry.
                 admission = self.flood.refusal(request.client.host if request.client else None, now)
                 if not admission.allowed:
+                    labels["code"] = RateLimited.code
                     return _rate_limited(admission)
         try:
             receipt = await services.audit.append(handled.event)
         except AuditUnavailable as exc:
             # Unlogged means undone: a review action must not stand without its entry.
             await self.in_thread(reverse, handled.undo)
+            labels["code"] = exc.code
             return JSONResponse(error_body(exc), status_code=exc.status)
+        bind_audit_index(receipt.index)
         if handled.error is None and receipt.decision is Decision.REFUSED and handled.undo:
             await self.in_thread(reverse, handled.undo)  # pragma: no cover - mutations spend tokens first
+        labels["audit_index"] = str(receipt.index)
+        if receipt.code is not None:
+            labels["code"] = receipt.code
         return self._respond(handled, receipt)
 
     def summarise_closed_windows(self, now: datetime) -> None:
@@ -173,7 +213,8 @@ class GraphQLEndpoint:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _process(self, authorization: str | None, body: bytes, event: AuditEvent) -> _Handled:
+    def _process(self, authorization: str | None, body: bytes, event: AuditEvent,
+                 labels: dict[str, str]) -> _Handled:
         """Authenticate and run the operation (in a worker thread: it touches the database)."""
         services = self.services
         now_s = int(event.time.timestamp())
@@ -189,7 +230,7 @@ class GraphQLEndpoint:
         event.order_id = caller.claims.order_id
         context = RequestContext(services=services, caller=caller, request_id=event.request_id, now=event.time)
         try:
-            data = self._run(body, caller, context, event)
+            data = self._run(body, caller, context, event, labels)
         except GatewayError as exc:
             # All or nothing, mutations too: what an earlier field of this request changed is undone.
             reverse(context.undo)
@@ -221,9 +262,11 @@ class GraphQLEndpoint:
         event.fields = sorted(outcome.fields)
         event.subjects = sorted(outcome.subjects)
 
-    def _run(self, body: bytes, caller: Caller, context: RequestContext, event: AuditEvent) -> dict[str, Any]:
+    def _run(self, body: bytes, caller: Caller, context: RequestContext, event: AuditEvent,
+             labels: dict[str, str]) -> dict[str, Any]:
         payload = parse_payload(body)
         prepared = self.engine.prepare(payload["query"], payload.get("operationName"))
+        labels["operation"] = root_operation(prepared.operation)
         event.operation_sha256 = prepared.shape_sha256
         if prepared.kind != "query":
             # A mutation commits before its entry does: its token is spent first, in a commit of
@@ -246,6 +289,17 @@ class GraphQLEndpoint:
             body = error_body(handled.error) | {"extensions": extensions}
             return JSONResponse(body, status_code=handled.error.status)
         return JSONResponse({"data": handled.data, "extensions": extensions})
+
+
+def root_operation(operation: OperationDefinitionNode) -> str:
+    """The metric label of a validated operation: its one root field's schema name, ``multiple``
+    for several. Names come from the schema (validation refused any other), aliases are ignored,
+    and fragments at the root count as ``multiple``, so the label set stays small."""
+    names = {selection.name.value for selection in operation.selection_set.selections
+             if isinstance(selection, FieldNode)}
+    if len(names) == 1 and all(isinstance(s, FieldNode) for s in operation.selection_set.selections):
+        return names.pop()
+    return "multiple"
 
 
 def _rate_limited(admission: Admission) -> Response:

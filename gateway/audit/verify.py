@@ -12,7 +12,8 @@ In index order, streaming in chunks (memory stays O(chunk + log n)), each entry 
 The tree is rebuilt from the leaves (RFC 9162 §2.1.1), keeping only its right edge; every node
 that completes is compared with the stored ``audit_nodes`` row, since proofs are served from those.
 When the rebuilt tree reaches a stored checkpoint's size, the checkpoint must verify with the
-gateway's key (c2sp.org/signed-note), name that size, and carry the root of the first ``size``
+gateway's key valid at that size (c2sp.org/signed-note; :mod:`gateway.audit.signers`), name
+that size, and carry the root of the first ``size``
 entries; and a consistency proof from the previous checkpoint, served from the stored nodes, must
 verify between their two signed roots (RFC 9162 §2.1.4.2). Checkpoints that outsiders kept
 (``trusted``) are held to the same roots, which is what catches a log rewritten together with its
@@ -38,10 +39,11 @@ from sqlalchemy import Connection, and_, func, or_, select
 
 from crypto import merkle
 from crypto.canonical import canonical_json, parse_json_object
-from crypto.errors import CryptoError
-from crypto.note import NoteVerifier, verify_checkpoint
+from crypto.errors import CryptoError, NoteError
+from crypto.note import NoteVerifier
 from gateway.audit.checkpoints import log_size
 from gateway.audit.model import entry_columns
+from gateway.audit.signers import ScheduledVerifier, single, verify_by_size
 from gateway.audit.tree import DbTreeSource, MissingNode, prefetched
 from gateway.store.tables import AuditCheckpoint, AuditEntry, AuditNode, OrderRow
 
@@ -209,7 +211,25 @@ def _check_entry(index: int, row: Any) -> bytes:
     return digest
 
 
-def verify_log(connection: Connection, verifier: NoteVerifier, *, origin: str | None = None,
+def _check_origin(note: str, origin: str | None, size: int | None) -> None:
+    """Name a changed origin for what it is: the key name is the origin (``note_name``), so after
+    ``GATEWAY_ID`` changes every signature would seem to be by an unknown key."""
+    if origin is None:
+        return
+    found = note.split("\n", 1)[0]
+    if found == origin:
+        return
+    reason = (f"the checkpoint's origin is {found!r} but this gateway's origin is {origin!r}: GATEWAY_ID "
+              "(or GATEWAY_CHECKPOINT_ORIGIN) changed after the log was written; set it back")
+    if found.endswith("/audit"):
+        reason += f" (the origin is '<GATEWAY_ID>/audit', so GATEWAY_ID={found.removesuffix('/audit')!r})"
+    if size is None:
+        raise NoteError(reason)
+    raise LogVerificationError(reason, checkpoint=size)
+
+
+def verify_log(connection: Connection, verifier: NoteVerifier | Sequence[ScheduledVerifier], *,
+               origin: str | None = None,
                trusted: Sequence[str] = (), chunk_size: int = 2000,
                progress: ProgressCallback | None = None) -> VerifyReport:
     """Verify the whole log on ``connection`` against the gateway's checkpoint key ``verifier``
@@ -223,12 +243,14 @@ def verify_log(connection: Connection, verifier: NoteVerifier, *, origin: str | 
     """
     if chunk_size < 1:
         raise ValueError("chunk_size must be positive")
+    schedule = single(verifier) if isinstance(verifier, NoteVerifier) else list(verifier)
     # Checkpoints first, then the size: every checkpoint read is then within the entries read.
     pending = [_Checkpoint(int(size), str(note), bytes(root), trusted=False) for size, note, root in
                connection.execute(select(_checkpoints.c.tree_size, _checkpoints.c.note, _checkpoints.c.root_hash)
                                   .order_by(_checkpoints.c.tree_size))]
     for note in trusted:
-        outside = verify_checkpoint(note, verifier, origin=origin)
+        _check_origin(note, origin, None)
+        outside = verify_by_size(note, schedule, origin=origin)
         pending.append(_Checkpoint(outside.size, note, None, trusted=True))
     pending.sort(key=lambda c: (c.size, c.trusted))
     counted_before = _stored_counts(connection)
@@ -247,8 +269,9 @@ def verify_log(connection: Connection, verifier: NoteVerifier, *, origin: str | 
             checkpoint = pending[position]
             position += 1
             size = checkpoint.size
+            _check_origin(checkpoint.note, origin, size)
             try:
-                parsed = verify_checkpoint(checkpoint.note, verifier, origin=origin)
+                parsed = verify_by_size(checkpoint.note, schedule, origin=origin)
             except CryptoError as exc:
                 raise LogVerificationError(f"the signed note does not verify with the gateway's key: {exc.message}",
                                            checkpoint=size) from exc

@@ -162,6 +162,8 @@ class AuditWriter:
         self._closed = False
         self.batches = 0
         self.entries = 0
+        # Told (entries, seconds) after each commit, from the committer thread; metrics listen here.
+        self.observer: Callable[[int, float], None] | None = None
 
     # -- public -----------------------------------------------------------------------------
 
@@ -336,8 +338,11 @@ class AuditWriter:
         _settle(pending.future, receipt)
 
     def _transaction(self, events: list[AuditEvent]) -> list[AuditReceipt]:
+        started = time.perf_counter()
         with self.engine.begin() as connection:
             receipts = self._write(connection, events)
+        if self.observer is not None:
+            self.observer(len(events), time.perf_counter() - started)
         # Counted only once committed: tests compare batches with entries to see group commit work.
         self.batches += 1
         self.entries += len(events)

@@ -28,10 +28,11 @@ from crypto.canonical import canonical_json, parse_json_object
 from crypto.encoding import b64decode, b64encode
 from crypto.errors import CryptoError, EncodingError
 from crypto.merkle import leaf_hash, verify_inclusion
-from crypto.note import NoteVerifier, parse_verifier_key, verifier_key_string, verify_checkpoint
+from crypto.note import parse_verifier_key
 from gateway.audit import proofs
-from gateway.audit.checkpoints import CheckpointPolicy, log_size, note_name
+from gateway.audit.checkpoints import CheckpointPolicy, log_size
 from gateway.audit.model import Decision
+from gateway.audit.signers import ScheduledVerifier, schedule_for, single, verify_by_size
 from gateway.audit.verify import LogVerificationError, verify_log
 from gateway.audit.writer import AuditWriter
 from gateway.cli.common import console, err_console, fail, handle_errors, open_database, settings
@@ -65,9 +66,8 @@ def _connection(config: Settings) -> Iterator[Connection]:
         db.dispose()
 
 
-def _own_verifier(config: Settings) -> NoteVerifier:
-    key = load_gateway_keys(config).checkpoint_key
-    return parse_verifier_key(verifier_key_string(note_name(config.origin), bytes(key.verify_key)))
+def _own_verifiers(config: Settings) -> list[ScheduledVerifier]:
+    return schedule_for(load_gateway_keys(config), config.origin)
 
 
 @app.command("verify")
@@ -85,7 +85,7 @@ def verify(
     Exit 0 only when everything verifies; otherwise print the first entry or checkpoint that does
     not hold and exit 1."""
     config = settings()
-    verifier = parse_verifier_key(verifier_key) if verifier_key is not None else _own_verifier(config)
+    verifier = single(parse_verifier_key(verifier_key)) if verifier_key is not None else _own_verifiers(config)
     trusted = [_read_text(path) for path in checkpoint or []]
     with _connection(config) as connection:
         total = log_size(connection)
@@ -132,13 +132,21 @@ def proof(
 @handle_errors
 def check_proof(
     file: Annotated[Path, typer.Argument(help="a proof written by `gateway audit proof`", show_default=False)],
-    verifier_key: Annotated[str, typer.Option(help="the gateway's checkpoint_verifier_key "
-                                                   "(from /.well-known/disclosure-gateway)")],
+    verifier_key: Annotated[list[str] | None, typer.Option(
+        help="the gateway's checkpoint_verifier_key (from /.well-known/disclosure-gateway); repeatable, "
+             "trusted for every tree size")] = None,
+    discovery: Annotated[Path | None, typer.Option(
+        help="the saved /.well-known/disclosure-gateway document: its checkpoint_verifier_keys, each trusted "
+             "for the tree sizes it lists (across signing-key rotations)")] = None,
     origin: Annotated[str | None, typer.Option(help="require this checkpoint origin")] = None,
 ) -> None:
     """Check a saved inclusion proof offline: the checkpoint's signature, the entry's leaf hash and
     the audit path to the signed root. Needs no database. Exit 0 when it holds, 1 when it does not."""
-    verifier = parse_verifier_key(verifier_key)  # a malformed key is bad usage: exit 2
+    verifier = [s for key in verifier_key or [] for s in single(parse_verifier_key(key))]  # malformed: exit 2
+    if discovery is not None:
+        verifier += _discovered(discovery)
+    if not verifier:
+        fail("give --verifier-key or --discovery")
     saved = _read_proof(file)
     try:
         statement = _check_saved_proof(saved, verifier, origin)
@@ -163,7 +171,31 @@ def _read_proof(path: Path) -> dict[str, Any]:
         raise OperatorError(f"{path}: {exc.message}") from exc
 
 
-def _check_saved_proof(saved: dict[str, Any], verifier: NoteVerifier, origin: str | None) -> str:
+def _discovered(path: Path) -> list[ScheduledVerifier]:
+    """The verifier keys of a saved discovery document, with the sizes each signs."""
+    try:
+        document = parse_json_object(_read_text(path), what="discovery document")
+    except EncodingError as exc:
+        raise OperatorError(f"{path}: {exc.message}") from exc
+    listed = document.get("checkpoint_verifier_keys")
+    if not isinstance(listed, list):
+        current = document.get("checkpoint_verifier_key")
+        if not isinstance(current, str):
+            raise OperatorError(f"{path} has neither checkpoint_verifier_keys nor checkpoint_verifier_key")
+        return single(parse_verifier_key(current))
+    schedule = []
+    for item in listed:
+        if not (isinstance(item, dict) and isinstance(item.get("verifier_key"), str)
+                and isinstance(item.get("from_size"), int)
+                and (item.get("until_size") is None or isinstance(item.get("until_size"), int))):
+            raise OperatorError(f"{path}: each checkpoint_verifier_keys item needs verifier_key, from_size and "
+                                "until_size (null for the current key)")
+        schedule.append(ScheduledVerifier(parse_verifier_key(item["verifier_key"]), item["from_size"],
+                                          item["until_size"]))
+    return schedule
+
+
+def _check_saved_proof(saved: dict[str, Any], verifier: list[ScheduledVerifier], origin: str | None) -> str:
     """Raise ``CryptoError``/``ValueError`` unless the proof holds; return what it proves."""
     index, size, entry = saved.get("index"), saved.get("tree_size"), saved.get("entry")
     hashes, claimed_leaf, note = saved.get("hashes"), saved.get("leaf_hash"), saved.get("checkpoint")
@@ -172,7 +204,7 @@ def _check_saved_proof(saved: dict[str, Any], verifier: NoteVerifier, origin: st
             and all(isinstance(h, str) for h in hashes)) or isinstance(index, bool) or isinstance(size, bool):
         raise ValueError("the file needs index and tree_size (integers), leaf_hash, checkpoint and entry "
                          "(strings) and hashes (a list of strings)")
-    checkpoint = verify_checkpoint(note, verifier, origin=origin)
+    checkpoint = verify_by_size(note, verifier, origin=origin)
     if checkpoint.size != size:
         raise ValueError(f"the checkpoint is for tree size {checkpoint.size}, the proof for {size}")
     raw = entry.encode("utf-8")
@@ -187,7 +219,7 @@ def _check_saved_proof(saved: dict[str, Any], verifier: NoteVerifier, origin: st
     path = [b64decode(h, length=32, what="proof hash") for h in hashes]
     verify_inclusion(leaf, index, size, path, checkpoint.root_hash)
     return (f"proof holds: entry {index} is in the log {checkpoint.origin} of {size} entries, root "
-            f"{b64encode(checkpoint.root_hash)}, signed by {verifier.name}")
+            f"{b64encode(checkpoint.root_hash)}, signed by {checkpoint.origin}'s key for that size")
 
 
 def _micros(text: str, option: str) -> int:

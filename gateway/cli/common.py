@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from crypto.errors import CryptoError
-from gateway.config import Settings, load_settings
+from gateway.config import Settings, SettingsError, load_settings
 from gateway.errors import GatewayError, OperatorError
 from gateway.store.engine import Database
 from gateway.store.migrate import current_revision, head_revision
@@ -62,13 +62,18 @@ def settings() -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first.get("loc", ()))
-        fail(f"invalid configuration GATEWAY_{where.upper()}: {first.get('msg')}")
+        fail(f"invalid configuration GATEWAY_{where.upper()}: {first.get('msg')}" if where else
+             f"invalid configuration: {str(first.get('msg')).removeprefix('Value error, ')}")
+    except SettingsError as exc:
+        fail(f"invalid configuration: {exc}")
 
 
 def open_database(config: Settings) -> Database:
     """The database, refusing to go on when `gateway init` has not been run or the schema is old."""
     if config.database_url is None and not (config.data_dir / "gateway.db").exists():
-        raise OperatorError(f"no database in {config.data_dir}; run `gateway init` first")
+        raise OperatorError(
+            f"no database in {config.data_dir.resolve()}; set GATEWAY_DATA_DIR to the gateway's data directory "
+            "(or GATEWAY_DATABASE_URL to its database), or run `gateway init` there to create a new, empty gateway")
     db = Database(config.sqlalchemy_url)
     try:
         revision = current_revision(db)

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from gateway.cli import admin, audit, demo, keys, query, request, review, schema, serve, subjects, transparency
+from gateway.cli import (
+    admin,
+    audit,
+    demo,
+    keyadmin,
+    keys,
+    query,
+    request,
+    review,
+    schema,
+    serve,
+    subjects,
+    transparency,
+)
 
 __all__ = ["app", "run"]
 
@@ -22,6 +35,7 @@ app.command("schema")(schema.schema)
 app.add_typer(admin.principals_app, name="principals")
 app.add_typer(subjects.app, name="subjects")
 app.add_typer(audit.app, name="audit")
+app.add_typer(keyadmin.app, name="keys")
 app.add_typer(demo.app, name="demo")
 app.add_typer(transparency.app, name="transparency")
 # Principals, against a gateway over HTTP with signed tokens.

@@ -1,15 +1,17 @@
-"""`gateway serve`: the app under uvicorn."""
+"""`gateway serve`: the app under uvicorn, with TLS and a trusted reverse proxy when asked."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
 from starlette.applications import Starlette
 
-from gateway.cli.common import handle_errors, open_database, settings
+from gateway.cli.common import fail, handle_errors, open_database, settings
 from gateway.keyring import load_gateway_keys
+from gateway.logs import log_config
 
 __all__ = ["MAX_HEADER_BYTES", "app_from_environment", "serve"]
 
@@ -26,17 +28,49 @@ def app_from_environment() -> Starlette:
     return create_app(settings())
 
 
+def _readable(path: Path | None, option: str) -> str | None:
+    if path is None:
+        return None
+    if not path.is_file():
+        fail(f"{option}: {path.resolve()} is not a readable file")
+    return str(path)
+
+
 @handle_errors
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port", min=1, max=65535)] = 8080,
     workers: Annotated[int, typer.Option(help="worker processes", min=1, max=64)] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    ssl_certfile: Annotated[Path | None, typer.Option(
+        envvar="GATEWAY_SSL_CERTFILE", help="serve HTTPS with this PEM certificate (chain)")] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(
+        envvar="GATEWAY_SSL_KEYFILE", help="the PEM private key of --ssl-certfile")] = None,
+    proxy_headers: Annotated[bool, typer.Option(
+        envvar="GATEWAY_PROXY_HEADERS",
+        help="take the client address from X-Forwarded-For / X-Forwarded-Proto, but only on connections "
+             "from --forwarded-allow-ips")] = False,
+    forwarded_allow_ips: Annotated[str, typer.Option(
+        envvar="GATEWAY_FORWARDED_ALLOW_IPS",
+        help="comma-separated proxy addresses or networks whose forwarded headers are believed")] = "127.0.0.1",
 ) -> None:
-    """Serve the gateway. Refuses to start when keys are missing or readable by others."""
+    """Serve the gateway. Refuses to start when keys are missing or readable by others.
+
+    Behind a reverse proxy, the rate limit of unauthenticated refusals keys by the forwarded client
+    address only when the connection comes from an allowed proxy; from anyone else the header is
+    ignored, so a client cannot pick its own rate-limit key."""
     config = settings()
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        fail("--ssl-certfile and --ssl-keyfile go together: give both, or neither")
+    certfile, keyfile = _readable(ssl_certfile, "--ssl-certfile"), _readable(ssl_keyfile, "--ssl-keyfile")
+    if config.metrics_port is not None and workers > 1:
+        fail("GATEWAY_METRICS_PORT serves one process's metrics; with --workers > 1 use GATEWAY_METRICS=true "
+             "(/metrics on the main port) instead")
     load_gateway_keys(config)  # fail here, with its message, rather than in every worker
     open_database(config).dispose()
     uvicorn.run("gateway.cli.serve:app_from_environment", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, server_header=False, proxy_headers=False,
+                log_level=log_level, server_header=False, proxy_headers=proxy_headers,
+                forwarded_allow_ips=forwarded_allow_ips if proxy_headers else "",
+                ssl_certfile=certfile, ssl_keyfile=keyfile,
+                log_config=log_config(log_level) if config.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
                 h11_max_incomplete_event_size=MAX_HEADER_BYTES)

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from crypto.keys import public_key_info
 from gateway.cli.main import app
+from gateway.cli.remote import sealing_key_for, signing_key_for
 
 
 @pytest.fixture
@@ -46,6 +48,17 @@ def test_keygen_writes_owner_only_files_and_prints_public_halves(run, tmp_path: 
         assert (tmp_path / "keys" / name).stat().st_mode & 0o777 == 0o600
     again = run("keygen", "--out", "keys/bka")
     assert again.exit_code == 2 and "exists already" in again.output
+
+
+@pytest.mark.parametrize("key_format", ["jwk", "pem"])
+def test_keygen_in_a_standard_format_and_key_reads_it(run, tmp_path: Path, key_format: str) -> None:
+    result = run("keygen", "--out", "keys/std", "--format", key_format)
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.output)
+    text = (tmp_path / "keys" / "std.sign.key").read_text()
+    assert text.startswith("-----BEGIN PRIVATE KEY-----") if key_format == "pem" else '"kty": "OKP"' in text
+    assert public_key_info(signing_key_for(tmp_path / "keys" / "std")).kid == printed["signing_kid"]
+    assert public_key_info(sealing_key_for(tmp_path / "keys" / "std")).kid == printed["sealing_kid"]
 
 
 def register(run, role: str, principal_id: str, *extra: str, key_prefix: str | None = None) -> object:
@@ -103,6 +116,21 @@ def test_duplicate_principal_is_refused(run) -> None:
 def test_commands_before_init_say_to_run_init(run) -> None:
     result = run("principals", "list")
     assert result.exit_code == 2 and "gateway init" in result.output
+
+
+def test_without_a_data_dir_the_message_names_the_absolute_path_and_the_variable(
+        run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run("init").exit_code == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("GATEWAY_DATA_DIR")
+    result = run("principals", "list")
+    assert result.exit_code == 2
+    message = " ".join(result.output.split())  # rich wraps long lines
+    assert f"no database in {elsewhere / 'var'};" in message
+    assert "set GATEWAY_DATA_DIR" in message
+    assert not (elsewhere / "var").exists()  # following the message must not be what created a gateway
 
 
 def test_serve_refuses_to_start_without_keys(run, tmp_path: Path) -> None:

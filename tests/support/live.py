@@ -7,10 +7,11 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,20 +61,22 @@ def run(command: list[str], *, env: dict[str, str], cwd: Path, timeout: float = 
 
 
 @contextlib.contextmanager
-def serving(env: dict[str, str], cwd: Path, port: int, log: Path, *, ready_within: float = 30) -> Iterator[str]:
-    """`gateway serve` on 127.0.0.1:``port``, its output in ``log``; yields the base URL once
-    /readyz answers, and stops the server (SIGTERM, then SIGKILL) on the way out."""
-    url = f"http://127.0.0.1:{port}"
+def serving(env: dict[str, str], cwd: Path, port: int, log: Path, *, ready_within: float = 30,
+            args: Sequence[str] = (), tls: ssl.SSLContext | None = None) -> Iterator[str]:
+    """`gateway serve` on 127.0.0.1:``port`` with ``args``, its output in ``log``; yields the base URL
+    once /readyz answers (over HTTPS, trusting ``tls``, when given), and stops the server (SIGTERM,
+    then SIGKILL) on the way out."""
+    url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     with log.open("wb") as output:
-        server = subprocess.Popen([*GATEWAY, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, cwd=cwd,
-                                  stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+        server = subprocess.Popen([*GATEWAY, "serve", "--host", "127.0.0.1", "--port", str(port), *args], env=env,
+                                  cwd=cwd, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             deadline = time.monotonic() + ready_within
             while True:
                 assert server.poll() is None, f"gateway serve exited early:\n{log.read_text()}"
                 assert time.monotonic() < deadline, f"gateway serve not ready in {ready_within} s:\n{log.read_text()}"
                 with contextlib.suppress(httpx.TransportError):
-                    if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    if httpx.get(f"{url}/readyz", timeout=1, verify=tls or True).status_code == 200:
                         break
                 time.sleep(0.1)
             yield url

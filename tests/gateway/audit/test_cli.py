@@ -77,6 +77,18 @@ def test_verify_fails_naming_the_first_bad_entry(run: Callable[..., Result], db:
 
 
 @pytest.mark.usefixtures("filled")
+def test_verify_says_the_origin_changed_when_gateway_id_changed(run: Callable[..., Result],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATEWAY_ID", "renamed.example")
+    result = run("verify")
+    assert result.exit_code == 1
+    message = " ".join(result.output.split())
+    assert "origin is 'gateway.test/audit' but this gateway's origin is 'renamed.example/audit'" in message
+    assert "GATEWAY_ID='gateway.test'" in message
+    assert "does not verify with the gateway's key" not in message
+
+
+@pytest.mark.usefixtures("filled")
 def test_verify_with_an_outside_key_and_checkpoint(run: Callable[..., Result], settings: Settings,
                                                    tmp_path: Path) -> None:
     note = run("checkpoint").stdout

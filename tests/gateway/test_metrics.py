@@ -1,0 +1,81 @@
+"""`GET /metrics` (Prometheus text, docs/PROTOCOL.md §13): counters by root operation and code,
+latency and audit-commit histograms, and gauges of shared state; never a subject value or address."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
+
+from gateway.config import Settings
+from gateway.initialize import initialize
+from tests.support.harness import Harness, running_gateway
+from tests.support.plaintext import leaks, secrets_of
+from tests.support.world import World, build_world
+
+QUERY = "query($p: String!) { subject(by: {phoneNumber: $p}) { id phoneNumber { ciphertext } } }"
+
+
+@pytest.fixture
+def metered(make_settings: Callable[..., Settings], database_url: str) -> Iterator[Harness]:
+    config = make_settings(database_url=database_url, metrics=True)
+    initialize(config)
+    with running_gateway(config) as harness:
+        yield harness
+
+
+def samples(harness: Harness) -> dict[str, list[Sample]]:
+    response = harness.client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    harness.bodies.append(response.text)
+    found: dict[str, list[Sample]] = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            found.setdefault(sample.name, []).append(sample)
+    return found
+
+
+def value(found: dict[str, list[Sample]], name: str, **labels: str) -> float:
+    matching = [s.value for s in found.get(name, []) if all(s.labels.get(k) == v for k, v in labels.items())]
+    assert len(matching) == 1, f"{name}{labels}: {found.get(name)}"
+    return matching[0]
+
+
+def test_metrics_after_a_disclosure_and_a_refusal(metered: Harness) -> None:
+    world: World = build_world(metered)
+    order = world.active_order()
+    disclosed = metered.post(world.authority, QUERY, variables={"p": world.subjects[0]["phone"]}, order=order["id"])
+    assert disclosed.status_code == 200, disclosed.text
+    refused = metered.post(None, "{ whoami { id } }", headers={"x-forwarded-for": "198.51.100.23"})
+    assert refused.status_code == 401
+
+    found = samples(metered)
+    assert value(found, "gateway_requests_total", operation="subject", code="OK") == 1
+    assert value(found, "gateway_requests_total", operation="none", code="UNAUTHENTICATED") == 1
+    assert value(found, "gateway_requests_total", operation="approveOrder", code="OK") == 2
+    assert value(found, "gateway_request_duration_seconds_count", operation="subject") == 1
+    assert value(found, "gateway_request_duration_seconds_bucket", operation="subject", le="+Inf") == 1
+    entries = metered.audit_size()
+    assert value(found, "gateway_audit_batch_entries_sum") == entries
+    assert value(found, "gateway_audit_commit_seconds_count") >= 1
+    assert value(found, "gateway_orders", status="ACTIVE") == 1
+    assert value(found, "gateway_replay_store_tokens") >= 5
+    assert "gateway_checkpoint_age_seconds" not in found  # no checkpoint yet: no age to report
+
+    text = metered.bodies[-1]
+    assert leaks([text], secrets_of(world.subjects)) == []
+    for never in ("198.51.100.23", "testclient", world.authority.id, order["id"], world.subjects[0]["id"]):
+        assert never not in text
+
+
+def test_checkpoint_age_once_there_is_one(metered: Harness) -> None:
+    metered.post(None, "{ whoami { id } }")
+    metered.services.audit.checkpoint_now()
+    assert 0 <= value(samples(metered), "gateway_checkpoint_age_seconds") < 3600
+
+
+def test_metrics_are_off_unless_asked_for(gateway: Harness) -> None:
+    assert gateway.client.get("/metrics").status_code == 404
