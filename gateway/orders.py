@@ -21,6 +21,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from crypto.canonical import canonical_json
@@ -95,6 +96,7 @@ _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _NO_REQUEST = "no such request; list requests with the `requests` query"
 _NO_ORDER = "no such order"
+_APPROVED_ALREADY = "you have approved this order already; another reviewer must approve it"
 _orders = OrderRow.__table__  # type: ignore[attr-defined]
 _approvals = OrderApproval.__table__  # type: ignore[attr-defined]
 _principals = Principal.__table__  # type: ignore[attr-defined]
@@ -442,7 +444,7 @@ class Orders:
         if state.document is None:
             raise BadRequest("the stored order document is invalid; it cannot be approved")
         if any(a.reviewer_id == reviewer.id for a in state.approvals):
-            raise BadRequest("you have approved this order already; another reviewer must approve it")
+            raise BadRequest(_APPROVED_ALREADY)
         message = state.text.encode("utf-8")
         kid = None
         for key in reviewer.keys:
@@ -457,10 +459,15 @@ class Orders:
         if kid is None:
             raise BadRequest("the signature does not verify over this order's document with any of your active "
                              "keys; sign \"disclosure-gateway/order/v1\" || 0x00 || the exact `document` text")
-        with self.db.session() as session:
-            session.add(OrderApproval(order_id=order_id, reviewer_id=reviewer.id, kid=kid, signature=signature,
-                                      created_at=int(now.timestamp())))
-            bump(session)
+        try:
+            with self.db.session() as session:
+                session.add(OrderApproval(order_id=order_id, reviewer_id=reviewer.id, kid=kid, signature=signature,
+                                          created_at=int(now.timestamp())))
+                bump(session)
+        except IntegrityError:
+            # The check above raced a concurrent approval by the same reviewer; the primary key
+            # (order, reviewer) is what decides, and the loser gets the same answer as a late twin.
+            raise BadRequest(_APPROVED_ALREADY) from None
         self._undo_with(undo, OrderApproval, (order_id, reviewer.id), None)
         state = self.load(order_id, now=now)
         if state.status is OrderStatus.ACTIVE:
@@ -549,18 +556,26 @@ class Orders:
         message = text.encode("utf-8")
         checked: list[Approval] = []
         counted: set[str] = set()
+        # Distinct reviewers AND distinct keys: one key registered under two reviewer ids (a
+        # database edit; `principals add` refuses it) is one person, and counts once.
+        counted_keys: set[bytes] = set()
         for approval in approvals:
             ok = (document is not None and approval.role == Role.REVIEWER.value and approval.status == ACTIVE
                   and approval.public_key is not None and approval.key_status == ACTIVE
                   and approval.reviewer_id not in counted)
+            raw_key = b""
             if ok:
                 try:
-                    verify_signature_over(ORDER_DOMAIN, message, approval.signature,
-                                          decode_signing_public_key(approval.public_key))
+                    verify_key = decode_signing_public_key(approval.public_key)
+                    raw_key = bytes(verify_key)
+                    verify_signature_over(ORDER_DOMAIN, message, approval.signature, verify_key)
                 except CryptoError:
                     ok = False
+            if ok and raw_key in counted_keys:
+                ok = False
             if ok:
                 counted.add(approval.reviewer_id)
+                counted_keys.add(raw_key)
             checked.append(Approval(approval.reviewer_id, approval.kid, ok))
         return _Verified(version=version, identity=identity, document=document, approvals=tuple(checked),
                          counted=len(counted))

@@ -123,3 +123,20 @@ def test_invalid_configuration_is_a_clear_error(run, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("GATEWAY_APPROVALS_REQUIRED", "zero")
     result = run("init")
     assert result.exit_code == 2 and "GATEWAY_APPROVALS_REQUIRED" in result.output
+
+
+def test_one_signing_key_is_refused_for_a_second_principal(run) -> None:
+    # Issue 11, finding 3: whoever holds one key registered under two reviewer ids approves as both.
+    assert run("init").exit_code == 0
+    keys = json.loads(run("keygen", "--out", "keys/anna").output)
+    first = run("principals", "add", "--role", "reviewer", "--id", "anna", "--name", "A",
+                "--signing-key", keys["signing_key"])
+    assert first.exit_code == 0, first.output
+    twin = run("principals", "add", "--role", "reviewer", "--id", "anna-2", "--name", "A2",
+               "--signing-key", keys["signing_key"])
+    assert twin.exit_code == 2 and "registered to principal 'anna' already" in twin.output
+    assert register(run, "reviewer", "bob").exit_code == 0
+    rotated = run("principals", "add-key", "bob", "--signing-key", keys["signing_key"])
+    assert rotated.exit_code == 2 and "registered to principal 'anna' already" in rotated.output
+    listed = json.loads(run("principals", "list", "--json").output)
+    assert [(p["id"], len(p["keys"])) for p in listed] == [("anna", 1), ("bob", 1)]
