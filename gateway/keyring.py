@@ -55,8 +55,9 @@ def load_gateway_keys(settings: Settings) -> GatewayKeys:
     missing = [str(p) for p in paths.values() if not p.exists()]
     if missing:
         raise OperatorError(
-            f"the gateway's keys are missing ({', '.join(missing)}); run `gateway init` first "
-            f"(GATEWAY_DATA_DIR={settings.data_dir})"
+            f"the gateway's keys are missing ({', '.join(missing)}; GATEWAY_DATA_DIR={settings.data_dir}). "
+            "A gateway never initialised: run `gateway init` first. A gateway with data: restore the "
+            "missing files from backup; a new key cannot read what the lost one protected"
         )
     try:
         return GatewayKeys(
