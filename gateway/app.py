@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -19,6 +20,7 @@ from crypto.note import verifier_key_string
 from crypto.sealing import SEALING_ALGORITHM
 from gateway.api.engine import GraphQLEngine
 from gateway.api.http import GraphQLEndpoint
+from gateway.api.request_log import RequestLog
 from gateway.api.schema import build_schema
 from gateway.api.transparency_http import transparency_routes
 from gateway.audit.checkpoints import latest_checkpoint, note_name
@@ -96,16 +98,14 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
             endpoint.close()  # the last windows' summaries, queued before the writer drains and stops
             services.close()
 
-    app = Starlette(
-        routes=[
-            Route("/graphql", endpoint),
-            Route("/.well-known/disclosure-gateway", well_known, methods=["GET"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-            Route("/audit/checkpoint", checkpoint, methods=["GET"]),
-            *transparency_routes(services),
-        ],
-        lifespan=lifespan,
-    )
+    routes = [
+        Route("/graphql", endpoint),
+        Route("/.well-known/disclosure-gateway", well_known, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/audit/checkpoint", checkpoint, methods=["GET"]),
+        *transparency_routes(services),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(RequestLog, routes=routes)])
     app.state.services = services
     return app

@@ -30,6 +30,7 @@ from gateway.api.access import authorize
 from gateway.api.context import RequestContext
 from gateway.api.engine import GraphQLEngine
 from gateway.api.ratelimit import Admission, FloodControl, WindowSummary, summary_event
+from gateway.api.request_log import AUDIT_INDEX, REQUEST_ID
 from gateway.api.scope import analyse, coerce_variables
 from gateway.audit.model import AuditEvent, AuditReceipt, Decision
 from gateway.auth import Caller, authenticate
@@ -101,6 +102,8 @@ class GraphQLEndpoint:
     async def handle(self, request: Request) -> Response:
         services = self.services
         request_id = "req_" + secrets.token_hex(12)
+        state = request.scope.setdefault("state", {})  # for the request log (gateway.api.request_log)
+        state[REQUEST_ID] = request_id
         now = services.clock()
         self.summarise_closed_windows(now)
         event = AuditEvent(request_id=request_id, time=now, decision=Decision.REFUSED)
@@ -133,6 +136,7 @@ class GraphQLEndpoint:
             return JSONResponse(error_body(exc), status_code=exc.status)
         if handled.error is None and receipt.decision is Decision.REFUSED and handled.undo:
             await self.in_thread(reverse, handled.undo)  # pragma: no cover - mutations spend tokens first
+        state[AUDIT_INDEX] = receipt.index
         return self._respond(handled, receipt)
 
     def summarise_closed_windows(self, now: datetime) -> None:

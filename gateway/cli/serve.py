@@ -8,6 +8,7 @@ import typer
 import uvicorn
 from starlette.applications import Starlette
 
+from gateway.api.request_log import logging_config
 from gateway.cli.common import handle_errors, open_database, settings
 from gateway.keyring import load_gateway_keys
 
@@ -39,4 +40,7 @@ def serve(
     open_database(config).dispose()
     uvicorn.run("gateway.cli.serve:app_from_environment", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, server_header=False, proxy_headers=False,
+                # uvicorn's access log prints query strings and client addresses; the gateway's
+                # own request log (gateway.api.request_log) holds neither.
+                access_log=False, log_config=logging_config(log_level),
                 h11_max_incomplete_event_size=MAX_HEADER_BYTES)
