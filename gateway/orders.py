@@ -28,6 +28,7 @@ from crypto.canonical import canonical_json
 from crypto.errors import CryptoError
 from crypto.keys import decode_signing_public_key
 from crypto.signing import ORDER_DOMAIN, verify_signature_over
+from gateway.audit.model import Action, Decision
 from gateway.errors import BadRequest, GatewayError, NotFound, OrderExpired, OrderNotFound, OrderRevoked
 from gateway.policy import (
     OrderDocument,
@@ -40,7 +41,7 @@ from gateway.policy import (
 )
 from gateway.principals import ACTIVE, PrincipalInfo, Role
 from gateway.store.engine import Database
-from gateway.store.tables import LegalRequestRow, OrderApproval, OrderRow, Principal, PrincipalKey
+from gateway.store.tables import AuditEntry, LegalRequestRow, OrderApproval, OrderRow, Principal, PrincipalKey
 from gateway.store.versions import bump, current
 from gateway.subjects import SUBJECT_FIELDS, SubjectStore, format_time
 from gateway.usage import stored_usage, trusted_usage, usage_columns
@@ -112,6 +113,10 @@ _LOAD_APPROVALS = (
     .outerjoin(_keys, (_keys.c.principal_id == _approvals.c.reviewer_id) & (_keys.c.kid == _approvals.c.kid))
     .where(_approvals.c.order_id == bindparam("order_id"))
     .order_by(_approvals.c.created_at))
+_entries = AuditEntry.__table__  # type: ignore[attr-defined]
+_REVOKED_IN_LOG = (select(_entries.c.idx)
+                   .where(_entries.c.action == Action.REVOKE_ORDER.value, _entries.c.order_id == bindparam("order_id"),
+                          _entries.c.decision == Decision.SERVED.value).limit(1))
 
 
 Undo = Callable[[], None]
@@ -529,6 +534,9 @@ class Orders:
             if row is None:
                 raise OrderNotFound(_NO_ORDER)
             used = trusted_usage(connection, stored_usage(order_id, row), self.usage_key)
+            # Not cached: the entry is written after the revocation's own load, and a cleared
+            # column must not leave a stale "not in the log" standing.
+            revoked = row.revoked_at is not None or _revoked_in_log(connection, order_id)
             identity = (row.id, row.request_id, row.authority_id, row.document)
             verified = self._verified.get(order_id)
             if verified is None or verified.version != version or verified.identity != identity or version < 0:
@@ -536,7 +544,7 @@ class Orders:
                 if version >= 0:
                     self._verified.put(order_id, verified)
         status = order_status(verified.document, verified_approvals=verified.counted,
-                              approvals_required=self.approvals_required, revoked=row.revoked_at is not None,
+                              approvals_required=self.approvals_required, revoked=revoked,
                               queries_used=used, now=now)
         return OrderState(id=row.id, request_id=row.request_id, authority_id=row.authority_id, text=row.document,
                           document=verified.document, status=status, approvals=verified.approvals,
@@ -590,6 +598,12 @@ class Orders:
     def order_ids(self) -> list[str]:
         with self.db.session() as session:
             return list(session.scalars(select(col(OrderRow.id)).order_by(col(OrderRow.created_at))))
+
+
+def _revoked_in_log(connection: Connection, order_id: str) -> bool:
+    """Whether a served revokeOrder's audit entry names the order. The revoked_* columns are not
+    signed and could be cleared; the entry is in the Merkle tree, and removing it breaks `audit verify`."""
+    return connection.execute(_REVOKED_IN_LOG, {"order_id": order_id}).first() is not None
 
 
 def _check_fields(fields: Sequence[str]) -> list[str]:

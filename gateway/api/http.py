@@ -224,6 +224,7 @@ class GraphQLEndpoint:
             event.order_id = outcome.order_id
         event.fields = sorted(outcome.fields)
         event.subjects = sorted(outcome.subjects)
+        event.action = outcome.action
 
     def _run(self, body: bytes, caller: Caller, context: RequestContext, event: AuditEvent) -> dict[str, Any]:
         payload = parse_payload(body)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -340,3 +341,32 @@ def test_concurrent_duplicate_approvals_get_one_200_and_no_500(world: World) -> 
     with ThreadPoolExecutor(max_workers=6) as pool:
         statuses = sorted(pool.map(fire, range(6)))
     assert statuses == [200, 400, 400, 400, 400, 400]
+
+
+def test_clearing_the_revocation_columns_does_not_revive_the_order(world: World) -> None:
+    # Issue 11, finding 2: the revocation is proven by its audit entry, which Orders.load checks.
+    order = world.active_order()
+    query = "{ order { subjects { id phoneNumber { ciphertext } } } }"
+    revoke = "mutation($o: ID!) { revokeOrder(orderId: $o, reason: \"court order quashed\") { status } }"
+    response = world.gateway.post(world.reviewers[2], revoke, variables={"o": order["id"]})
+    assert response.json()["data"]["revokeOrder"] == {"status": "REVOKED"}
+    index = response.json()["extensions"]["audit"]["index"]
+    with world.gateway.services.db.engine.begin() as conn:
+        conn.execute(text("UPDATE orders SET revoked_at = NULL, revoked_by = NULL, revoke_reason = NULL "
+                          "WHERE id = :o"), {"o": order["id"]})
+        entry = json.loads(conn.execute(text("SELECT entry FROM audit_entries WHERE idx = :i"),
+                                        {"i": index}).scalar_one())
+    assert (entry["action"], entry["order_id"], entry["decision"]) == ("revoke_order", order["id"], "served")
+    refused = world.gateway.post(world.authority, query, order=order["id"])
+    assert refused.status_code == 403 and code(refused) == "ORDER_REVOKED", refused.text
+    assert status_of(world, order["id"]) == "REVOKED"
+
+
+def test_a_revocation_refused_with_its_request_proves_nothing(world: World) -> None:
+    order = world.active_order()
+    # The second field fails, so the whole request is refused and the revocation undone.
+    both = ("mutation($o: ID!) { revokeOrder(orderId: $o, reason: \"r\") { status } "
+            "approveOrder(orderId: $o, signature: \"AAAA\") { status } }")
+    refused = world.gateway.post(world.reviewers[2], both, variables={"o": order["id"]})
+    assert code(refused) == "ORDER_REVOKED", refused.text  # approveOrder saw this request's own revocation
+    assert status_of(world, order["id"]) == "ACTIVE"
