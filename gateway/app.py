@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
@@ -80,21 +79,11 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
             return PlainTextResponse("no checkpoint yet\n", status_code=404)
         return PlainTextResponse(note)
 
-    async def summarise_flood_windows() -> None:
-        # A closed flood-control window is summarised on the next request, or here when none comes.
-        while True:
-            await asyncio.sleep(5)
-            endpoint.summarise_closed_windows(services.clock())
-
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        ticker = asyncio.create_task(summarise_flood_windows())
         try:
             yield
         finally:
-            ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
             endpoint.close()  # the last windows' summaries, queued before the writer drains and stops
             services.close()
 

@@ -589,11 +589,14 @@ class Orders:
                          counted=len(counted))
 
     def for_authority(self, authority_id: str, order_id: str, *, now: datetime) -> OrderState:
-        """An order as its authority may see it; another authority's order is ``ORDER_NOT_FOUND``."""
-        state = self.load(order_id, now=now)
-        if state.authority_id != authority_id:
-            raise OrderNotFound(f"{_NO_ORDER} for your principal")
-        return state
+        """An order as its authority may see it; another authority's order is ``ORDER_NOT_FOUND``,
+        the same answer as no order at all, and found as cheaply: one row read, no verification."""
+        with self.db.session() as session:
+            row = session.get(OrderRow, order_id) if is_gateway_id(order_id) else None
+            owner = None if row is None else row.authority_id
+        if owner != authority_id:
+            raise OrderNotFound(_NO_ORDER)
+        return self.load(order_id, now=now)
 
     def order_ids(self) -> list[str]:
         with self.db.session() as session:
@@ -612,7 +615,8 @@ def _check_fields(fields: Sequence[str]) -> list[str]:
         raise BadRequest(f"name at least one field: {', '.join(SUBJECT_FIELDS)}")
     unknown = [f for f in unique if f not in SUBJECT_FIELDS]
     if unknown:
-        raise BadRequest(f"unknown fields {unknown}; fields are {', '.join(SUBJECT_FIELDS)}")
+        # Counted, not echoed: whatever a client puts in `fields` may be anything at all.
+        raise BadRequest(f"{len(unknown)} unknown field name(s); fields are {', '.join(SUBJECT_FIELDS)}")
     return unique
 
 

@@ -61,6 +61,9 @@ log = logging.getLogger("gateway.api")
 
 _QUOTED = re.compile(r"(['\"])(.*?)\1")
 _DIGITS = re.compile(r"\d{5,}")
+# graphql-core prints a value it cannot coerce after these words, unquoted when it was a bare
+# literal (`username: alice`); everything from there to the end of the message is the client's.
+_ECHOED_VALUE = re.compile(r"(\bvalue:|\bfound:?|\bgot invalid value)\s.*", re.DOTALL)
 MAX_EXPANDED_SELECTIONS = 2000
 _PARSER_LIMIT = "Parsing aborted."
 
@@ -76,7 +79,7 @@ def redact(message: str, known_names: frozenset[str]) -> str:
             return match.group(0)
         return f"{match.group(1)}…{match.group(1)}"
 
-    return _DIGITS.sub("…", _QUOTED.sub(keep_known, message))
+    return _DIGITS.sub("…", _ECHOED_VALUE.sub(r"\1 …", _QUOTED.sub(keep_known, message)))
 
 
 @dataclass(frozen=True)

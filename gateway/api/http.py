@@ -10,14 +10,12 @@ counted in one summary entry per window instead of an entry each.
 
 from __future__ import annotations
 
-import concurrent.futures
 import hashlib
 import json
 import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, TypeVar
 
 import anyio
@@ -29,11 +27,11 @@ from starlette.types import Receive, Scope, Send
 from gateway.api.access import authorize
 from gateway.api.context import RequestContext
 from gateway.api.engine import GraphQLEngine
-from gateway.api.ratelimit import Admission, FloodControl, WindowSummary, summary_event
+from gateway.api.ratelimit import Admission, DurableSummaries, FloodControl, summary_event
 from gateway.api.request_log import AUDIT_INDEX, REQUEST_ID
 from gateway.api.scope import analyse, coerce_variables
 from gateway.audit.model import AuditEvent, AuditReceipt, Decision
-from gateway.auth import Caller, authenticate
+from gateway.auth import Caller, authenticate, single_authorization
 from gateway.errors import (
     AuditUnavailable,
     BadRequest,
@@ -85,6 +83,8 @@ class GraphQLEndpoint:
         self.services = services
         self.engine = engine
         self.flood = FloodControl(services.settings.rate_limit_per_minute)
+        self.summaries = DurableSummaries(self.flood, services.audit.append, services.clock,
+                                          interval_s=services.settings.rate_limit_summary_interval_s)
         self._limiter: anyio.CapacityLimiter | None = None
 
     async def in_thread(self, function: Callable[..., T], *args: Any) -> T:
@@ -105,12 +105,11 @@ class GraphQLEndpoint:
         state = request.scope.setdefault("state", {})  # for the request log (gateway.api.request_log)
         state[REQUEST_ID] = request_id
         now = services.clock()
-        self.summarise_closed_windows(now)
         event = AuditEvent(request_id=request_id, time=now, decision=Decision.REFUSED)
         handled: _Handled
         try:
             body = await self._read_body(request)
-            handled = await self.in_thread(self._process, request.headers.get("authorization"), body, event)
+            handled = await self.in_thread(self._process, request.headers.getlist("authorization"), body, event)
         except GatewayError as exc:
             handled = _Handled(event=event, error=exc)
         except ClientDisconnect:
@@ -127,7 +126,11 @@ class GraphQLEndpoint:
                 # Refused before authentication: flood control decides whether it gets an entry.
                 admission = self.flood.refusal(request.client.host if request.client else None, now)
                 if not admission.allowed:
-                    return _rate_limited(admission)
+                    try:
+                        summary_index = await self.summaries.covering()
+                    except AuditUnavailable as exc:
+                        return JSONResponse(error_body(exc), status_code=exc.status)
+                    return _rate_limited(admission, summary_index)
         try:
             receipt = await services.audit.append(handled.event)
         except AuditUnavailable as exc:
@@ -139,24 +142,12 @@ class GraphQLEndpoint:
         state[AUDIT_INDEX] = receipt.index
         return self._respond(handled, receipt)
 
-    def summarise_closed_windows(self, now: datetime) -> None:
-        """Queue one audit entry for each closed flood-control window that limited anything. Not
-        awaited: the request at hand does not wait for it; a summary that fails is kept for the next."""
-        for summary in self.flood.closed(now):
-            self._write_summary(summary, now)
-
     def close(self) -> None:
-        """Queue the summaries of every window, the current one too; call before the writer closes."""
+        """Queue a summary of whatever was counted and not yet written; call before the writer closes.
+        (Normally nothing: every 429 waits for the entry that counts it.)"""
         now = self.services.clock()
-        for summary in self.flood.drain():
-            self._write_summary(summary, now)
-
-    def _write_summary(self, summary: WindowSummary, now: datetime) -> None:
-        def keep_if_failed(future: concurrent.futures.Future[AuditReceipt]) -> None:
-            if future.exception() is not None:
-                self.flood.restore(summary)
-
-        self.services.audit.submit(summary_event(summary, now)).add_done_callback(keep_if_failed)
+        for summary in self.flood.take():
+            self.services.audit.submit(summary_event(summary, now))
 
     async def _read_body(self, request: Request) -> bytes:
         if request.method != "POST":
@@ -177,20 +168,19 @@ class GraphQLEndpoint:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _process(self, authorization: str | None, body: bytes, event: AuditEvent) -> _Handled:
+    def _process(self, authorization: list[str], body: bytes, event: AuditEvent) -> _Handled:
         """Authenticate and run the operation (in a worker thread: it touches the database)."""
         services = self.services
         now_s = int(event.time.timestamp())
         try:
-            caller = authenticate(authorization, body, registry=services.registry, replay=services.replay,
-                                  settings=services.settings, now=now_s, consume=False)
+            caller = authenticate(single_authorization(authorization), body, registry=services.registry,
+                                  replay=services.replay, settings=services.settings, now=now_s, consume=False)
         except GatewayError as exc:
             return _Handled(event=event, error=exc)
         event.principal, event.principal_verified, event.jti = caller.principal.id, True, caller.claims.jti
         # Recorded in the audit entry's own commit, refused or not, so the token is spent either way.
         event.consume_token = (caller.claims.issuer, caller.claims.jti,
                                services.replay.keep_until(caller.claims.expires_at))
-        event.order_id = caller.claims.order_id
         context = RequestContext(services=services, caller=caller, request_id=event.request_id, now=event.time)
         try:
             data = self._run(body, caller, context, event)
@@ -253,12 +243,12 @@ class GraphQLEndpoint:
         return JSONResponse({"data": handled.data, "extensions": extensions})
 
 
-def _rate_limited(admission: Admission) -> Response:
-    """429 with no audit entry of its own: ``extensions.audit`` names the window whose summary
-    entry will count it, instead of a receipt (docs/PROTOCOL.md §7 cannot hold for it)."""
+def _rate_limited(admission: Admission, summary_index: int | None) -> Response:
+    """429 with no audit entry of its own: ``extensions.audit`` names the window and the durable
+    summary entry that counts it, instead of a receipt (docs/PROTOCOL.md §7 cannot hold for it)."""
     error = RateLimited("too many refused requests from your address; send signed requests, or retry after "
                         f"{admission.retry_after_s} s")
-    return JSONResponse(error_body(error) | {"extensions": {"audit": admission.extension()}},
+    return JSONResponse(error_body(error) | {"extensions": {"audit": admission.extension(summary_index)}},
                         status_code=error.status, headers={"retry-after": str(admission.retry_after_s)})
 
 

@@ -161,7 +161,7 @@ def test_draft_defaults_to_the_whole_request_and_narrows(world: World) -> None:
     ({"dataWindow": {"from": "2025-01-01T00:00:00Z", "until": "2026-02-01T00:00:00Z"}}, "outside the request"),
     ({"dataWindow": {"from": "2026-05-01T00:00:00Z", "until": "2026-04-01T00:00:00Z"}}, "before"),
     ({"subjectIds": []}, "at least one subject"),
-    ({"fields": ["email"]}, "unknown fields"),
+    ({"fields": ["email"]}, "unknown field name"),
     ({"maxQueries": 0}, "maxQueries"),
     ({"validUntil": "2020-01-01T00:00:00Z"}, "before"),
 ])
@@ -193,7 +193,7 @@ def test_rejecting_a_request(world: World) -> None:
 
 @pytest.mark.parametrize(("change", "message"), [
     ({"subjects": []}, "at least one subject selector"),
-    ({"fields": ["email"]}, "unknown fields"),
+    ({"fields": ["email"]}, "unknown field name"),
     ({"fields": []}, "at least one field"),
     ({"dataWindow": {"from": "2026-05-01T00:00:00Z", "until": "2026-05-01T00:00:00Z"}}, "before"),
     ({"courtOrderSha256": "xyz"}, "courtOrderSha256"),
