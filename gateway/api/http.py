@@ -5,7 +5,8 @@ Order of checks: method (405) → content type (415) → body size (413) → tok
 outcome, the audit entry is made durable before the response leaves; if it cannot be, the answer
 is 503 ``AUDIT_UNAVAILABLE`` and nothing is disclosed. The one exception is flood control
 (:mod:`gateway.api.ratelimit`): past the limit, refusals before authentication get 429 and are
-counted in one summary entry per window instead of an entry each.
+counted in summary entries shared by the 429s waiting together, each durable before the 429s it
+counts are answered.
 """
 
 from __future__ import annotations
@@ -130,6 +131,7 @@ class GraphQLEndpoint:
                         summary_index = await self.summaries.covering()
                     except AuditUnavailable as exc:
                         return JSONResponse(error_body(exc), status_code=exc.status)
+                    state[AUDIT_INDEX] = summary_index
                     return _rate_limited(admission, summary_index)
         try:
             receipt = await services.audit.append(handled.event)
