@@ -10,10 +10,11 @@ counted in summary entries (``decision: "rate_limited"``, ``code: "RATE_LIMITED"
 
 A 429 is answered only once a summary entry that counts it is durable (issue 11): a count kept in
 memory until the window closed died with the process, and a SIGKILL left answered requests with
-no entry. The 429s of a flood share summaries: :class:`DurableSummaries` writes one entry at most
-every ``interval`` seconds (default 1) for all the 429s waiting, so a flood grows the log by at
-most one entry a second per process, never one per request, and its 429s arrive up to a second
-late, which slows the flood and costs a well-behaved client nothing.
+no entry. The 429s of a flood share summaries: :class:`DurableSummaries` writes at most every
+``interval`` seconds (default 1) one entry for all the 429s waiting (two when they straddle a
+window's end), so a flood grows the log by about one entry a second per process, never one per
+request, and its 429s arrive up to a second late, which slows the flood and costs a well-behaved
+client nothing.
 
 What is limited is the *refusal*, not the address: a request from a limited address whose token
 verifies is served and audited as always. Addresses are shared (NAT, a proxy in front of the
