@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
@@ -10,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -20,6 +20,7 @@ from crypto.note import verifier_key_string
 from crypto.sealing import SEALING_ALGORITHM
 from gateway.api.engine import GraphQLEngine
 from gateway.api.http import GraphQLEndpoint
+from gateway.api.request_log import RequestLog
 from gateway.api.schema import build_schema
 from gateway.api.transparency_http import transparency_routes
 from gateway.audit.checkpoints import latest_checkpoint, note_name
@@ -97,15 +98,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         body = await endpoint.in_thread(services.metrics.exposition)  # its gauges read the database
         return Response(body, media_type=CONTENT_TYPE)
 
-    async def summarise_flood_windows() -> None:
-        # A closed flood-control window is summarised on the next request, or here when none comes.
-        while True:
-            await asyncio.sleep(5)
-            endpoint.summarise_closed_windows(services.clock())
-
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        ticker = asyncio.create_task(summarise_flood_windows())
         metrics_server = (start_metrics_server(services.metrics, settings.metrics_host, settings.metrics_port)
                           if settings.metrics_port is not None else None)
         try:
@@ -114,9 +108,6 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
             if metrics_server is not None:
                 metrics_server.shutdown()
                 metrics_server.server_close()
-            ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
             endpoint.close()  # the last windows' summaries, queued before the writer drains and stops
             services.close()
             if tracer_provider is None and provider is not None:
@@ -135,6 +126,6 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         console = ConsoleFiles()
         routes += [Route("/console", console.redirect, methods=["GET", "HEAD"]),
                    Route("/console/{name:path}", console.serve, methods=["GET", "HEAD"])]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(RequestLog, routes=routes)])
     app.state.services = services
     return app

@@ -4,6 +4,7 @@ up, its signature verified before any other claim is trusted, then its claims an
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from crypto.errors import CryptoError
@@ -14,7 +15,7 @@ from gateway.policy import is_gateway_id
 from gateway.principals import PrincipalInfo, PrincipalRegistry
 from gateway.replay import ReplayStore
 
-__all__ = ["Caller", "authenticate"]
+__all__ = ["Caller", "authenticate", "single_authorization"]
 
 _PRINTABLE = re.compile(r"[\x21-\x7e]{1,128}")
 
@@ -25,6 +26,14 @@ class Caller:
 
     principal: PrincipalInfo
     claims: TokenClaims
+
+
+def single_authorization(values: Sequence[str]) -> str | None:
+    """The request's one ``Authorization`` header, None when it has none, or ``TOKEN_INVALID``
+    when it has several: which one counts would be a guess, and proxies guess differently."""
+    if len(values) > 1:
+        raise AuthenticationError("TOKEN_INVALID", "send exactly one Authorization header")
+    return values[0] if values else None
 
 
 def bearer_token(authorization: str | None) -> str:

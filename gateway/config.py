@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     checkpoint_every_seconds: float = Field(default=60.0, gt=0)
     rate_limit_per_minute: int = Field(default=600, ge=1,
                                        description="unauthenticated requests per client address")
+    rate_limit_summary_interval_s: float = Field(
+        default=1.0, ge=0, le=60, description="how long a 429 waits to share its summary entry with others")
     audit_group_commit: bool = Field(default=True, description="share one commit among concurrent requests")
     max_query_depth: int = Field(default=8, ge=2, le=50)
     max_aliases: int = Field(default=15, ge=1, le=1000)

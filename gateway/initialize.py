@@ -1,16 +1,22 @@
-"""`gateway init`: data directory, the gateway's keys and the schema. Idempotent."""
+"""`gateway init`: data directory, the gateway's keys and the schema. Idempotent, and never over
+live data: a key that is missing beside an initialised database is lost, not new, and minting a
+replacement would orphan every subject record, blind index and checkpoint it protected."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from gateway.config import Settings
-from gateway.keyring import ensure_gateway_keys
+from gateway.errors import OperatorError
+from gateway.keyring import ensure_gateway_keys, key_paths
 from gateway.store.engine import Database
 from gateway.store.migrate import current_revision, upgrade
 
-__all__ = ["InitReport", "initialize"]
+__all__ = ["InitReport", "initialize", "is_initialised", "sqlite_path"]
 
 
 @dataclass(frozen=True)
@@ -24,10 +30,47 @@ class InitReport:
         return bool(self.keys_created) or self.schema_before != self.schema_after
 
 
+def sqlite_path(settings: Settings) -> Path | None:
+    """The SQLite database file, or None for a server database (or SQLite in memory)."""
+    url = make_url(settings.sqlalchemy_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database)
+
+
+def is_initialised(settings: Settings) -> bool:
+    """Whether the database holds the gateway's schema. Opens nothing that does not exist: for
+    SQLite, a missing file is an uninitialised database (and connecting would create it)."""
+    path = sqlite_path(settings)
+    if path is not None and not path.exists():
+        return False
+    db = Database(settings.sqlalchemy_url)
+    try:
+        return current_revision(db) is not None
+    except Exception as exc:  # any driver error: unreachable, bad URL, bad credentials
+        raise OperatorError(f"cannot reach the database: {type(exc).__name__}; check GATEWAY_DATABASE_URL") from exc
+    finally:
+        db.dispose()
+
+
 def initialize(settings: Settings) -> InitReport:
-    """Create what is missing and change nothing that exists."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    """Create what is missing and change nothing that exists. Raise :class:`OperatorError`,
+    having changed nothing, when a key file is missing but the database is initialised."""
+    missing = [path for path in key_paths(settings).values() if not path.exists()]
+    if missing and is_initialised(settings):
+        names = ", ".join(str(p) for p in missing)
+        raise OperatorError(
+            f"the database is initialised but {names} {'is' if len(missing) == 1 else 'are'} missing; restore "
+            f"{'it' if len(missing) == 1 else 'them'} from backup. A new key cannot read what the lost one "
+            "protected, so `gateway init` does not create one over an initialised database")
+    # Owner-only from the first moment: the directory holds the keys and (SQLite) every record.
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     created = ensure_gateway_keys(settings)
+    path = sqlite_path(settings)
+    if path is not None and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # SQLite would create it with the umask's mode; its -wal and -shm files copy this one's.
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     db = Database(settings.sqlalchemy_url)
     try:
         before = current_revision(db)

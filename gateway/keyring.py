@@ -97,8 +97,10 @@ def load_gateway_keys(settings: Settings) -> GatewayKeys:
     missing = [str(p.resolve()) for p in paths.values() if not p.exists()]
     if missing:
         raise OperatorError(
-            f"the gateway's keys are missing ({', '.join(missing)}); set GATEWAY_DATA_DIR to the gateway's "
-            f"data directory (now {settings.data_dir.resolve()}), or run `gateway init` first"
+            f"the gateway's keys are missing ({', '.join(missing)}); GATEWAY_DATA_DIR sets the gateway's "
+            f"data directory (now {settings.data_dir.resolve()}). A gateway never initialised: run `gateway init` "
+            "first. A gateway with data: restore the missing files from backup (`gateway keys restore`); a new "
+            "key cannot read what the lost one protected"
         )
     return load_keys_from(settings.keys_dir)
 

@@ -16,6 +16,7 @@ and messages are not the gateway's to vouch for.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from contextvars import ContextVar
@@ -55,8 +56,11 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
         }
+        http = record.__dict__.get("http")
         if record.name == "uvicorn.access":
             line |= _access(record)
+        elif dataclasses.is_dataclass(http) and not isinstance(http, type):
+            line |= _request_line(dataclasses.asdict(http))
         else:
             line["message"] = record.getMessage()
         for name in _EXTRA_FIELDS:
@@ -81,6 +85,20 @@ def _access(record: logging.LogRecord) -> dict[str, Any]:
     route = str(path).split("?", 1)[0]
     return {"message": "request", "method": str(method), "route": route if route in ROUTES else "other",
             "status": status}
+
+
+def _request_line(fields: dict[str, Any]) -> dict[str, Any]:
+    """The gateway's own request log record (gateway.api.request_log.RequestLine): a route template,
+    never the path sent, so an unmatched path is ``other``."""
+    route = str(fields.get("path", "-"))
+    line: dict[str, Any] = {"message": "request", "method": fields.get("method"),
+                            "route": "other" if route == "-" else route, "status": fields.get("status"),
+                            "duration_ms": fields.get("duration_ms")}
+    if fields.get("request_id") is not None:
+        line["request_id"] = fields["request_id"]
+    if fields.get("audit_index") is not None:
+        line["audit_index"] = fields["audit_index"]
+    return line
 
 
 def log_config(level: str) -> dict[str, Any]:

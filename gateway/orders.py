@@ -21,12 +21,14 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from crypto.canonical import canonical_json
 from crypto.errors import CryptoError
 from crypto.keys import decode_signing_public_key
 from crypto.signing import ORDER_DOMAIN, verify_signature_over
+from gateway.audit.model import Action, Decision
 from gateway.errors import BadRequest, GatewayError, NotFound, OrderExpired, OrderNotFound, OrderRevoked
 from gateway.policy import (
     OrderDocument,
@@ -39,7 +41,7 @@ from gateway.policy import (
 )
 from gateway.principals import ACTIVE, PrincipalInfo, Role
 from gateway.store.engine import Database
-from gateway.store.tables import LegalRequestRow, OrderApproval, OrderRow, Principal, PrincipalKey
+from gateway.store.tables import AuditEntry, LegalRequestRow, OrderApproval, OrderRow, Principal, PrincipalKey
 from gateway.store.versions import bump, current
 from gateway.subjects import SUBJECT_FIELDS, SubjectStore, format_time
 from gateway.usage import stored_usage, trusted_usage, usage_columns
@@ -95,6 +97,7 @@ _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _NO_REQUEST = "no such request; list requests with the `requests` query"
 _NO_ORDER = "no such order"
+_APPROVED_ALREADY = "you have approved this order already; another reviewer must approve it"
 _orders = OrderRow.__table__  # type: ignore[attr-defined]
 _approvals = OrderApproval.__table__  # type: ignore[attr-defined]
 _principals = Principal.__table__  # type: ignore[attr-defined]
@@ -110,6 +113,10 @@ _LOAD_APPROVALS = (
     .outerjoin(_keys, (_keys.c.principal_id == _approvals.c.reviewer_id) & (_keys.c.kid == _approvals.c.kid))
     .where(_approvals.c.order_id == bindparam("order_id"))
     .order_by(_approvals.c.created_at))
+_entries = AuditEntry.__table__  # type: ignore[attr-defined]
+_REVOKED_IN_LOG = (select(_entries.c.idx)
+                   .where(_entries.c.action == Action.REVOKE_ORDER.value, _entries.c.order_id == bindparam("order_id"),
+                          _entries.c.decision == Decision.SERVED.value).limit(1))
 
 
 Undo = Callable[[], None]
@@ -442,7 +449,7 @@ class Orders:
         if state.document is None:
             raise BadRequest("the stored order document is invalid; it cannot be approved")
         if any(a.reviewer_id == reviewer.id for a in state.approvals):
-            raise BadRequest("you have approved this order already; another reviewer must approve it")
+            raise BadRequest(_APPROVED_ALREADY)
         message = state.text.encode("utf-8")
         kid = None
         for key in reviewer.keys:
@@ -457,10 +464,15 @@ class Orders:
         if kid is None:
             raise BadRequest("the signature does not verify over this order's document with any of your active "
                              "keys; sign \"disclosure-gateway/order/v1\" || 0x00 || the exact `document` text")
-        with self.db.session() as session:
-            session.add(OrderApproval(order_id=order_id, reviewer_id=reviewer.id, kid=kid, signature=signature,
-                                      created_at=int(now.timestamp())))
-            bump(session)
+        try:
+            with self.db.session() as session:
+                session.add(OrderApproval(order_id=order_id, reviewer_id=reviewer.id, kid=kid, signature=signature,
+                                          created_at=int(now.timestamp())))
+                bump(session)
+        except IntegrityError:
+            # The check above raced a concurrent approval by the same reviewer; the primary key
+            # (order, reviewer) is what decides, and the loser gets the same answer as a late twin.
+            raise BadRequest(_APPROVED_ALREADY) from None
         self._undo_with(undo, OrderApproval, (order_id, reviewer.id), None)
         state = self.load(order_id, now=now)
         if state.status is OrderStatus.ACTIVE:
@@ -522,6 +534,9 @@ class Orders:
             if row is None:
                 raise OrderNotFound(_NO_ORDER)
             used = trusted_usage(connection, stored_usage(order_id, row), self.usage_key)
+            # Not cached: the entry is written after the revocation's own load, and a cleared
+            # column must not leave a stale "not in the log" standing.
+            revoked = row.revoked_at is not None or _revoked_in_log(connection, order_id)
             identity = (row.id, row.request_id, row.authority_id, row.document)
             verified = self._verified.get(order_id)
             if verified is None or verified.version != version or verified.identity != identity or version < 0:
@@ -529,7 +544,7 @@ class Orders:
                 if version >= 0:
                     self._verified.put(order_id, verified)
         status = order_status(verified.document, verified_approvals=verified.counted,
-                              approvals_required=self.approvals_required, revoked=row.revoked_at is not None,
+                              approvals_required=self.approvals_required, revoked=revoked,
                               queries_used=used, now=now)
         return OrderState(id=row.id, request_id=row.request_id, authority_id=row.authority_id, text=row.document,
                           document=verified.document, status=status, approvals=verified.approvals,
@@ -549,32 +564,49 @@ class Orders:
         message = text.encode("utf-8")
         checked: list[Approval] = []
         counted: set[str] = set()
+        # Distinct reviewers AND distinct keys: one key registered under two reviewer ids (a
+        # database edit; `principals add` refuses it) is one person, and counts once.
+        counted_keys: set[bytes] = set()
         for approval in approvals:
             ok = (document is not None and approval.role == Role.REVIEWER.value and approval.status == ACTIVE
                   and approval.public_key is not None and approval.key_status == ACTIVE
                   and approval.reviewer_id not in counted)
+            raw_key = b""
             if ok:
                 try:
-                    verify_signature_over(ORDER_DOMAIN, message, approval.signature,
-                                          decode_signing_public_key(approval.public_key))
+                    verify_key = decode_signing_public_key(approval.public_key)
+                    raw_key = bytes(verify_key)
+                    verify_signature_over(ORDER_DOMAIN, message, approval.signature, verify_key)
                 except CryptoError:
                     ok = False
+            if ok and raw_key in counted_keys:
+                ok = False
             if ok:
                 counted.add(approval.reviewer_id)
+                counted_keys.add(raw_key)
             checked.append(Approval(approval.reviewer_id, approval.kid, ok))
         return _Verified(version=version, identity=identity, document=document, approvals=tuple(checked),
                          counted=len(counted))
 
     def for_authority(self, authority_id: str, order_id: str, *, now: datetime) -> OrderState:
-        """An order as its authority may see it; another authority's order is ``ORDER_NOT_FOUND``."""
-        state = self.load(order_id, now=now)
-        if state.authority_id != authority_id:
-            raise OrderNotFound(f"{_NO_ORDER} for your principal")
-        return state
+        """An order as its authority may see it; another authority's order is ``ORDER_NOT_FOUND``,
+        the same answer as no order at all, and found as cheaply: one row read, no verification."""
+        with self.db.session() as session:
+            row = session.get(OrderRow, order_id) if is_gateway_id(order_id) else None
+            owner = None if row is None else row.authority_id
+        if owner != authority_id:
+            raise OrderNotFound(_NO_ORDER)
+        return self.load(order_id, now=now)
 
     def order_ids(self) -> list[str]:
         with self.db.session() as session:
             return list(session.scalars(select(col(OrderRow.id)).order_by(col(OrderRow.created_at))))
+
+
+def _revoked_in_log(connection: Connection, order_id: str) -> bool:
+    """Whether a served revokeOrder's audit entry names the order. The revoked_* columns are not
+    signed and could be cleared; the entry is in the Merkle tree, and removing it breaks `audit verify`."""
+    return connection.execute(_REVOKED_IN_LOG, {"order_id": order_id}).first() is not None
 
 
 def _check_fields(fields: Sequence[str]) -> list[str]:
@@ -583,7 +615,8 @@ def _check_fields(fields: Sequence[str]) -> list[str]:
         raise BadRequest(f"name at least one field: {', '.join(SUBJECT_FIELDS)}")
     unknown = [f for f in unique if f not in SUBJECT_FIELDS]
     if unknown:
-        raise BadRequest(f"unknown fields {unknown}; fields are {', '.join(SUBJECT_FIELDS)}")
+        # Counted, not echoed: whatever a client puts in `fields` may be anything at all.
+        raise BadRequest(f"{len(unknown)} unknown field name(s); fields are {', '.join(SUBJECT_FIELDS)}")
     return unique
 
 

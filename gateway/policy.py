@@ -188,7 +188,8 @@ def check_narrowing(*, request_subjects: Iterable[str], request_fields: Iterable
         raise BadRequest("an order needs at least one field")
     unknown = wanted_fields - set(SUBJECT_FIELDS)
     if unknown:
-        raise BadRequest(f"unknown fields {sorted(unknown)}; fields are {list(SUBJECT_FIELDS)}")
+        # Counted, not echoed: whatever a client puts in `fields` may be anything at all.
+        raise BadRequest(f"{len(unknown)} unknown field name(s); fields are {', '.join(SUBJECT_FIELDS)}")
     if not wanted_subjects <= set(request_subjects):
         raise BadRequest("the draft names subjects the request did not resolve to; an order may only narrow "
                          "its request")

@@ -14,6 +14,7 @@ from enum import StrEnum
 import phonenumbers
 from nacl.signing import VerifyKey
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from crypto.errors import CryptoError
@@ -89,6 +90,17 @@ def _check_signing_key(text: str) -> tuple[str, str]:
     return encode_public_key(verify_key), key_id(verify_key)
 
 
+def _refuse_key_in_use(session: Session, public: str) -> None:
+    """One key, one principal: whoever holds a key registered under two ids would act as both
+    (two "distinct" reviewers approving alone). Retired keys count too: a key once used stays its
+    owner's. ``public`` is the canonical base64 from :func:`_check_signing_key`."""
+    owner = session.scalars(select(col(PrincipalKey.principal_id))
+                            .where(col(PrincipalKey.public_key) == public).limit(1)).first()
+    if owner is not None:
+        raise BadRequest(f"this signing key is registered to principal {owner!r} already; each principal "
+                         "needs a key of its own (generate one with `gateway keygen`)")
+
+
 class PrincipalRegistry:
     """Registration, suspension and key lookup; every call is one short transaction."""
 
@@ -128,6 +140,7 @@ class PrincipalRegistry:
         with self.db.session() as session:
             if session.get(Principal, principal_id) is not None:
                 raise BadRequest(f"principal {principal_id!r} exists already")
+            _refuse_key_in_use(session, public)
             session.add(Principal(id=principal_id, role=role.value, name=name.strip(), country=country,
                                   sealing_key=sealing, status=ACTIVE, created_at=now))
             session.flush()
@@ -145,6 +158,7 @@ class PrincipalRegistry:
                 raise BadRequest(f"no principal {principal_id!r}; see `gateway principals list`")
             if session.get(PrincipalKey, (principal_id, kid)) is not None:
                 raise BadRequest(f"key {kid} is registered for {principal_id} already")
+            _refuse_key_in_use(session, public)
             session.add(PrincipalKey(principal_id=principal_id, kid=kid, public_key=public, status=ACTIVE,
                                      created_at=now))
             bump(session)

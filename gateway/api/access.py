@@ -71,8 +71,10 @@ def authorize(scope: OperationScope, context: RequestContext) -> None:
     if order_id is None:
         raise OrderNotFound("the token names no order; put the order id in its `ord` claim")
     services = context.services
-    context.outcome.order_id = order_id
     state = services.orders.for_authority(context.caller.principal.id, order_id, now=context.now)
+    # Only now: an `ord` that names no order of this authority could be anything (a phone
+    # number's digits have an id's shape), and must not be copied into the audit entry.
+    context.outcome.order_id = state.id
     if state.verified_approvals < services.settings.approvals_required:
         # A drafted order names the subjects its request's selectors resolved to; before it is
         # approved that would tell the authority who is a user. It sees the order once approved.

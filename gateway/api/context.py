@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from crypto.keys import decode_sealing_public_key
 from crypto.sealing import SealedValue
+from gateway.audit.model import Action
 from gateway.auth import Caller
 from gateway.disclosure import DisclosureRequest, seal_field
 from gateway.errors import ForbiddenRole, SubjectNotPermitted
@@ -32,6 +33,7 @@ class Outcome:
     charge_order: str | None = None
     max_queries: int | None = None
     facts: list[dict[str, Any]] = field(default_factory=list)  # written only if the request is served
+    action: Action | None = None  # an effect the audit entry must prove (a revocation)
 
 
 @dataclass

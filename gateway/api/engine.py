@@ -1,8 +1,9 @@
 """Running one GraphQL operation, every refusal before any resolver runs.
 
 strawberry defines the schema; this module drives graphql-core directly so that the pipeline is
-explicit: parse (token-capped, cached) → validate (cached, no suggestions) → complexity (depth,
-aliases, expanded size) → the caller's scope check → execute. Any error in any step refuses the
+explicit: parse (token-capped, cached) → expanded size (:mod:`gateway.api.expansion`, linear work, before
+anything walks the operation) → validate (cached, no suggestions) → depth and aliases → the
+caller's scope check → execute. Any error in any step refuses the
 whole request: a request discloses all it asked for or nothing (docs/PROTOCOL.md §5).
 """
 
@@ -44,6 +45,7 @@ from graphql.language.ast import (
     StringValueNode,
 )
 
+from gateway.api.expansion import measure_expansion
 from gateway.errors import (
     BadRequest,
     GatewayError,
@@ -53,13 +55,16 @@ from gateway.errors import (
     QueryTooComplex,
 )
 
-__all__ = ["GraphQLEngine", "PreparedOperation", "redact"]
+__all__ = ["MAX_EXPANDED_SELECTIONS", "GraphQLEngine", "PreparedOperation", "redact"]
 
 log = logging.getLogger("gateway.api")
 
 _QUOTED = re.compile(r"(['\"])(.*?)\1")
 _DIGITS = re.compile(r"\d{5,}")
-_MAX_EXPANDED_FIELDS = 2000
+# graphql-core prints a value it cannot coerce after these words, unquoted when it was a bare
+# literal (`username: alice`); everything from there to the end of the message is the client's.
+_ECHOED_VALUE = re.compile(r"(\bvalue:|\bfound:?|\bgot invalid value)\s.*", re.DOTALL)
+MAX_EXPANDED_SELECTIONS = 2000
 _PARSER_LIMIT = "Parsing aborted."
 
 
@@ -74,7 +79,7 @@ def redact(message: str, known_names: frozenset[str]) -> str:
             return match.group(0)
         return f"{match.group(1)}…{match.group(1)}"
 
-    return _DIGITS.sub("…", _QUOTED.sub(keep_known, message))
+    return _DIGITS.sub("…", _ECHOED_VALUE.sub(r"\1 …", _QUOTED.sub(keep_known, message)))
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,7 @@ class GraphQLEngine:
             raise GraphQLParseFailed(f"the query does not parse: {redact(exc.message, self.known_names)}") from None
         except RecursionError:
             raise QueryTooComplex("the query is nested too deeply to parse") from None
+        measure_expansion(document, limit=MAX_EXPANDED_SELECTIONS)
         errors = validate(self.schema, document, hide_suggestions=True, max_errors=10)
         if errors:
             raise GraphQLValidationFailed(
@@ -163,35 +169,32 @@ class GraphQLEngine:
         return PreparedOperation(document, operation, fragments, shape_sha256(document))
 
     def _check_complexity(self, root: SelectionSetNode, fragments: Mapping[str, FragmentDefinitionNode]) -> None:
-        # Validation has already refused fragment cycles, so the expansion below terminates.
-        memo: dict[str, tuple[int, int, int]] = {}
+        # Validation has already refused fragment cycles, so the expansion below terminates; the
+        # expanded size is bounded already (measure_expansion), and fragments are measured once.
+        memo: dict[str, tuple[int, int]] = {}
 
-        def measure(selection_set: SelectionSetNode | None) -> tuple[int, int, int]:
-            """(depth, aliases, fields) of a selection set with fragments expanded."""
+        def measure(selection_set: SelectionSetNode | None) -> tuple[int, int]:
+            """(depth, aliases) of a selection set with fragments expanded."""
             if selection_set is None:
-                return 0, 0, 0
-            depth = aliases = count = 0
+                return 0, 0
+            depth = aliases = 0
             for selection in selection_set.selections:
                 if isinstance(selection, FieldNode):
-                    d, a, c = measure(selection.selection_set)
+                    d, a = measure(selection.selection_set)
                     depth = max(depth, d + 1)
                     aliases += a + (1 if selection.alias is not None else 0)
-                    count += c + 1
                 elif isinstance(selection, InlineFragmentNode):
-                    d, a, c = measure(selection.selection_set)
-                    depth, aliases, count = max(depth, d), aliases + a, count + c
+                    d, a = measure(selection.selection_set)
+                    depth, aliases = max(depth, d), aliases + a
                 elif isinstance(selection, FragmentSpreadNode):
                     name = selection.name.value
                     if name not in memo:
                         memo[name] = measure(fragments[name].selection_set)
-                    d, a, c = memo[name]
-                    depth, aliases, count = max(depth, d), aliases + a, count + c
-                if count > _MAX_EXPANDED_FIELDS:
-                    raise QueryTooComplex(f"the query selects more than {_MAX_EXPANDED_FIELDS} fields once "
-                                          "its fragments are expanded")
-            return depth, aliases, count
+                    d, a = memo[name]
+                    depth, aliases = max(depth, d), aliases + a
+            return depth, aliases
 
-        depth, aliases, _ = measure(root)
+        depth, aliases = measure(root)
         if depth > self.max_depth:
             raise QueryTooComplex(f"the query is {depth} levels deep; at most {self.max_depth} are allowed")
         if aliases > self.max_aliases:

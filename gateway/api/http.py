@@ -5,12 +5,12 @@ Order of checks: method (405) → content type (415) → body size (413) → tok
 outcome, the audit entry is made durable before the response leaves; if it cannot be, the answer
 is 503 ``AUDIT_UNAVAILABLE`` and nothing is disclosed. The one exception is flood control
 (:mod:`gateway.api.ratelimit`): past the limit, refusals before authentication get 429 and are
-counted in one summary entry per window instead of an entry each.
+counted in summary entries shared by the 429s waiting together, each durable before the 429s it
+counts are answered.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import hashlib
 import json
@@ -19,7 +19,6 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
@@ -32,10 +31,11 @@ from starlette.types import Receive, Scope, Send
 from gateway.api.access import authorize
 from gateway.api.context import RequestContext
 from gateway.api.engine import GraphQLEngine
-from gateway.api.ratelimit import Admission, FloodControl, WindowSummary, summary_event
+from gateway.api.ratelimit import Admission, DurableSummaries, FloodControl, summary_event
+from gateway.api.request_log import AUDIT_INDEX, REQUEST_ID
 from gateway.api.scope import analyse, coerce_variables
 from gateway.audit.model import AuditEvent, AuditReceipt, Decision
-from gateway.auth import Caller, authenticate
+from gateway.auth import Caller, authenticate, single_authorization
 from gateway.errors import (
     AuditUnavailable,
     BadRequest,
@@ -92,6 +92,8 @@ class GraphQLEndpoint:
         self.engine = engine
         self.tracer = tracer
         self.flood = FloodControl(services.settings.rate_limit_per_minute)
+        self.summaries = DurableSummaries(self.flood, services.audit.append, services.clock,
+                                          interval_s=services.settings.rate_limit_summary_interval_s)
         self._limiter: anyio.CapacityLimiter | None = None
 
     async def in_thread(self, function: Callable[..., T], *args: Any) -> T:
@@ -133,13 +135,14 @@ class GraphQLEndpoint:
         request_id = "req_" + secrets.token_hex(12)
         bind_request(request_id)
         labels["request_id"] = request_id
+        state = request.scope.setdefault("state", {})  # for the request log (gateway.api.request_log)
+        state[REQUEST_ID] = request_id
         now = services.clock()
-        self.summarise_closed_windows(now)
         event = AuditEvent(request_id=request_id, time=now, decision=Decision.REFUSED)
         handled: _Handled
         try:
             body = await self._read_body(request)
-            handled = await self.in_thread(self._process, request.headers.get("authorization"), body, event,
+            handled = await self.in_thread(self._process, request.headers.getlist("authorization"), body, event,
                                            labels)
         except GatewayError as exc:
             handled = _Handled(event=event, error=exc)
@@ -159,7 +162,12 @@ class GraphQLEndpoint:
                 admission = self.flood.refusal(request.client.host if request.client else None, now)
                 if not admission.allowed:
                     labels["code"] = RateLimited.code
-                    return _rate_limited(admission)
+                    try:
+                        summary_index = await self.summaries.covering()
+                    except AuditUnavailable as exc:
+                        return JSONResponse(error_body(exc), status_code=exc.status)
+                    state[AUDIT_INDEX] = summary_index
+                    return _rate_limited(admission, summary_index)
         try:
             receipt = await services.audit.append(handled.event)
         except AuditUnavailable as exc:
@@ -173,26 +181,15 @@ class GraphQLEndpoint:
         labels["audit_index"] = str(receipt.index)
         if receipt.code is not None:
             labels["code"] = receipt.code
+        state[AUDIT_INDEX] = receipt.index
         return self._respond(handled, receipt)
 
-    def summarise_closed_windows(self, now: datetime) -> None:
-        """Queue one audit entry for each closed flood-control window that limited anything. Not
-        awaited: the request at hand does not wait for it; a summary that fails is kept for the next."""
-        for summary in self.flood.closed(now):
-            self._write_summary(summary, now)
-
     def close(self) -> None:
-        """Queue the summaries of every window, the current one too; call before the writer closes."""
+        """Queue a summary of whatever was counted and not yet written; call before the writer closes.
+        (Normally nothing: every 429 waits for the entry that counts it.)"""
         now = self.services.clock()
-        for summary in self.flood.drain():
-            self._write_summary(summary, now)
-
-    def _write_summary(self, summary: WindowSummary, now: datetime) -> None:
-        def keep_if_failed(future: concurrent.futures.Future[AuditReceipt]) -> None:
-            if future.exception() is not None:
-                self.flood.restore(summary)
-
-        self.services.audit.submit(summary_event(summary, now)).add_done_callback(keep_if_failed)
+        for summary in self.flood.take():
+            self.services.audit.submit(summary_event(summary, now))
 
     async def _read_body(self, request: Request) -> bytes:
         if request.method != "POST":
@@ -213,21 +210,20 @@ class GraphQLEndpoint:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _process(self, authorization: str | None, body: bytes, event: AuditEvent,
+    def _process(self, authorization: list[str], body: bytes, event: AuditEvent,
                  labels: dict[str, str]) -> _Handled:
         """Authenticate and run the operation (in a worker thread: it touches the database)."""
         services = self.services
         now_s = int(event.time.timestamp())
         try:
-            caller = authenticate(authorization, body, registry=services.registry, replay=services.replay,
-                                  settings=services.settings, now=now_s, consume=False)
+            caller = authenticate(single_authorization(authorization), body, registry=services.registry,
+                                  replay=services.replay, settings=services.settings, now=now_s, consume=False)
         except GatewayError as exc:
             return _Handled(event=event, error=exc)
         event.principal, event.principal_verified, event.jti = caller.principal.id, True, caller.claims.jti
         # Recorded in the audit entry's own commit, refused or not, so the token is spent either way.
         event.consume_token = (caller.claims.issuer, caller.claims.jti,
                                services.replay.keep_until(caller.claims.expires_at))
-        event.order_id = caller.claims.order_id
         context = RequestContext(services=services, caller=caller, request_id=event.request_id, now=event.time)
         try:
             data = self._run(body, caller, context, event, labels)
@@ -261,6 +257,7 @@ class GraphQLEndpoint:
             event.order_id = outcome.order_id
         event.fields = sorted(outcome.fields)
         event.subjects = sorted(outcome.subjects)
+        event.action = outcome.action
 
     def _run(self, body: bytes, caller: Caller, context: RequestContext, event: AuditEvent,
              labels: dict[str, str]) -> dict[str, Any]:
@@ -302,12 +299,12 @@ def root_operation(operation: OperationDefinitionNode) -> str:
     return "multiple"
 
 
-def _rate_limited(admission: Admission) -> Response:
-    """429 with no audit entry of its own: ``extensions.audit`` names the window whose summary
-    entry will count it, instead of a receipt (docs/PROTOCOL.md §7 cannot hold for it)."""
+def _rate_limited(admission: Admission, summary_index: int | None) -> Response:
+    """429 with no audit entry of its own: ``extensions.audit`` names the window and the durable
+    summary entry that counts it, instead of a receipt (docs/PROTOCOL.md §7 cannot hold for it)."""
     error = RateLimited("too many refused requests from your address; send signed requests, or retry after "
                         f"{admission.retry_after_s} s")
-    return JSONResponse(error_body(error) | {"extensions": {"audit": admission.extension()}},
+    return JSONResponse(error_body(error) | {"extensions": {"audit": admission.extension(summary_index)}},
                         status_code=error.status, headers={"retry-after": str(admission.retry_after_s)})
 
 

@@ -7,6 +7,7 @@ import strawberry
 
 from gateway.api.context import RequestContext
 from gateway.api.types import LegalRequestType, OrderType, RequestStatus, TimeWindowInput, legal_request, order_type
+from gateway.audit.model import Action
 from gateway.orders import DraftInput
 from gateway.policy import TimeWindow
 from gateway.principals import Role
@@ -105,4 +106,7 @@ class ReviewMutation:
         state = context.services.orders.revoke_order(context.caller.principal, str(order_id), reason,
                                                      now=context.now, undo=context.undo)
         context.outcome.facts.append(facts.revoked(state))
+        # The entry proves the revocation: Orders.load honours it even if the row's columns are
+        # edited back (docs/PROTOCOL.md §3: a row edited in the database grants nothing).
+        context.outcome.order_id, context.outcome.action = state.id, Action.REVOKE_ORDER
         return order_type(state, context.services.settings.approvals_required)

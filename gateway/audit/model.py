@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-__all__ = ["AuditEvent", "AuditLog", "AuditReceipt", "Decision", "entry_columns", "entry_document",
+__all__ = ["Action", "AuditEvent", "AuditLog", "AuditReceipt", "Decision", "entry_columns", "entry_document",
            "parse_rfc3339_us", "rfc3339_us"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -20,6 +20,13 @@ class Decision(StrEnum):
     SERVED = "served"              # answered, no subject data (whoami, review, audit operations)
     REFUSED = "refused"            # refused with a §6 code
     RATE_LIMITED = "rate_limited"  # a summary of one window's rate-limited requests (count)
+
+
+class Action(StrEnum):
+    """A served request's effect that the log itself must prove, because a database column alone
+    could be edited back: a revocation (issue 11). Entries of other requests carry no ``action``."""
+
+    REVOKE_ORDER = "revoke_order"  # the entry's order_id names the order revoked
 
 
 @dataclass
@@ -53,6 +60,7 @@ class AuditEvent:
     # Atomic with the entry: the token's (issuer, jti, keep-until) recorded as used; a jti used
     # before (or earlier in the same batch) turns the entry into a TOKEN_REPLAYED refusal.
     consume_token: tuple[str, str, int] | None = None
+    action: Action | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +141,8 @@ def entry_document(event: AuditEvent, index: int, decision: Decision, code: str 
         document["sources"] = event.sources
     if event.facts:
         document["facts"] = event.facts
+    if event.action is not None:
+        document["action"] = event.action.value
     return document
 
 
@@ -156,4 +166,5 @@ def entry_columns(document: dict[str, Any]) -> dict[str, Any]:
         "principal": _column(document["principal"]),
         "order_id": _column(document["order_id"]),
         "decision": Decision(document["decision"]).value,
+        "action": None if document.get("action") is None else Action(document["action"]).value,
     }

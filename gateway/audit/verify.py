@@ -57,7 +57,7 @@ _orders = OrderRow.__table__  # type: ignore[attr-defined]
 ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(entries verified, entries to verify)`` after each chunk."""
 
-_COLUMNS = ("request_id", "time_us", "principal", "order_id", "decision")
+_COLUMNS = ("request_id", "time_us", "principal", "order_id", "decision", "action")
 
 
 class LogVerificationError(Exception):

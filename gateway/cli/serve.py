@@ -9,6 +9,7 @@ import typer
 import uvicorn
 from starlette.applications import Starlette
 
+from gateway.api.request_log import logging_config
 from gateway.cli.common import fail, handle_errors, open_database, settings
 from gateway.keyring import load_gateway_keys
 from gateway.logs import log_config
@@ -72,5 +73,8 @@ def serve(
                 log_level=log_level, server_header=False, proxy_headers=proxy_headers,
                 forwarded_allow_ips=forwarded_allow_ips if proxy_headers else "",
                 ssl_certfile=certfile, ssl_keyfile=keyfile,
-                log_config=log_config(log_level) if config.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
+                # uvicorn's access log prints query strings and client addresses; the gateway's
+                # own request log (gateway.api.request_log) holds neither.
+                access_log=False,
+                log_config=log_config(log_level) if config.log_format == "json" else logging_config(log_level),
                 h11_max_incomplete_event_size=MAX_HEADER_BYTES)

@@ -132,6 +132,7 @@ class AuditEntry(SQLModel, table=True):
         UniqueConstraint("request_id", name="uq_audit_entries_request_id"),
         # With idx last: an order's disclosures past an index are one seek (gateway/usage.py).
         Index("ix_audit_entries_order_decision_idx", "order_id", "decision", "idx"),
+        Index("ix_audit_entries_action_order", "action", "order_id"),
     )
     idx: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     entry: str = Field(sa_column=Column(Text, nullable=False))
@@ -141,6 +142,7 @@ class AuditEntry(SQLModel, table=True):
     principal: str | None = Field(default=None, max_length=64, index=True)
     order_id: str | None = Field(default=None, max_length=64)
     decision: str = Field(max_length=32, index=True)
+    action: str | None = Field(default=None, max_length=32)
 
 
 class AuditNode(SQLModel, table=True):

@@ -151,3 +151,56 @@ def test_invalid_configuration_is_a_clear_error(run, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("GATEWAY_APPROVALS_REQUIRED", "zero")
     result = run("init")
     assert result.exit_code == 2 and "GATEWAY_APPROVALS_REQUIRED" in result.output
+
+
+def test_one_signing_key_is_refused_for_a_second_principal(run) -> None:
+    # Issue 11, finding 3: whoever holds one key registered under two reviewer ids approves as both.
+    assert run("init").exit_code == 0
+    keys = json.loads(run("keygen", "--out", "keys/anna").output)
+    first = run("principals", "add", "--role", "reviewer", "--id", "anna", "--name", "A",
+                "--signing-key", keys["signing_key"])
+    assert first.exit_code == 0, first.output
+    twin = run("principals", "add", "--role", "reviewer", "--id", "anna-2", "--name", "A2",
+               "--signing-key", keys["signing_key"])
+    assert twin.exit_code == 2 and "registered to principal 'anna' already" in twin.output
+    assert register(run, "reviewer", "bob").exit_code == 0
+    rotated = run("principals", "add-key", "bob", "--signing-key", keys["signing_key"])
+    assert rotated.exit_code == 2 and "registered to principal 'anna' already" in rotated.output
+    listed = json.loads(run("principals", "list", "--json").output)
+    assert [(p["id"], len(p["keys"])) for p in listed] == [("anna", 1), ("bob", 1)]
+
+
+def _tree(root: Path) -> dict[str, tuple[int, bytes]]:
+    return {str(p.relative_to(root)): (p.stat().st_mode, p.read_bytes()) for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
+@pytest.mark.parametrize("key", ["at-rest.key", "checkpoint.sign.key", "blind-index.key"])
+def test_init_over_an_initialised_database_with_a_key_missing_changes_nothing(run, tmp_path: Path,
+                                                                              key: str) -> None:
+    # Issue 11, finding 4: a replacement key over live data orphans every record it protected.
+    assert run("init").exit_code == 0
+    data = tmp_path / "var"
+    (data / "keys" / key).unlink()
+    before = _tree(data)
+    again = run("init")
+    assert again.exit_code == 2
+    assert str(data / "keys" / key) in again.output.replace("\n", "")
+    assert "restore it from backup" in again.output
+    assert _tree(data) == before
+    serving = run("serve", "--port", "1")
+    assert serving.exit_code == 2 and "restore the missing files from backup" in serving.output
+
+
+def test_init_creates_the_data_directory_and_database_owner_only(run, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATEWAY_DATA_DIR", str(tmp_path / "fresh" / "var"))
+    previous = os.umask(0o022)  # a usual umask, which would leave both readable by everyone
+    try:
+        assert run("init").exit_code == 0
+    finally:
+        os.umask(previous)
+    data = tmp_path / "fresh" / "var"
+    assert data.stat().st_mode & 0o777 == 0o700
+    assert (data / "gateway.db").stat().st_mode & 0o777 == 0o600
+    assert run("init").exit_code == 0

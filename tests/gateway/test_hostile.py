@@ -561,3 +561,91 @@ def test_a_selector_is_no_oracle_for_who_is_a_user(world: World, kind: str, stat
         assert len(answers) == 1, answers
         ((_, body),) = answers
         assert json.loads(body)["errors"][0]["extensions"]["code"] == code
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 11, finding 7: what the outside attack found at the edge
+
+
+def test_an_ord_naming_no_order_is_not_copied_into_the_audit_entry(world: World) -> None:
+    digits = _phone_digits(world)  # a phone number's digits have the shape of an id
+    assert ORDER_ID_SHAPE.fullmatch(digits)
+    response = audited_once(world.gateway, lambda: _disclose(world, digits), 403, "ORDER_NOT_FOUND")
+    logged = entry(world.gateway, response.json()["extensions"]["audit"]["index"])
+    assert logged["order_id"] is None
+    assert digits not in json.dumps(logged)
+    order = world.active_order()
+    served = _disclose(world, order["id"])
+    assert entry(world.gateway, served.json()["extensions"]["audit"]["index"])["order_id"] == order["id"]
+
+
+def test_no_such_order_and_another_authoritys_order_are_one_answer(world: World) -> None:
+    theirs = world.active_order()["id"]
+    unknown = "ord_" + "0" * 20
+
+    def answer(order_id: str) -> tuple[int, Any]:
+        response = world.gateway.post(world.other_authority, ORDER_QUERY, order=order_id)
+        return response.status_code, response.json()["errors"]
+
+    assert answer(theirs) == answer(unknown) == (403, [{"message": "no such order",
+                                                         "extensions": {"code": "ORDER_NOT_FOUND"}}])
+
+
+def test_two_authorization_headers_are_refused(world: World) -> None:
+    body = body_of(WHOAMI)
+    good = mint(world.auditor.signing_key, iss=world.auditor.id, aud=world.gateway.settings.id, body=body)
+    other = mint(world.reviewers[0].signing_key, iss=world.reviewers[0].id, aud=world.gateway.settings.id, body=body)
+    for second in (f"Bearer {other}", "Bearer garbage", f"Bearer {good}"):
+        before = world.gateway.audit_size()
+        response = world.gateway.client.post("/graphql", content=body, headers=[
+            ("content-type", "application/json"), ("authorization", f"Bearer {good}"), ("authorization", second)])
+        assert response.status_code == 401, response.text
+        assert response.json()["errors"][0]["extensions"]["code"] == "TOKEN_INVALID"
+        assert "exactly one Authorization header" in response.json()["errors"][0]["message"]
+        assert world.gateway.audit_size() == before + 1
+    # The same token alone is still good: the refusals did not consume it.
+    alone = world.gateway.client.post("/graphql", content=body, headers={
+        "content-type": "application/json", "authorization": f"Bearer {good}"})
+    assert alone.status_code == 200, alone.text
+
+
+@pytest.mark.parametrize(("query", "variables"), [
+    ("{ subject(by: {username: %s}) { id } }", None),
+    ("{ subject(by: {id: %s}) { id } }", None),
+    ("{ subject(by: {username: [%s]}) { id } }", None),
+    ("{ subject(by: {usernamez: %s}) { id } }", None),
+    ("{ requests(status: %s) { id } }", None),
+    ("{ auditProof(index: %s) { index } }", None),
+    ("query($n: Int!) { auditProof(index: $n) { index } }", {"n": "%s"}),
+])
+def test_no_message_echoes_a_bare_literal(world: World, query: str, variables: dict[str, Any] | None) -> None:
+    # A username's letters, without the digits that redaction already masked: "SolarNomad".
+    found = re.match(r"[A-Za-z]{3,}", world.subjects[0]["username"])
+    assert found is not None
+    prefix = found.group(0)
+    text = query.replace("%s", prefix)
+    filled = {k: v.replace("%s", prefix) for k, v in variables.items()} if variables else None
+    response = world.gateway.post(world.authority, text, variables=filled)
+    assert response.status_code == 400, response.text
+    assert prefix not in response.json()["errors"][0]["message"], response.text
+
+
+@pytest.mark.parametrize("where", ["submitRequest", "draftOrder"])
+def test_no_message_echoes_unknown_field_names(world: World, where: str) -> None:
+    name = world.subjects[0]["username"]
+    if where == "submitRequest":
+        request = {"caseReference": "AZ 1", "court": "AG", "jurisdiction": "DE", "legalBasis": "§ 100g StPO",
+                   "offenseCategory": "FRAUD", "courtOrderSha256": "ab" * 32, "subjects": [{"id": "sub_x"}],
+                   "fields": ["phoneNumber", name], "dataWindow": {"from": "2026-01-01T00:00:00Z",
+                                                                 "until": "2026-02-01T00:00:00Z"},
+                   "justification": "j"}
+        response = world.gateway.post(world.authority, "mutation($i: LegalRequestInput!) { submitRequest(input: $i) "
+                                      "{ id } }", variables={"i": request})
+    else:
+        draft = {"requestId": world.submit(), "validUntil": "2027-01-31T00:00:00Z", "maxQueries": 1,
+                 "fields": [name]}
+        response = world.gateway.post(world.reviewers[0], "mutation($i: DraftOrderInput!) { draftOrder(input: $i) "
+                                      "{ id } }", variables={"i": draft})
+    assert response.status_code == 400, response.text
+    assert "unknown field name" in response.text
+    assert name not in response.text

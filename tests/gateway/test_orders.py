@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from crypto.signing import ORDER_DOMAIN, sign_over
 from gateway.principals import PrincipalRegistry
+from tests.support.harness import Actor
 from tests.support.world import APPROVE, DRAFT, World
 
 ORDER_STATUS = "query($o: ID!) { orderById(id: $o) { status approvals queriesUsed } }"
@@ -157,7 +161,7 @@ def test_draft_defaults_to_the_whole_request_and_narrows(world: World) -> None:
     ({"dataWindow": {"from": "2025-01-01T00:00:00Z", "until": "2026-02-01T00:00:00Z"}}, "outside the request"),
     ({"dataWindow": {"from": "2026-05-01T00:00:00Z", "until": "2026-04-01T00:00:00Z"}}, "before"),
     ({"subjectIds": []}, "at least one subject"),
-    ({"fields": ["email"]}, "unknown fields"),
+    ({"fields": ["email"]}, "unknown field name"),
     ({"maxQueries": 0}, "maxQueries"),
     ({"validUntil": "2020-01-01T00:00:00Z"}, "before"),
 ])
@@ -189,7 +193,7 @@ def test_rejecting_a_request(world: World) -> None:
 
 @pytest.mark.parametrize(("change", "message"), [
     ({"subjects": []}, "at least one subject selector"),
-    ({"fields": ["email"]}, "unknown fields"),
+    ({"fields": ["email"]}, "unknown field name"),
     ({"fields": []}, "at least one field"),
     ({"dataWindow": {"from": "2026-05-01T00:00:00Z", "until": "2026-05-01T00:00:00Z"}}, "before"),
     ({"courtOrderSha256": "xyz"}, "courtOrderSha256"),
@@ -277,3 +281,92 @@ def test_request_selectors_and_justification_are_not_stored_in_plaintext(world: 
     shown = world.gateway.post(world.reviewers[0], "query($r: ID!) { requestById(id: $r) { justification } }",
                                variables={"r": request_id})
     assert shown.json()["data"]["requestById"]["justification"].endswith("about the marked notes")
+
+
+def test_one_key_duplicated_under_two_reviewer_ids_in_the_database_approves_once(world: World) -> None:
+    # Issue 11, finding 3: registration refuses this; a database edit that does it anyway grants nothing.
+    anna, bob = world.reviewers[0], world.reviewers[1]
+    anna_key = PrincipalRegistry(world.gateway.services.db).get(anna.id)
+    assert anna_key is not None
+    with world.gateway.services.db.engine.begin() as conn:
+        conn.execute(text("UPDATE principal_keys SET public_key = :p, kid = :k WHERE principal_id = :b"),
+                     {"p": anna_key.keys[0].public_key, "k": anna_key.keys[0].kid, "b": bob.id})
+    order = world.draft(world.submit())
+    assert world.approve(order, anna).json()["data"]["approveOrder"]["approvals"] == 1
+    as_bob = Actor(bob.id, bob.role, anna.signing_key)  # anna's key, bob's id
+    second = world.approve(order, as_bob)
+    assert second.status_code == 200, second.text
+    assert second.json()["data"]["approveOrder"] == {"status": "PENDING_APPROVAL", "approvals": 1}
+    assert status_of(world, order["id"]) == "PENDING_APPROVAL"
+    refused = world.gateway.post(world.authority, "{ order { subjects { phoneNumber { ciphertext } } } }",
+                                 order=order["id"])
+    assert code(refused) == "ORDER_NOT_ACTIVE"
+
+
+def test_a_concurrent_twin_of_an_approval_is_refused_not_a_500(world: World,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 11, finding 6: the twin's row lands between this request's check and its insert, as when
+    # one reviewer sends the same approveOrder several times at once.
+    order = world.draft(world.submit())
+    reviewer = world.reviewers[0]
+    signature = sign_over(ORDER_DOMAIN, order["document"].encode(), reviewer.signing_key)
+    orders = world.gateway.services.orders
+    original = orders.load
+    kid = PrincipalRegistry(world.gateway.services.db).get(reviewer.id).keys[0].kid  # type: ignore[union-attr]
+
+    def load_then_lose_the_race(order_id: str, *, now: Any) -> Any:
+        state = original(order_id, now=now)
+        monkeypatch.setattr(orders, "load", original)
+        with world.gateway.services.db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO order_approvals (order_id, reviewer_id, kid, signature, created_at) "
+                              "VALUES (:o, :r, :k, :s, 0)"),
+                         {"o": order_id, "r": reviewer.id, "k": kid, "s": signature})
+        return state
+
+    monkeypatch.setattr(orders, "load", load_then_lose_the_race)
+    response = world.gateway.post(reviewer, APPROVE, variables={"o": order["id"], "s": signature})
+    assert response.status_code == 400, response.text
+    assert code(response) == "BAD_REQUEST" and "approved this order already" in response.text
+    assert status_of(world, order["id"]) == "PENDING_APPROVAL"  # the twin's one approval, counted once
+
+
+def test_concurrent_duplicate_approvals_get_one_200_and_no_500(world: World) -> None:
+    order = world.draft(world.submit())
+    reviewer = world.reviewers[0]
+    signature = sign_over(ORDER_DOMAIN, order["document"].encode(), reviewer.signing_key)
+
+    def fire(_: int) -> int:
+        return int(world.gateway.post(reviewer, APPROVE, variables={"o": order["id"], "s": signature}).status_code)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = sorted(pool.map(fire, range(6)))
+    assert statuses == [200, 400, 400, 400, 400, 400]
+
+
+def test_clearing_the_revocation_columns_does_not_revive_the_order(world: World) -> None:
+    # Issue 11, finding 2: the revocation is proven by its audit entry, which Orders.load checks.
+    order = world.active_order()
+    query = "{ order { subjects { id phoneNumber { ciphertext } } } }"
+    revoke = "mutation($o: ID!) { revokeOrder(orderId: $o, reason: \"court order quashed\") { status } }"
+    response = world.gateway.post(world.reviewers[2], revoke, variables={"o": order["id"]})
+    assert response.json()["data"]["revokeOrder"] == {"status": "REVOKED"}
+    index = response.json()["extensions"]["audit"]["index"]
+    with world.gateway.services.db.engine.begin() as conn:
+        conn.execute(text("UPDATE orders SET revoked_at = NULL, revoked_by = NULL, revoke_reason = NULL "
+                          "WHERE id = :o"), {"o": order["id"]})
+        entry = json.loads(conn.execute(text("SELECT entry FROM audit_entries WHERE idx = :i"),
+                                        {"i": index}).scalar_one())
+    assert (entry["action"], entry["order_id"], entry["decision"]) == ("revoke_order", order["id"], "served")
+    refused = world.gateway.post(world.authority, query, order=order["id"])
+    assert refused.status_code == 403 and code(refused) == "ORDER_REVOKED", refused.text
+    assert status_of(world, order["id"]) == "REVOKED"
+
+
+def test_a_revocation_refused_with_its_request_proves_nothing(world: World) -> None:
+    order = world.active_order()
+    # The second field fails, so the whole request is refused and the revocation undone.
+    both = ("mutation($o: ID!) { revokeOrder(orderId: $o, reason: \"r\") { status } "
+            "approveOrder(orderId: $o, signature: \"AAAA\") { status } }")
+    refused = world.gateway.post(world.reviewers[2], both, variables={"o": order["id"]})
+    assert code(refused) == "ORDER_REVOKED", refused.text  # approveOrder saw this request's own revocation
+    assert status_of(world, order["id"]) == "ACTIVE"

@@ -133,7 +133,7 @@ def test_equal_or_narrower_drafts_pass() -> None:
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"subjects": ["a", "c"]}, "subjects the request did not"),
     ({"fields": ["ipAddresses"]}, "fields the request did not"),
-    ({"fields": ["email"]}, "unknown fields"),
+    ({"fields": ["email"]}, "unknown field name"),
     ({"window": TimeWindow.parse("2025-12-31T00:00:00Z", "2026-02-01T00:00:00Z")}, "outside the request"),
     ({"window": TimeWindow.parse("2026-05-01T00:00:00Z", "2026-06-01T00:00:01Z")}, "outside the request"),
     ({"subjects": []}, "at least one subject"),

@@ -15,7 +15,7 @@ from sqlalchemy import delete, insert, or_, select, update
 from crypto.canonical import canonical_json
 from crypto.merkle import MemoryTree, leaf_hash, root
 from crypto.note import NoteVerifier, parse_checkpoint, sign_checkpoint
-from gateway.audit.model import Decision, entry_columns
+from gateway.audit.model import Action, Decision, entry_columns
 from gateway.audit.verify import LogVerificationError, verify_log
 from gateway.audit.writer import AuditWriter
 from gateway.store.engine import Database
@@ -299,3 +299,17 @@ def test_a_checkpoint_from_another_gateway_is_refused_as_input(log: Database, ve
     note = sign_checkpoint("elsewhere/audit", 3, bytes(32), "elsewhere/audit", stranger)
     with pytest.raises(NoteError):
         verify(log, verifier, trusted=[note])
+
+
+def test_clearing_the_action_column_of_a_revocation_is_caught(db: Database, make_writer: Callable[..., AuditWriter],
+                                                             verifier: NoteVerifier) -> None:
+    # Issue 11: Orders.load reads the indexed copy; verify holds it to the entry.
+    writer = make_writer(group_commit=False)
+    writer.append_sync(event(principal="reviewer-a", principal_verified=True, order_id="ord_1",
+                             action=Action.REVOKE_ORDER))
+    writer.close()
+    assert verify(db, verifier).entries == 1
+    with db.engine.begin() as connection:
+        assert connection.execute(select(_entries.c.action)).scalar_one() == "revoke_order"
+        connection.execute(update(_entries).values(action=None))
+    assert "action column" in fails(db, verifier).reason
