@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from crypto.encoding import b64encode
@@ -20,10 +20,11 @@ from crypto.note import verifier_key_string
 from crypto.sealing import SEALING_ALGORITHM
 from gateway.api.engine import GraphQLEngine
 from gateway.api.http import GraphQLEndpoint
+from gateway.api.log_http import LogEndpoints
 from gateway.api.request_log import RequestLog
 from gateway.api.schema import build_schema
 from gateway.api.transparency_http import transparency_routes
-from gateway.audit.checkpoints import latest_checkpoint, note_name
+from gateway.audit.checkpoints import note_name
 from gateway.audit.signers import schedule_for
 from gateway.config import Settings
 from gateway.console import ConsoleFiles
@@ -54,6 +55,9 @@ def discovery_document(services: Services) -> dict[str, Any]:
         "token_leeway_s": settings.token_leeway_s,
         "sealing_algorithm": SEALING_ALGORITHM,
         "max_body_bytes": settings.max_body_bytes,
+        # docs/PROTOCOL.md §15: who cosigns the checkpoints, and how many must before one is served.
+        "witnesses": [{"url": w.url, "verifier_key": w.vkey} for w in settings.witness_list],
+        "witness_quorum": settings.quorum,
     }
 
 
@@ -84,15 +88,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "reachable"})
 
-    def read_checkpoint() -> str | None:
-        with services.db.engine.connect() as connection:
-            return latest_checkpoint(connection)
-
-    async def checkpoint(_: Request) -> Response:
-        note = await endpoint.in_thread(read_checkpoint)
-        if note is None:
-            return PlainTextResponse("no checkpoint yet\n", status_code=404)
-        return PlainTextResponse(note)
+    log_endpoints = LogEndpoints(services)
 
     async def metrics(_: Request) -> Response:
         body = await endpoint.in_thread(services.metrics.exposition)  # its gauges read the database
@@ -100,6 +96,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        services.start_background()
         metrics_server = (start_metrics_server(services.metrics, settings.metrics_host, settings.metrics_port)
                           if settings.metrics_port is not None else None)
         try:
@@ -119,7 +116,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         Route("/.well-known/disclosure-gateway", well_known, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
-        Route("/audit/checkpoint", checkpoint, methods=["GET"]),
+        Route("/audit/checkpoint", log_endpoints.checkpoint, methods=["GET"]),
+        Route("/audit/tile/{path:path}", log_endpoints.tile, methods=["GET"]),
         *transparency_routes(services),
     ]
     if settings.console:

@@ -14,8 +14,10 @@ an environment or a compose file: ``GATEWAY_<NAME>_FILE`` names a file holding t
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -28,7 +30,10 @@ from pydantic_settings import (
 )
 from sqlalchemy.engine import make_url
 
-__all__ = ["SECRETS_DIR_VARIABLE", "Settings", "SettingsError", "load_settings"]
+from crypto.cosignature import parse_cosigner_key
+from crypto.errors import CryptoError
+
+__all__ = ["SECRETS_DIR_VARIABLE", "Settings", "SettingsError", "WitnessConfig", "load_settings", "parse_witnesses"]
 
 SECRETS_DIR_VARIABLE: Final = "GATEWAY_SECRETS_DIR"
 _MAX_SECRET_FILE_BYTES: Final = 64 * 1024
@@ -72,6 +77,38 @@ class _FileVariables(PydanticBaseSettingsSource):
         return values
 
 
+@dataclass(frozen=True)
+class WitnessConfig:
+    """One configured witness: where to submit (its submission prefix) and its cosigner vkey."""
+
+    url: str
+    vkey: str
+
+
+def parse_witnesses(text: str) -> tuple[WitnessConfig, ...]:
+    """``GATEWAY_WITNESSES``: comma-separated ``<URL> <cosigner vkey>`` pairs. Raise ``ValueError``
+    for a pair that is not two words, a URL that is not http(s) or a name used twice."""
+    witnesses: list[WitnessConfig] = []
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        words = item.split()
+        if len(words) != 2:
+            raise ValueError("each witness is '<URL> <verifier key>', pairs separated by commas")
+        url, vkey = words
+        try:
+            parse_cosigner_key(vkey)
+        except CryptoError as exc:
+            raise ValueError(f"witness key {vkey!r}: {exc.message}") from None
+        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+            raise ValueError(f"witness URL {url!r} must be an http(s) URL")
+        witnesses.append(WitnessConfig(url.rstrip("/"), vkey))
+    names = [w.vkey.split("+", 1)[0] for w in witnesses]
+    if len(set(names)) != len(names):
+        raise ValueError("two witnesses share a name")
+    return tuple(witnesses)
+
+
 class Settings(BaseSettings):
     """Everything the gateway can be configured with (docs/PROTOCOL.md §9)."""
 
@@ -93,7 +130,13 @@ class Settings(BaseSettings):
                                  description="how long past its expiry a jti stays refused")
     checkpoint_origin: str | None = Field(default=None, description="default: '<id>/audit'")
     checkpoint_every_entries: int = Field(default=256, ge=1)
-    checkpoint_every_seconds: float = Field(default=60.0, gt=0)
+    checkpoint_every_seconds: float = Field(default=1.0, gt=0, le=3600,
+                                            description="sign a checkpoint this often when the log grew")
+    witnesses: str = Field(default="", description="comma-separated '<URL> <cosigner vkey>' pairs")
+    witness_quorum: int | None = Field(default=None, ge=0,
+                                       description="cosignatures a checkpoint needs to count as published "
+                                                   "(default: every configured witness)")
+    witness_timeout_s: float = Field(default=5.0, gt=0, le=60)
     rate_limit_per_minute: int = Field(default=600, ge=1,
                                        description="unauthenticated requests per client address")
     rate_limit_summary_interval_s: float = Field(
@@ -142,6 +185,23 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @model_validator(mode="after")
+    def _check_witnesses(self) -> Settings:
+        witnesses = parse_witnesses(self.witnesses)
+        if self.witness_quorum is not None and self.witness_quorum > len(witnesses):
+            raise ValueError(f"GATEWAY_WITNESS_QUORUM {self.witness_quorum} is more than the "
+                             f"{len(witnesses)} configured witnesses")
+        return self
+
+    @property
+    def witness_list(self) -> tuple[WitnessConfig, ...]:
+        return parse_witnesses(self.witnesses)
+
+    @property
+    def quorum(self) -> int:
+        """Cosignatures needed before a checkpoint counts as published."""
+        return len(self.witness_list) if self.witness_quorum is None else self.witness_quorum
 
     @property
     def origin(self) -> str:

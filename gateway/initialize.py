@@ -10,9 +10,11 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from gateway.audit.checkpointer import sign_if_missing
+from gateway.audit.writer import writer_engine
 from gateway.config import Settings
 from gateway.errors import OperatorError
-from gateway.keyring import ensure_gateway_keys, key_paths
+from gateway.keyring import ensure_gateway_keys, key_paths, load_gateway_keys
 from gateway.store.engine import Database
 from gateway.store.migrate import current_revision, upgrade
 
@@ -24,10 +26,11 @@ class InitReport:
     keys_created: list[Path]
     schema_before: str | None
     schema_after: str | None
+    checkpoint_signed: int | None = None  # the tree size of the first checkpoint, when init signed it
 
     @property
     def changed(self) -> bool:
-        return bool(self.keys_created) or self.schema_before != self.schema_after
+        return bool(self.keys_created) or self.schema_before != self.schema_after or self.checkpoint_signed is not None
 
 
 def sqlite_path(settings: Settings) -> Path | None:
@@ -78,4 +81,10 @@ def initialize(settings: Settings) -> InitReport:
         after = current_revision(db)
     finally:
         db.dispose()
-    return InitReport(keys_created=created, schema_before=before, schema_after=after)
+    # The empty tree's checkpoint, so GET /audit/checkpoint has one to serve from the start.
+    engine = writer_engine(settings.sqlalchemy_url)
+    try:
+        signed = sign_if_missing(engine, origin=settings.origin, key=load_gateway_keys(settings).checkpoint_key)
+    finally:
+        engine.dispose()
+    return InitReport(keys_created=created, schema_before=before, schema_after=after, checkpoint_signed=signed)

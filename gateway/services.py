@@ -6,8 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from gateway.audit.checkpointer import Checkpointer, CheckpointSchedule
 from gateway.audit.checkpoints import CheckpointPolicy
-from gateway.audit.writer import AuditWriter
+from gateway.audit.witnessing import WitnessFeeder
+from gateway.audit.writer import AuditWriter, writer_engine
 from gateway.config import Settings
 from gateway.errors import OperatorError
 from gateway.keyring import GatewayKeys, load_gateway_keys
@@ -38,6 +40,8 @@ class Services:
     vault: Vault
     subjects: SubjectStore
     orders: Orders
+    checkpointer: Checkpointer
+    witnesses: list[WitnessFeeder]
     clock: Callable[[], datetime] = field(default=utc_now)
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
 
@@ -51,16 +55,25 @@ class Services:
         # A connection for every worker thread, so no request waits on the pool (gateway/api/http.py).
         db = Database(settings.sqlalchemy_url, pool_size=max(5, settings.worker_threads))
         counter_key = usage_key(keys.at_rest_key)
+        # The writer signs no checkpoints on its own schedule: the checkpointer does, off the
+        # request path (the writer still signs the tail of the log when it closes).
         audit = AuditWriter(settings.sqlalchemy_url, checkpoint_key=keys.checkpoint_key, origin=settings.origin,
-                            policy=CheckpointPolicy(settings.checkpoint_every_entries,
-                                                    settings.checkpoint_every_seconds),
+                            policy=CheckpointPolicy(every_entries=2**62, every_seconds=3600.0),
                             group_commit=settings.audit_group_commit, usage_key=counter_key)
+        signer_engine = writer_engine(settings.sqlalchemy_url)
+        witnesses = [WitnessFeeder(w, signer_engine, timeout=settings.witness_timeout_s)
+                     for w in settings.witness_list]
+        checkpointer = Checkpointer(
+            signer_engine, key=keys.checkpoint_key, origin=settings.origin, listeners=witnesses, reader=db.engine,
+            schedule=CheckpointSchedule.for_interval(settings.checkpoint_every_seconds,
+                                                     settings.checkpoint_every_entries))
         vault = Vault.from_keys(keys)
         subjects = SubjectStore(db, vault)
         orders = Orders(db, subjects, vault, approvals_required=settings.approvals_required, usage_key=counter_key)
         services = cls(settings=settings, db=db, keys=keys, registry=PrincipalRegistry(db),
                        replay=ReplayStore(db, retention_s=settings.jti_retention_s), audit=audit, vault=vault,
-                       subjects=subjects, orders=orders, clock=clock)
+                       subjects=subjects, orders=orders, checkpointer=checkpointer, witnesses=witnesses,
+                       clock=clock)
         services.metrics.watch(db.engine.connect, services.order_statuses, clock)
         audit.observer = services.metrics.audit_commit
         return services
@@ -70,6 +83,16 @@ class Services:
         now = self.clock()
         return [self.orders.load(order_id, now=now).status.value for order_id in self.orders.order_ids()]
 
+    def start_background(self) -> None:
+        """Start signing checkpoints and feeding witnesses (the app's startup does)."""
+        self.checkpointer.start()
+        for witness in self.witnesses:
+            witness.start()
+
     def close(self) -> None:
+        self.checkpointer.close()
+        for witness in self.witnesses:
+            witness.close()
         self.audit.close()
+        self.checkpointer.engine.dispose()
         self.db.dispose()

@@ -56,8 +56,10 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
     from gateway.config import Settings
 
     def factory(**overrides: object) -> Settings:
+        # Checkpoints on the hour unless a test asks for fresher ones: a checkpoint the background
+        # checkpointer signs mid-test would race tests that compare the latest checkpoint.
         values: dict[str, object] = {"data_dir": tmp_path / "var", "id": "gateway.test",
-                                     "_env_file": None}
+                                     "checkpoint_every_seconds": 3600, "_env_file": None}
         values.update(overrides)
         return Settings(**values)  # type: ignore[arg-type]
 

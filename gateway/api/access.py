@@ -32,6 +32,7 @@ ROOT_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("Query", "auditCheckpoint"): _ALL,
     ("Query", "transparencyReports"): frozenset({Role.AUDITOR}),
     ("Query", "transparencyReport"): frozenset({Role.AUDITOR}),
+    ("Query", "auditEntries"): frozenset({Role.AUDITOR}),
     ("Mutation", "submitRequest"): frozenset({Role.AUTHORITY}),
     ("Mutation", "draftOrder"): frozenset({Role.REVIEWER}),
     ("Mutation", "approveOrder"): frozenset({Role.REVIEWER}),

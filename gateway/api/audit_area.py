@@ -17,13 +17,15 @@ import strawberry
 
 from crypto.encoding import b64encode
 from gateway.api.context import RequestContext
-from gateway.api.types import ConsistencyProof, InclusionProof
+from gateway.api.types import AuditEntryView, ConsistencyProof, InclusionProof
 from gateway.audit import proofs
-from gateway.audit.checkpoints import latest_checkpoint
-from gateway.errors import ForbiddenRole
+from gateway.audit.cosigned import published_checkpoint
+from gateway.errors import BadRequest, ForbiddenRole
 from gateway.principals import Role
 
 __all__ = ["AuditQuery"]
+
+MAX_ENTRIES = 1000
 
 
 def _own_entry(entry: proofs.StoredEntry, principal_id: str) -> bool:
@@ -65,8 +67,23 @@ class AuditQuery:
         return ConsistencyProof(from_size=proof.from_size, to_size=proof.to_size,
                                 hashes=[b64encode(h) for h in proof.hashes], checkpoint=proof.checkpoint)
 
-    @strawberry.field(description="The latest stored signed checkpoint note (as GET /audit/checkpoint), "
-                                  "or null before the first.")
+    @strawberry.field(description="The latest published checkpoint with its witness cosignatures, as GET "
+                                  "/audit/checkpoint serves it (null only before the first is signed).")
     def audit_checkpoint(self, info: strawberry.Info[RequestContext, None]) -> str | None:
+        settings = info.context.services.settings
         with info.context.services.db.engine.connect() as connection:
-            return latest_checkpoint(connection)
+            return published_checkpoint(connection, quorum=settings.quorum,
+                                        witnesses=[w.vkey.split("+", 1)[0] for w in settings.witness_list])
+
+    @strawberry.field(description="Auditor: up to `limit` (at most 1000) audit entries from index `fromIndex` on, "
+                                  "each with its index and leaf hash.")
+    def audit_entries(self, info: strawberry.Info[RequestContext, None], from_index: int,
+                      limit: int = 100) -> list[AuditEntryView]:
+        info.context.require(Role.AUDITOR)
+        if from_index < 0:
+            raise BadRequest("fromIndex must not be negative")
+        if not 1 <= limit <= MAX_ENTRIES:
+            raise BadRequest(f"limit must be 1 to {MAX_ENTRIES}")
+        with info.context.services.db.engine.connect() as connection:
+            entries = proofs.stored_entries(connection, from_index, limit)
+        return [AuditEntryView(index=e.index, leaf_hash=b64encode(e.leaf_hash), entry=e.text) for e in entries]

@@ -54,6 +54,14 @@ class InclusionProof:
     checkpoint: str
 
 
+@strawberry.type(name="AuditEntry", description="One audit log entry: its index, its exact JCS text and its "
+                                                "RFC 9162 leaf hash SHA-256(0x00 || entry), base64.")
+class AuditEntryView:
+    index: int
+    leaf_hash: str
+    entry: str
+
+
 @strawberry.type(name="ConsistencyProof")
 class ConsistencyProof:
     from_size: int

@@ -29,7 +29,7 @@ from gateway.errors import BadRequest
 from gateway.store.tables import AuditEntry
 
 __all__ = ["ConsistencyProofData", "InclusionProofData", "StoredEntry", "check_index", "checked_tree_size",
-           "consistency", "inclusion", "signed_checkpoint", "stored_entry"]
+           "consistency", "inclusion", "signed_checkpoint", "stored_entries", "stored_entry"]
 
 _entries = AuditEntry.__table__  # type: ignore[attr-defined]
 
@@ -93,6 +93,14 @@ def stored_entry(connection: Connection, index: int) -> StoredEntry:
     if row is None:
         raise BadRequest(f"there is no audit entry at index {index}")
     return StoredEntry(int(row.idx), str(row.entry), bytes(row.leaf_hash))
+
+
+def stored_entries(connection: Connection, first: int, limit: int) -> list[StoredEntry]:
+    """Up to ``limit`` entries from index ``first`` on, in index order (fewer at the end of the log)."""
+    rows = connection.execute(
+        select(_entries.c.idx, _entries.c.entry, _entries.c.leaf_hash)
+        .where(_entries.c.idx >= first, _entries.c.idx < first + limit).order_by(_entries.c.idx)).all()
+    return [StoredEntry(int(r.idx), str(r.entry), bytes(r.leaf_hash)) for r in rows]
 
 
 def check_index(index: int, tree_size: int) -> None:

@@ -28,6 +28,8 @@ def init() -> None:
         console.print(f"created key {path} (mode 600)")
     if report.schema_before != report.schema_after:
         console.print(f"database schema at revision {report.schema_after}")
+    if report.checkpoint_signed is not None:
+        console.print(f"signed the audit log's first checkpoint (tree size {report.checkpoint_signed})")
     if not report.changed:
         console.print(f"already initialised: {config.data_dir} (schema {report.schema_after}); nothing changed")
     else:

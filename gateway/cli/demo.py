@@ -348,8 +348,8 @@ def run(
         _step(11, "the audit log's signed checkpoint (GET /audit/checkpoint)")
         note, size = _checkpoint(as_authority, covering=last_index + 1)
         if note is None:
-            _note("the gateway has signed no checkpoint yet (it signs one every "
-                  f"{config.checkpoint_every_entries} entries or every few seconds); try the curl below in a moment")
+            _note("the gateway has signed no checkpoint yet (it signs one within "
+                  f"{config.checkpoint_every_seconds:g} s of a request); try the curl below in a moment")
         else:
             # Plain lines, not a panel: a signed note is worth copying exactly.
             console.print(Text(note.rstrip("\n")), soft_wrap=True)

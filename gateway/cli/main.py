@@ -10,6 +10,7 @@ from gateway.cli import (
     demo,
     keyadmin,
     keys,
+    monitor,
     query,
     request,
     review,
@@ -17,6 +18,7 @@ from gateway.cli import (
     serve,
     subjects,
     transparency,
+    witness,
 )
 
 __all__ = ["app", "run"]
@@ -38,6 +40,9 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(keyadmin.app, name="keys")
 app.add_typer(demo.app, name="demo")
 app.add_typer(transparency.app, name="transparency")
+# Outsiders: a monitor of the log, and a witness that cosigns it.
+audit.app.command("monitor")(monitor.monitor)
+app.add_typer(witness.app, name="witness")
 # Principals, against a gateway over HTTP with signed tokens.
 app.command("keygen")(keys.keygen)
 app.add_typer(request.app, name="request")

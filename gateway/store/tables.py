@@ -12,8 +12,9 @@ from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConst
 from sqlmodel import Field, SQLModel
 
 __all__ = [
-    "AuditCheckpoint", "AuditEntry", "AuditNode", "LegalRequestRow", "OrderApproval", "OrderRow",
-    "Principal", "PrincipalKey", "SeenToken", "StateVersion", "Subject", "SubjectIndex", "TransparencyReportRow",
+    "AuditCheckpoint", "AuditCosignature", "AuditEntry", "AuditNode", "LegalRequestRow", "OrderApproval",
+    "OrderRow", "Principal", "PrincipalKey", "SeenToken", "StateVersion", "Subject", "SubjectIndex",
+    "TransparencyReportRow",
     "metadata",
 ]
 
@@ -190,3 +191,14 @@ class TransparencyReportRow(SQLModel, table=True):
     report_json: str = Field(sa_column=Column(Text, nullable=False))
     report_csv: str = Field(sa_column=Column(Text, nullable=False))
     report_html: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class AuditCosignature(SQLModel, table=True):
+    """A witness's cosignature/v1 line on the checkpoint at ``tree_size`` (c2sp.org/tlog-cosignature),
+    kept only after it verified with the witness's configured key."""
+
+    __tablename__ = "audit_cosignatures"
+    tree_size: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    witness: str = Field(primary_key=True, max_length=200)
+    line: str = Field(sa_column=Column(Text, nullable=False))
+    timestamp: int = Field(sa_column=Column(BigInteger, nullable=False))

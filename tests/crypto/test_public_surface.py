@@ -11,7 +11,8 @@ EXPECTED = {
     "read_sealing_key", "read_signing_key", "seal_record", "sign_checkpoint", "sign_document", "verify_checkpoint",
     "verify_consistency", "verify_document_signature", "verify_inclusion", "verify_token",
 }
-MODULES = ("canonical", "encoding", "errors", "keys", "merkle", "note", "sealing", "signing", "tokens")
+MODULES = ("canonical", "cosignature", "encoding", "errors", "keys", "merkle", "note", "sealing", "signing", "tiles",
+           "tokens")
 
 
 def test_package_exports_exactly_the_recipes() -> None:

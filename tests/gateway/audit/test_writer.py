@@ -219,7 +219,7 @@ def test_close_commits_what_is_queued_checkpoints_it_and_then_refuses(
     with db.engine.connect() as connection:
         note = latest_checkpoint(connection)
         assert note is not None
-        assert verify_log(connection, verifier).checkpoints == 1
+        assert verify_log(connection, verifier).checkpoints == 2  # the empty tree's (init) and 50
     assert note.splitlines()[1] == "50"
 
 
@@ -231,13 +231,13 @@ def test_checkpoints_every_n_entries_and_on_demand(db: Database, make_writer: Ca
     with db.engine.connect() as connection:
         sizes = [int(s) for s in connection.execute(text("SELECT tree_size FROM audit_checkpoints "
                                                          "ORDER BY tree_size")).scalars()]
-    assert sizes == [5, 10]
+    assert sizes == [0, 5, 10]  # 0: the empty tree's, signed by `gateway init`
     note = writer.checkpoint_now()
     assert note is not None
     assert note.splitlines()[1] == "12"
     assert writer.checkpoint_now() == note  # nothing grew: no new checkpoint
     with db.engine.connect() as connection:
-        assert verify_log(connection, verifier).checkpoints == 3
+        assert verify_log(connection, verifier).checkpoints == 4
 
 
 def test_checkpoints_every_t_seconds_when_the_log_grew(db: Database, make_writer: Callable[..., AuditWriter]) -> None:
@@ -246,15 +246,16 @@ def test_checkpoints_every_t_seconds_when_the_log_grew(db: Database, make_writer
 
     def checkpointed_sizes() -> list[int]:
         with db.engine.connect() as connection:
-            return [int(r[0]) for r in connection.execute(text("SELECT tree_size FROM audit_checkpoints"))]
+            query = text("SELECT tree_size FROM audit_checkpoints ORDER BY tree_size")
+            return [int(r[0]) for r in connection.execute(query)]
 
     writer.append_sync(event())
     writer.append_sync(event())  # the writer is sequential: this one is taken after the first batch's timer check
-    assert checkpointed_sizes() == []  # 0 s of 60 have passed
+    assert checkpointed_sizes() == [0]  # the empty tree's (init); 0 s of 60 have passed
     now[0] = 61.0
     writer.append_sync(event())
     writer.append_sync(event())  # taken only after the checkpoint that the third entry's batch was due
-    assert checkpointed_sizes() == [3]
+    assert checkpointed_sizes() == [0, 3]
     with db.engine.connect() as connection:
         note = latest_checkpoint(connection)
     assert note is not None

@@ -1,0 +1,81 @@
+"""`gateway audit monitor URL --state DIR`: follow a gateway's log from outside (docs/PROTOCOL.md §15).
+
+Exit status: 0 when the log's new checkpoint verified and is consistent with the last one this
+state verified; 1 on any inconsistency (the message names the tree sizes); 2 when the check could
+not be made (network, configuration). With ``--follow`` it checks every ``--interval`` seconds and
+logs an ``ALARM`` line for each inconsistency instead of exiting.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from rich.markup import escape
+
+from crypto.cosignature import parse_cosigner_key
+from crypto.keys import read_signing_key
+from crypto.note import parse_verifier_key
+from gateway.cli.common import console, err_console, fail, handle_errors
+from gateway.client import ClientError, fetch_discovery
+from gateway.monitor import Auditor, MonitorAlarm, MonitorConfig, MonitorError, check_once
+
+__all__ = ["monitor"]
+
+
+@handle_errors
+def monitor(
+    url: Annotated[str, typer.Argument(help="the gateway's base URL", show_default=False)],
+    state: Annotated[Path, typer.Option(help="where the last verified checkpoint is kept")],
+    log_key: Annotated[str, typer.Option(help="the log's checkpoint_verifier_key, obtained out of band")],
+    witness: Annotated[list[str] | None, typer.Option(help="a trusted witness's cosigner verifier key; "
+                                                           "repeatable")] = None,
+    quorum: Annotated[int | None, typer.Option(help="valid cosignatures required (default: every --witness)",
+                                               min=0)] = None,
+    entries: Annotated[bool, typer.Option(help="also check every new entry against the tiles (needs an "
+                                               "auditor's key)")] = False,
+    auditor_id: Annotated[str | None, typer.Option(help="your auditor principal id")] = None,
+    auditor_key: Annotated[Path | None, typer.Option(help="your auditor signing key file")] = None,
+    follow: Annotated[bool, typer.Option(help="keep checking; log ALARM lines instead of exiting")] = False,
+    interval: Annotated[float, typer.Option(help="seconds between checks with --follow", min=0.1)] = 10.0,
+) -> None:
+    """Check the log's latest checkpoint: signature, witness quorum, consistency with the last one
+    verified, and optionally every new entry."""
+    witnesses = [parse_cosigner_key(w) for w in witness or []]
+    needed = len(witnesses) if quorum is None else quorum
+    if needed > len(witnesses):
+        fail(f"--quorum {needed} is more than the {len(witnesses)} witnesses given")
+    auditor = None
+    if entries:
+        if auditor_id is None or auditor_key is None:
+            fail("--entries needs --auditor-id and --auditor-key")
+        try:
+            audience = fetch_discovery(url).gateway_id
+        except ClientError as exc:
+            fail(str(exc))
+        auditor = Auditor(auditor_id, read_signing_key(auditor_key), audience)
+    config = MonitorConfig(url=url, log_key=parse_verifier_key(log_key), witnesses=witnesses, quorum=needed,
+                           auditor=auditor)
+    with httpx.Client(timeout=30, follow_redirects=False) as http:
+        while True:
+            try:
+                report = check_once(config, state, http, now=int(time.time()), check_entries=entries)
+            except MonitorAlarm as exc:
+                err_console.print(f"[bold red]ALARM[/] {escape(str(exc))}")
+                if not follow:
+                    raise typer.Exit(1) from None
+            except MonitorError as exc:
+                err_console.print(f"[yellow]could not check:[/] {escape(str(exc))}")
+                if not follow:
+                    raise typer.Exit(2) from None
+            else:
+                since = "first check" if report.previous_size is None else f"from tree size {report.previous_size}"
+                console.print(f"log consistent: tree size {report.size} ({since}), cosigned by "
+                              f"{', '.join(report.cosigned_by) or 'no witness'}"
+                              + (f", {report.entries_checked} entries checked" if entries else ""))
+            if not follow:
+                return
+            time.sleep(interval)

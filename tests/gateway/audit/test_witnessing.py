@@ -1,0 +1,246 @@
+"""Witnesses (c2sp.org/tlog-witness) cosign a growing log; a forked log is refused by them and
+flagged by the monitor, which names the sizes. Everything runs in-process through the real HTTP
+apps (the gateway's and two witnesses'), with time and scheduling driven by the test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, select
+from starlette.testclient import TestClient
+
+from crypto.cosignature import CosignerVerifier, parse_cosigner_key, split_note, verify_cosignatures
+from crypto.note import NoteVerifier, parse_verifier_key, verifier_key_string
+from crypto.tiles import TileRef, tile_path, tile_width
+from gateway.app import create_app
+from gateway.audit.checkpoints import log_size, note_name
+from gateway.config import Settings
+from gateway.monitor import MonitorAlarm, MonitorConfig, check_once
+from gateway.services import Services
+from gateway.store.tables import AuditCheckpoint, AuditCosignature, AuditEntry, AuditNode
+from gateway.witness.app import create_witness_app
+from gateway.witness.service import Witness, init_witness
+from tests.support.audit import event
+
+_entries = AuditEntry.__table__  # type: ignore[attr-defined]
+_nodes = AuditNode.__table__  # type: ignore[attr-defined]
+_checkpoints = AuditCheckpoint.__table__  # type: ignore[attr-defined]
+_cosignatures = AuditCosignature.__table__  # type: ignore[attr-defined]
+
+
+@dataclass
+class Deployment:
+    services: Services
+    client: TestClient
+    witnesses: list[Witness]
+    log_key: NoteVerifier
+    cosigners: list[CosignerVerifier]
+
+    def grow(self, n: int) -> None:
+        for _ in range(n):
+            self.services.audit.append_sync(event())
+
+    def size(self) -> int:
+        with self.services.db.engine.connect() as connection:
+            return log_size(connection)
+
+    def checkpoint_and_witness(self) -> list[object]:
+        """One checkpointer tick far enough ahead to be due, then one submission per witness."""
+        self.services.checkpointer.tick(self.services.checkpointer.schedule.every_seconds * 1e6)
+        self.services.checkpointer.schedule.last_signed_at = None
+        return [feeder.submit_latest() for feeder in self.services.witnesses]
+
+    def monitor(self, state: Path, quorum: int = 2) -> MonitorConfig:
+        return MonitorConfig(url="http://testserver", log_key=self.log_key, witnesses=self.cosigners, quorum=quorum)
+
+
+def _witness(tmp_path: Path, name: str, log_vkey: str) -> tuple[Witness, TestClient]:
+    state = tmp_path / name.replace("/", "_")
+    init_witness(state, name)
+    witness = Witness.load(state, [log_vkey])
+    return witness, TestClient(create_witness_app(witness, clock=lambda: 1_780_000_000.0),
+                               base_url=f"http://{name.split('/')[0]}")
+
+
+@pytest.fixture
+def deployment(make_settings: Callable[..., Settings], database_url: str, tmp_path: Path) -> Iterator[Deployment]:
+    from gateway.initialize import initialize
+    from gateway.keyring import load_gateway_keys
+
+    bare = make_settings(database_url=database_url)
+    initialize(bare)
+    key = load_gateway_keys(bare).checkpoint_key
+    log_vkey = verifier_key_string(note_name(bare.origin), bytes(key.verify_key))
+    pairs = [_witness(tmp_path, f"w{i}.test/witness", log_vkey) for i in (1, 2)]
+    config = make_settings(database_url=database_url,
+                           witnesses=",".join(f"http://w{i}.test {w.vkey}" for i, (w, _) in enumerate(pairs, 1)))
+    services = Services.build(config)
+    for feeder, (_, client) in zip(services.witnesses, pairs, strict=True):
+        feeder.client = client
+    # No `with`: the app's lifespan (the background threads) does not run; the test drives them.
+    client = TestClient(create_app(config, services=services))
+    yield Deployment(services, client, [w for w, _ in pairs], parse_verifier_key(log_vkey),
+                     [parse_cosigner_key(w.vkey) for w, _ in pairs])
+    services.close()
+
+
+def served(deployment: Deployment) -> tuple[int, list[str]]:
+    """The served checkpoint's size and the witnesses whose cosignatures on it verify."""
+    note = deployment.client.get("/audit/checkpoint").text
+    text, lines = split_note(note)
+    return int(text.splitlines()[1]), sorted(c.name for c in verify_cosignatures(text, lines, deployment.cosigners))
+
+
+def test_two_witnesses_cosign_a_growing_log_and_the_checkpoint_is_served_with_both(
+        deployment: Deployment, tmp_path: Path) -> None:
+    names = ["w1.test/witness", "w2.test/witness"]
+    discovery = deployment.client.get("/.well-known/disclosure-gateway").json()
+    assert discovery["witness_quorum"] == 2
+    assert [w["verifier_key"] for w in discovery["witnesses"]] == [c.vkey() for c in deployment.cosigners]
+    outcomes = deployment.checkpoint_and_witness()  # the empty tree's checkpoint from `gateway init`
+    assert [o.cosigned for o in outcomes] == [0, 0]  # type: ignore[attr-defined]
+    assert served(deployment) == (0, names)
+    for total in (3, 10, 300):
+        deployment.grow(total - deployment.size())
+        outcomes = deployment.checkpoint_and_witness()
+        assert [o.cosigned for o in outcomes] == [total, total]  # type: ignore[attr-defined]
+        assert served(deployment) == (total, names)
+        report = check_once(deployment.monitor(tmp_path / "m"), tmp_path / "m", deployment.client, now=0)
+        assert (report.size, report.cosigned_by) == (total, names)
+
+
+def test_until_the_quorum_cosigns_the_last_published_checkpoint_is_served(deployment: Deployment) -> None:
+    deployment.checkpoint_and_witness()
+    deployment.grow(4)
+    deployment.services.checkpointer.tick(1e9)
+    deployment.services.witnesses[0].submit_latest()  # only one of the two
+    assert served(deployment) == (0, ["w1.test/witness", "w2.test/witness"])
+    deployment.services.witnesses[1].submit_latest()
+    assert served(deployment)[0] == 4
+
+
+def fork_below(deployment: Deployment, keep: int) -> None:
+    """Rewrite the database below its cosigned size: drop every entry from ``keep`` on, with its
+    nodes and checkpoints, and every cosignature (they would betray the rewrite), as an operator
+    rewriting history would."""
+    with deployment.services.db.engine.begin() as connection:
+        connection.execute(delete(_entries).where(_entries.c.idx >= keep))
+        for level, index in connection.execute(select(_nodes.c.level, _nodes.c.idx)).all():
+            if (index + 1) << level > keep:
+                connection.execute(delete(_nodes).where(_nodes.c.level == level, _nodes.c.idx == index))
+        connection.execute(delete(_cosignatures))
+        connection.execute(delete(_checkpoints).where(_checkpoints.c.tree_size > keep))
+
+
+def test_a_forked_log_is_refused_by_the_witnesses_and_flagged_by_the_monitor(
+        deployment: Deployment, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    state = tmp_path / "monitor"
+    deployment.checkpoint_and_witness()
+    deployment.grow(10)
+    deployment.checkpoint_and_witness()
+    assert check_once(deployment.monitor(state), state, deployment.client, now=0).size == 10
+
+    fork_below(deployment, 5)
+    deployment.grow(7)  # a different history of 12 entries, signed by the log's own key
+    outcomes = deployment.checkpoint_and_witness()
+    assert [o.status for o in outcomes] == [422, 422]  # type: ignore[attr-defined]
+    assert all("tree size 12" in o.problem and "tree size 10" in o.problem for o in outcomes)  # type: ignore[attr-defined]
+    assert "ALARM: witness w1.test/witness refused the checkpoint at tree size 12" in caplog.text
+    # The witnesses still hold what they cosigned; the gateway cannot get the fork cosigned.
+    assert [w.latest(deployment.log_key.name).size for w in deployment.witnesses] == [10, 10]  # type: ignore[union-attr]
+
+    # The monitor flags it twice over: no quorum, and (trusting no witness) no consistency with size 10.
+    with pytest.raises(MonitorAlarm, match="tree size 12 has 0 valid witness cosignatures; the quorum is 2"):
+        check_once(deployment.monitor(state), state, deployment.client, now=0)
+    with pytest.raises(MonitorAlarm, match="tree size 12 is not consistent with the verified checkpoint at "
+                                           "tree size 10"):
+        check_once(deployment.monitor(state, quorum=0), state, deployment.client, now=0)
+    # The alarm repeats: the monitor's state stays at the last verified checkpoint.
+    with pytest.raises(MonitorAlarm, match="tree size 10"):
+        check_once(deployment.monitor(state, quorum=0), state, deployment.client, now=0)
+
+
+def test_a_log_rolled_back_below_what_a_witness_cosigned_raises_the_alarm(
+        deployment: Deployment, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    state = tmp_path / "monitor"
+    deployment.checkpoint_and_witness()
+    deployment.grow(10)
+    deployment.checkpoint_and_witness()
+    check_once(deployment.monitor(state), state, deployment.client, now=0)
+    fork_below(deployment, 5)
+    deployment.grow(2)
+    outcomes = deployment.checkpoint_and_witness()
+    assert all("cosigned tree size 10, larger than this log's latest checkpoint at size 7" in o.problem  # type: ignore[attr-defined]
+               for o in outcomes)
+    with pytest.raises(MonitorAlarm, match="tree size 7 after the verified tree size 10"):
+        check_once(deployment.monitor(state, quorum=0), state, deployment.client, now=0)
+
+
+GO_PROGRAM = Path(__file__).resolve().parents[2] / "assets" / "go" / "tlogcheck" / "main.go"
+
+
+@pytest.fixture(scope="session")
+def tlogcheck(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Go verifier, built against Debian's golang.org/x/mod (installed by .ci/run)."""
+    if shutil.which("go") is None or not Path("/usr/share/gocode/src/golang.org/x/mod/sumdb/tlog").is_dir():
+        pytest.skip("needs golang-go and golang-golang-x-mod-dev (.ci/run installs them)")
+    out = tmp_path_factory.mktemp("go")
+    env = {"PATH": os.environ["PATH"], "HOME": str(out), "GO111MODULE": "off", "GOPATH": "/usr/share/gocode",
+           "GOPROXY": "off", "CGO_ENABLED": "0", "GOCACHE": str(out / "cache"), "GOFLAGS": ""}
+    subprocess.run(["go", "build", "-o", str(out / "tlogcheck"), str(GO_PROGRAM)], env=env, check=True,
+                   capture_output=True, timeout=300)
+    return out / "tlogcheck"
+
+
+def mirror(deployment: Deployment, target: Path) -> int:
+    """Copy the served checkpoint and every hash tile of its tree into ``target``, laid out as the
+    URLs name them: what a static mirror of the log holds."""
+    note = deployment.client.get("/audit/checkpoint").text
+    (target / "tile").mkdir(parents=True)
+    (target / "checkpoint").write_text(note, encoding="utf-8")
+    size = int(note.splitlines()[1])
+    level = 0
+    while tile_width(level, 0, size):
+        index = 0
+        while (width := tile_width(level, index, size)) > 0:
+            path = tile_path(TileRef(level, index, width))
+            response = deployment.client.get(f"/audit/tile/{path}")
+            assert response.status_code == 200, path
+            (target / "tile" / path).parent.mkdir(parents=True, exist_ok=True)
+            (target / "tile" / path).write_bytes(response.content)
+            index += 1
+        level += 1
+    return size
+
+
+def test_go_verifies_the_cosigned_checkpoint_and_the_tiles(deployment: Deployment, tmp_path: Path,
+                                                          tlogcheck: Path) -> None:
+    deployment.checkpoint_and_witness()
+    deployment.grow(601)
+    deployment.checkpoint_and_witness()
+    assert mirror(deployment, tmp_path / "log") == 601  # two full level-0 tiles, one partial; level 1 partial
+    args = [str(tlogcheck), "-dir", str(tmp_path / "log"), "-log", verifier_key_string(
+        deployment.log_key.name, deployment.log_key.public_key),
+        "-witnesses", ",".join(c.vkey() for c in deployment.cosigners), "-quorum", "2"]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "ok size 601 cosigned 2\n", "")
+
+    # It can fail: one changed hash in a tile, or one changed byte of a cosignature, is refused.
+    tile = tmp_path / "log" / "tile" / "0" / "001"
+    original = tile.read_bytes()
+    tile.write_bytes(original[:100] + bytes([original[100] ^ 1]) + original[101:])
+    refused = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and refused.stdout == "" and refused.stderr
+    tile.write_bytes(original)
+    note = (tmp_path / "log" / "checkpoint").read_text(encoding="utf-8")
+    last = note.rstrip("\n").split("\n")[-1]
+    flipped = last[:-6] + ("A" if last[-6] != "A" else "B") + last[-5:]
+    (tmp_path / "log" / "checkpoint").write_text(note.replace(last, flipped), encoding="utf-8")
+    refused = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "does not verify" in refused.stderr
