@@ -80,7 +80,7 @@ def test_signing_rotation_mid_log_verifies_and_proofs_across_it_check_offline(
 
     verified = run("audit", "verify")
     assert verified.exit_code == 0, verified.output
-    assert "13 entries" in verified.output and "5 stored checkpoints" in verified.output  # 4, 6, 8, 12, 13
+    assert "13 entries" in verified.output and "6 stored checkpoints" in verified.output  # 0 (init), 4, 6, 8, 12, 13
 
     document = discovery(settings, tmp_path / "discovery.json")
     listed = document["checkpoint_verifier_keys"]
