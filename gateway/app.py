@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -29,9 +32,13 @@ from gateway.audit.signers import schedule_for
 from gateway.config import Settings
 from gateway.console import ConsoleFiles
 from gateway.metrics import CONTENT_TYPE, start_metrics_server
+from gateway.preservation import Preservations
+from gateway.retention import Cutoffs, run_retention
 from gateway.services import Services, utc_now
 from gateway.tracing import gateway_tracer
 from gateway.tracing import tracer_provider as configured_tracer_provider
+
+log = logging.getLogger("gateway.app")
 
 __all__ = ["create_app"]
 
@@ -58,7 +65,20 @@ def discovery_document(services: Services) -> dict[str, Any]:
         # docs/PROTOCOL.md §15: who cosigns the checkpoints, and how many must before one is served.
         "witnesses": [{"url": w.url, "verifier_key": w.vkey} for w in settings.witness_list],
         "witness_quorum": settings.quorum,
+        "emergency_approvals_required": settings.emergency_approvals_required,
+        "emergency_order_hours": settings.emergency_order_hours,
     }
+
+
+def retention_once(services: Services) -> None:
+    """One retention run of the serving process; a failure is logged (without values) and retried next hour."""
+    now = services.clock()
+    try:
+        run_retention(db=services.db, subjects=services.subjects,
+                      holds=Preservations(services.db, services.subjects, services.vault), audit=services.audit,
+                      cutoffs=Cutoffs.at(now, services.settings), now=now)
+    except Exception as exc:
+        log.error("retention run failed: %s", type(exc).__name__)
 
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
@@ -94,9 +114,16 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         body = await endpoint.in_thread(services.metrics.exposition)  # its gauges read the database
         return Response(body, media_type=CONTENT_TYPE)
 
+    async def retention_every_hour() -> None:
+        # IP events are kept only "for a short period" (docs/PROTOCOL.md §14.3), server running or not.
+        while True:
+            await asyncio.sleep(settings.retention_every_seconds)
+            await run_in_threadpool(retention_once, services)
+
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         services.start_background()
+        tickers = [asyncio.create_task(retention_every_hour())]
         metrics_server = (start_metrics_server(services.metrics, settings.metrics_host, settings.metrics_port)
                           if settings.metrics_port is not None else None)
         try:
@@ -105,6 +132,10 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
             if metrics_server is not None:
                 metrics_server.shutdown()
                 metrics_server.server_close()
+            for ticker in tickers:
+                ticker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ticker
             endpoint.close()  # the last windows' summaries, queued before the writer drains and stops
             services.close()
             if tracer_provider is None and provider is not None:

@@ -157,6 +157,18 @@ class Settings(BaseSettings):
     otel_exporter: Literal["none", "console", "otlp"] = Field(
         default="none", description="OpenTelemetry traces: console, or otlp (OTEL_EXPORTER_OTLP_* configure it)")
     otel_service_name: str = Field(default="disclosure-gateway", min_length=1, max_length=200)
+    emergency_approvals_required: int = Field(default=1, ge=1, le=20,
+                                              description="approvals an emergency order needs, the verifier's "
+                                                          "not counted")
+    emergency_order_hours: int = Field(default=48, ge=1, le=24 * 14,
+                                       description="how long an emergency order lives without a court order")
+    ip_retention_days: int = Field(default=30, ge=1, le=3660, description="IP events older than this are deleted")
+    device_retention_days: int | None = Field(default=None, ge=1, le=3660,
+                                              description="devices last seen before this are deleted; unset keeps")
+    username_history_retention_days: int | None = Field(
+        default=None, ge=1, le=3660, description="former usernames that ended before this are deleted; unset keeps")
+    retention_every_seconds: float = Field(default=3600.0, gt=0,
+                                           description="how often the serving process runs retention")
 
     @classmethod
     def settings_customise_sources(

@@ -15,6 +15,7 @@ internal error and logged without subject data.
     │   ├── OrderExpired                 ORDER_EXPIRED
     │   ├── OrderRevoked                 ORDER_REVOKED
     │   ├── OrderExhausted               ORDER_EXHAUSTED
+    │   ├── OrderLapsed                  ORDER_LAPSED (an emergency order past its hours, no court order)
     │   ├── FieldNotPermitted            FIELD_NOT_PERMITTED
     │   └── SubjectNotPermitted          SUBJECT_NOT_PERMITTED
     ├── MethodNotAllowed                 METHOD_NOT_ALLOWED 405
@@ -46,6 +47,7 @@ __all__ = [
     "OperatorError",
     "OrderExhausted",
     "OrderExpired",
+    "OrderLapsed",
     "OrderNotActive",
     "OrderNotFound",
     "OrderRevoked",
@@ -65,6 +67,7 @@ PROTOCOL_CODES: dict[str, int] = {
     "UNKNOWN_PRINCIPAL": 401,
     "FORBIDDEN_ROLE": 403, "ORDER_NOT_FOUND": 403, "ORDER_NOT_ACTIVE": 403, "ORDER_EXPIRED": 403,
     "ORDER_REVOKED": 403, "ORDER_EXHAUSTED": 403, "FIELD_NOT_PERMITTED": 403, "SUBJECT_NOT_PERMITTED": 403,
+    "ORDER_LAPSED": 403,
     "METHOD_NOT_ALLOWED": 405, "PAYLOAD_TOO_LARGE": 413, "UNSUPPORTED_MEDIA_TYPE": 415,
     "RATE_LIMITED": 429, "INTERNAL_ERROR": 500, "AUDIT_UNAVAILABLE": 503,
 }
@@ -143,6 +146,12 @@ class OrderRevoked(Forbidden):
 
 class OrderExhausted(Forbidden):
     code = "ORDER_EXHAUSTED"
+
+
+class OrderLapsed(Forbidden):
+    """An emergency order past its hours without a court order attached in time."""
+
+    code = "ORDER_LAPSED"
 
 
 class FieldNotPermitted(Forbidden):

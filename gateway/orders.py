@@ -29,7 +29,25 @@ from crypto.errors import CryptoError
 from crypto.keys import decode_signing_public_key
 from crypto.signing import ORDER_DOMAIN, verify_signature_over
 from gateway.audit.model import Action, Decision
-from gateway.errors import BadRequest, GatewayError, NotFound, OrderExpired, OrderNotFound, OrderRevoked
+from gateway.emergency import (
+    ApprovalRule,
+    CourtOrder,
+    EmergencyTerms,
+    Signer,
+    VerificationMethod,
+    approval_rule,
+    continuation_text,
+    parse_continuation,
+)
+from gateway.errors import (
+    BadRequest,
+    GatewayError,
+    NotFound,
+    OrderExpired,
+    OrderLapsed,
+    OrderNotFound,
+    OrderRevoked,
+)
 from gateway.policy import (
     OrderDocument,
     OrderStatus,
@@ -41,9 +59,18 @@ from gateway.policy import (
 )
 from gateway.principals import ACTIVE, PrincipalInfo, Role
 from gateway.store.engine import Database
-from gateway.store.tables import AuditEntry, LegalRequestRow, OrderApproval, OrderRow, Principal, PrincipalKey
+from gateway.store.tables import (
+    AuditEntry,
+    ContinuationApproval,
+    LegalRequestRow,
+    OrderApproval,
+    OrderContinuation,
+    OrderRow,
+    Principal,
+    PrincipalKey,
+)
 from gateway.store.versions import bump, current
-from gateway.subjects import SUBJECT_FIELDS, SubjectStore, format_time
+from gateway.subjects import SUBJECT_FIELDS, SubjectStore, format_time, parse_time
 from gateway.usage import stored_usage, trusted_usage, usage_columns
 from gateway.vault import Vault
 
@@ -164,13 +191,15 @@ class RequestInput:
     jurisdiction: str
     legal_basis: str
     offense_category: str
-    court_order_sha256: str
+    court_order_sha256: str | None
     subjects: Sequence[Selector]
     fields: Sequence[str]
     data_window: TimeWindow
     justification: str
     emergency: bool = False
     legal_process: str = LegalProcess.COURT_ORDER.value
+    imminent_risk: str | None = None  # an emergency's statement of the risk; stored encrypted
+    non_disclosure_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -215,12 +244,43 @@ class LegalRequest:
         window = self.details["data_window"]
         return TimeWindow.parse(window["from"], window["until"])
 
+    @property
+    def emergency(self) -> bool:
+        return bool(self.details.get("emergency"))
+
+    @property
+    def verification(self) -> dict[str, Any] | None:
+        """An emergency's secondary verification: ``{"by", "at", "method"}``, or None."""
+        found = self.details.get("emergency_verification")
+        return dict(found) if isinstance(found, dict) else None
+
+    @property
+    def court_order(self) -> CourtOrder | None:
+        """The court order an emergency request's authority attached later, if any."""
+        attached = self.details.get("court_order_attached_at")
+        digest = self.details.get("court_order_sha256")
+        if not self.emergency or attached is None or digest is None:
+            return None
+        return CourtOrder(str(digest), parse_time(str(attached)))
+
+    @property
+    def non_disclosure_until(self) -> str | None:
+        found = self.details.get("non_disclosure_until")
+        return None if found is None else str(found)
+
 
 @dataclass(frozen=True)
 class Approval:
     reviewer_id: str
     kid: str
     counted: bool
+
+
+@dataclass(frozen=True)
+class _EmergencyState:
+    rule: ApprovalRule
+    continuation: str | None  # the continuation text, when one is stored and well-formed
+    continuation_approvals: tuple[Approval, ...] = ()  # verified signatures over it
 
 
 @dataclass(frozen=True)
@@ -236,6 +296,14 @@ class OrderState:
     approvals: tuple[Approval, ...]
     queries_used: int
     revoked_reason: str | None
+    approvals_required: int = 0
+    continuation: str | None = None  # an emergency order's continuation text, once a court order is attached
+    revoked_at: int | None = None
+
+    @property
+    def signing_text(self) -> str:
+        """What a reviewer's approval signs now: the continuation text once there is one."""
+        return self.continuation or self.text
 
     @property
     def verified_approvals(self) -> int:
@@ -285,13 +353,16 @@ class _Bounded:
 
 class Orders:
     def __init__(self, db: Database, subjects: SubjectStore, vault: Vault, *, approvals_required: int,
-                 usage_key: bytes | None = None) -> None:
+                 usage_key: bytes | None = None, emergency_approvals_required: int = 1,
+                 emergency_order_hours: int = 48) -> None:
         self.db = db
         self.subjects = subjects
         self.vault = vault
         self.approvals_required = approvals_required
         self.usage_key = usage_key
         self._verified = _Bounded(4096)
+        self.emergency_approvals_required = emergency_approvals_required
+        self.emergency_order_hours = emergency_order_hours
 
     # -- requests -----------------------------------------------------------------------------
 
@@ -308,8 +379,18 @@ class Orders:
             raise BadRequest(f"offenseCategory must be one of {', '.join(OFFENSE_CATEGORIES)}")
         if data.legal_process not in LEGAL_PROCESSES:
             raise BadRequest(f"legalProcess must be one of {', '.join(LEGAL_PROCESSES)}")
-        if not _SHA256_HEX.fullmatch(data.court_order_sha256):
+        if data.court_order_sha256 is None and not data.emergency:
+            raise BadRequest("courtOrderSha256 is required; only an emergency request may come without a court order")
+        if data.court_order_sha256 is not None and not _SHA256_HEX.fullmatch(data.court_order_sha256):
             raise BadRequest("courtOrderSha256 must be the lowercase hex SHA-256 of the court order document")
+        if data.emergency and data.imminent_risk is None:
+            raise BadRequest("an emergency request needs imminentRisk: the risk of death or serious physical "
+                             "injury it is meant to prevent")
+        if not data.emergency and data.imminent_risk is not None:
+            raise BadRequest("imminentRisk belongs to emergency requests only (emergency: true)")
+        secrecy = data.non_disclosure_until
+        if secrecy is not None and secrecy <= now:
+            raise BadRequest("nonDisclosureUntil must lie in the future")
         jurisdiction = data.jurisdiction.strip().upper()
         if not _COUNTRY.fullmatch(jurisdiction):
             raise BadRequest("jurisdiction must be an ISO 3166-1 alpha-2 code such as DE")
@@ -321,7 +402,11 @@ class Orders:
             "fields": fields, "data_window": data.data_window.as_document(),
             "emergency": bool(data.emergency), "selector_count": len(data.subjects),
             "legal_process": data.legal_process,
+            "non_disclosure_until": format_time(secrecy) if secrecy is not None else None,
         }
+        if data.emergency and data.court_order_sha256 is not None:
+            # Sent with the request itself: attached now, in time by definition.
+            details["court_order_attached_at"] = format_time(now.replace(microsecond=0))
         resolved: list[str] = []
         unresolved = 0
         for selector in data.subjects:
@@ -332,8 +417,11 @@ class Orders:
                 resolved.append(found)
         request_id = _new_id("req")
         # Selectors and the free-text justification name people: both are stored encrypted.
-        sealed = json.dumps({"selectors": [[s.kind, s.value] for s in data.subjects],
-                             "justification": _text(data.justification, "justification", limit=5000)})
+        secret: dict[str, Any] = {"selectors": [[s.kind, s.value] for s in data.subjects],
+                                  "justification": _text(data.justification, "justification", limit=5000)}
+        if data.imminent_risk is not None:
+            secret["imminent_risk"] = _text(data.imminent_risk, "imminentRisk", limit=5000)
+        sealed = json.dumps(secret)
         with self.db.session() as session:
             session.add(LegalRequestRow(
                 id=request_id, authority_id=authority.id, status="PENDING", details=json.dumps(details),
@@ -354,6 +442,7 @@ class Orders:
         details = json.loads(row.details)
         sealed = json.loads(self.vault.open(row.selectors_sealed, context=_request_context(row.id)))
         details["justification"] = sealed["justification"]
+        details["imminent_risk"] = sealed.get("imminent_risk")
         return LegalRequest(id=row.id, status=row.status, authority_id=row.authority_id, details=details,
                             resolved_subject_ids=json.loads(row.resolved_subject_ids),
                             unresolved_selectors=row.unresolved_selectors, order_ids=order_ids,
@@ -401,6 +490,82 @@ class Orders:
                         {"status": "PENDING", "rejection_reason": None, "decided_by": None, "decided_at": None})
         return self.get_request(request_id)
 
+    # -- emergencies (docs/PROTOCOL.md §10.1) ---------------------------------------------------
+
+    def verify_emergency(self, reviewer: PrincipalInfo, request_id: str, method: str, note: str, *,
+                         now: datetime, undo: list[Undo] | None = None) -> LegalRequest:
+        """Record a reviewer's secondary verification of an emergency request: how the authority
+        was reached back. Orders drafted afterwards carry it in their signed document; the note
+        is stored encrypted (it may name the officer reached)."""
+        if method not in set(VerificationMethod):
+            raise BadRequest(f"method must be one of {', '.join(VerificationMethod)}")
+        note = _text(note, "note", limit=2000)
+        with self.db.session() as session:
+            row = session.get(LegalRequestRow, request_id) if is_gateway_id(request_id) else None
+            if row is None:
+                raise NotFound(_NO_REQUEST)
+            details = json.loads(row.details)
+            if not details.get("emergency"):
+                raise BadRequest("the request is not an emergency request; it needs no secondary verification")
+            if row.status != "PENDING":
+                raise BadRequest(f"the request is {row.status}; only a PENDING request can be verified")
+            if details.get("emergency_verification") is not None:
+                raise BadRequest("the request's secondary verification is recorded already")
+            old_details, old_sealed = row.details, row.selectors_sealed
+            context = _request_context(row.id)
+            secret = json.loads(self.vault.open(row.selectors_sealed, context=context))
+            secret["verification_note"] = note
+            details["emergency_verification"] = {"by": reviewer.id, "at": format_time(now.replace(microsecond=0)),
+                                                 "method": method}
+            row.details = json.dumps(details)
+            row.selectors_sealed = self.vault.seal(json.dumps(secret).encode("utf-8"), context=context)
+        self._undo_with(undo, LegalRequestRow, request_id, {"details": old_details, "selectors_sealed": old_sealed})
+        return self.get_request(request_id)
+
+    def attach_court_order(self, authority: PrincipalInfo, request_id: str, court_order_sha256: str, *,
+                           now: datetime, undo: list[Undo] | None = None) -> LegalRequest:
+        """Attach the court order to one's own emergency request. Each of its orders that has not
+        lapsed gets a continuation text for reviewers to sign; ``ORDER_LAPSED`` if all have."""
+        if not _SHA256_HEX.fullmatch(court_order_sha256):
+            raise BadRequest("courtOrderSha256 must be the lowercase hex SHA-256 of the court order document")
+        request = self.get_request(request_id, authority_id=authority.id)
+        if not request.emergency:
+            raise BadRequest("the request is not an emergency request; its court order came with it")
+        if request.status == "REJECTED":
+            raise BadRequest("the request was rejected; nothing can be attached to it")
+        if request.court_order is not None:
+            raise BadRequest("a court order is attached to this request already")
+        court_order = CourtOrder(court_order_sha256, now.replace(microsecond=0))
+        continuations: dict[str, str] = {}
+        lapsed = 0
+        for order_id in request.order_ids:
+            state = self.load(order_id, now=now)
+            terms = state.document.emergency if state.document is not None else None
+            if state.document is None or terms is None or state.status is OrderStatus.REVOKED:
+                continue
+            if court_order.attached_at >= terms.lapses_at:
+                lapsed += 1
+                continue
+            continuations[order_id] = continuation_text(state.document.raw, court_order)
+        if lapsed and not continuations:
+            raise OrderLapsed("the emergency order lapsed before the court order was attached; submit a new "
+                              "request with the court order")
+        with self.db.session() as session:
+            row = session.get(LegalRequestRow, request_id)
+            if row is None:  # pragma: no cover - read just above
+                raise NotFound(_NO_REQUEST)
+            old_details = row.details
+            details = json.loads(row.details)
+            details["court_order_sha256"] = court_order_sha256
+            details["court_order_attached_at"] = format_time(court_order.attached_at)
+            row.details = json.dumps(details)
+            for order_id, text in continuations.items():
+                session.add(OrderContinuation(order_id=order_id, document=text, created_at=int(now.timestamp())))
+        self._undo_with(undo, LegalRequestRow, request_id, {"details": old_details})
+        for order_id in continuations:
+            self._undo_with(undo, OrderContinuation, order_id, None)
+        return self.get_request(request_id)
+
     # -- orders -------------------------------------------------------------------------------
 
     def draft_order(self, reviewer: PrincipalInfo, data: DraftInput, *, now: datetime,
@@ -430,12 +595,35 @@ class Orders:
             "valid_from": format_time(now.replace(microsecond=0)), "valid_until": format_time(valid_until),
             "max_queries": data.max_queries, "issued_at": format_time(now.replace(microsecond=0)),
         }
+        if request.non_disclosure_until is not None:
+            document["non_disclosure_until"] = request.non_disclosure_until
+        continuation = None
+        if request.emergency:
+            document["emergency"] = self._emergency_terms(request, now=now, valid_until=valid_until).as_document()
+            if request.court_order is not None:
+                continuation = continuation_text(document, request.court_order)
         text = canonical_json(document).decode("utf-8")
         with self.db.session() as session:
             session.add(OrderRow(id=order_id, request_id=request.id, authority_id=request.authority_id,
                                  document=text, created_by=reviewer.id, created_at=int(now.timestamp())))
+            if continuation is not None:
+                session.flush()
+                session.add(OrderContinuation(order_id=order_id, document=continuation,
+                                              created_at=int(now.timestamp())))
+        if continuation is not None:
+            self._undo_with(undo, OrderContinuation, order_id, None)
         self._undo_with(undo, OrderRow, order_id, None)
         return self.load(order_id, now=now)
+
+    def _emergency_terms(self, request: LegalRequest, *, now: datetime, valid_until: datetime) -> EmergencyTerms:
+        """An emergency order lives ``emergency_order_hours`` from its drafting, at most until it
+        expires. A draft made before the secondary verification carries none and never activates."""
+        lapses_at = min(now.replace(microsecond=0) + timedelta(hours=self.emergency_order_hours), valid_until)
+        verification = request.verification
+        if verification is None:
+            return EmergencyTerms(lapses_at)
+        return EmergencyTerms(lapses_at, str(verification["by"]), parse_time(str(verification["at"])),
+                              str(verification["method"]))
 
     def approve_order(self, reviewer: PrincipalInfo, order_id: str, signature: str, *, now: datetime,
                       undo: list[Undo] | None = None) -> OrderState:
@@ -446,11 +634,24 @@ class Orders:
             raise OrderRevoked("the order was revoked; it cannot be approved")
         if state.status is OrderStatus.EXPIRED:
             raise OrderExpired("the order has expired; draft a new one")
+        if state.status is OrderStatus.LAPSED:
+            raise OrderLapsed("the emergency order lapsed without a court order; it cannot be approved")
         if state.document is None:
             raise BadRequest("the stored order document is invalid; it cannot be approved")
-        if any(a.reviewer_id == reviewer.id for a in state.approvals):
-            raise BadRequest(_APPROVED_ALREADY)
+        terms = state.document.emergency
+        if terms is not None and terms.verified_by is None:
+            raise BadRequest("this emergency order was drafted before any secondary verification: record one with "
+                             "verifyEmergency, then draft the order again")
+        # Once a court order is attached, reviewers sign the continuation text (docs/PROTOCOL.md §14.1).
+        table: type[OrderApproval] | type[ContinuationApproval] = OrderApproval
         message = state.text.encode("utf-8")
+        if state.continuation is not None:
+            table, message = ContinuationApproval, state.continuation.encode("utf-8")
+            with self.db.session() as session:
+                if session.get(ContinuationApproval, (order_id, reviewer.id)) is not None:
+                    raise BadRequest("you have approved this order's court order already; another reviewer must")
+        elif any(a.reviewer_id == reviewer.id for a in state.approvals):
+            raise BadRequest(_APPROVED_ALREADY)
         kid = None
         for key in reviewer.keys:
             if key.status != ACTIVE:
@@ -466,14 +667,14 @@ class Orders:
                              "keys; sign \"disclosure-gateway/order/v1\" || 0x00 || the exact `document` text")
         try:
             with self.db.session() as session:
-                session.add(OrderApproval(order_id=order_id, reviewer_id=reviewer.id, kid=kid, signature=signature,
-                                          created_at=int(now.timestamp())))
+                session.add(table(order_id=order_id, reviewer_id=reviewer.id, kid=kid, signature=signature,
+                                  created_at=int(now.timestamp())))
                 bump(session)
         except IntegrityError:
             # The check above raced a concurrent approval by the same reviewer; the primary key
             # (order, reviewer) is what decides, and the loser gets the same answer as a late twin.
             raise BadRequest(_APPROVED_ALREADY) from None
-        self._undo_with(undo, OrderApproval, (order_id, reviewer.id), None)
+        self._undo_with(undo, table, (order_id, reviewer.id), None)
         state = self.load(order_id, now=now)
         if state.status is OrderStatus.ACTIVE:
             with self.db.session() as session:
@@ -543,12 +744,26 @@ class Orders:
                 verified = self._verify(connection, identity, version)
                 if version >= 0:
                     self._verified.put(order_id, verified)
-        status = order_status(verified.document, verified_approvals=verified.counted,
-                              approvals_required=self.approvals_required, revoked=revoked,
-                              queries_used=used, now=now)
+        document, approvals = verified.document, verified.approvals
+        required, counted, lapsed = self.approvals_required, verified.counted, False
+        # An emergency order's rule depends on the clock and its continuation, so it is not cached.
+        emergency = self._emergency(document, approvals, now=now) if document is not None else None
+        if emergency is not None:
+            required, counted, lapsed = emergency.rule.required, len(emergency.rule.counting), emergency.rule.lapsed
+            adjusted = [Approval(a.reviewer_id, a.kid, a.counted and a.reviewer_id in emergency.rule.counting)
+                        for a in approvals]
+            # Each reviewer counts once: over the document, or else over the continuation.
+            counted_ids = {a.reviewer_id for a in adjusted if a.counted}
+            adjusted += [Approval(a.reviewer_id, a.kid, a.reviewer_id in emergency.rule.counting
+                                  and a.reviewer_id not in counted_ids) for a in emergency.continuation_approvals]
+            approvals = tuple(adjusted)
+        status = order_status(document, verified_approvals=counted, approvals_required=required,
+                              revoked=revoked, queries_used=used, now=now, lapsed=lapsed)
         return OrderState(id=row.id, request_id=row.request_id, authority_id=row.authority_id, text=row.document,
-                          document=verified.document, status=status, approvals=verified.approvals,
-                          queries_used=used, revoked_reason=row.revoke_reason)
+                          document=document, status=status, approvals=approvals, queries_used=used,
+                          revoked_reason=row.revoke_reason, approvals_required=required,
+                          continuation=emergency.continuation if emergency is not None else None,
+                          revoked_at=row.revoked_at)
 
     def _verify(self, connection: Connection, identity: tuple[str, str, str, str], version: int) -> _Verified:
         """Parse the document and verify every approval against the reviewers' current keys."""
@@ -588,6 +803,37 @@ class Orders:
         return _Verified(version=version, identity=identity, document=document, approvals=tuple(checked),
                          counted=len(counted))
 
+    def _emergency(self, document: OrderDocument, checked: Sequence[Approval], *,
+                   now: datetime) -> _EmergencyState | None:
+        """For an emergency document: its continuation text, the signatures over it, and the
+        approval rule (:func:`gateway.emergency.approval_rule`) they and ``checked`` amount to."""
+        terms = document.emergency
+        if terms is None:
+            return None
+        with self.db.session() as session:
+            stored = session.get(OrderContinuation, document.order_id)
+            rows = list(session.execute(
+                select(ContinuationApproval, Principal, PrincipalKey)
+                .join(Principal, col(Principal.id) == col(ContinuationApproval.reviewer_id))
+                .join(PrincipalKey, (col(PrincipalKey.principal_id) == col(ContinuationApproval.reviewer_id))
+                      & (col(PrincipalKey.kid) == col(ContinuationApproval.kid)))
+                .where(col(ContinuationApproval.order_id) == document.order_id))) if stored is not None else []
+        signers = {a.reviewer_id: Signer(a.reviewer_id) for a in checked if a.counted}
+        court_order = parse_continuation(stored.document, document.raw) if stored is not None else None
+        continued: list[Approval] = []
+        if stored is not None and court_order is not None:
+            message = stored.document.encode("utf-8")
+            for approval, principal, key in rows:
+                ok = (principal.role == Role.REVIEWER.value and principal.status == ACTIVE and key.status == ACTIVE
+                      and _verifies(message, approval.signature, decode_signing_public_key(key.public_key)))
+                if ok:
+                    signers[principal.id] = Signer(principal.id, over_continuation=True)
+                continued.append(Approval(approval.reviewer_id, approval.kid, ok))
+        rule = approval_rule(terms, fields=document.fields, signers=signers.values(), court_order=court_order,
+                             normal=self.approvals_required, emergency=self.emergency_approvals_required, now=now)
+        return _EmergencyState(rule, stored.document if stored is not None and court_order is not None else None,
+                               tuple(continued))
+
     def for_authority(self, authority_id: str, order_id: str, *, now: datetime) -> OrderState:
         """An order as its authority may see it; another authority's order is ``ORDER_NOT_FOUND``,
         the same answer as no order at all, and found as cheaply: one row read, no verification."""
@@ -607,6 +853,14 @@ def _revoked_in_log(connection: Connection, order_id: str) -> bool:
     """Whether a served revokeOrder's audit entry names the order. The revoked_* columns are not
     signed and could be cleared; the entry is in the Merkle tree, and removing it breaks `audit verify`."""
     return connection.execute(_REVOKED_IN_LOG, {"order_id": order_id}).first() is not None
+
+
+def _verifies(message: bytes, signature: str, public_key: Any) -> bool:
+    try:
+        verify_signature_over(ORDER_DOMAIN, message, signature, public_key)
+    except CryptoError:
+        return False
+    return True
 
 
 def _check_fields(fields: Sequence[str]) -> list[str]:

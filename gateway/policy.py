@@ -20,12 +20,14 @@ from typing import Any
 
 from crypto.canonical import canonical_json, parse_json_object
 from crypto.errors import EncodingError
+from gateway.emergency import EmergencyTerms
 from gateway.errors import (
     BadRequest,
     FieldNotPermitted,
     GatewayError,
     OrderExhausted,
     OrderExpired,
+    OrderLapsed,
     OrderNotActive,
     OrderRevoked,
     SubjectNotPermitted,
@@ -42,6 +44,8 @@ ORDER_KEYS = frozenset({
     "offense_category", "subjects", "fields", "data_window", "valid_from", "valid_until", "max_queries",
     "issued_at",
 })
+OPTIONAL_ORDER_KEYS = frozenset({"emergency", "non_disclosure_until"})
+"""Keys a document may add to the §3 ones (docs/PROTOCOL.md §10): signed like the rest."""
 _ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
@@ -58,6 +62,7 @@ class OrderStatus(StrEnum):
     EXPIRED = "EXPIRED"
     EXHAUSTED = "EXHAUSTED"
     REVOKED = "REVOKED"
+    LAPSED = "LAPSED"
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,8 @@ class OrderDocument:
     valid_until: datetime
     max_queries: int
     raw: Mapping[str, Any]
+    emergency: EmergencyTerms | None = None
+    non_disclosure_until: datetime | None = None
 
 
 def _invalid(reason: str) -> BadRequest:
@@ -114,8 +121,8 @@ def parse_order_document(text: str) -> OrderDocument:
         raw = parse_json_object(text, what="order document")
     except EncodingError as exc:
         raise _invalid(exc.message) from None
-    if set(raw) != ORDER_KEYS:
-        raise _invalid("its keys are not exactly those of docs/PROTOCOL.md §3")
+    if set(raw) - OPTIONAL_ORDER_KEYS != ORDER_KEYS:
+        raise _invalid("its keys are not exactly those of docs/PROTOCOL.md §3 (and §10)")
     try:
         if canonical_json(raw).decode("utf-8") != text:
             raise _invalid("it is not in RFC 8785 canonical form")
@@ -141,21 +148,26 @@ def parse_order_document(text: str) -> OrderDocument:
         data_window = TimeWindow.parse(window["from"], window["until"])
         valid = TimeWindow.parse(raw["valid_from"], raw["valid_until"])
         parse_time(raw["issued_at"])
+        emergency = EmergencyTerms.parse(raw["emergency"]) if "emergency" in raw else None
+        secrecy = parse_time(raw["non_disclosure_until"]) if "non_disclosure_until" in raw else None
     except (BadRequest, TypeError, ValueError):
-        raise _invalid("a time is malformed") from None
+        raise _invalid("a time or the emergency terms are malformed") from None
     return OrderDocument(text=text, order_id=raw["order_id"], request_id=raw["request_id"],
                          authority_id=raw["authority_id"], subjects=frozenset(subjects), fields=frozenset(fields),
                          data_window=data_window, valid_from=valid.start, valid_until=valid.end,
-                         max_queries=max_queries, raw=raw)
+                         max_queries=max_queries, raw=raw, emergency=emergency, non_disclosure_until=secrecy)
 
 
 def order_status(document: OrderDocument | None, *, verified_approvals: int, approvals_required: int,
-                 revoked: bool, queries_used: int, now: datetime) -> OrderStatus:
-    """The status docs/PROTOCOL.md §3 defines. An unusable document is never ACTIVE."""
+                 revoked: bool, queries_used: int, now: datetime, lapsed: bool = False) -> OrderStatus:
+    """The status docs/PROTOCOL.md §3 defines; ``lapsed`` is an emergency order's
+    (:func:`gateway.emergency.approval_rule`). An unusable document is never ACTIVE."""
     if revoked:
         return OrderStatus.REVOKED
     if document is not None and now >= document.valid_until:
         return OrderStatus.EXPIRED
+    if lapsed:
+        return OrderStatus.LAPSED
     if document is None or verified_approvals < approvals_required or now < document.valid_from:
         return OrderStatus.PENDING_APPROVAL
     if queries_used >= document.max_queries:
@@ -174,6 +186,8 @@ def refusal_for(status: OrderStatus) -> GatewayError | None:
             return OrderRevoked("the order was revoked by the platform's reviewers")
         case OrderStatus.EXHAUSTED:
             return OrderExhausted("the order has no queries left; ask for a new order")
+        case OrderStatus.LAPSED:
+            return OrderLapsed("the emergency order lapsed: no court order was attached within its hours")
         case _:
             return OrderNotActive("the order is not active: it lacks the required reviewer approvals")
 

@@ -69,7 +69,9 @@ class Services:
                                                      settings.checkpoint_every_entries))
         vault = Vault.from_keys(keys)
         subjects = SubjectStore(db, vault)
-        orders = Orders(db, subjects, vault, approvals_required=settings.approvals_required, usage_key=counter_key)
+        orders = Orders(db, subjects, vault, approvals_required=settings.approvals_required, usage_key=counter_key,
+                        emergency_approvals_required=settings.emergency_approvals_required,
+                        emergency_order_hours=settings.emergency_order_hours)
         services = cls(settings=settings, db=db, keys=keys, registry=PrincipalRegistry(db),
                        replay=ReplayStore(db, retention_s=settings.jti_retention_s), audit=audit, vault=vault,
                        subjects=subjects, orders=orders, checkpointer=checkpointer, witnesses=witnesses,

@@ -729,6 +729,19 @@ class SubjectStore:
             raise StoreIntegrityError()
         return SubjectRecord.from_document(subject_id, document)
 
+    def ids(self, *, after: str = "", limit: int = 500) -> list[str]:
+        """Up to ``limit`` subject ids after ``after``, in order: for walking the whole store."""
+        with self._db.session() as session:
+            return list(session.scalars(select(self._subjects.c.id).where(self._subjects.c.id > after)
+                                        .order_by(self._subjects.c.id).limit(limit)))
+
+    def rewrite(self, conn: Connection, record: SubjectRecord) -> None:
+        """Seal ``record`` again in place of its stored ciphertext (a fresh nonce), inside the
+        caller's transaction: retention drops old events this way. Phone and username, and so the
+        blind indexes, are unchanged."""
+        sealed = self._vault.seal(encode_document(record.to_document()), context=_context(record.id))
+        conn.execute(self._subjects.update().where(self._subjects.c.id == record.id).values(sealed=sealed))
+
     def exists(self, subject_id: str) -> bool:
         if not _ID.fullmatch(subject_id):
             return False

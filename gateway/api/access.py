@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from gateway.api.context import RequestContext
 from gateway.api.scope import OperationScope
-from gateway.errors import ForbiddenRole, OrderNotActive, OrderNotFound
+from gateway.errors import ForbiddenRole, OrderLapsed, OrderNotActive, OrderNotFound
 from gateway.orders import Selector
-from gateway.policy import check_scope, refusal_for
+from gateway.policy import OrderStatus, check_scope, refusal_for
 from gateway.principals import Role
 from gateway.subjects import SUBJECT_FIELDS
 
@@ -38,6 +38,14 @@ ROOT_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("Mutation", "approveOrder"): frozenset({Role.REVIEWER}),
     ("Mutation", "rejectRequest"): frozenset({Role.REVIEWER}),
     ("Mutation", "revokeOrder"): frozenset({Role.REVIEWER}),
+    ("Mutation", "verifyEmergency"): frozenset({Role.REVIEWER}),
+    ("Mutation", "attachCourtOrder"): frozenset({Role.AUTHORITY}),
+    ("Mutation", "submitPreservation"): frozenset({Role.AUTHORITY}),
+    ("Mutation", "extendPreservation"): frozenset({Role.AUTHORITY}),
+    ("Mutation", "grantPreservation"): frozenset({Role.REVIEWER}),
+    ("Mutation", "rejectPreservation"): frozenset({Role.REVIEWER}),
+    ("Query", "preservations"): frozenset({Role.AUTHORITY, Role.REVIEWER}),
+    ("Query", "preservationCounts"): frozenset({Role.REVIEWER, Role.AUDITOR}),
 }
 """Root fields and the roles that may select them."""
 
@@ -45,6 +53,10 @@ FIELD_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     # To an authority these would say who is a user (docs/PROTOCOL.md §5).
     ("LegalRequest", "resolvedSubjectIds"): frozenset({Role.REVIEWER}),
     ("LegalRequest", "unresolvedSelectors"): frozenset({Role.REVIEWER}),
+    # Free texts that name people or officers, and who at the platform verified: reviewers only.
+    ("LegalRequest", "verification"): frozenset({Role.REVIEWER}),
+    ("Preservation", "subjectIds"): frozenset({Role.REVIEWER}),
+    ("Preservation", "unresolvedSelectors"): frozenset({Role.REVIEWER}),
     ("Order", "subjects"): frozenset({Role.AUTHORITY}),
 }
 """Non-root fields restricted to some roles; every other field is open to whoever reached its parent."""
@@ -76,7 +88,9 @@ def authorize(scope: OperationScope, context: RequestContext) -> None:
     # Only now: an `ord` that names no order of this authority could be anything (a phone
     # number's digits have an id's shape), and must not be copied into the audit entry.
     context.outcome.order_id = state.id
-    if state.verified_approvals < services.settings.approvals_required:
+    if state.status is OrderStatus.LAPSED:
+        raise OrderLapsed("the emergency order lapsed: no court order was attached within its hours")
+    if state.verified_approvals < (state.approvals_required or services.settings.approvals_required):
         # A drafted order names the subjects its request's selectors resolved to; before it is
         # approved that would tell the authority who is a user. It sees the order once approved.
         raise OrderNotActive("the order is not active: it lacks the required reviewer approvals")

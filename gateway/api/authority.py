@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from gateway import lifecycle_facts
 from gateway.api.context import RequestContext
 from gateway.api.types import (
     LegalRequestType,
@@ -19,6 +20,7 @@ from gateway.errors import OrderNotFound
 from gateway.orders import LegalProcess, RequestInput, Selector
 from gateway.policy import TimeWindow
 from gateway.principals import Role
+from gateway.subjects import format_time
 from gateway.transparency import facts
 
 __all__ = ["AuthorityMutation", "AuthorityQuery", "LegalRequestInput"]
@@ -31,13 +33,18 @@ class LegalRequestInput:
     jurisdiction: str
     legal_basis: str
     offense_category: OffenseCategory
-    court_order_sha256: str
     subjects: list[SubjectSelector]
     fields: list[str]
     data_window: TimeWindowInput
     justification: str
+    court_order_sha256: str | None = strawberry.field(
+        default=None, description="Required unless emergency: an emergency may attach it later (attachCourtOrder).")
     emergency: bool = False
     legal_process: LegalProcess = LegalProcess.COURT_ORDER
+    imminent_risk: str | None = strawberry.field(
+        default=None, description="Emergency only: the imminent risk of death or serious physical injury.")
+    non_disclosure_until: str | None = strawberry.field(
+        default=None, description="RFC 3339: the court order forbids telling the user before this time.")
 
 
 def selector_of(by: SubjectSelector) -> Selector:
@@ -69,13 +76,28 @@ class AuthorityMutation:
         context = info.context
         context.require(Role.AUTHORITY)
         window = TimeWindow.parse(input.data_window.from_, input.data_window.until, what="dataWindow")
+        secrecy = None
+        if input.non_disclosure_until is not None:
+            secrecy = TimeWindow.parse(format_time(context.now), input.non_disclosure_until,
+                                       what="nonDisclosureUntil").end
         data = RequestInput(
             case_reference=input.case_reference, court=input.court, jurisdiction=input.jurisdiction,
             legal_basis=input.legal_basis, offense_category=input.offense_category.value,
             court_order_sha256=input.court_order_sha256, subjects=[selector_of(s) for s in input.subjects],
             fields=input.fields, data_window=window, justification=input.justification, emergency=input.emergency,
-            legal_process=LegalProcess(input.legal_process).value)
+            legal_process=LegalProcess(input.legal_process).value, imminent_risk=input.imminent_risk,
+            non_disclosure_until=secrecy)
         request = context.services.orders.submit_request(context.caller.principal, data, now=context.now,
                                                          undo=context.undo)
         context.outcome.facts.append(facts.submitted(context.caller.principal, request))
+        return legal_request(request)
+
+    @strawberry.mutation(description="Authority: attach the court order to its own emergency request in time.")
+    def attach_court_order(self, info: strawberry.Info[RequestContext, None], request_id: strawberry.ID,
+                           court_order_sha256: str) -> LegalRequestType:
+        context = info.context
+        context.require(Role.AUTHORITY)
+        request = context.services.orders.attach_court_order(context.caller.principal, str(request_id),
+                                                             court_order_sha256, now=context.now, undo=context.undo)
+        context.outcome.facts.append(lifecycle_facts.court_order_attached(request))
         return legal_request(request)

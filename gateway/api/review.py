@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import strawberry
 
+from gateway import lifecycle_facts
 from gateway.api.context import RequestContext
 from gateway.api.types import LegalRequestType, OrderType, RequestStatus, TimeWindowInput, legal_request, order_type
 from gateway.audit.model import Action
+from gateway.emergency import VerificationMethod
 from gateway.orders import DraftInput
 from gateway.policy import TimeWindow
 from gateway.principals import Role
@@ -24,6 +26,9 @@ class DraftOrderInput:
     subject_ids: list[strawberry.ID] | None = None
     fields: list[str] | None = None
     data_window: TimeWindowInput | None = None
+
+
+strawberry.enum(VerificationMethod)
 
 
 @strawberry.type
@@ -110,3 +115,15 @@ class ReviewMutation:
         # edited back (docs/PROTOCOL.md §3: a row edited in the database grants nothing).
         context.outcome.order_id, context.outcome.action = state.id, Action.REVOKE_ORDER
         return order_type(state, context.services.settings.approvals_required)
+
+    @strawberry.mutation(description="Reviewer: record the secondary verification of an emergency request, before "
+                                     "any approval: how the authority was reached back, not through the request.")
+    def verify_emergency(self, info: strawberry.Info[RequestContext, None], request_id: strawberry.ID,
+                         method: VerificationMethod, note: str) -> LegalRequestType:
+        context = info.context
+        context.require(Role.REVIEWER)
+        request = context.services.orders.verify_emergency(context.caller.principal, str(request_id),
+                                                           VerificationMethod(method).value, note, now=context.now,
+                                                           undo=context.undo)
+        context.outcome.facts.append(lifecycle_facts.emergency_verified(request))
+        return legal_request(request)

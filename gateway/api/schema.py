@@ -6,6 +6,7 @@ import strawberry
 
 from gateway.api.audit_area import AuditQuery
 from gateway.api.authority import AuthorityMutation, AuthorityQuery
+from gateway.api.preservation_area import PreservationMutation, PreservationQuery
 from gateway.api.review import ReviewMutation, ReviewQuery
 from gateway.api.transparency_area import TransparencyQuery
 from gateway.api.whoami import WhoamiQuery
@@ -14,12 +15,12 @@ __all__ = ["build_schema", "schema_sdl"]
 
 
 @strawberry.type
-class Query(WhoamiQuery, AuthorityQuery, ReviewQuery, AuditQuery, TransparencyQuery):
+class Query(WhoamiQuery, AuthorityQuery, ReviewQuery, AuditQuery, TransparencyQuery, PreservationQuery):
     pass
 
 
 @strawberry.type
-class Mutation(AuthorityMutation, ReviewMutation):
+class Mutation(AuthorityMutation, ReviewMutation, PreservationMutation):
     pass
 
 

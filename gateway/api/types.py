@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import strawberry
 
 from gateway.orders import LegalProcess, LegalRequest, OffenseCategory, OrderState, RequestStatus
@@ -70,6 +72,13 @@ class ConsistencyProof:
     checkpoint: str
 
 
+@strawberry.type(name="EmergencyVerification")
+class EmergencyVerificationType:
+    by: strawberry.ID
+    at: str
+    method: str
+
+
 @strawberry.type(name="LegalRequest")
 class LegalRequestType:
     id: strawberry.ID
@@ -80,12 +89,15 @@ class LegalRequestType:
     jurisdiction: str
     legal_basis: str
     offense_category: OffenseCategory
-    court_order_sha256: str
+    court_order_sha256: str | None
     fields: list[str]
     data_window: TimeWindowType
     justification: str
     emergency: bool
     legal_process: LegalProcess
+    imminent_risk: str | None
+    non_disclosure_until: str | None
+    verification: EmergencyVerificationType | None
     created_at: str
     rejection_reason: str | None
     order_ids: list[strawberry.ID]
@@ -101,15 +113,26 @@ def legal_request(request: LegalRequest) -> LegalRequestType:
         id=strawberry.ID(request.id), status=RequestStatus(request.status),
         authority_id=strawberry.ID(request.authority_id), case_reference=details["case_reference"],
         court=details["court"], jurisdiction=details["jurisdiction"], legal_basis=details["legal_basis"],
-        offense_category=OffenseCategory(details["offense_category"]), court_order_sha256=details["court_order_sha256"],
+        offense_category=OffenseCategory(details["offense_category"]),
+        court_order_sha256=details.get("court_order_sha256"),
         fields=list(details["fields"]), data_window=TimeWindowType(from_=window["from"], until=window["until"]),
         justification=details["justification"], emergency=bool(details["emergency"]),
-        legal_process=LegalProcess(request.legal_process), created_at=_unix(request.created_at),
-        rejection_reason=request.rejection_reason,
+        legal_process=LegalProcess(request.legal_process),
+        imminent_risk=details.get("imminent_risk"), non_disclosure_until=request.non_disclosure_until,
+        verification=_verification(request),
+        created_at=_unix(request.created_at), rejection_reason=request.rejection_reason,
         order_ids=[strawberry.ID(i) for i in request.order_ids],
         resolved_subject_ids=[strawberry.ID(i) for i in request.resolved_subject_ids],
         unresolved_selectors=request.unresolved_selectors,
     )
+
+
+def _verification(request: LegalRequest) -> EmergencyVerificationType | None:
+    found = request.verification
+    if found is None:
+        return None
+    return EmergencyVerificationType(by=strawberry.ID(str(found["by"])), at=str(found["at"]),
+                                     method=str(found["method"]))
 
 
 def _unix(seconds: int) -> str:
@@ -148,6 +171,29 @@ class SubjectType:
         return _disclose(info, self, "usernameHistory")
 
 
+@strawberry.type(name="EmergencyTerms")
+class EmergencyTermsType:
+    lapses_at: str
+    verified_by: strawberry.ID | None
+    verified_at: str | None
+    verification_method: str | None
+    court_order_sha256: str | None = strawberry.field(description="Attached by the authority, if it was.")
+
+
+def _emergency(state: OrderState) -> EmergencyTermsType | None:
+    terms = state.document.emergency if state.document is not None else None
+    if terms is None:
+        return None
+    court_order = None
+    if state.continuation is not None:
+        court_order = json.loads(state.continuation)["court_order"]["sha256"]
+    return EmergencyTermsType(
+        lapses_at=format_time(terms.lapses_at),
+        verified_by=strawberry.ID(terms.verified_by) if terms.verified_by else None,
+        verified_at=format_time(terms.verified_at) if terms.verified_at else None,
+        verification_method=terms.method, court_order_sha256=court_order)
+
+
 @strawberry.type(name="Order")
 class OrderType:
     id: strawberry.ID
@@ -163,8 +209,13 @@ class OrderType:
     approvals: int = strawberry.field(description="Approvals that verify now, from distinct active reviewers.")
     approvals_required: int
     revoked_reason: str | None
-    document: str = strawberry.field(description="The exact JCS text that approvals sign (docs/PROTOCOL.md §3).")
+    document: str = strawberry.field(description="The exact JCS text that approvals sign (docs/PROTOCOL.md §3); "
+                                                 "an emergency order's continuation text once a court order is "
+                                                 "attached (§10.1).")
     state: strawberry.Private[OrderState]
+    emergency: EmergencyTermsType | None = strawberry.field(
+        default=None, description="An emergency order's signed terms (docs/PROTOCOL.md §10.1).")
+    non_disclosure_until: str | None = None
 
     @strawberry.field(description="Authority: the order's subjects, for disclosure of permitted fields.")
     def subjects(self, info: strawberry.Info) -> list[SubjectType]:
@@ -183,6 +234,8 @@ def order_type(state: OrderState, approvals_required: int) -> OrderType:
         subject_ids=[strawberry.ID(s) for s in raw.get("subjects", [])],
         data_window=TimeWindowType(from_=window["from"], until=window["until"]) if window else None,
         valid_until=str(raw.get("valid_until", "")), max_queries=int(raw.get("max_queries", 0)),
-        queries_used=state.queries_used, approvals=state.verified_approvals, approvals_required=approvals_required,
-        revoked_reason=state.revoked_reason, document=state.text, state=state,
+        queries_used=state.queries_used, approvals=state.verified_approvals,
+        approvals_required=state.approvals_required or approvals_required,
+        revoked_reason=state.revoked_reason, document=state.signing_text, state=state,
+        emergency=_emergency(state), non_disclosure_until=raw.get("non_disclosure_until"),
     )

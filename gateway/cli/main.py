@@ -10,6 +10,7 @@ from gateway.cli import (
     demo,
     keyadmin,
     keys,
+    lifecycle,
     monitor,
     query,
     request,
@@ -43,6 +44,8 @@ app.add_typer(transparency.app, name="transparency")
 # Outsiders: a monitor of the log, and a witness that cosigns it.
 audit.app.command("monitor")(monitor.monitor)
 app.add_typer(witness.app, name="witness")
+app.add_typer(lifecycle.retention_app, name="retention")
+app.add_typer(lifecycle.notices_app, name="notices")
 # Principals, against a gateway over HTTP with signed tokens.
 app.command("keygen")(keys.keygen)
 app.add_typer(request.app, name="request")

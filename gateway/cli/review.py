@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 from nacl.signing import SigningKey
 from rich.markup import escape
+from rich.table import Table
 from rich.text import Text
 
 from crypto.canonical import canonical_json, parse_json_object
@@ -37,9 +38,18 @@ from gateway.cli.remote import (
     signing_key_for,
     split_list,
 )
-from gateway.cli.request import REQUEST_SELECTION, RequestStatus, request_rows, requests_table
+from gateway.cli.request import (
+    PRESERVATION_SELECTION,
+    REQUEST_SELECTION,
+    RequestStatus,
+    preservation_rows,
+    request_rows,
+    requests_table,
+)
 from gateway.client import ClientError, GatewayClient
+from gateway.emergency import VerificationMethod
 from gateway.errors import OperatorError
+from gateway.preservation import PreservationStatus
 
 __all__ = [
     "APPROVE_ORDER",
@@ -61,7 +71,7 @@ __all__ = [
 
 app = typer.Typer(help="Reviewers: read requests; draft, approve, reject and revoke orders.", no_args_is_help=True)
 
-REVIEW_SELECTION = REQUEST_SELECTION + " resolvedSubjectIds unresolvedSelectors"
+REVIEW_SELECTION = REQUEST_SELECTION + " resolvedSubjectIds unresolvedSelectors verification { by at method }"
 ORDER_SELECTION = ("id status authorityId requestId fields subjectIds dataWindow { from until } validUntil "
                    "maxQueries queriesUsed approvals approvalsRequired revokedReason document")
 LIST_REQUESTS = f"query Requests($status: RequestStatus) {{ requests(status: $status) {{ {REVIEW_SELECTION} }} }}"
@@ -346,3 +356,86 @@ def order(
         print_json(found)
         return
     console.print(key_table(order_rows(found)))
+
+
+VERIFY_EMERGENCY = ("mutation VerifyEmergency($requestId: ID!, $method: VerificationMethod!, $note: String!) "
+                    "{ verifyEmergency(requestId: $requestId, method: $method, note: $note) "
+                    f"{{ {REVIEW_SELECTION} }} }}")
+REVIEW_PRESERVATION_SELECTION = PRESERVATION_SELECTION + " subjectIds unresolvedSelectors"
+LIST_PRESERVATIONS = ("query Preservations($status: PreservationStatus) "
+                      f"{{ preservations(status: $status) {{ {REVIEW_PRESERVATION_SELECTION} }} "
+                      "preservationCounts { country pending granted rejected active extended } }")
+GRANT_PRESERVATION = ("mutation GrantPreservation($id: ID!) "
+                      f"{{ grantPreservation(id: $id) {{ {REVIEW_PRESERVATION_SELECTION} }} }}")
+REJECT_PRESERVATION = ("mutation RejectPreservation($id: ID!, $reason: String!) "
+                       f"{{ rejectPreservation(id: $id, reason: $reason) {{ {REVIEW_PRESERVATION_SELECTION} }} }}")
+
+
+@app.command("verify-emergency")
+@client_command
+def verify_emergency(
+    request_id: Annotated[str, typer.Argument(metavar="REQUEST_ID")],
+    principal_id: IdOption,
+    key: KeyOption,
+    method: Annotated[VerificationMethod, typer.Option(case_sensitive=False, show_default=False,
+                                                       help="how you reached the authority back")],
+    note: Annotated[str, typer.Option(help="whom you reached and how; stored encrypted", show_default=False)],
+    url: UrlOption = DEFAULT_URL,
+    as_json: Annotated[bool, typer.Option("--json", help="print the request as JSON")] = False,
+) -> None:
+    """Record an emergency request's secondary verification, before anyone drafts or approves its
+    order. Reach the authority through a channel you did not take from the request itself."""
+    with connect(url, principal_id, key) as client:
+        found = dict(client.execute(VERIFY_EMERGENCY, {"requestId": request_id, "method": str(method),
+                                                       "note": note}).data["verifyEmergency"])
+    if as_json:
+        print_json(found)
+        return
+    console.print(f"verification recorded for {escape(str(found['id']))}; orders drafted from now carry it, and "
+                  "another reviewer's approval activates them", markup=True)
+    console.print(key_table(request_rows(found)))
+
+
+@app.command("preservations")
+@client_command
+def preservations(
+    principal_id: IdOption,
+    key: KeyOption,
+    status: Annotated[PreservationStatus | None, typer.Option(case_sensitive=False, help="only this status")] = None,
+    grant: Annotated[str | None, typer.Option(metavar="PRESERVATION_ID", help="grant this pending hold")] = None,
+    reject: Annotated[str | None, typer.Option(metavar="PRESERVATION_ID", help="reject this pending hold")] = None,
+    reason: Annotated[str | None, typer.Option(help="with --reject: why; the authority sees it")] = None,
+    url: UrlOption = DEFAULT_URL,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """List preservation requests and the counts per country; --grant or --reject one."""
+    if grant is not None and reject is not None:
+        raise OperatorError("give at most one of --grant and --reject")
+    if reject is not None and not reason:
+        raise OperatorError("--reject needs a --reason")
+    with connect(url, principal_id, key) as client:
+        if grant is not None:
+            decided: dict[str, Any] | None = dict(client.execute(GRANT_PRESERVATION, {"id": grant})
+                                                  .data["grantPreservation"])
+        elif reject is not None:
+            decided = dict(client.execute(REJECT_PRESERVATION, {"id": reject, "reason": reason})
+                           .data["rejectPreservation"])
+        else:
+            decided = None
+        listing = client.execute(LIST_PRESERVATIONS, {"status": str(status)} if status else {}).data
+    if as_json:
+        print_json({"decided": decided, "preservations": listing["preservations"],
+                    "counts": listing["preservationCounts"]} if decided else
+                   {"preservations": listing["preservations"], "counts": listing["preservationCounts"]})
+        return
+    if decided is not None:
+        console.print(key_table(preservation_rows(decided)))
+    for hold in listing["preservations"]:
+        console.print(key_table(preservation_rows(hold)))
+    counts = Table(title="preservation requests per country")
+    for name in ("country", "pending", "granted", "rejected", "active", "extended"):
+        counts.add_column(name)
+    for row in listing["preservationCounts"]:
+        counts.add_row(*(Text(str(row[c])) for c in ("country", "pending", "granted", "rejected", "active",
+                                                      "extended")))
+    console.print(counts)

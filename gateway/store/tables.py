@@ -12,10 +12,9 @@ from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConst
 from sqlmodel import Field, SQLModel
 
 __all__ = [
-    "AuditCheckpoint", "AuditCosignature", "AuditEntry", "AuditNode", "LegalRequestRow", "OrderApproval",
-    "OrderRow", "Principal", "PrincipalKey", "SeenToken", "StateVersion", "Subject", "SubjectIndex",
-    "TransparencyReportRow",
-    "metadata",
+    "AuditCheckpoint", "AuditCosignature", "AuditEntry", "AuditNode", "ContinuationApproval", "LegalRequestRow",
+    "NoticeSent", "OrderApproval", "OrderContinuation", "OrderRow", "PreservationRow", "Principal", "PrincipalKey",
+    "SeenToken", "StateVersion", "Subject", "SubjectIndex", "TransparencyReportRow", "metadata",
 ]
 
 metadata = SQLModel.metadata
@@ -202,3 +201,53 @@ class AuditCosignature(SQLModel, table=True):
     witness: str = Field(primary_key=True, max_length=200)
     line: str = Field(sa_column=Column(Text, nullable=False))
     timestamp: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class OrderContinuation(SQLModel, table=True):
+    """An emergency order's continuation text: its document plus the court order the authority
+    attached (docs/PROTOCOL.md §10.1). It continues the order only with reviewers' signatures over it."""
+
+    __tablename__ = "order_continuations"
+    order_id: str = Field(foreign_key="orders.id", primary_key=True, max_length=64)
+    document: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class ContinuationApproval(SQLModel, table=True):
+    """One reviewer's signature over an emergency order's continuation text; re-verified on every use."""
+
+    __tablename__ = "order_continuation_approvals"
+    order_id: str = Field(foreign_key="order_continuations.order_id", primary_key=True, max_length=64)
+    reviewer_id: str = Field(foreign_key="principals.id", primary_key=True, max_length=64)
+    kid: str = Field(max_length=16)
+    signature: str = Field(max_length=128)
+    created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class PreservationRow(SQLModel, table=True):
+    """A preservation request (docs/PROTOCOL.md §10.2): keep what the platform holds about its
+    subjects; it discloses nothing. Selectors are encrypted like a legal request's."""
+
+    __tablename__ = "preservations"
+    id: str = Field(primary_key=True, max_length=64)
+    authority_id: str = Field(foreign_key="principals.id", index=True, max_length=64)
+    status: str = Field(default="PENDING", max_length=16, index=True)
+    details: str = Field(sa_column=Column(Text, nullable=False))
+    selectors_sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    subject_ids: str = Field(sa_column=Column(Text, nullable=False))
+    unresolved_selectors: int = Field(default=0)
+    requested_until: int = Field(sa_column=Column(BigInteger, nullable=False))
+    granted_until: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    extended_at: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    decided_by: str | None = Field(default=None, max_length=64)
+    decided_at: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    rejection_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class NoticeSent(SQLModel, table=True):
+    """A user notice the platform's messaging system delivered (docs/PROTOCOL.md §10.4)."""
+
+    __tablename__ = "notices_sent"
+    id: str = Field(primary_key=True, max_length=64)
+    sent_at: int = Field(sa_column=Column(BigInteger, nullable=False))

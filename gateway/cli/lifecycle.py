@@ -1,0 +1,79 @@
+"""`gateway retention run` and `gateway notices …`: the operator's side of a request's later life
+(docs/PROTOCOL.md §10.3, §10.4), on the gateway host with direct database access. Each run or
+delivery appends one audit entry through the audit log's one writer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+
+from gateway.cli.common import console, handle_errors, open_database, print_json, settings
+from gateway.notices import Notices
+from gateway.preservation import Preservations
+from gateway.retention import Cutoffs, run_retention
+from gateway.services import Services, utc_now
+
+__all__ = ["notices_app", "retention_app"]
+
+retention_app = typer.Typer(help="Delete subject data past its retention period.", no_args_is_help=True)
+notices_app = typer.Typer(help="User notices: list those due, record their delivery.", no_args_is_help=True)
+
+
+@contextmanager
+def _services() -> Iterator[Services]:
+    config = settings()
+    open_database(config).dispose()  # refuses a missing or outdated schema with its message
+    services = Services.build(config)
+    try:
+        yield services
+    finally:
+        services.close()
+
+
+@retention_app.command("run")
+@handle_errors
+def retention_run(
+    as_json: Annotated[bool, typer.Option("--json", help="print the counts as JSON")] = False,
+) -> None:
+    """Delete IP events older than GATEWAY_IP_RETENTION_DAYS (and devices and former usernames
+    when their settings are set), except for subjects under an active preservation hold. The
+    serving process also does this once an hour."""
+    with _services() as services:
+        now = utc_now()
+        report, receipt = run_retention(
+            db=services.db, subjects=services.subjects,
+            holds=Preservations(services.db, services.subjects, services.vault), audit=services.audit,
+            cutoffs=Cutoffs.at(now, services.settings), now=now)
+    counts = report.counts() | {"audit_index": receipt.index}
+    if as_json:
+        print_json(counts)
+        return
+    console.print(f"retention: {report.ip_events_deleted} IP events, {report.devices_deleted} devices and "
+                  f"{report.username_history_deleted} former usernames deleted from {report.subjects_changed} of "
+                  f"{report.subjects_scanned} subjects; {report.subjects_held} subjects kept under preservation "
+                  f"holds; audit entry {receipt.index}", markup=False)
+
+
+@notices_app.command("due")
+@handle_errors
+def notices_due() -> None:
+    """Print the notices due now as JSON Lines, for the platform's messaging system to deliver."""
+    with _services() as services:
+        due = Notices(services.db, services.orders, services.audit).due(utc_now())
+    for notice in due:
+        typer.echo(json.dumps(notice.as_json(), sort_keys=True))
+
+
+@notices_app.command("mark-sent")
+@handle_errors
+def notices_mark_sent(
+    ids: Annotated[list[str], typer.Argument(metavar="ID…", help="notice ids from `gateway notices due`")],
+) -> None:
+    """Record that these notices were delivered (one audit entry); they are no longer due."""
+    with _services() as services:
+        marked = Notices(services.db, services.orders, services.audit).mark_sent(ids, now=utc_now())
+    console.print(f"{len(marked)} notices recorded as sent", markup=False)

@@ -1,0 +1,140 @@
+"""Retention (docs/PROTOCOL.md §10.3): the platform keeps IP events only "for a short period".
+
+:func:`expire` is the pure rule: IP events last seen before the IP cutoff go, and so do devices
+and former usernames past theirs when those are configured (off by default). :func:`run_retention`
+applies it to every subject not under an active preservation hold, sealing each changed subject
+again, and appends ONE audit entry with counts only.
+
+Deleted means gone from the database file, not hidden. On SQLite the run turns on
+``secure_delete`` (freed cells and pages are overwritten with zeros) and then checkpoints the WAL
+with TRUNCATE, so neither the main file nor the WAL still holds the old ciphertext. On PostgreSQL
+the run VACUUMs the table so the dead row versions are reclaimed; their bytes stay on disk until
+PostgreSQL reuses the pages (VACUUM FULL would rewrite the table, under an exclusive lock).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import text
+
+from gateway import lifecycle_facts
+from gateway.audit.model import AuditEvent, AuditReceipt, Decision
+from gateway.audit.writer import AuditWriter
+from gateway.config import Settings
+from gateway.preservation import Preservations
+from gateway.store.engine import Database
+from gateway.subjects import SubjectRecord, SubjectStore, format_time
+
+__all__ = ["Cutoffs", "PurgeReport", "expire", "run_retention"]
+
+log = logging.getLogger("gateway.retention")
+
+
+@dataclass(frozen=True)
+class Cutoffs:
+    """Events that ended before these times are deleted; ``None`` keeps that kind for ever."""
+
+    ip_events: datetime
+    devices: datetime | None = None
+    username_history: datetime | None = None
+
+    @classmethod
+    def at(cls, now: datetime, settings: Settings) -> Cutoffs:
+        def days(value: int | None) -> datetime | None:
+            return None if value is None else now - timedelta(days=value)
+
+        return cls(now - timedelta(days=settings.ip_retention_days), days(settings.device_retention_days),
+                   days(settings.username_history_retention_days))
+
+
+@dataclass
+class PurgeReport:
+    """What one run did, in counts: the only thing its audit entry says."""
+
+    subjects_scanned: int = 0
+    subjects_changed: int = 0
+    subjects_held: int = 0
+    ip_events_deleted: int = 0
+    devices_deleted: int = 0
+    username_history_deleted: int = 0
+    events_kept_for_holds: int = 0
+    file_compacted: bool = False
+
+    def counts(self) -> dict[str, int]:
+        return {k: int(v) for k, v in dataclasses.asdict(self).items()}
+
+
+def expire(record: SubjectRecord, cutoffs: Cutoffs) -> tuple[SubjectRecord, tuple[int, int, int]]:
+    """``record`` without what is past retention, and how many (IP events, devices, usernames) went.
+    A former username ends at its ``until``; the current one (no ``until``) is never past."""
+    ips = tuple(e for e in record.ip_events if e.last_seen >= cutoffs.ip_events)
+    devices = record.devices
+    if cutoffs.devices is not None:
+        devices = tuple(d for d in record.devices if d.last_seen >= cutoffs.devices)
+    history = record.username_history
+    if cutoffs.username_history is not None:
+        cutoff = cutoffs.username_history
+        history = tuple(u for u in record.username_history if u.until is None or u.until >= cutoff)
+    kept = dataclasses.replace(record, ip_events=ips, devices=devices, username_history=history)
+    return kept, (len(record.ip_events) - len(ips), len(record.devices) - len(devices),
+                  len(record.username_history) - len(history))
+
+
+def run_retention(*, db: Database, subjects: SubjectStore, holds: Preservations, audit: AuditWriter,
+                  cutoffs: Cutoffs, now: datetime) -> tuple[PurgeReport, AuditReceipt]:
+    """Purge every subject not under a hold active at ``now``; append one audit entry of counts.
+    Raises ``AuditUnavailable`` when the entry cannot be made durable (the purge stands: deleting
+    past retention is owed whatever the log)."""
+    report = PurgeReport()
+    held = holds.held_subjects(now)
+    after = ""
+    while batch := subjects.ids(after=after):
+        after = batch[-1]
+        with db.session() as session:
+            connection = session.connection()
+            if db.dialect == "sqlite":
+                connection.exec_driver_sql("PRAGMA secure_delete=ON")
+            for subject_id in batch:
+                record = subjects.get(subject_id)
+                if record is None:  # pragma: no cover - deleted meanwhile
+                    continue
+                report.subjects_scanned += 1
+                kept, (ips, devices, history) = expire(record, cutoffs)
+                if subject_id in held:
+                    report.subjects_held += 1
+                    report.events_kept_for_holds += ips + devices + history
+                    continue
+                if ips or devices or history:
+                    subjects.rewrite(connection, kept)
+                    report.subjects_changed += 1
+                    report.ip_events_deleted += ips
+                    report.devices_deleted += devices
+                    report.username_history_deleted += history
+    if report.subjects_changed:
+        report.file_compacted = _compact(db)
+    cutoff = {"ip_events": format_time(cutoffs.ip_events),
+              "devices": format_time(cutoffs.devices) if cutoffs.devices else None,
+              "username_history": format_time(cutoffs.username_history) if cutoffs.username_history else None}
+    event = AuditEvent(request_id="ret_" + secrets.token_hex(12), time=now, decision=Decision.SERVED,
+                       facts=[lifecycle_facts.retention_purge(report.counts(), cutoff=cutoff)])
+    return report, audit.append_sync(event)
+
+
+def _compact(db: Database) -> bool:
+    """Make the deletions physical; True when the database confirms it (no reader held it back)."""
+    try:
+        if db.dialect == "sqlite":
+            with db.engine.connect() as connection:
+                busy = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            return busy is not None and busy[0] == 0
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM subjects"))
+        return True
+    except Exception as exc:  # the purge itself committed; the next run compacts again
+        log.warning("retention could not compact the database: %s", type(exc).__name__)
+        return False
