@@ -39,7 +39,8 @@ def submitted(authority: PrincipalInfo, request: LegalRequest) -> Fact:
     return {"kind": FactKind.SUBMITTED.value, "request": request.id,
             "country": authority.country or str(details["jurisdiction"]),
             "legal_process": request.legal_process, "offense_category": str(details["offense_category"]),
-            "emergency": bool(details["emergency"]), "selectors": int(details["selector_count"])}
+            "emergency": bool(details["emergency"]), "selectors": int(details["selector_count"]),
+            "non_disclosure": details.get("non_disclosure_until") is not None}
 
 
 def drafted(state: OrderState) -> Fact:

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway.audit.model import parse_rfc3339_us, rfc3339_us
+from gateway.lifecycle_facts import FactKind as LifecycleKind
 from gateway.orders import LEGAL_PROCESSES, OFFENSE_CATEGORIES
 from gateway.subjects import SUBJECT_FIELDS
 from gateway.transparency.facts import FactKind
@@ -32,6 +33,10 @@ COUNT_KEYS = ("requests_received", "requests_granted", "requests_rejected", "req
 """The counts every figure set has, also per offense category, legal process and for emergencies."""
 
 _COUNTED = frozenset({"served", "disclosed"})
+# Retention runs and notices carry no verified principal, so only these reach a tally.
+_LIFECYCLE = frozenset({LifecycleKind.EMERGENCY_VERIFIED, LifecycleKind.COURT_ORDER_ATTACHED,
+                        LifecycleKind.PRESERVATION_SUBMITTED, LifecycleKind.PRESERVATION_GRANTED,
+                        LifecycleKind.PRESERVATION_REJECTED, LifecycleKind.PRESERVATION_EXTENDED})
 
 
 class FiguresError(ValueError):
@@ -91,6 +96,19 @@ class _Request:
     first_disclosure: datetime | None = None
     subjects: set[str] = field(default_factory=set)
     by_field: dict[str, int] = field(default_factory=dict)
+    non_disclosure: bool = False
+    verified: bool = False  # an emergency's secondary verification (section 11.1)
+    court_order_attached: bool = False
+
+
+@dataclass
+class _Hold:
+    """A preservation request (section 11.2), counted in the period it was submitted."""
+
+    country: str
+    granted: bool = False
+    rejected: bool = False
+    extended: bool = False
 
 
 @dataclass
@@ -140,6 +158,7 @@ class Tally:
         self.banding = banding
         self.requests: dict[str, _Request] = {}
         self.orders: dict[str, _Order] = {}
+        self.holds: dict[str, _Hold] = {}
         self.last_time: datetime | None = None
         self.entries = 0
 
@@ -175,7 +194,12 @@ class Tally:
             if self.period.contains(moment) and request_id not in self.requests:
                 self.requests[request_id] = _Request(
                     country=_text(fact, "country"), legal_process=process, offense_category=offense,
-                    emergency=_flag(fact, "emergency"), selectors=_whole(fact, "selectors"), submitted=moment)
+                    emergency=_flag(fact, "emergency"), selectors=_whole(fact, "selectors"), submitted=moment,
+                    # Entries written before non-disclosure periods existed have no such key.
+                    non_disclosure=fact.get("non_disclosure") is True)
+            return
+        if kind in _LIFECYCLE:
+            self._lifecycle(fact, moment)
             return
         if kind not in {k.value for k in FactKind}:
             raise FiguresError("a fact has an unknown kind")
@@ -215,6 +239,30 @@ class Tally:
             for name in fields:
                 request.by_field[str(name)] = request.by_field.get(str(name), 0) + 1
 
+    def _lifecycle(self, fact: Mapping[str, Any], moment: datetime) -> None:
+        """The facts of section 11: emergencies' verifications and court orders, preservation holds."""
+        kind = fact.get("kind")
+        if kind == LifecycleKind.PRESERVATION_SUBMITTED:
+            hold_id = _text(fact, "preservation")
+            if self.period.contains(moment) and hold_id not in self.holds:
+                self.holds[hold_id] = _Hold(country=_text(fact, "country"))
+            return
+        if kind in (LifecycleKind.PRESERVATION_GRANTED, LifecycleKind.PRESERVATION_REJECTED,
+                    LifecycleKind.PRESERVATION_EXTENDED):
+            hold = self.holds.get(_text(fact, "preservation"))
+            if hold is not None:
+                hold.granted |= kind == LifecycleKind.PRESERVATION_GRANTED
+                hold.rejected |= kind == LifecycleKind.PRESERVATION_REJECTED
+                hold.extended |= kind == LifecycleKind.PRESERVATION_EXTENDED
+            return
+        request = self.requests.get(_text(fact, "request"))
+        if request is None:
+            return
+        if kind == LifecycleKind.EMERGENCY_VERIFIED:
+            request.verified = True
+        elif kind == LifecycleKind.COURT_ORDER_ATTACHED:
+            request.court_order_attached = True
+
     # -- results ------------------------------------------------------------------------------
 
     def _counts(self, requests: list[_Request]) -> dict[str, int]:
@@ -231,7 +279,7 @@ class Tally:
     def _banded(self, counts: Mapping[str, int]) -> dict[str, int | str]:
         return {key: self.banding.count(value) for key, value in counts.items()}
 
-    def _figure_set(self, requests: list[_Request]) -> dict[str, Any]:
+    def _figure_set(self, requests: list[_Request], holds: list[_Hold]) -> dict[str, Any]:
         counts = self._counts(requests)
         received = counts["requests_received"]
         withheld = self.banding.withholds(received)
@@ -258,15 +306,26 @@ class Tally:
             "orders_revoked": self.banding.count(sum(1 for o in orders if o.revoked)),
             "orders_expired_unused": self.banding.count(expired_unused),
             "orders_exhausted": self.banding.count(sum(1 for o in orders if o.disclosures >= o.max_queries > 0)),
+            # Section 11: emergencies' outcomes, preservation requests, the share under non-disclosure.
+            "emergency_outcomes": self._banded({
+                "verified": sum(1 for r in requests if r.emergency and r.verified),
+                "court_order_attached": sum(1 for r in requests if r.emergency and r.court_order_attached)}),
+            "preservations": self._banded({"received": len(holds), "granted": sum(1 for h in holds if h.granted),
+                                           "rejected": sum(1 for h in holds if h.rejected),
+                                           "extended": sum(1 for h in holds if h.extended)}),
+            "share_under_non_disclosure": None if withheld or received == 0 else round(
+                sum(1 for r in requests if r.non_disclosure) / received, 4),
         }
 
     def figures(self) -> dict[str, Any]:
         """``{"as_of", "total", "countries"}`` over everything added so far."""
         every = list(self.requests.values())
-        countries = sorted({r.country for r in every})
+        holds = list(self.holds.values())
+        countries = sorted({r.country for r in every} | {h.country for h in holds})
         return {"as_of": None if self.last_time is None else rfc3339_us(self.last_time),
-                "total": self._figure_set(every),
-                "countries": {c: self._figure_set([r for r in every if r.country == c]) for c in countries}}
+                "total": self._figure_set(every, holds),
+                "countries": {c: self._figure_set([r for r in every if r.country == c],
+                                                  [h for h in holds if h.country == c]) for c in countries}}
 
 
 def compute_figures(documents: Iterable[Mapping[str, Any]], period: Period, banding: Banding) -> dict[str, Any]:

@@ -254,3 +254,30 @@ def test_an_authority_sees_neither_who_verified_nor_another_authoritys_request(w
     assert hidden.status_code == 403 and code(hidden) == "FORBIDDEN_ROLE"
     other = post(world, clock, world.other_authority, ATTACH, {"r": request_id, "h": COURT_ORDER})
     assert other.status_code == 400 and "no such request" in other.text
+
+
+def test_the_transparency_figures_count_emergencies_holds_and_non_disclosure(world: World, clock: Clock) -> None:
+    from gateway.transparency.figures import Banding, compute_figures
+    from gateway.transparency.period import parse_period
+    from tests.support.lifecycle import GRANT_HOLD, SUBMIT_HOLD, audit_entries
+
+    request_id, order = verified_order(world, clock)
+    approve(world, clock, order["id"], world.reviewers[1])
+    post(world, clock, world.authority, ATTACH, {"r": request_id, "h": COURT_ORDER})
+    secret = {"caseReference": "X", "court": "AG", "jurisdiction": "DE", "legalBasis": "StPO",
+              "offenseCategory": "FRAUD", "courtOrderSha256": "ab" * 32, "subjects": [{"id": world.subjects[1]["id"]}],
+              "fields": ["phoneNumber"], "justification": "j", "nonDisclosureUntil": "2027-06-01T00:00:00Z",
+              "dataWindow": {"from": "2026-01-01T00:00:00Z", "until": "2026-11-01T00:00:00Z"}}
+    assert post(world, clock, world.authority, EMERGENCY, {"i": secret}).status_code == 200
+    hold = post(world, clock, world.other_authority, SUBMIT_HOLD, {"i": {
+        "subjects": [{"id": world.subjects[2]["id"]}], "caseReference": "PV", "jurisdiction": "FR",
+        "legalBasis": "CPP", "until": "2027-01-01T00:00:00Z"}}).json()["data"]["submitPreservation"]
+    post(world, clock, world.reviewers[2], GRANT_HOLD, {"id": hold["id"]})
+    figures = compute_figures(audit_entries(world.gateway.services), parse_period("2026-H2"), Banding())
+    total = figures["total"]
+    assert total["emergency"]["requests_received"] == 1 and total["emergency"]["requests_granted"] == 1
+    assert total["emergency_outcomes"] == {"verified": 1, "court_order_attached": 1}
+    assert total["share_under_non_disclosure"] == 0.5
+    assert total["preservations"] == {"received": 1, "granted": 1, "rejected": 0, "extended": 0}
+    assert figures["countries"]["FR"]["preservations"]["granted"] == 1
+    assert figures["countries"]["DE"]["preservations"]["received"] == 0

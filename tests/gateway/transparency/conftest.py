@@ -87,6 +87,10 @@ class Scenario:
         return parse_rfc3339_us(json.loads(text)["time"])
 
 
+VERIFY = ('mutation($r: ID!) { verifyEmergency(requestId: $r, method: CALLBACK_KNOWN_NUMBER, '
+          'note: "called back") { id } }')
+
+
 def _index(response: Any) -> int:
     assert response.status_code == 200, response.text
     return int(response.json()["extensions"]["audit"]["index"])
@@ -108,12 +112,16 @@ def build_scenario(world: World) -> Scenario:
                    "legalBasis": "§ 100g StPO", "offenseCategory": offense, "courtOrderSha256": "ab" * 32,
                    "subjects": selectors, "fields": list(fields), "legalProcess": process, "emergency": emergency,
                    "dataWindow": {"from": "2020-01-01T00:00:00Z", "until": "2026-11-01T00:00:00Z"},
-                   "justification": "investment fraud ring"}
+                   "justification": "investment fraud ring", "imminentRisk": "a life at risk" if emergency else None}
         response = gateway.post(actor, SUBMIT, variables={"i": request})
         cases.append(Case(country, offense, process, emergency, len(selectors), _index(response)))
         return str(response.json()["data"]["submitRequest"]["id"])
 
     def grant(request_id: str, *, max_queries: int = 5) -> dict[str, Any]:
+        if cases[-1].emergency:
+            # Section 11.1: a secondary verification first, by a reviewer who then does not approve.
+            verify = gateway.post(world.reviewers[2], VERIFY, variables={"r": request_id})
+            assert verify.status_code == 200, verify.text
         draft = {"requestId": request_id, "validUntil": "2027-01-31T00:00:00Z", "maxQueries": max_queries}
         response = gateway.post(world.reviewers[0], DRAFT, variables={"i": draft})
         assert response.status_code == 200, response.text

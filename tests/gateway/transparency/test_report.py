@@ -49,6 +49,10 @@ def expected_figures(scenario: Scenario, cases: list[Case], *, revoked: int, exh
         "disclosures_by_field": {f: sum(c.fields.count(f) for c in cases) for f in SUBJECT_FIELDS},
         "orders_granted": sum(len(c.orders) for c in cases), "orders_revoked": revoked,
         "orders_expired_unused": 0, "orders_exhausted": exhausted,
+        # Section 11.6: the scenario's emergency is verified; it brought its court order with it.
+        "emergency_outcomes": {"verified": sum(c.emergency for c in cases), "court_order_attached": 0},
+        "preservations": {"received": 0, "granted": 0, "rejected": 0, "extended": 0},
+        "share_under_non_disclosure": 0.0,
     }
 
 
@@ -160,10 +164,11 @@ def test_no_imported_value_in_the_reports_or_the_export(scenario: Scenario, run:
     assert leaks(texts, guarded) == []
     # The facts hold exactly the documented keys: nothing about a person can hide in another one.
     allowed = {"request_submitted": {"request", "country", "legal_process", "offense_category", "emergency",
-                                     "selectors"},
+                                     "selectors", "non_disclosure"},
                "order_drafted": {"request", "order", "valid_until", "max_queries"},
                "order_approved": {"request", "order", "active"}, "request_rejected": {"request"},
-               "order_revoked": {"request", "order"}, "disclosed": {"request", "order"}}
+               "order_revoked": {"request", "order"}, "disclosed": {"request", "order"},
+               "emergency_verified": {"request", "by", "method", "at"}}
     kinds = []
     for line in texts[3].splitlines():
         for fact in json.loads(line).get("facts", []):
