@@ -490,7 +490,7 @@ class Orders:
                         {"status": "PENDING", "rejection_reason": None, "decided_by": None, "decided_at": None})
         return self.get_request(request_id)
 
-    # -- emergencies (docs/PROTOCOL.md §13.1) ---------------------------------------------------
+    # -- emergencies (docs/PROTOCOL.md §14.1) ---------------------------------------------------
 
     def verify_emergency(self, reviewer: PrincipalInfo, request_id: str, method: str, note: str, *,
                          now: datetime, undo: list[Undo] | None = None) -> LegalRequest:
