@@ -32,7 +32,7 @@ from gateway.config import Settings
 from gateway.errors import OperatorError
 from gateway.keyring import KEY_FILES, NEXT_SUFFIX, RetiredSigningKey, load_gateway_keys, write_history
 from gateway.store.engine import Database
-from gateway.store.tables import LegalRequestRow, OrderRow, Subject, SubjectIndex
+from gateway.store.tables import LegalRequestRow, OrderRow, PreservationRow, Subject, SubjectIndex
 from gateway.subjects import SubjectStore, normalise_username
 from gateway.usage import usage_key, usage_mac
 from gateway.vault import StoreIntegrityError, Vault
@@ -43,6 +43,7 @@ Progress = Callable[[str, int, int], None]
 """``progress(what, done, total)`` after each batch."""
 
 _subjects: Table = Subject.__table__  # type: ignore[attr-defined]
+_preservations: Table = PreservationRow.__table__  # type: ignore[attr-defined]
 _index: Table = SubjectIndex.__table__  # type: ignore[attr-defined]
 _requests: Table = LegalRequestRow.__table__  # type: ignore[attr-defined]
 _orders: Table = OrderRow.__table__  # type: ignore[attr-defined]
@@ -95,7 +96,9 @@ def rotate_at_rest(settings: Settings, *, progress: Progress | None = None, batc
     try:
         for what, table, column, context in (
                 ("subjects", _subjects, "sealed", lambda i: b"subject:" + i.encode("ascii")),
-                ("requests", _requests, "selectors_sealed", lambda i: b"request:" + i.encode("utf-8"))):
+                ("requests", _requests, "selectors_sealed", lambda i: b"request:" + i.encode("utf-8")),
+                ("preservations", _preservations, "selectors_sealed",
+                 lambda i: b"preservation:" + i.encode("ascii"))):
             resealed += _reseal(db, vault, what, table, column, context, progress, batch_size)
         _remac_usage(db, old=keys.at_rest_key, new=keys.at_rest_next)
     finally:
