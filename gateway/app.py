@@ -115,7 +115,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         return Response(body, media_type=CONTENT_TYPE)
 
     async def retention_every_hour() -> None:
-        # IP events are kept only "for a short period" (docs/PROTOCOL.md §15.3), server running or not.
+        # IP events are kept only "for a short period" (docs/PROTOCOL.md §16.3), server running or not.
         while True:
             await asyncio.sleep(settings.retention_every_seconds)
             await run_in_threadpool(retention_once, services)

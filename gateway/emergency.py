@@ -1,4 +1,4 @@
-"""Emergency orders (docs/PROTOCOL.md §15.1), as pure rules: values and the time in, a decision out.
+"""Emergency orders (docs/PROTOCOL.md §16.1), as pure rules: values and the time in, a decision out.
 
 An emergency order's document carries its terms in a signed ``emergency`` object: who recorded the
 secondary verification, when and how, and when the order lapses. Everything that decides whether

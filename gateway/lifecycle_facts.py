@@ -1,5 +1,5 @@
 """What an audit entry records about emergencies, preservation holds, retention and user notices
-(docs/PROTOCOL.md §15), as ``facts`` objects beside the entry's own fields.
+(docs/PROTOCOL.md §16), as ``facts`` objects beside the entry's own fields.
 
 They hold gateway-issued ids, countries, methods, times and counts only: never a selector's value,
 a name, a note, a case reference or anything else about a person (the free texts stay encrypted in

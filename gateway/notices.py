@@ -1,4 +1,4 @@
-"""User notice (docs/PROTOCOL.md §15.4): tell each subject whose data was disclosed, once the
+"""User notice (docs/PROTOCOL.md §16.4): tell each subject whose data was disclosed, once the
 order has ended and no non-disclosure period runs.
 
 One notice per (request, subject): it falls due when every order of the request that disclosed

@@ -490,7 +490,7 @@ class Orders:
                         {"status": "PENDING", "rejection_reason": None, "decided_by": None, "decided_at": None})
         return self.get_request(request_id)
 
-    # -- emergencies (docs/PROTOCOL.md §15.1) ---------------------------------------------------
+    # -- emergencies (docs/PROTOCOL.md §16.1) ---------------------------------------------------
 
     def verify_emergency(self, reviewer: PrincipalInfo, request_id: str, method: str, note: str, *,
                          now: datetime, undo: list[Undo] | None = None) -> LegalRequest:
@@ -642,7 +642,7 @@ class Orders:
         if terms is not None and terms.verified_by is None:
             raise BadRequest("this emergency order was drafted before any secondary verification: record one with "
                              "verifyEmergency, then draft the order again")
-        # Once a court order is attached, reviewers sign the continuation text (docs/PROTOCOL.md §15.1).
+        # Once a court order is attached, reviewers sign the continuation text (docs/PROTOCOL.md §16.1).
         table: type[OrderApproval] | type[ContinuationApproval] = OrderApproval
         message = state.text.encode("utf-8")
         if state.continuation is not None:

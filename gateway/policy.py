@@ -45,7 +45,7 @@ ORDER_KEYS = frozenset({
     "issued_at",
 })
 OPTIONAL_ORDER_KEYS = frozenset({"emergency", "non_disclosure_until"})
-"""Keys a document may add to the §3 ones (docs/PROTOCOL.md §15.1): signed like the rest."""
+"""Keys a document may add to the §3 ones (docs/PROTOCOL.md §16.1): signed like the rest."""
 _ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
@@ -122,7 +122,7 @@ def parse_order_document(text: str) -> OrderDocument:
     except EncodingError as exc:
         raise _invalid(exc.message) from None
     if set(raw) - OPTIONAL_ORDER_KEYS != ORDER_KEYS:
-        raise _invalid("its keys are not exactly those of docs/PROTOCOL.md §3 (and §15.1)")
+        raise _invalid("its keys are not exactly those of docs/PROTOCOL.md §3 (and §16.1)")
     try:
         if canonical_json(raw).decode("utf-8") != text:
             raise _invalid("it is not in RFC 8785 canonical form")

@@ -1,4 +1,4 @@
-"""Preservation holds (docs/PROTOCOL.md §15.2): an authority asks the platform to keep what it holds
+"""Preservation holds (docs/PROTOCOL.md §16.2): an authority asks the platform to keep what it holds
 about some subjects while it obtains a court order. A reviewer grants or rejects the request; a
 granted hold discloses nothing, lasts at most :data:`MAX_HOLD_DAYS` and can be extended once by as
 many more. Retention (:mod:`gateway.retention`) skips the subjects of active holds.

@@ -1,4 +1,4 @@
-"""Retention (docs/PROTOCOL.md §15.3): the platform keeps IP events only "for a short period".
+"""Retention (docs/PROTOCOL.md §16.3): the platform keeps IP events only "for a short period".
 
 :func:`expire` is the pure rule: IP events last seen before the IP cutoff go, and so do devices
 and former usernames past theirs when those are configured (off by default). :func:`run_retention`

@@ -1,4 +1,4 @@
-"""Preservation holds (docs/PROTOCOL.md §15.2): authorities ask and extend, reviewers grant or
+"""Preservation holds (docs/PROTOCOL.md §16.2): authorities ask and extend, reviewers grant or
 reject, both list them; reviewers and auditors see the counts per country. Nothing is disclosed."""
 
 from __future__ import annotations

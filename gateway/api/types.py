@@ -211,10 +211,10 @@ class OrderType:
     revoked_reason: str | None
     document: str = strawberry.field(description="The exact JCS text that approvals sign (docs/PROTOCOL.md §3); "
                                                  "an emergency order's continuation text once a court order is "
-                                                 "attached (§15.1).")
+                                                 "attached (§16.1).")
     state: strawberry.Private[OrderState]
     emergency: EmergencyTermsType | None = strawberry.field(
-        default=None, description="An emergency order's signed terms (docs/PROTOCOL.md §15.1).")
+        default=None, description="An emergency order's signed terms (docs/PROTOCOL.md §16.1).")
     non_disclosure_until: str | None = None
 
     @strawberry.field(description="Authority: the order's subjects, for disclosure of permitted fields.")

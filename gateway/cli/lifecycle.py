@@ -1,5 +1,5 @@
 """`gateway retention run` and `gateway notices …`: the operator's side of a request's later life
-(docs/PROTOCOL.md §15.3, §15.4), on the gateway host with direct database access. Each run or
+(docs/PROTOCOL.md §16.3, §16.4), on the gateway host with direct database access. Each run or
 delivery appends one audit entry through the audit log's one writer."""
 
 from __future__ import annotations

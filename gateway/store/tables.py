@@ -205,7 +205,7 @@ class AuditCosignature(SQLModel, table=True):
 
 class OrderContinuation(SQLModel, table=True):
     """An emergency order's continuation text: its document plus the court order the authority
-    attached (docs/PROTOCOL.md §15.1). It continues the order only with reviewers' signatures over it."""
+    attached (docs/PROTOCOL.md §16.1). It continues the order only with reviewers' signatures over it."""
 
     __tablename__ = "order_continuations"
     order_id: str = Field(foreign_key="orders.id", primary_key=True, max_length=64)
@@ -225,7 +225,7 @@ class ContinuationApproval(SQLModel, table=True):
 
 
 class PreservationRow(SQLModel, table=True):
-    """A preservation request (docs/PROTOCOL.md §15.2): keep what the platform holds about its
+    """A preservation request (docs/PROTOCOL.md §16.2): keep what the platform holds about its
     subjects; it discloses nothing. Selectors are encrypted like a legal request's."""
 
     __tablename__ = "preservations"
@@ -246,7 +246,7 @@ class PreservationRow(SQLModel, table=True):
 
 
 class NoticeSent(SQLModel, table=True):
-    """A user notice the platform's messaging system delivered (docs/PROTOCOL.md §15.4)."""
+    """A user notice the platform's messaging system delivered (docs/PROTOCOL.md §16.4)."""
 
     __tablename__ = "notices_sent"
     id: str = Field(primary_key=True, max_length=64)

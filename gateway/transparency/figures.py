@@ -97,13 +97,13 @@ class _Request:
     subjects: set[str] = field(default_factory=set)
     by_field: dict[str, int] = field(default_factory=dict)
     non_disclosure: bool = False
-    verified: bool = False  # an emergency's secondary verification (section 15.1)
+    verified: bool = False  # an emergency's secondary verification (section 16.1)
     court_order_attached: bool = False
 
 
 @dataclass
 class _Hold:
-    """A preservation request (section 15.2), counted in the period it was submitted."""
+    """A preservation request (section 16.2), counted in the period it was submitted."""
 
     country: str
     granted: bool = False
@@ -240,7 +240,7 @@ class Tally:
                 request.by_field[str(name)] = request.by_field.get(str(name), 0) + 1
 
     def _lifecycle(self, fact: Mapping[str, Any], moment: datetime) -> None:
-        """The facts of section 15: emergencies' verifications and court orders, preservation holds."""
+        """The facts of section 16: emergencies' verifications and court orders, preservation holds."""
         kind = fact.get("kind")
         if kind == LifecycleKind.PRESERVATION_SUBMITTED:
             hold_id = _text(fact, "preservation")

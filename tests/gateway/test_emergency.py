@@ -1,4 +1,4 @@
-"""Emergency orders through the HTTP app (docs/PROTOCOL.md §15.1): a secondary verification before
+"""Emergency orders through the HTTP app (docs/PROTOCOL.md §16.1): a secondary verification before
 any approval, the verifier's approval not counting, a lapse after the configured hours unless a
 court order is attached, and nothing an edited row could grant."""
 

@@ -1,4 +1,4 @@
-"""User notice through the HTTP app and the operator CLI (docs/PROTOCOL.md §15.4): a disclosed
+"""User notice through the HTTP app and the operator CLI (docs/PROTOCOL.md §16.4): a disclosed
 subject is listed only after the order ended and its non-disclosure period ran out, once, and
 `mark-sent` records the delivery in the audit log and removes it."""
 

@@ -1,4 +1,4 @@
-"""Preservation holds and retention through the HTTP app (docs/PROTOCOL.md §15.2, §15.3): a held
+"""Preservation holds and retention through the HTTP app (docs/PROTOCOL.md §16.2, §16.3): a held
 subject's IP events survive `retention run` while another's are deleted from the database file
 itself, and the hold's expiry releases them on the next run."""
 

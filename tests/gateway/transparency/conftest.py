@@ -119,7 +119,7 @@ def build_scenario(world: World) -> Scenario:
 
     def grant(request_id: str, *, max_queries: int = 5) -> dict[str, Any]:
         if cases[-1].emergency:
-            # Section 15.1: a secondary verification first, by a reviewer who then does not approve.
+            # Section 16.1: a secondary verification first, by a reviewer who then does not approve.
             verify = gateway.post(world.reviewers[2], VERIFY, variables={"r": request_id})
             assert verify.status_code == 200, verify.text
         draft = {"requestId": request_id, "validUntil": "2027-01-31T00:00:00Z", "maxQueries": max_queries}

@@ -49,7 +49,7 @@ def expected_figures(scenario: Scenario, cases: list[Case], *, revoked: int, exh
         "disclosures_by_field": {f: sum(c.fields.count(f) for c in cases) for f in SUBJECT_FIELDS},
         "orders_granted": sum(len(c.orders) for c in cases), "orders_revoked": revoked,
         "orders_expired_unused": 0, "orders_exhausted": exhausted,
-        # Section 15.6: the scenario's emergency is verified; it brought its court order with it.
+        # Section 16.6: the scenario's emergency is verified; it brought its court order with it.
         "emergency_outcomes": {"verified": sum(c.emergency for c in cases), "court_order_attached": 0},
         "preservations": {"received": 0, "granted": 0, "rejected": 0, "extended": 0},
         "share_under_non_disclosure": 0.0,

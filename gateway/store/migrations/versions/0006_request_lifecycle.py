@@ -1,12 +1,7 @@
 """request lifecycle: emergency continuations, preservation holds, user notices sent
 
-<<<<<<<< HEAD:gateway/store/migrations/versions/0006_request_lifecycle.py
 Revision ID: 0006
 Revises: 0005
-========
-Revision ID: 0005
-Revises: 0004
->>>>>>>> e9fc0c6 (Renumber after issue 11 landed: protocol section §15, migration 0005):gateway/store/migrations/versions/0005_request_lifecycle.py
 Create Date: 2026-12-01
 """
 
@@ -17,13 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-<<<<<<<< HEAD:gateway/store/migrations/versions/0006_request_lifecycle.py
 revision: str = "0006"
 down_revision: str | None = "0005"
-========
-revision: str = "0005"
-down_revision: str | None = "0004"
->>>>>>>> e9fc0c6 (Renumber after issue 11 landed: protocol section §15, migration 0005):gateway/store/migrations/versions/0005_request_lifecycle.py
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
