@@ -87,6 +87,7 @@ __all__ = [
     "RequestStatus",
     "Selector",
     "Undo",
+    "undo_row_change",
 ]
 
 class OffenseCategory(StrEnum):
@@ -148,6 +149,29 @@ _REVOKED_IN_LOG = (select(_entries.c.idx)
 
 Undo = Callable[[], None]
 """Reverses one committed change; run when the request that made it ends refused or unaudited."""
+
+
+def undo_row_change(db: Database, undo: list[Undo] | None, model: Any, key: object,
+                    restore: dict[str, Any] | None) -> None:
+    """Record how to reverse a committed change: delete the row (``restore`` None) or put the
+    given columns back. The edge runs these, newest first, when the request ends refused or
+    its audit entry cannot be made durable, so no review action stands unlogged."""
+    if undo is None:
+        return
+
+    def reverse() -> None:
+        with db.session() as session:
+            row = session.get(model, key)
+            if row is None:
+                return
+            if restore is None:
+                session.delete(row)
+            else:
+                for column, value in restore.items():
+                    setattr(row, column, value)
+            bump(session)  # an approval or a revocation undone: what was cached on it is stale
+
+    undo.append(reverse)
 
 
 def _new_id(prefix: str) -> str:
@@ -700,25 +724,7 @@ class Orders:
         return self.load(order_id, now=now)
 
     def _undo_with(self, undo: list[Undo] | None, model: Any, key: object, restore: dict[str, Any] | None) -> None:
-        """Record how to reverse a committed change: delete the row (``restore`` None) or put the
-        given columns back. The edge runs these, newest first, when the request ends refused or
-        its audit entry cannot be made durable, so no review action stands unlogged."""
-        if undo is None:
-            return
-
-        def reverse() -> None:
-            with self.db.session() as session:
-                row = session.get(model, key)
-                if row is None:
-                    return
-                if restore is None:
-                    session.delete(row)
-                else:
-                    for column, value in restore.items():
-                        setattr(row, column, value)
-                bump(session)  # an approval or a revocation undone: what was cached on it is stale
-
-        undo.append(reverse)
+        undo_row_change(self.db, undo, model, key, restore)
 
     def load(self, order_id: str, *, now: datetime) -> OrderState:
         """The order with its status computed from first principles; ``ORDER_NOT_FOUND`` if none.

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from gateway.errors import BadRequest, NotFound
-from gateway.orders import Selector, Undo
+from gateway.orders import Selector, Undo, undo_row_change
 from gateway.policy import is_gateway_id
 from gateway.principals import PrincipalInfo
 from gateway.store.engine import Database
@@ -243,18 +243,4 @@ class Preservations:
         return [table[c] for c in sorted(table)]
 
     def _undo(self, undo: list[Undo] | None, hold_id: str, restore: dict[str, Any] | None) -> None:
-        if undo is None:
-            return
-
-        def reverse() -> None:
-            with self.db.session() as session:
-                row = session.get(PreservationRow, hold_id)
-                if row is None:
-                    return
-                if restore is None:
-                    session.delete(row)
-                else:
-                    for column, value in restore.items():
-                        setattr(row, column, value)
-
-        undo.append(reverse)
+        undo_row_change(self.db, undo, PreservationRow, hold_id, restore)
