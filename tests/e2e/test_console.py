@@ -111,7 +111,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                 "contact victims between February and September.", *extra, "--json"))["id"])
 
         granted = submit("AZ 4711/26", subjects[:3])
-        refused = submit("AZ 0815/26", subjects[3:5], "--emergency")
+        refused = submit("AZ 0815/26", subjects[3:5], "--emergency", "--imminent-risk",
+                         "a threat to a named victim's life, received today")
         yield Site(root, url, db, keys, subjects, granted, refused, screenshot_dir())
     db.dispose()
     assert leaks([log.read_text(errors="replace")], secrets_of(subjects)) == [], "plaintext in the server log"
