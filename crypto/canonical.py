@@ -15,24 +15,48 @@ __all__ = ["canonical_json", "parse_json_object"]
 _SAFE_INTEGER = 2**53 - 1  # I-JSON (RFC 7493 §2.2): larger integers are not exact in an IEEE double
 
 
-def _plain(value: Any, depth: int = 0) -> bool:
+def _plain(value: Any) -> bool:
     """Whether RFC 8785 of ``value`` is exactly ``json.dumps`` with sorted keys: objects with ASCII
     keys (where UTF-16 and code point order agree, RFC 8785 §3.2.3), strings, safe integers,
-    booleans and null. JCS escapes strings as JSON.stringify does (§3.2.2.2): the two control
-    escapes and the six-character form are the ones ``json.dumps`` writes. Floats, big integers and
-    anything else take the full serialiser."""
-    if depth > 32:
-        return False
-    kind = type(value)
+    booleans and null, nested at most 32 deep. JCS escapes strings as JSON.stringify does
+    (§3.2.2.2): the two control escapes and the six-character form are the ones ``json.dumps``
+    writes. Floats, big integers and anything else take the full serialiser.
+
+    Iterative, and scalars are checked where they are found rather than pushed: this check runs
+    on every audit entry written and verified, and a recursive call per value cost more than the
+    encoding it guards."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            children: Any = item.values()
+            if not all(type(k) is str and k.isascii() for k in item):
+                return False
+        elif kind is list:
+            children = item
+        else:
+            if not _plain_scalar(item, kind):
+                return False
+            continue
+        if depth >= 32:
+            return False
+        for child in children:
+            child_kind = type(child)
+            if child_kind is str or child_kind is bool or child is None:
+                continue
+            if child_kind is int:
+                if not -_SAFE_INTEGER <= child <= _SAFE_INTEGER:
+                    return False
+                continue
+            stack.append((child, depth + 1))
+    return True
+
+
+def _plain_scalar(value: Any, kind: type) -> bool:
     if kind is str or kind is bool or value is None:
         return True
-    if kind is int:
-        return bool(-_SAFE_INTEGER <= value <= _SAFE_INTEGER)
-    if kind is dict:
-        return all(type(k) is str and k.isascii() and _plain(v, depth + 1) for k, v in value.items())
-    if kind is list:
-        return all(_plain(v, depth + 1) for v in value)
-    return False
+    return kind is int and -_SAFE_INTEGER <= value <= _SAFE_INTEGER
 
 
 def canonical_json(document: Any) -> bytes:

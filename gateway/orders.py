@@ -726,7 +726,7 @@ class Orders:
     def _undo_with(self, undo: list[Undo] | None, model: Any, key: object, restore: dict[str, Any] | None) -> None:
         undo_row_change(self.db, undo, model, key, restore)
 
-    def load(self, order_id: str, *, now: datetime) -> OrderState:
+    def load(self, order_id: str, *, now: datetime, authority_id: str | None = None) -> OrderState:
         """The order with its status computed from first principles; ``ORDER_NOT_FOUND`` if none.
 
         Per call: the state version, the order row and its trusted query count, each by primary key
@@ -738,7 +738,8 @@ class Orders:
         with self.db.engine.connect() as connection:
             version = current(connection)
             row = connection.execute(_LOAD_ORDER, {"order_id": order_id}).first()
-            if row is None:
+            if row is None or (authority_id is not None and row.authority_id != authority_id):
+                # Another authority's order is answered as no order at all, after the same one read.
                 raise OrderNotFound(_NO_ORDER)
             used = trusted_usage(connection, stored_usage(order_id, row), self.usage_key)
             # Not cached: the entry is written after the revocation's own load, and a cleared
@@ -843,12 +844,7 @@ class Orders:
     def for_authority(self, authority_id: str, order_id: str, *, now: datetime) -> OrderState:
         """An order as its authority may see it; another authority's order is ``ORDER_NOT_FOUND``,
         the same answer as no order at all, and found as cheaply: one row read, no verification."""
-        with self.db.session() as session:
-            row = session.get(OrderRow, order_id) if is_gateway_id(order_id) else None
-            owner = None if row is None else row.authority_id
-        if owner != authority_id:
-            raise OrderNotFound(_NO_ORDER)
-        return self.load(order_id, now=now)
+        return self.load(order_id, now=now, authority_id=authority_id)
 
     def order_ids(self) -> list[str]:
         with self.db.session() as session:

@@ -28,9 +28,12 @@ class CheckpointPolicy:
     every_seconds: float = 60.0
 
 
+_MAX_INDEX = select(func.max(_entries.c.idx))
+
+
 def log_size(connection: Connection) -> int:
     """The number of entries: one past the highest index (a primary-key lookup, not a count)."""
-    last = connection.execute(select(func.max(_entries.c.idx))).scalar_one()
+    last = connection.execute(_MAX_INDEX).scalar_one()
     return 0 if last is None else int(last) + 1
 
 

@@ -4,14 +4,14 @@ O(log n) rows instead of passing over the log."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Select, and_, or_, select
 
 from crypto.merkle import HASH_SIZE, TreeHashSource, node_hash
 from gateway.store.tables import AuditNode
 
-__all__ = ["DbTreeSource", "MissingNode", "completed_nodes", "prefetch_statement", "prefetched"]
+__all__ = ["DbTreeSource", "MissingNode", "completed_nodes", "prefetch_statement", "prefetched", "right_edge"]
 
 _nodes = AuditNode.__table__  # type: ignore[attr-defined]
 T = TypeVar("T")
@@ -52,6 +52,22 @@ class DbTreeSource:
             self._cache[key] = found
         return found
 
+    def remember(self, nodes: dict[tuple[int, int], bytes]) -> None:
+        """Take nodes this process wrote itself as known (the writer's right edge of the tree)."""
+        self._cache.update(nodes)
+
+    def edge(self, size: int, written: list[dict[str, object]]) -> dict[tuple[int, int], bytes]:
+        """The right-edge nodes of a tree of ``size`` leaves, from ``written`` and what is known:
+        the left siblings the next append needs (:func:`right_edge`)."""
+        known = {(cast(int, n["level"]), cast(int, n["idx"])): cast(bytes, n["hash"]) for n in written}
+        found: dict[tuple[int, int], bytes] = {}
+        for key in right_edge(size):
+            digest = known.get(key) or self._cache.get(key)
+            if digest is None:
+                return {}  # not all known: the next batch reads them from the table
+            found[key] = digest
+        return found
+
     def prefetch(self, keys: Iterable[tuple[int, int]]) -> None:
         wanted = list(dict.fromkeys(k for k in keys if k not in self._cache))
         for start in range(0, len(wanted), _PREFETCH_CHUNK):
@@ -81,6 +97,18 @@ def prefetched(source: DbTreeSource, compute: Callable[[TreeHashSource], T]) -> 
     return compute(source)
 
 
+def right_edge(size: int) -> list[tuple[int, int]]:
+    """The perfect subtrees on the right edge of a tree of ``size`` leaves: the left siblings that
+    appending at index ``size`` will combine with."""
+    edge: list[tuple[int, int]] = []
+    level, index = 0, size
+    while index > 0:
+        if index & 1:
+            edge.append((level, index - 1))
+        level, index = level + 1, index >> 1
+    return edge
+
+
 def completed_nodes(source: DbTreeSource, first_index: int, leaf_hashes: list[bytes]) -> list[dict[str, object]]:
     """The nodes that become complete when ``leaf_hashes`` are appended at ``first_index``: each
     leaf at level 0, then each parent whose right child it completes (RFC 9162 §2.1.1)."""
@@ -89,14 +117,7 @@ def completed_nodes(source: DbTreeSource, first_index: int, leaf_hashes: list[by
     def lookup(level: int, index: int) -> bytes:
         return pending.get((level, index)) or source.perfect_subtree_hash(level, index)
 
-    # The left siblings these appends will need are on the right edge of the existing tree.
-    edge: list[tuple[int, int]] = []
-    level, index = 0, first_index
-    while index > 0:
-        if index & 1:
-            edge.append((level, index - 1))
-        level, index = level + 1, index >> 1
-    source.prefetch(edge)
+    source.prefetch(right_edge(first_index))
 
     for offset, digest in enumerate(leaf_hashes):
         level, index = 0, first_index + offset

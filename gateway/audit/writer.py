@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nacl.signing import SigningKey
-from sqlalchemy import Connection, Engine, create_engine, event, insert, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 
@@ -56,6 +56,12 @@ _entries = AuditEntry.__table__  # type: ignore[attr-defined]
 _nodes = AuditNode.__table__  # type: ignore[attr-defined]
 _orders = OrderRow.__table__  # type: ignore[attr-defined]
 _seen = SeenToken.__table__  # type: ignore[attr-defined]
+# Built once: on this path building a statement costs more than the database takes to run it.
+_INSERT_ENTRIES = insert(_entries)
+_INSERT_NODES = insert(_nodes)
+_LOAD_USAGE = select(*usage_columns()).where(_orders.c.id == bindparam("order_id"))
+_CHARGE = (update(_orders).where(_orders.c.id == bindparam("order_id"))
+           .values(queries_used=bindparam("used"), usage_index=bindparam("last"), usage_mac=bindparam("mac")))
 _ADVISORY_LOCK = 0x6A75_6469_7400  # any constant shared by all gateway processes
 _MAX_BATCH = 512
 _UNAVAILABLE = "the audit entry could not be made durable, so nothing was disclosed; retry later"
@@ -151,7 +157,13 @@ class AuditWriter:
         self._monotonic = monotonic  # the timed-checkpoint clock; a parameter so tests never wait on it
         self.dialect = self.engine.dialect.name
         self.usage_key = usage_key
-        self._insert_token = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(_seen)
+        self._insert_tokens = ((postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(_seen)
+                               .on_conflict_do_nothing(index_elements=["issuer", "jti"])
+                               .returning(_seen.c.issuer, _seen.c.jti))
+        # The right edge of the tree after the last batch this writer committed, keyed by the size
+        # it is the edge of: the next batch starts there unless another process appended meanwhile.
+        self._edge: tuple[int, dict[tuple[int, int], bytes]] | None = None
+        self._next_edge: tuple[int, dict[tuple[int, int], bytes]] | None = None
         self.checkpoint_key = checkpoint_key
         self.origin = origin
         self.policy = policy
@@ -278,11 +290,8 @@ class AuditWriter:
                 first[(issuer, jti)] = (offset, keep_until)
         if not first:
             return replayed
-        statement = (self._insert_token.values([{"issuer": i, "jti": j, "expires_at": k}
-                                                for (i, j), (_, k) in first.items()])
-                     .on_conflict_do_nothing(index_elements=["issuer", "jti"])
-                     .returning(_seen.c.issuer, _seen.c.jti))
-        inserted = {(str(i), str(j)) for i, j in connection.execute(statement)}
+        rows = [{"issuer": i, "jti": j, "expires_at": k} for (i, j), (_, k) in first.items()]
+        inserted = {(str(i), str(j)) for i, j in connection.execute(self._insert_tokens, rows)}
         replayed.update(offset for token, (offset, _) in first.items() if token not in inserted)
         return replayed
 
@@ -292,7 +301,7 @@ class AuditWriter:
         if order_id in charges:
             used = charges[order_id][0]
         else:
-            row = connection.execute(select(*usage_columns()).where(_orders.c.id == order_id)).first()
+            row = connection.execute(_LOAD_USAGE, {"order_id": order_id}).first()
             if row is None:
                 return False
             used = trusted_usage(connection, stored_usage(order_id, row), self.usage_key)
@@ -339,8 +348,14 @@ class AuditWriter:
 
     def _transaction(self, events: list[AuditEvent]) -> list[AuditReceipt]:
         started = time.perf_counter()
-        with self.engine.begin() as connection:
-            receipts = self._write(connection, events)
+        self._next_edge = None
+        try:
+            with self.engine.begin() as connection:
+                receipts = self._write(connection, events)
+        except BaseException:
+            self._edge = None  # what the failed batch computed never reached the database
+            raise
+        self._edge = self._next_edge
         if self.observer is not None:
             self.observer(len(events), time.perf_counter() - started)
         # Counted only once committed: tests compare batches with entries to see group commit work.
@@ -378,11 +393,16 @@ class AuditWriter:
             receipts.append(AuditReceipt(item.request_id, index, b64encode(digest), decision, code))
         for order_id, (used, last) in charges.items():
             mac = None if self.usage_key is None else usage_mac(self.usage_key, order_id, used, last)
-            connection.execute(update(_orders).where(_orders.c.id == order_id)
-                               .values(queries_used=used, usage_index=None if mac is None else last, usage_mac=mac))
-        connection.execute(insert(_entries), rows)
-        connection.execute(insert(_nodes), completed_nodes(DbTreeSource(connection), size, leaves))
+            connection.execute(_CHARGE, {"order_id": order_id, "used": used,
+                                         "last": None if mac is None else last, "mac": mac})
+        connection.execute(_INSERT_ENTRIES, rows)
+        source = DbTreeSource(connection)
+        if self._edge is not None and self._edge[0] == size:
+            source.remember(self._edge[1])
+        nodes = completed_nodes(source, size, leaves)
+        connection.execute(_INSERT_NODES, nodes)
         new_size = size + len(events)
+        self._next_edge = (new_size, source.edge(new_size, nodes))
         if new_size // self.policy.every_entries > size // self.policy.every_entries:
             make_checkpoint(connection, origin=self.origin, key=self.checkpoint_key, force=False, size=new_size)
         return receipts

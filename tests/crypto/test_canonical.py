@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from crypto.canonical import canonical_json
 from crypto.errors import EncodingError
 
-_scalars = st.none() | st.booleans() | st.integers(min_value=-(2**60), max_value=2**60) | st.text(
+_scalars = st.none() | st.booleans() | st.integers(min_value=-(2**60), max_value=2**60) | st.floats() | st.text(
     alphabet=st.characters(codec="utf-8")) | st.text(alphabet="\x00\x01\x1f\"\\/\u2028\u007f\ue000\U0001f600ab")
 documents = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
     st.text(max_size=6) | st.sampled_from(["a", "b", "\U0001f600", "\ue000", "\x01"]), inner, max_size=5),
@@ -42,3 +42,11 @@ def test_a_key_outside_the_basic_plane_sorts_by_utf16_code_units() -> None:
     document = {"\U0001f600": 1, "\ue000": 2}
     assert canonical_json(document) == rfc8785.dumps(document)
     assert canonical_json(document).index("\U0001f600".encode()) < canonical_json(document).index("\ue000".encode())
+
+
+@pytest.mark.parametrize("depth", [31, 32, 33, 40])
+def test_deeply_nested_documents_equal_the_full_serialiser(depth: int) -> None:
+    document: Any = {"leaf": [1, "x", None, 2**53 - 1, 1.5]}
+    for level in range(depth):
+        document = [document] if level % 2 else {"k": document}
+    assert canonical_json(document) == rfc8785.dumps(document)
