@@ -9,7 +9,7 @@ import rfc8785
 
 from crypto.errors import EncodingError
 
-__all__ = ["canonical_json", "parse_json_object"]
+__all__ = ["canonical_json", "parse_if_canonical", "parse_json_object"]
 
 
 _SAFE_INTEGER = 2**53 - 1  # I-JSON (RFC 7493 §2.2): larger integers are not exact in an IEEE double
@@ -31,7 +31,11 @@ def _plain(value: Any) -> bool:
         kind = type(item)
         if kind is dict:
             children: Any = item.values()
-            if not all(type(k) is str and k.isascii() for k in item):
+            try:
+                keys_ascii = "".join(item).isascii()  # at C speed; a key that is not a str raises
+            except TypeError:
+                return False
+            if not keys_ascii:
                 return False
         elif kind is list:
             children = item
@@ -72,6 +76,46 @@ def canonical_json(document: Any) -> bytes:
         return rfc8785.dumps(document)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise EncodingError("document cannot be canonicalised as RFC 8785 JSON") from exc
+
+
+def _refuse(_: str) -> Any:
+    raise ValueError("not a plain document")
+
+
+def _safe_int(literal: str) -> int:
+    value = int(literal)
+    if not -_SAFE_INTEGER <= value <= _SAFE_INTEGER:
+        raise ValueError("outside the safe integer range")
+    return value
+
+
+# Built once: json.loads with hooks builds a decoder per call, which costs more than the parse.
+_PLAIN_DECODER = json.JSONDecoder(parse_float=_refuse, parse_int=_safe_int, parse_constant=_refuse)
+_SORTED_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def parse_if_canonical(text: str) -> dict[str, Any] | None:
+    """The object ``text`` holds if ``text`` is exactly its RFC 8785 form and it is a plain
+    document (ASCII text, no floats, safe integers); None otherwise, which says nothing: the
+    caller decides with :func:`parse_json_object` and :func:`canonical_json`.
+
+    For verifying a log of such documents: one C parse and one C encode per document. ASCII text
+    whose keys are then ASCII, with every integer safe and no float, is a document whose JCS form
+    is the sorted ``json.dumps`` (see :func:`_plain`); a duplicate key, an escape that JCS would
+    not write or a non-canonical number makes the re-encoding differ."""
+    if not text.isascii():
+        return None
+    try:
+        document = _PLAIN_DECODER.decode(text)
+    except (ValueError, RecursionError):
+        return None
+    if type(document) is not dict:
+        return None
+    try:
+        encoded = _SORTED_ENCODER.encode(document)
+    except (ValueError, RecursionError):
+        return None
+    return document if encoded == text else None
 
 
 def parse_json_object(data: bytes | str, *, what: str = "document") -> dict[str, Any]:

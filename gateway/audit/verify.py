@@ -29,7 +29,6 @@ being what was signed and served. :func:`verify_log` returns a :class:`VerifyRep
 from __future__ import annotations
 
 import functools
-import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -38,7 +37,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, or_, select
 
 from crypto import merkle
-from crypto.canonical import canonical_json, parse_json_object
+from crypto.canonical import canonical_json, parse_if_canonical, parse_json_object
 from crypto.errors import CryptoError, NoteError
 from crypto.note import NoteVerifier
 from gateway.audit.checkpoints import log_size
@@ -178,14 +177,10 @@ def _check_entry(index: int, row: Any) -> bytes:
     text = row.entry
     try:
         raw = text.encode("utf-8")
-        # The common case at C speed: text that re-serialises to itself byte for byte has no
-        # duplicate key (one would be lost) and no NaN (RFC 8785 refuses it). Anything else takes
-        # the strict parser, for the precise reason.
-        try:
-            document = json.loads(text)
-        except (ValueError, RecursionError):
-            document = None
-        if not isinstance(document, dict) or canonical_json(document) != raw:
+        # The common case at C speed: one parse and one encode that must give the text back. Anything
+        # else takes the strict parser and the full serialiser, for the precise reason.
+        document = parse_if_canonical(text)
+        if document is None:
             document = parse_json_object(raw, what="audit entry")
             if canonical_json(document) != raw:
                 raise LogVerificationError("the entry is not in canonical RFC 8785 form", index=index)

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 import rfc8785
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from crypto.canonical import canonical_json
+from crypto.canonical import canonical_json, parse_if_canonical
 from crypto.errors import EncodingError
 
 _scalars = st.none() | st.booleans() | st.integers(min_value=-(2**60), max_value=2**60) | st.floats() | st.text(
@@ -50,3 +50,35 @@ def test_deeply_nested_documents_equal_the_full_serialiser(depth: int) -> None:
     for level in range(depth):
         document = [document] if level % 2 else {"k": document}
     assert canonical_json(document) == rfc8785.dumps(document)
+
+
+@settings(max_examples=400, deadline=None)
+@given(documents, st.sampled_from(["as is", "spaced", "escaped", "float", "big", "duplicate"]))
+def test_parse_if_canonical_accepts_only_the_rfc8785_text(document: Any, edit: str) -> None:
+    """Whatever it accepts is exactly the JCS form of what it returns; the JCS form of a plain
+    ASCII object it accepts; an edited form it never accepts as is."""
+    wrapped = {"d": document}
+    expected = _reference(wrapped)
+    assume(expected is not None)
+    assert expected is not None
+    text = expected.decode("utf-8")
+    text = {"as is": text, "spaced": text.replace(":", ": ", 1), "escaped": text.replace("d", "\\u0064", 1),
+            "float": text[:-1] + ',"zf":1.0}', "big": text[:-1] + f',"zi":{2**53}}}',
+            "duplicate": text[:-1] + ',"d":null}'}[edit]
+    parsed = parse_if_canonical(text)
+    if parsed is not None:
+        assert canonical_json(parsed) == text.encode("utf-8")
+        assert edit == "as is"
+    elif edit == "as is" and text.isascii():
+        assert not _plain_ascii(wrapped)  # a plain ASCII document's own JCS text is always accepted
+
+
+def _plain_ascii(value: Any) -> bool:
+    if isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool)
+                                    and abs(value) > 2**53 - 1):
+        return False
+    if isinstance(value, dict):
+        return all(_plain_ascii(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_plain_ascii(v) for v in value)
+    return True
