@@ -2,7 +2,7 @@
 
 No database and no gateway configuration: only the public endpoints (``/audit/checkpoint``, the hash
 tiles), the log's and the witnesses' verifier keys, and, to check entries, an auditor's key for the
-entry bundles. Like :mod:`gateway.client` it imports only ``crypto``, httpx and the standard library.
+entry bundles. Like :mod:`client.http` it imports only ``crypto``, httpx and the standard library.
 
 One :func:`check_once`: fetch the checkpoint; verify the log's signature and origin; count valid
 cosignature/v1 lines of the trusted witnesses against the quorum; compute the tree's root from the

@@ -35,24 +35,24 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
+from client import operations
+from client.cli import query as query_cli
+from client.cli import request as request_cli
+from client.cli import review as review_cli
+from client.cli.common import client_command, key_table
+from client.errors import GatewayRefused
+from client.http import GatewayClient, fetch_discovery
+from client.keyfiles import key_paths, write_key_pair
 from crypto.errors import CryptoError
 from crypto.keys import (
     encode_public_key,
-    generate_sealing_key,
-    generate_signing_key,
     key_id,
     read_sealing_key,
     read_signing_key,
-    write_key_file,
 )
 from crypto.note import parse_verifier_key, verify_checkpoint
-from gateway.cli import query as query_cli
-from gateway.cli import request as request_cli
-from gateway.cli import review as review_cli
 from gateway.cli.common import console, err_console, fail, handle_errors, open_database, settings
-from gateway.cli.remote import client_command, key_table
 from gateway.cli.subjects import import_report_line, subject_store
-from gateway.client import GatewayClient, GatewayRefused, fetch_discovery
 from gateway.config import Settings, load_settings
 from gateway.demo_data import generate_subjects
 from gateway.errors import OperatorError
@@ -148,15 +148,12 @@ def _demo_settings() -> Settings:
 
 def _keys(prefix: Path) -> tuple[SigningKey, PrivateKey, bool]:
     """The key pair at PREFIX, generated when neither file exists; ``True`` when generated now."""
-    sign_path, seal_path = Path(f"{prefix}.sign.key"), Path(f"{prefix}.seal.key")
+    sign_path, seal_path = key_paths(prefix)
     if sign_path.exists() and seal_path.exists():
         return read_signing_key(sign_path), read_sealing_key(seal_path), False
     if sign_path.exists() or seal_path.exists():
         raise OperatorError(f"only one of {sign_path} and {seal_path} exists; remove it to let the demo start afresh")
-    prefix.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    signing, sealing = generate_signing_key(), generate_sealing_key()
-    write_key_file(sign_path, "ed25519-signing", bytes(signing))
-    write_key_file(seal_path, "x25519-sealing", bytes(sealing))
+    signing, sealing = write_key_pair(prefix, directory_mode=0o700)
     return signing, sealing, True
 
 
@@ -276,6 +273,7 @@ def _command(*parts: str) -> str:
 
 
 @app.command("run")
+@handle_errors
 @client_command
 def run(
     port: Annotated[int, typer.Option(min=1, max=65535, help="port for the local gateway")] = 8080,
@@ -390,18 +388,18 @@ def _story(as_authority: GatewayClient, as_reviewers: list[GatewayClient], peopl
         usernames=[str(first[2]["username"])], subject_ids=[], fields=REQUEST_FIELDS,
         window_from=REQUEST_WINDOW[0], window_until=REQUEST_WINDOW[1],
         justification="Investment fraud ring using the platform to recruit victims.")
-    created = request_cli.submit_request(as_authority, request)
+    created = operations.submit_request(as_authority, request)
     request_id = str(created["id"])
     _note(f"request {request_id}: {created['status']}; selectors: 3 phone numbers (one belongs to no user) and "
           "1 username; the authority is never told which matched")
 
     reviewer_one = as_reviewers[0]
     _step(7, f"{reviewer_one.principal_id} reads it and drafts a narrower order (review show, draft)")
-    seen = review_cli.get_request(reviewer_one, request_id)
+    seen = operations.get_request(reviewer_one, request_id, reviewer=True)
     _note(f"resolved subjects: {', '.join(seen['resolvedSubjectIds'])}; unresolved selectors: "
           f"{seen['unresolvedSelectors']}")
     valid_until = _time(datetime.now(UTC) + timedelta(days=30))
-    draft = review_cli.draft_order(reviewer_one, review_cli.draft_input(
+    draft = operations.draft_order(reviewer_one, review_cli.draft_input(
         request_id, valid_until=valid_until, max_queries=10, fields=ORDER_FIELDS,
         window_from=ORDER_WINDOW[0], window_until=ORDER_WINDOW[1]))
     order_id = str(draft["id"])
@@ -410,22 +408,23 @@ def _story(as_authority: GatewayClient, as_reviewers: list[GatewayClient], peopl
 
     _step(8, "two reviewers approve, each signing the exact document locally")
     for number, (client, reviewer) in enumerate(zip(as_reviewers, reviewers, strict=True)):
-        order = review_cli.get_order(client, order_id)
+        order = operations.get_order(client, order_id)
         document = review_cli.checked_document(order, order_id)
         if number == 0:
             console.print(key_table(review_cli.document_rows(document), title=f"order document {order_id}"))
         signature = review_cli.approval_signature(order["document"], reviewer.signing_key)
-        approved = review_cli.approve_order(client, order_id, signature)
+        approved = operations.approve_order(client, order_id, signature)
         _note(f"{client.principal_id} approved: {review_cli.order_summary(approved)}")
 
     _step(9, f"{authority.id} queries the order's subjects; every sealed value is verified")
-    result, opened = query_cli.query_subjects(as_authority, order_id=order_id, selector=query_cli.Selector("all"),
+    result, opened = query_cli.query_subjects(as_authority, order_id=order_id, selector=operations.QueryTarget("all"),
                                               fields=ORDER_FIELDS, sealing_key=authority.sealing_key)
     query_cli.print_opened(opened, result.audit.as_json() if result.audit else None, as_json=False)
 
     _step(10, "a field outside the order (devices) is refused; nothing is disclosed")
     try:
-        query_cli.send_query(as_authority, order_id=order_id, selector=query_cli.Selector("all"), fields=["devices"])
+        operations.send_query(as_authority, order_id=order_id, selector=operations.QueryTarget("all"),
+                              fields=["devices"])
     except GatewayRefused as refusal:
         if refusal.audit is None:
             raise OperatorError(f"the refusal {refusal.code} carries no audit reference") from refusal

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import typer
 
+from client.cli.main import mount as mount_client_commands
 from gateway.cli import (
     admin,
     audit,
     demo,
     keyadmin,
-    keys,
     lifecycle,
     monitor,
-    query,
-    request,
-    review,
     schema,
     serve,
     subjects,
@@ -46,12 +43,8 @@ audit.app.command("monitor")(monitor.monitor)
 app.add_typer(witness.app, name="witness")
 app.add_typer(lifecycle.retention_app, name="retention")
 app.add_typer(lifecycle.notices_app, name="notices")
-# Principals, against a gateway over HTTP with signed tokens.
-app.command("keygen")(keys.keygen)
-app.add_typer(request.app, name="request")
-app.add_typer(review.app, name="review")
-app.command("query")(query.query)
-app.command("open")(query.open_)
+# Principals, against a gateway over HTTP with signed tokens: the client's commands (client/).
+mount_client_commands(app)
 
 
 def run() -> None:

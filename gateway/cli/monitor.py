@@ -16,11 +16,12 @@ import httpx
 import typer
 from rich.markup import escape
 
+from client.errors import ClientError
+from client.http import fetch_discovery
 from crypto.cosignature import parse_cosigner_key
 from crypto.keys import read_signing_key
 from crypto.note import parse_verifier_key
 from gateway.cli.common import console, err_console, fail, handle_errors
-from gateway.client import ClientError, fetch_discovery
 from gateway.monitor import Auditor, MonitorAlarm, MonitorConfig, MonitorError, check_once
 
 __all__ = ["monitor"]

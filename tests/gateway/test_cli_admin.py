@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from client.keyfiles import sealing_key_for, signing_key_for
 from crypto.keys import public_key_info
 from gateway.cli.main import app
-from gateway.cli.remote import sealing_key_for, signing_key_for
 
 
 @pytest.fixture

@@ -13,13 +13,13 @@ import typer
 from nacl.signing import SigningKey
 from typer.testing import CliRunner, Result
 
+from client.cli import query, request, review
+from client.cli.common import fields_option, split_list
+from client.errors import ClientError, UsageError
+from client.operations import QueryTarget
 from crypto.canonical import canonical_json
 from crypto.keys import generate_signing_key, write_key_file
 from crypto.signing import ORDER_DOMAIN, verify_signature_over
-from gateway.cli import query, request, review
-from gateway.cli.remote import fields_option, split_list
-from gateway.client import ClientError
-from gateway.errors import OperatorError
 
 DOCUMENT = {"v": 1, "order_id": "ord_1", "request_id": "req_1", "authority_id": "bka-de", "fields": ["phoneNumber"],
             "subjects": ["sub_1"], "data_window": {"from": "2026-01-01T00:00:00Z", "until": "2026-02-01T00:00:00Z"}}
@@ -70,7 +70,7 @@ def test_a_document_that_could_be_read_two_ways_is_never_signed(text: str, reaso
 
 
 def test_a_draft_window_needs_both_ends() -> None:
-    with pytest.raises(OperatorError, match="both --from and --until"):
+    with pytest.raises(UsageError, match="both --from and --until"):
         review.draft_input("req_1", valid_until="2027-01-01T00:00:00Z", max_queries=1,
                            window_from="2026-01-01T00:00:00Z")
     assert review.draft_input("req_1", valid_until="2027-01-01T00:00:00Z", max_queries=3) == {
@@ -81,9 +81,9 @@ def test_a_request_needs_a_subject_and_a_sha256() -> None:
     common = {"case_reference": "AZ", "court": "AG", "jurisdiction": "DE", "legal_basis": "x",
               "offense_category": "fraud", "usernames": [], "subject_ids": [], "fields": ["phoneNumber"],
               "window_from": "2026-01-01T00:00:00Z", "window_until": "2026-02-01T00:00:00Z", "justification": "x"}
-    with pytest.raises(OperatorError, match="at least one subject"):
+    with pytest.raises(UsageError, match="at least one subject"):
         request.request_input(court_order_digest="ab" * 32, phones=[], **common)  # type: ignore[arg-type]
-    with pytest.raises(OperatorError, match="64 hex characters"):
+    with pytest.raises(UsageError, match="64 hex characters"):
         request.request_input(court_order_digest="abc", phones=["+4915123456789"], **common)  # type: ignore[arg-type]
     built = request.request_input(court_order_digest="AB" * 32, phones=["+4915123456789"], **common)  # type: ignore[arg-type]
     assert (built["offenseCategory"], built["courtOrderSha256"]) == ("FRAUD", "ab" * 32)
@@ -95,13 +95,13 @@ def test_the_court_order_hash_is_computed_locally(tmp_path: Path) -> None:
     content = b"%PDF-1.7 court order " * 100_000  # more than one read chunk
     path.write_bytes(content)
     assert request.court_order_sha256(path) == hashlib.sha256(content).hexdigest()
-    with pytest.raises(OperatorError, match="cannot read the court order"):
+    with pytest.raises(UsageError, match="cannot read the court order"):
         request.court_order_sha256(tmp_path / "missing.pdf")
 
 
 def test_fields_are_checked_against_the_schema_list() -> None:
     assert fields_option(["phoneNumber,ipAddresses", "phoneNumber"]) == ["phoneNumber", "ipAddresses"]
-    with pytest.raises(OperatorError, match="unknown field 'phone'"):
+    with pytest.raises(UsageError, match="unknown field 'phone'"):
         fields_option(["phone"])
     assert split_list([" a, b ", "", "a"]) == ["a", "b"]
 
@@ -109,8 +109,8 @@ def test_fields_are_checked_against_the_schema_list() -> None:
 @pytest.mark.parametrize("options", [{}, {"subject_id": "s", "phone": "p"}, {"phone": "p", "all_subjects": True}])
 def test_a_query_selects_exactly_one_way(options: dict[str, object]) -> None:
     values: dict[str, object] = {"subject_id": None, "phone": None, "username": None, "all_subjects": False}
-    with pytest.raises(OperatorError, match="exactly one of"):
-        query.Selector.from_options(**(values | options))  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="exactly one of"):
+        QueryTarget.from_options(**(values | options))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("field", "value", "rows"), [

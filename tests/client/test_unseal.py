@@ -12,10 +12,13 @@ import pytest
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
-from gateway.cli.query import Selector, disclosure_query, open_result, query_subjects, send_query
-from gateway.client import ClientResult, GatewayClient
+from client.cli.query import open_result, query_subjects
+from client.errors import UnsealError
+from client.http import ClientResult, GatewayClient
+from client.operations import QueryTarget, disclosure_query, send_query
+from client.unseal import OpenedResponse, open_response, response_parts
+from client.wire import DISCLOSABLE_FIELDS
 from gateway.subjects import SUBJECT_FIELDS, normalise_phone
-from gateway.unseal import DISCLOSABLE_FIELDS, OpenedResponse, UnsealError, open_response, response_parts
 from tests.support.plaintext import leaks, secrets_of
 from tests.support.world import World
 
@@ -29,7 +32,7 @@ def served(world: World) -> tuple[World, str, ClientResult, OpenedResponse]:
     assert world.authority.sealing_key is not None
     client = GatewayClient("http://testserver", world.authority.id, world.authority.signing_key,
                            http_client=world.gateway.client)
-    result, opened = query_subjects(client, order_id=order_id, selector=Selector("all"), fields=FIELDS,
+    result, opened = query_subjects(client, order_id=order_id, selector=QueryTarget("all"), fields=FIELDS,
                                     sealing_key=world.authority.sealing_key)
     return world, order_id, result, opened
 
@@ -161,19 +164,19 @@ def test_open_result_checks_the_selected_subject_id(served: tuple[World, str, Cl
     client = GatewayClient("http://testserver", world.authority.id, world.authority.signing_key,
                            http_client=world.gateway.client)
     subject_id = world.subjects[2]["id"]
-    result = send_query(client, order_id=order_id, selector=Selector("id", subject_id), fields=["phoneNumber"])
+    result = send_query(client, order_id=order_id, selector=QueryTarget("id", subject_id), fields=["phoneNumber"])
     opened = open_result(result, sealing_key=world.authority.sealing_key, gateway_key=client.gateway_key,
-                         order_id=order_id, selector=Selector("id", subject_id), fields=["phoneNumber"])
+                         order_id=order_id, selector=QueryTarget("id", subject_id), fields=["phoneNumber"])
     assert [v.subject_id for v in opened.values] == [subject_id]
     with pytest.raises(UnsealError, match=f"about subject {subject_id}, not sub_x"):
         open_result(result, sealing_key=world.authority.sealing_key, gateway_key=client.gateway_key,
-                    order_id=order_id, selector=Selector("id", "sub_x"), fields=["phoneNumber"])
+                    order_id=order_id, selector=QueryTarget("id", "sub_x"), fields=["phoneNumber"])
 
 
 def test_selector_values_travel_in_variables_never_in_the_query_text() -> None:
-    text, variables = disclosure_query(Selector("phoneNumber", '+4915123456789") { x } #'), ["phoneNumber"])
+    text, variables = disclosure_query(QueryTarget("phoneNumber", '+4915123456789") { x } #'), ["phoneNumber"])
     assert "+49" not in text
     assert variables == {"by": {"phoneNumber": '+4915123456789") { x } #'}}
-    all_text, no_variables = disclosure_query(Selector("all"), ["ipAddresses"])
+    all_text, no_variables = disclosure_query(QueryTarget("all"), ["ipAddresses"])
     assert "subjects { id ipAddresses" in all_text
     assert no_variables is None

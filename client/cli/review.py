@@ -20,90 +20,56 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from crypto.canonical import canonical_json, parse_json_object
-from crypto.encoding import B64
-from crypto.errors import CryptoError
-from crypto.keys import key_id
-from crypto.signing import ORDER_DOMAIN, sign_over
-from gateway.cli.common import console, fail, is_interactive, print_json
-from gateway.cli.remote import (
+from client.cli.common import (
     DEFAULT_URL,
     IdOption,
     KeyOption,
     UrlOption,
     client_command,
     connect,
+    console,
+    fail,
     fields_option,
+    is_interactive,
     key_table,
+    print_json,
     signing_key_for,
     split_list,
 )
-from gateway.cli.request import (
-    PRESERVATION_SELECTION,
-    REQUEST_SELECTION,
-    RequestStatus,
-    preservation_rows,
-    request_rows,
-    requests_table,
+from client.cli.requests import add_list_and_show, preservation_rows, request_rows
+from client.errors import ClientError, UsageError
+from client.operations import (
+    GRANT_PRESERVATION,
+    LIST_PRESERVATIONS,
+    REJECT_PRESERVATION,
+    VERIFY_EMERGENCY,
+    approve_order,
+    draft_order,
+    get_order,
+    reject_request,
+    revoke_order,
 )
-from gateway.client import ClientError, GatewayClient
-from gateway.emergency import VerificationMethod
-from gateway.errors import OperatorError
-from gateway.preservation import PreservationStatus
+from client.wire import PreservationStatus, VerificationMethod
+from crypto.canonical import canonical_json, parse_json_object
+from crypto.encoding import B64
+from crypto.errors import CryptoError
+from crypto.keys import key_id
+from crypto.signing import ORDER_DOMAIN, sign_over
 
 __all__ = [
-    "APPROVE_ORDER",
-    "DRAFT_ORDER",
-    "ORDER_BY_ID",
     "app",
     "approval_signature",
-    "approve_order",
     "checked_document",
     "document_rows",
     "draft_input",
-    "draft_order",
-    "get_order",
-    "get_request",
-    "list_requests",
-    "reject_request",
-    "revoke_order",
+    "order_rows",
+    "order_summary",
 ]
 
 app = typer.Typer(help="Reviewers: read requests; draft, approve, reject and revoke orders.", no_args_is_help=True)
 
-REVIEW_SELECTION = REQUEST_SELECTION + " resolvedSubjectIds unresolvedSelectors verification { by at method }"
-ORDER_SELECTION = ("id status authorityId requestId fields subjectIds dataWindow { from until } validUntil "
-                   "maxQueries queriesUsed approvals approvalsRequired revokedReason document")
-LIST_REQUESTS = f"query Requests($status: RequestStatus) {{ requests(status: $status) {{ {REVIEW_SELECTION} }} }}"
-REQUEST_BY_ID = f"query RequestById($id: ID!) {{ requestById(id: $id) {{ {REVIEW_SELECTION} }} }}"
-ORDER_BY_ID = f"query OrderById($id: ID!) {{ orderById(id: $id) {{ {ORDER_SELECTION} }} }}"
-DRAFT_ORDER = f"mutation DraftOrder($input: DraftOrderInput!) {{ draftOrder(input: $input) {{ {ORDER_SELECTION} }} }}"
-APPROVE_ORDER = ("mutation ApproveOrder($orderId: ID!, $signature: String!) "
-                 f"{{ approveOrder(orderId: $orderId, signature: $signature) {{ {ORDER_SELECTION} }} }}")
-REJECT_REQUEST = ("mutation RejectRequest($requestId: ID!, $reason: String!) "
-                  f"{{ rejectRequest(requestId: $requestId, reason: $reason) {{ {REVIEW_SELECTION} }} }}")
-REVOKE_ORDER = ("mutation RevokeOrder($orderId: ID!, $reason: String!) "
-                f"{{ revokeOrder(orderId: $orderId, reason: $reason) {{ {ORDER_SELECTION} }} }}")
 
-
-# -- operations (also what `gateway demo run` calls) ------------------------------------------------
-
-
-def list_requests(client: GatewayClient, status: RequestStatus | None = None) -> list[dict[str, Any]]:
-    variables = {"status": str(status)} if status is not None else {}
-    return [dict(r) for r in client.execute(LIST_REQUESTS, variables).data["requests"]]
-
-
-def get_request(client: GatewayClient, request_id: str) -> dict[str, Any]:
-    return dict(client.execute(REQUEST_BY_ID, {"id": request_id}).data["requestById"])
-
-
-def get_order(client: GatewayClient, order_id: str) -> dict[str, Any]:
-    """``orderById``; raises :class:`ClientError` when the gateway knows no such order."""
-    found = client.execute(ORDER_BY_ID, {"id": order_id}).data["orderById"]
-    if found is None:
-        raise ClientError(f"the gateway has no order {order_id}")
-    return dict(found)
+# -- what a command sends and signs (also what `gateway demo run` calls) ------------------------
 
 
 def draft_input(request_id: str, *, valid_until: str, max_queries: int, subject_ids: list[str] | None = None,
@@ -111,8 +77,8 @@ def draft_input(request_id: str, *, valid_until: str, max_queries: int, subject_
                 window_until: str | None = None) -> dict[str, Any]:
     """``DraftOrderInput``; what is left out is taken whole from the request (docs/PROTOCOL.md §5)."""
     if (window_from is None) != (window_until is None):
-        raise OperatorError("give both --from and --until to narrow the data window, or neither to keep the "
-                            "request's")
+        raise UsageError("give both --from and --until to narrow the data window, or neither to keep the "
+                         "request's")
     draft: dict[str, Any] = {"requestId": request_id, "validUntil": valid_until, "maxQueries": max_queries}
     if subject_ids:
         draft["subjectIds"] = subject_ids
@@ -121,10 +87,6 @@ def draft_input(request_id: str, *, valid_until: str, max_queries: int, subject_
     if window_from is not None:
         draft["dataWindow"] = {"from": window_from, "until": window_until}
     return draft
-
-
-def draft_order(client: GatewayClient, draft: Mapping[str, Any]) -> dict[str, Any]:
-    return dict(client.execute(DRAFT_ORDER, {"input": dict(draft)}).data["draftOrder"])
 
 
 def checked_document(order: Mapping[str, Any], order_id: str) -> dict[str, Any]:
@@ -150,18 +112,6 @@ def checked_document(order: Mapping[str, Any], order_id: str) -> dict[str, Any]:
 def approval_signature(document_text: str, signing_key: SigningKey) -> B64:
     """Base64 Ed25519 signature over ``ORDER_DOMAIN || 0x00 || document_text`` (docs/PROTOCOL.md §3)."""
     return sign_over(ORDER_DOMAIN, document_text.encode("utf-8"), signing_key)
-
-
-def approve_order(client: GatewayClient, order_id: str, signature: str) -> dict[str, Any]:
-    return dict(client.execute(APPROVE_ORDER, {"orderId": order_id, "signature": signature}).data["approveOrder"])
-
-
-def reject_request(client: GatewayClient, request_id: str, reason: str) -> dict[str, Any]:
-    return dict(client.execute(REJECT_REQUEST, {"requestId": request_id, "reason": reason}).data["rejectRequest"])
-
-
-def revoke_order(client: GatewayClient, order_id: str, reason: str) -> dict[str, Any]:
-    return dict(client.execute(REVOKE_ORDER, {"orderId": order_id, "reason": reason}).data["revokeOrder"])
 
 
 # -- rendering ------------------------------------------------------------------------------------
@@ -210,42 +160,10 @@ def order_rows(order: Mapping[str, Any]) -> list[tuple[str, str]]:
 # -- commands -------------------------------------------------------------------------------------
 
 
-@app.command("list")
-@client_command
-def list_(
-    principal_id: IdOption,
-    key: KeyOption,
-    status: Annotated[RequestStatus | None, typer.Option(case_sensitive=False, help="only this status")] = None,
-    url: UrlOption = DEFAULT_URL,
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
-) -> None:
-    """List legal requests, with how many of their selectors resolved to subjects."""
-    with connect(url, principal_id, key) as client:
-        found = list_requests(client, status)
-    if as_json:
-        print_json(found)
-    elif not found:
-        console.print("no requests" + (f" with status {status}" if status else ""))
-    else:
-        console.print(requests_table(found, reviewer=True))
-
-
-@app.command("show")
-@client_command
-def show(
-    request_id: Annotated[str, typer.Argument(metavar="REQUEST_ID")],
-    principal_id: IdOption,
-    key: KeyOption,
-    url: UrlOption = DEFAULT_URL,
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
-) -> None:
-    """Show a request, the subject ids its selectors resolved to and how many did not resolve."""
-    with connect(url, principal_id, key) as client:
-        found = get_request(client, request_id)
-    if as_json:
-        print_json(found)
-    else:
-        console.print(key_table(request_rows(found)))
+add_list_and_show(app, reviewer=True,
+                  list_help="List legal requests, with how many of their selectors resolved to subjects.",
+                  show_help="Show a request, the subject ids its selectors resolved to and how many did not resolve.",
+                  id_metavar="REQUEST_ID")
 
 
 @app.command("draft")
@@ -358,19 +276,6 @@ def order(
     console.print(key_table(order_rows(found)))
 
 
-VERIFY_EMERGENCY = ("mutation VerifyEmergency($requestId: ID!, $method: VerificationMethod!, $note: String!) "
-                    "{ verifyEmergency(requestId: $requestId, method: $method, note: $note) "
-                    f"{{ {REVIEW_SELECTION} }} }}")
-REVIEW_PRESERVATION_SELECTION = PRESERVATION_SELECTION + " subjectIds unresolvedSelectors"
-LIST_PRESERVATIONS = ("query Preservations($status: PreservationStatus) "
-                      f"{{ preservations(status: $status) {{ {REVIEW_PRESERVATION_SELECTION} }} "
-                      "preservationCounts { country pending granted rejected active extended } }")
-GRANT_PRESERVATION = ("mutation GrantPreservation($id: ID!) "
-                      f"{{ grantPreservation(id: $id) {{ {REVIEW_PRESERVATION_SELECTION} }} }}")
-REJECT_PRESERVATION = ("mutation RejectPreservation($id: ID!, $reason: String!) "
-                       f"{{ rejectPreservation(id: $id, reason: $reason) {{ {REVIEW_PRESERVATION_SELECTION} }} }}")
-
-
 @app.command("verify-emergency")
 @client_command
 def verify_emergency(
@@ -410,9 +315,9 @@ def preservations(
 ) -> None:
     """List preservation requests and the counts per country; --grant or --reject one."""
     if grant is not None and reject is not None:
-        raise OperatorError("give at most one of --grant and --reject")
+        raise UsageError("give at most one of --grant and --reject")
     if reject is not None and not reason:
-        raise OperatorError("--reject needs a --reason")
+        raise UsageError("--reject needs a --reason")
     with connect(url, principal_id, key) as client:
         if grant is not None:
             decided: dict[str, Any] | None = dict(client.execute(GRANT_PRESERVATION, {"id": grant})

@@ -7,73 +7,48 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 
-from gateway.cli.common import console, print_json
-from gateway.cli.remote import (
+from client.cli.common import (
     DEFAULT_URL,
     IdOption,
     KeyOption,
     UrlOption,
     client_command,
     connect,
+    console,
     fields_option,
     key_table,
+    print_json,
 )
-from gateway.client import GatewayClient
-from gateway.errors import OperatorError
-from gateway.orders import LegalProcess, OffenseCategory, RequestStatus
+from client.cli.requests import add_list_and_show, preservation_rows, request_rows
+from client.errors import UsageError
+from client.operations import ATTACH_COURT_ORDER, EXTEND_PRESERVATION, SUBMIT_PRESERVATION, submit_request
+from client.wire import LegalProcess, OffenseCategory
 
-__all__ = [
-    "LIST_REQUESTS",
-    "REQUEST_BY_ID",
-    "SUBMIT_REQUEST",
-    "OffenseCategory",
-    "RequestStatus",
-    "app",
-    "court_order_sha256",
-    "get_request",
-    "list_requests",
-    "request_input",
-    "request_rows",
-    "submit_request",
-]
+__all__ = ["app", "court_order_sha256", "request_input"]
 
 app = typer.Typer(help="Authorities: submit legal requests and follow their review.", no_args_is_help=True)
-
-# What an authority may read of its requests; resolvedSubjectIds and unresolvedSelectors are for
-# reviewers only (to an authority they would say who is a user), so they are never asked for here.
-REQUEST_SELECTION = ("id status authorityId caseReference court jurisdiction legalBasis offenseCategory "
-                     "courtOrderSha256 fields dataWindow { from until } justification emergency createdAt "
-                     "rejectionReason orderIds imminentRisk nonDisclosureUntil")
-SUBMIT_REQUEST = ("mutation SubmitRequest($input: LegalRequestInput!) "
-                  f"{{ submitRequest(input: $input) {{ {REQUEST_SELECTION} }} }}")
-LIST_REQUESTS = f"query Requests($status: RequestStatus) {{ requests(status: $status) {{ {REQUEST_SELECTION} }} }}"
-REQUEST_BY_ID = f"query RequestById($id: ID!) {{ requestById(id: $id) {{ {REQUEST_SELECTION} }} }}"
 
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 
-
-# -- operations (also what `gateway demo run` calls) ------------------------------------------------
+# -- what a command sends (also what `gateway demo run` calls) -----------------------------------
 
 
 def court_order_sha256(path: Path) -> str:
-    """Lowercase hex SHA-256 of the court order file, read in chunks. Raises :class:`OperatorError`."""
+    """Lowercase hex SHA-256 of the court order file, read in chunks. Raises :class:`UsageError`."""
     digest = hashlib.sha256()
     try:
         with path.open("rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(chunk)
     except OSError as exc:
-        raise OperatorError(f"cannot read the court order {path}: {exc.strerror or type(exc).__name__}") from None
+        raise UsageError(f"cannot read the court order {path}: {exc.strerror or type(exc).__name__}") from None
     return digest.hexdigest()
 
 
@@ -83,19 +58,19 @@ def request_input(*, case_reference: str, court: str, jurisdiction: str, legal_b
                   window_until: str, justification: str, emergency: bool = False,
                   legal_process: LegalProcess | str = LegalProcess.COURT_ORDER,
                   imminent_risk: str | None = None, non_disclosure_until: str | None = None) -> dict[str, Any]:
-    """The ``LegalRequestInput`` variables. Raises :class:`OperatorError` for no subjects or a bad
+    """The ``LegalRequestInput`` variables. Raises :class:`UsageError` for no subjects or a bad
     digest; an emergency may come without a court order but not without its imminent risk."""
     if court_order_digest is not None and not _SHA256_HEX.fullmatch(court_order_digest):
-        raise OperatorError("--court-order-sha256 must be 64 hex characters")
+        raise UsageError("--court-order-sha256 must be 64 hex characters")
     if court_order_digest is None and not emergency:
-        raise OperatorError("give the court order as --court-order FILE or --court-order-sha256 HEX; only an "
-                            "--emergency request may come without one")
+        raise UsageError("give the court order as --court-order FILE or --court-order-sha256 HEX; only an "
+                         "--emergency request may come without one")
     if emergency and not imminent_risk:
-        raise OperatorError("an --emergency request needs --imminent-risk: the risk of death or serious injury")
+        raise UsageError("an --emergency request needs --imminent-risk: the risk of death or serious injury")
     subjects = ([{"phoneNumber": p} for p in phones] + [{"username": u} for u in usernames]
                 + [{"id": s} for s in subject_ids])
     if not subjects:
-        raise OperatorError("name at least one subject with --phone, --username or --subject-id")
+        raise UsageError("name at least one subject with --phone, --username or --subject-id")
     return {
         "caseReference": case_reference, "court": court, "jurisdiction": jurisdiction, "legalBasis": legal_basis,
         "offenseCategory": str(OffenseCategory(str(offense_category).upper())),
@@ -105,76 +80,6 @@ def request_input(*, case_reference: str, court: str, jurisdiction: str, legal_b
         "legalProcess": str(LegalProcess(str(legal_process).upper())), "imminentRisk": imminent_risk,
         "nonDisclosureUntil": non_disclosure_until,
     }
-
-
-def submit_request(client: GatewayClient, request: Mapping[str, Any]) -> dict[str, Any]:
-    """``submitRequest``; the new request as the gateway returns it."""
-    return dict(client.execute(SUBMIT_REQUEST, {"input": dict(request)}).data["submitRequest"])
-
-
-def list_requests(client: GatewayClient, status: RequestStatus | None = None) -> list[dict[str, Any]]:
-    """``requests``: an authority's own; a reviewer's, all of them."""
-    variables = {"status": str(status)} if status is not None else {}
-    return [dict(r) for r in client.execute(LIST_REQUESTS, variables).data["requests"]]
-
-
-def get_request(client: GatewayClient, request_id: str) -> dict[str, Any]:
-    """``requestById``: one of an authority's own requests."""
-    return dict(client.execute(REQUEST_BY_ID, {"id": request_id}).data["requestById"])
-
-
-# -- rendering ------------------------------------------------------------------------------------
-
-
-def _window(request: Mapping[str, Any]) -> str:
-    window = request.get("dataWindow") or {}
-    return f"{window.get('from', '?')} → {window.get('until', '?')}"
-
-
-def request_rows(request: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """Label/value rows of a request, in reading order; reviewers' fields when present."""
-    rows = [
-        ("request", str(request.get("id"))), ("status", str(request.get("status"))),
-        ("authority", str(request.get("authorityId"))), ("case reference", str(request.get("caseReference"))),
-        ("court", str(request.get("court"))), ("jurisdiction", str(request.get("jurisdiction"))),
-        ("legal basis", str(request.get("legalBasis"))), ("offense", str(request.get("offenseCategory"))),
-        ("court order sha256", str(request.get("courtOrderSha256"))),
-        ("fields", ", ".join(request.get("fields") or [])), ("data window", _window(request)),
-        ("justification", str(request.get("justification"))),
-        ("emergency", "yes" if request.get("emergency") else "no"), ("submitted", str(request.get("createdAt"))),
-    ]
-    if request.get("imminentRisk"):
-        rows.append(("imminent risk", str(request["imminentRisk"])))
-    if request.get("nonDisclosureUntil"):
-        rows.append(("no notice to the user before", str(request["nonDisclosureUntil"])))
-    if request.get("verification"):
-        found = request["verification"]
-        rows.append(("secondary verification", f"{found.get('method')} by {found.get('by')} at {found.get('at')}"))
-    if request.get("rejectionReason"):
-        rows.append(("rejected because", str(request["rejectionReason"])))
-    if "resolvedSubjectIds" in request:
-        resolved = request.get("resolvedSubjectIds") or []
-        rows.append(("resolved subjects", "\n".join(resolved) if resolved else "(none)"))
-        rows.append(("unresolved selectors", str(request.get("unresolvedSelectors"))))
-    rows.append(("orders", "\n".join(request.get("orderIds") or []) or "(none yet)"))
-    return rows
-
-
-def requests_table(requests: Sequence[Mapping[str, Any]], *, reviewer: bool = False) -> Table:
-    columns = ["request", "status", "authority", "case", "offense", "fields", "data window", "orders"]
-    if reviewer:
-        columns[6:6] = ["resolved", "unresolved"]
-    table = Table()
-    for name in columns:  # fold, never truncate: a cut-off id is useless
-        table.add_column(name, overflow="fold")
-    for r in requests:
-        cells = [r.get("id"), r.get("status"), r.get("authorityId"), r.get("caseReference"),
-                 r.get("offenseCategory"), ", ".join(r.get("fields") or []), _window(r),
-                 "\n".join(r.get("orderIds") or []) or "-"]
-        if reviewer:
-            cells[6:6] = [str(len(r.get("resolvedSubjectIds") or [])), str(r.get("unresolvedSelectors"))]
-        table.add_row(*(Text(str(c)) for c in cells))
-    return table
 
 
 # -- commands -------------------------------------------------------------------------------------
@@ -216,7 +121,7 @@ def submit(
 ) -> None:
     """Submit a legal request for review. Selectors are sent to the gateway but never echoed back."""
     if court_order is not None and court_order_sha256_hex is not None:
-        raise OperatorError("give the court order as exactly one of --court-order FILE or --court-order-sha256 HEX")
+        raise UsageError("give the court order as exactly one of --court-order FILE or --court-order-sha256 HEX")
     digest = court_order_sha256(court_order) if court_order is not None else court_order_sha256_hex
     variables = request_input(
         case_reference=case_reference, court=court, jurisdiction=jurisdiction, legal_basis=legal_basis,
@@ -234,67 +139,9 @@ def submit(
     console.print(key_table(request_rows(created)))
 
 
-@app.command("list")
-@client_command
-def list_(
-    principal_id: IdOption,
-    key: KeyOption,
-    status: Annotated[RequestStatus | None, typer.Option(case_sensitive=False, help="only this status")] = None,
-    url: UrlOption = DEFAULT_URL,
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
-) -> None:
-    """List your requests and their status."""
-    with connect(url, principal_id, key) as client:
-        found = list_requests(client, status)
-    if as_json:
-        print_json(found)
-    elif not found:
-        console.print("no requests" + (f" with status {status}" if status else ""))
-    else:
-        console.print(requests_table(found))
-
-
-@app.command("show")
-@client_command
-def show(
-    request_id: Annotated[str, typer.Argument(metavar="ID", help="the request id (req_…)")],
-    principal_id: IdOption,
-    key: KeyOption,
-    url: UrlOption = DEFAULT_URL,
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
-) -> None:
-    """Show one of your requests, with its status and orders."""
-    with connect(url, principal_id, key) as client:
-        found = get_request(client, request_id)
-    if as_json:
-        print_json(found)
-    else:
-        console.print(key_table(request_rows(found)))
-
-
-ATTACH_COURT_ORDER = ("mutation AttachCourtOrder($requestId: ID!, $hash: String!) "
-                      "{ attachCourtOrder(requestId: $requestId, courtOrderSha256: $hash) "
-                      f"{{ {REQUEST_SELECTION} }} }}")
-PRESERVATION_SELECTION = ("id status authorityId country caseReference jurisdiction legalBasis requestedUntil "
-                          "grantedUntil extended active rejectionReason createdAt")
-SUBMIT_PRESERVATION = ("mutation SubmitPreservation($input: PreservationInput!) "
-                       f"{{ submitPreservation(input: $input) {{ {PRESERVATION_SELECTION} }} }}")
-EXTEND_PRESERVATION = ("mutation ExtendPreservation($id: ID!, $until: String!) "
-                       f"{{ extendPreservation(id: $id, until: $until) {{ {PRESERVATION_SELECTION} }} }}")
-
-
-def preservation_rows(hold: Mapping[str, Any]) -> list[tuple[str, str]]:
-    rows = [(label, str(hold.get(key))) for label, key in (
-        ("preservation", "id"), ("status", "status"), ("authority", "authorityId"), ("country", "country"),
-        ("case reference", "caseReference"), ("jurisdiction", "jurisdiction"), ("legal basis", "legalBasis"),
-        ("requested until", "requestedUntil"), ("granted until", "grantedUntil"), ("active", "active"),
-        ("extended", "extended"), ("submitted", "createdAt"))]
-    if hold.get("rejectionReason"):
-        rows.append(("rejected because", str(hold["rejectionReason"])))
-    if "subjectIds" in hold:
-        rows.append(("subjects held", "\n".join(hold.get("subjectIds") or []) or "(none)"))
-        rows.append(("unresolved selectors", str(hold.get("unresolvedSelectors"))))
-    return rows
+add_list_and_show(app, reviewer=False, list_help="List your requests and their status.",
+                  show_help="Show one of your requests, with its status and orders.", id_metavar="ID",
+                  id_help="the request id (req_…)")
 
 
 @app.command("attach-court-order")
@@ -312,10 +159,10 @@ def attach_court_order(
 ) -> None:
     """Attach the court order to an emergency request before its orders lapse."""
     if (court_order is None) == (court_order_sha256_hex is None):
-        raise OperatorError("give the court order as exactly one of --court-order FILE or --court-order-sha256 HEX")
+        raise UsageError("give the court order as exactly one of --court-order FILE or --court-order-sha256 HEX")
     digest = court_order_sha256(court_order) if court_order is not None else str(court_order_sha256_hex)
     if not _SHA256_HEX.fullmatch(digest):
-        raise OperatorError("--court-order-sha256 must be 64 hex characters")
+        raise UsageError("--court-order-sha256 must be 64 hex characters")
     with connect(url, principal_id, key) as client:
         found = dict(client.execute(ATTACH_COURT_ORDER, {"requestId": request_id, "hash": digest.lower()})
                      .data["attachCourtOrder"])
@@ -353,9 +200,9 @@ def preserve(
             subjects = ([{"phoneNumber": p} for p in phone or []] + [{"username": u} for u in username or []]
                         + [{"id": s} for s in subject_id or []])
             if not subjects:
-                raise OperatorError("name at least one subject with --phone, --username or --subject-id")
+                raise UsageError("name at least one subject with --phone, --username or --subject-id")
             if not (case_reference and jurisdiction and legal_basis):
-                raise OperatorError("a preservation request needs --case-reference, --jurisdiction and --legal-basis")
+                raise UsageError("a preservation request needs --case-reference, --jurisdiction and --legal-basis")
             variables = {"input": {"caseReference": case_reference, "jurisdiction": jurisdiction,
                                    "legalBasis": legal_basis, "until": until, "subjects": subjects}}
             found = dict(client.execute(SUBMIT_PRESERVATION, variables).data["submitPreservation"])

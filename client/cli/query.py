@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import typer
 from nacl.public import PrivateKey
@@ -23,82 +22,38 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from gateway.cli.common import console, err_console
-from gateway.cli.remote import (
+from client.cli.common import (
     DEFAULT_URL,
     IdOption,
     KeyOption,
     UrlOption,
     client_command,
     connect,
+    console,
+    err_console,
     fields_option,
     gateway_key_option,
     sealing_key_for,
     warn_if_interceptable,
 )
-from gateway.client import ClientResult, GatewayClient, fetch_discovery
-from gateway.errors import OperatorError
-from gateway.unseal import DISCLOSABLE_FIELDS, OpenedResponse, UnsealError, open_response, response_parts
+from client.errors import UnsealError, UsageError
+from client.http import ClientResult, GatewayClient, fetch_discovery
+from client.operations import QueryTarget, disclosure_query, send_query
+from client.unseal import OpenedResponse, open_response, response_parts
 
 __all__ = [
-    "Selector",
-    "disclosure_query",
     "open_",
     "open_result",
+    "print_opened",
     "query",
     "query_subjects",
     "render_value",
-    "send_query",
     "values_table",
 ]
 
-_SEALED = "{ algorithm recipientKeyId ciphertext }"
-SelectorKind = Literal["id", "phoneNumber", "username"]
-
-
-@dataclass(frozen=True)
-class Selector:
-    """Which subject(s) to ask for: one by ``id``, ``phoneNumber`` or ``username``, or ``all`` of the order's."""
-
-    kind: SelectorKind | Literal["all"]
-    value: str | None = None
-
-    @classmethod
-    def from_options(cls, *, subject_id: str | None, phone: str | None, username: str | None,
-                     all_subjects: bool) -> Selector:
-        options: tuple[tuple[SelectorKind, str | None], ...] = (
-            ("id", subject_id), ("phoneNumber", phone), ("username", username))
-        given = [(kind, value) for kind, value in options if value]
-        if len(given) + int(all_subjects) != 1:
-            raise OperatorError("choose the subject with exactly one of --subject-id, --phone, --username or --all")
-        if all_subjects:
-            return cls("all")
-        kind, value = given[0]
-        return cls(kind, value)
-
-
-def disclosure_query(selector: Selector, fields: Sequence[str]) -> tuple[str, dict[str, Any] | None]:
-    """The operation and its variables. Raises :class:`OperatorError` for a field outside §5."""
-    for field in fields:
-        if field not in DISCLOSABLE_FIELDS:  # the only text spliced into the query: checked first
-            raise OperatorError(f"unknown field {field!r}; choose from {', '.join(DISCLOSABLE_FIELDS)}")
-    if not fields:
-        raise OperatorError("name at least one field with --fields")
-    selection = " ".join(f"{field} {_SEALED}" for field in fields)
-    if selector.kind == "all":
-        return f"query Disclose {{ order {{ id subjectIds subjects {{ id {selection} }} }} }}", None
-    return (f"query Disclose($by: SubjectSelector!) {{ subject(by: $by) {{ id {selection} }} }}",
-            {"by": {selector.kind: selector.value}})
-
-
-def send_query(client: GatewayClient, *, order_id: str, selector: Selector, fields: Sequence[str]) -> ClientResult:
-    """Send the disclosure query with ``ord`` = ``order_id``. Raises the client's errors."""
-    operation, variables = disclosure_query(selector, fields)
-    return client.execute(operation, variables, order_id=order_id)
-
 
 def open_result(result: ClientResult, *, sealing_key: PrivateKey, gateway_key: VerifyKey, order_id: str,
-                selector: Selector, fields: Sequence[str]) -> OpenedResponse:
+                selector: QueryTarget, fields: Sequence[str]) -> OpenedResponse:
     """Open and verify every value of a served query against what was asked. Raises :class:`UnsealError`."""
     if result.audit is None:
         raise UnsealError("the response carries no extensions.audit.request_id, so its values cannot be tied "
@@ -108,7 +63,7 @@ def open_result(result: ClientResult, *, sealing_key: PrivateKey, gateway_key: V
                          subject_id=selector.value if selector.kind == "id" else None)
 
 
-def query_subjects(client: GatewayClient, *, order_id: str, selector: Selector, fields: Sequence[str],
+def query_subjects(client: GatewayClient, *, order_id: str, selector: QueryTarget, fields: Sequence[str],
                    sealing_key: PrivateKey) -> tuple[ClientResult, OpenedResponse]:
     """Send, then open and verify: what `gateway query` does, for callers such as the demo."""
     result = send_query(client, order_id=order_id, selector=selector, fields=fields)
@@ -205,7 +160,7 @@ def query(
     url: UrlOption = DEFAULT_URL,
 ) -> None:
     """Query subjects of your order; open and verify every sealed value, then print them."""
-    selector = Selector.from_options(subject_id=subject_id, phone=phone, username=username,
+    selector = QueryTarget.from_options(subject_id=subject_id, phone=phone, username=username,
                                      all_subjects=all_subjects)
     wanted = fields_option(fields)
     # Everything that could fail locally fails before the query is sent and counted.
@@ -213,8 +168,8 @@ def query(
     pinned = gateway_key_option(gateway_key)
     disclosure_query(selector, wanted)
     if save is not None and (save.exists() or not save.parent.is_dir()):
-        raise OperatorError(f"--save {save}: the file exists already or its directory does not; "
-                            "choose a new file so no earlier response is overwritten")
+        raise UsageError(f"--save {save}: the file exists already or its directory does not; "
+                         "choose a new file so no earlier response is overwritten")
     with connect(url, principal_id, key, gateway_key=pinned) as client:
         result = send_query(client, order_id=order_id, selector=selector, fields=wanted)
         if save is not None:
@@ -241,7 +196,7 @@ def open_(
     try:
         document = json.loads(file.read_bytes())
     except OSError as exc:
-        raise OperatorError(f"cannot read {file}: {exc.strerror or type(exc).__name__}") from None
+        raise UsageError(f"cannot read {file}: {exc.strerror or type(exc).__name__}") from None
     except (ValueError, RecursionError):
         raise UnsealError(f"{file} is not a JSON response saved by `gateway query --save`") from None
     pinned = gateway_key_option(gateway_key)

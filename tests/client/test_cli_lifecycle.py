@@ -13,8 +13,8 @@ import pytest
 import typer
 from typer.testing import CliRunner, Result
 
-from gateway.cli import request, review
-from gateway.client import GatewayClient
+from client.cli import request, review
+from client.http import GatewayClient
 from tests.support.plaintext import leaks, secrets_of
 from tests.support.world import World
 

@@ -1,28 +1,30 @@
-"""What the client commands (`request`, `review`, `query`, `open`) share: their common options,
-key files by prefix, the connection, and the one place where a client error becomes a message and
-an exit code: 2 for a refusal ("refused: CODE: message") or an unreachable gateway, 1 for a
-response whose values do not verify."""
+"""What the client commands (`keygen`, `request`, `review`, `query`, `open`) share: the console,
+their common options, the connection, and the one place where an error becomes a message and an
+exit code: 2 for a refusal ("refused: CODE: message"), an unreachable gateway or a bad option or
+file ("error: message"), 1 for a response whose values do not verify."""
 
 from __future__ import annotations
 
 import functools
+import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, NoReturn, ParamSpec, TypeVar
 
 import typer
-from nacl.public import PrivateKey
-from nacl.signing import SigningKey, VerifyKey
+from nacl.signing import VerifyKey
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from client.errors import ClientError, GatewayRefused, UnsealError, UsageError
+from client.http import DEFAULT_URL, GatewayClient, is_loopback_url
+from client.keyfiles import sealing_key_for, signing_key_for
+from client.wire import DISCLOSABLE_FIELDS
 from crypto.errors import CryptoError
-from crypto.keys import decode_signing_public_key, read_sealing_key, read_signing_key
-from gateway.cli.common import err_console, fail, handle_errors
-from gateway.client import DEFAULT_URL, ClientError, GatewayClient, GatewayRefused, is_loopback_url
-from gateway.errors import OperatorError
-from gateway.unseal import DISCLOSABLE_FIELDS, UnsealError
+from crypto.keys import decode_signing_public_key
 
 __all__ = [
     "DEFAULT_URL",
@@ -31,9 +33,14 @@ __all__ = [
     "UrlOption",
     "client_command",
     "connect",
+    "console",
+    "err_console",
+    "fail",
     "fields_option",
     "gateway_key_option",
+    "is_interactive",
     "key_table",
+    "print_json",
     "print_refusal",
     "sealing_key_for",
     "signing_key_for",
@@ -44,12 +51,31 @@ __all__ = [
 P = ParamSpec("P")
 R = TypeVar("R")
 
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
 UrlOption = Annotated[str, typer.Option("--url", envvar="GATEWAY_URL", help="the gateway's base URL")]
 IdOption = Annotated[str, typer.Option("--id", help="your principal id, as registered at the gateway",
                                        show_default=False)]
 KeyOption = Annotated[Path, typer.Option("--key", metavar="PREFIX", show_default=False,
                                          help="your key files from `gateway keygen`: PREFIX.sign.key "
                                               "(and PREFIX.seal.key to open disclosures)")]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print ``message`` as an error and exit with ``code``."""
+    # Markup for the prefix only: messages may hold brackets (paths, `ip_events[0]`).
+    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True)
+    raise typer.Exit(code)
+
+
+def print_json(value: object) -> None:
+    """``value`` as indented JSON on stdout (the ``--json`` output of the client commands)."""
+    console.print_json(json.dumps(value))
+
+
+def is_interactive() -> bool:
+    return sys.stdin.isatty()
 
 
 def print_refusal(exc: GatewayRefused) -> None:
@@ -70,7 +96,8 @@ def _exit_for(exc: ClientError | UnsealError) -> NoReturn:
 
 
 def client_command(func: Callable[P, R]) -> Callable[P, R]:
-    """:func:`~gateway.cli.common.handle_errors`, plus the client's own errors and exit codes."""
+    """Run a command; turn every error of the client and of ``crypto`` into a message and an exit
+    code, never a traceback."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -78,29 +105,10 @@ def client_command(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except (ClientError, UnsealError) as exc:
             _exit_for(exc)
+        except (UsageError, CryptoError) as exc:
+            fail(exc.message)
 
-    return handle_errors(wrapper)
-
-
-def _key_path(prefix: Path, suffix: str) -> Path:
-    return Path(f"{prefix}.{suffix}.key")
-
-
-def signing_key_for(prefix: Path) -> SigningKey:
-    """PREFIX.sign.key; :class:`OperatorError` saying what to do when it is missing."""
-    path = _key_path(prefix, "sign")
-    if not path.exists():
-        raise OperatorError(f"{path} does not exist; --key takes the PREFIX given to `gateway keygen --out PREFIX`")
-    return read_signing_key(path)
-
-
-def sealing_key_for(prefix: Path) -> PrivateKey:
-    """PREFIX.seal.key; :class:`OperatorError` saying what to do when it is missing."""
-    path = _key_path(prefix, "seal")
-    if not path.exists():
-        raise OperatorError(f"{path} does not exist; opening disclosures needs the sealing key written by "
-                            "`gateway keygen --out PREFIX`")
-    return read_sealing_key(path)
+    return wrapper
 
 
 def gateway_key_option(value: str | None) -> VerifyKey | None:
@@ -110,8 +118,8 @@ def gateway_key_option(value: str | None) -> VerifyKey | None:
     try:
         return decode_signing_public_key(value)
     except CryptoError as exc:
-        raise OperatorError(f"--gateway-key: {exc.message}; pass the gateway_signing_key from "
-                            "/.well-known/disclosure-gateway") from exc
+        raise UsageError(f"--gateway-key: {exc.message}; pass the gateway_signing_key from "
+                         "/.well-known/disclosure-gateway") from exc
 
 
 def warn_if_interceptable(url: str, pinned: bool) -> None:
@@ -145,7 +153,7 @@ def fields_option(values: list[str] | None, *, option: str = "--fields") -> list
     fields = split_list(values)
     unknown = [f for f in fields if f not in DISCLOSABLE_FIELDS]
     if unknown:
-        raise OperatorError(f"{option}: unknown field {unknown[0]!r}; choose from {', '.join(DISCLOSABLE_FIELDS)}")
+        raise UsageError(f"{option}: unknown field {unknown[0]!r}; choose from {', '.join(DISCLOSABLE_FIELDS)}")
     return fields
 
 

@@ -5,15 +5,7 @@ the key that signs disclosure records, then sends each operation as one JSON bod
 token bound to exactly those bytes. It never retries: a token is single use, and a refusal (4xx)
 would only be refused again.
 
-Errors, all :class:`ClientError`::
-
-    ClientError               anything that stopped the call (bad URL, inconsistent discovery…)
-    ├── GatewayUnreachable    no connection, or no answer in time
-    ├── GatewayResponseError  an answer that is not the gateway's JSON (a proxy's 502, HTML…)
-    └── GatewayRefused        a §6 error body: ``code``, ``message``, HTTP ``status``, ``audit``
-
-This module imports only ``crypto``, httpx and the standard library, so an authority can lift it
-out of the gateway's repository.
+Every error is a :class:`~client.errors.ClientError` (see :mod:`client.errors`).
 """
 
 from __future__ import annotations
@@ -28,6 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 from nacl.signing import SigningKey, VerifyKey
 
+from client.errors import ClientError, GatewayRefused, GatewayResponseError, GatewayUnreachable
 from crypto.errors import CryptoError
 from crypto.keys import decode_signing_public_key, encode_public_key
 from crypto.note import parse_verifier_key
@@ -38,13 +31,9 @@ __all__ = [
     "DISCOVERY_PATH",
     "TOKEN_LIFETIME_S",
     "AuditRef",
-    "ClientError",
     "ClientResult",
     "Discovery",
     "GatewayClient",
-    "GatewayRefused",
-    "GatewayResponseError",
-    "GatewayUnreachable",
     "fetch_discovery",
     "is_loopback_url",
 ]
@@ -53,22 +42,6 @@ DEFAULT_URL: Final = "http://127.0.0.1:8080"
 DISCOVERY_PATH: Final = "/.well-known/disclosure-gateway"
 TOKEN_LIFETIME_S: Final = 60
 """Long enough for a slow link and a clock a little off; far inside the gateway's 300 s cap."""
-
-
-class ClientError(Exception):
-    """Base of the client's errors; ``message`` says what went wrong and what to do."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class GatewayUnreachable(ClientError):
-    """The gateway could not be reached, or did not answer in time."""
-
-
-class GatewayResponseError(ClientError):
-    """The answer was not a gateway response: not JSON, or not shaped as GraphQL over HTTP."""
 
 
 @dataclass(frozen=True)
@@ -91,18 +64,6 @@ class AuditRef:
 
     def as_json(self) -> dict[str, Any]:
         return {"request_id": self.request_id, "index": self.index, "leaf_hash": self.leaf_hash}
-
-
-class GatewayRefused(ClientError):
-    """A §6 refusal: the stable ``code``, the gateway's ``message``, the HTTP ``status`` and the
-    audit entry the refusal was logged under (``None`` if the body carried none)."""
-
-    def __init__(self, code: str, message: str, status: int, audit: AuditRef | None) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.status = status
-        self.audit = audit
 
 
 @dataclass(frozen=True)

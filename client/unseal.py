@@ -18,32 +18,20 @@ from typing import Any, Final
 from nacl.public import PrivateKey
 from nacl.signing import VerifyKey
 
+from client.errors import UnsealError
+from client.wire import DISCLOSABLE_FIELDS
 from crypto.encoding import B64, KeyId
 from crypto.errors import SealedValueError
 from crypto.sealing import SealedValue, open_record
 
 __all__ = [
-    "DISCLOSABLE_FIELDS",
     "OpenedResponse",
     "OpenedValue",
-    "UnsealError",
     "open_response",
     "response_parts",
 ]
 
-DISCLOSABLE_FIELDS: Final = ("phoneNumber", "ipAddresses", "devices", "usernameHistory")
-"""The sealed ``Subject`` fields of docs/PROTOCOL.md §5, in schema order."""
-
 _NOT_DATA: Final = frozenset({"id", "__typename"})
-
-
-class UnsealError(Exception):
-    """A response whose values cannot all be opened and verified. ``message`` names the first value
-    that failed (subject id and field), never anything from inside it."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)

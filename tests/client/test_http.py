@@ -13,19 +13,12 @@ import httpx
 import pytest
 from nacl.signing import SigningKey
 
+from client.errors import ClientError, GatewayRefused, GatewayResponseError, GatewayUnreachable
+from client.http import TOKEN_LIFETIME_S, AuditRef, GatewayClient
+from client.operations import SUBMIT_REQUEST
 from crypto.keys import encode_public_key
 from crypto.note import verifier_key_string
 from crypto.tokens import verify_token
-from gateway.cli.request import SUBMIT_REQUEST
-from gateway.client import (
-    TOKEN_LIFETIME_S,
-    AuditRef,
-    ClientError,
-    GatewayClient,
-    GatewayRefused,
-    GatewayResponseError,
-    GatewayUnreachable,
-)
 from tests.support.harness import Actor, Harness
 from tests.support.world import World
 

@@ -1,0 +1,11 @@
+"""The principals' toolkit: what an authority, a reviewer or an auditor runs on its own machine.
+
+It speaks to a gateway over HTTP with signed tokens (:mod:`client.http`), sends the GraphQL
+operations of :mod:`client.operations` using the wire names of :mod:`client.wire`, opens and
+checks sealed records (:mod:`client.unseal`), keeps key files (:mod:`client.keyfiles`) and offers
+the principals' commands (:mod:`client.cli`; ``python -m client``). Errors: :mod:`client.errors`.
+
+Imports: ``crypto`` and the client's own libraries (httpx, typer, rich, PyNaCl) and nothing of
+``gateway`` or of the server's libraries (SQLAlchemy, sqlmodel, alembic, strawberry, starlette,
+uvicorn); ``tests/client/test_isolation.py`` holds it to that.
+"""
