@@ -4,36 +4,25 @@ errors into messages and exit codes."""
 from __future__ import annotations
 
 import functools
-import json
-import sys
 from collections.abc import Callable
-from typing import NoReturn, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
-import typer
 from pydantic import ValidationError
-from rich.console import Console
-from rich.markup import escape
 
+# One console and one way to fail for both programs: the operator's commands print as the
+# principals' commands do.
+from client.cli.common import console, err_console, fail, is_interactive, print_json
 from crypto.errors import CryptoError
 from gateway.config import Settings, SettingsError, load_settings
 from gateway.errors import GatewayError, OperatorError
 from gateway.store.engine import Database
 from gateway.store.migrate import current_revision, head_revision
 
-__all__ = ["console", "err_console", "fail", "handle_errors", "open_database", "print_json", "settings"]
-
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+__all__ = ["console", "err_console", "fail", "handle_errors", "is_interactive", "open_database", "print_json",
+           "settings"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    """Print ``message`` as an error and exit with ``code``."""
-    # Markup for the prefix only: messages may hold brackets (paths, `ip_events[0]`).
-    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True)
-    raise typer.Exit(code)
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
@@ -49,11 +38,6 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             fail(f"invalid configuration: {exc.errors()[0].get('msg', exc)}")
 
     return wrapper
-
-
-def print_json(value: object) -> None:
-    """``value`` as indented JSON on stdout (the ``--json`` output of the client commands)."""
-    console.print_json(json.dumps(value))
 
 
 def settings() -> Settings:
@@ -84,7 +68,3 @@ def open_database(config: Settings) -> Database:
         db.dispose()
         raise OperatorError("the database schema is not up to date; run `gateway init`")
     return db
-
-
-def is_interactive() -> bool:
-    return sys.stdin.isatty()
