@@ -11,9 +11,9 @@ from crypto.errors import CryptoError
 from crypto.tokens import TokenClaims, peek_token, verify_token
 from gateway.config import Settings
 from gateway.errors import AuthenticationError, from_crypto
-from gateway.policy import is_gateway_id
 from gateway.principals import PrincipalInfo, PrincipalRegistry
 from gateway.replay import ReplayStore
+from gateway.values.ids import is_gateway_id
 
 __all__ = ["Caller", "authenticate", "single_authorization"]
 

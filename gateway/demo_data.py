@@ -20,6 +20,8 @@ from typing import Any, Final
 
 import phonenumbers
 
+from gateway.values.times import format_seconds
+
 __all__ = ["EVENTS_FROM", "EVENTS_UNTIL", "generate_subjects"]
 
 EVENTS_FROM: Final = datetime(2026, 1, 1, tzinfo=UTC)
@@ -48,9 +50,6 @@ _DEVICES: Final = (
     ("Firefox 132", "Windows 11", "Messenger Web", ("2026.10", "2026.11")),
 )
 
-
-def _time(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _between(rng: random.Random, start: datetime, end: datetime) -> datetime:
@@ -108,7 +107,7 @@ def _ip(rng: random.Random) -> str:
 def _span(rng: random.Random, max_days: float) -> tuple[str, str]:
     first = _between(rng, EVENTS_FROM, EVENTS_UNTIL)
     last = min(first + timedelta(seconds=int(rng.expovariate(1.0) * max_days * 86_400 / 3)), EVENTS_UNTIL)
-    return _time(first), _time(last)
+    return format_seconds(first), format_seconds(last)
 
 
 def _subject(rng: random.Random, ids: set[str], phones: set[str], names: set[str],
@@ -147,11 +146,12 @@ def _subject(rng: random.Random, ids: set[str], phones: set[str], names: set[str
     history: list[dict[str, Any]] = []
     for i, start in enumerate(starts):
         if i == len(starts) - 1:
-            history.append({"username": username, "from": _time(start)})
+            history.append({"username": username, "from": format_seconds(start)})
         else:
-            history.append({"username": _name(rng), "from": _time(start), "until": _time(starts[i + 1])})
+            history.append({"username": _name(rng), "from": format_seconds(start),
+                            "until": format_seconds(starts[i + 1])})
 
-    return {"id": subject_id, "username": username, "phone": phone, "created_at": _time(created_at),
+    return {"id": subject_id, "username": username, "phone": phone, "created_at": format_seconds(created_at),
             "ip_events": events, "devices": devices, "username_history": history}
 
 

@@ -9,10 +9,10 @@ from nacl.public import PublicKey
 from nacl.signing import SigningKey
 
 from crypto.sealing import SealedValue, seal_record
-from gateway.audit.model import rfc3339_us
 from gateway.errors import FieldNotPermitted
 from gateway.policy import OrderDocument
 from gateway.subjects import SubjectRecord
+from gateway.values.times import rfc3339_us
 
 __all__ = ["DisclosureRequest", "seal_field"]
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from crypto.canonical import canonical_json, parse_json_object
 from crypto.errors import EncodingError
-from gateway.subjects import format_time, parse_time
+from gateway.values.times import format_time, parse_time
 
 __all__ = [
     "EMERGENCY_FIELDS", "ApprovalRule", "CourtOrder", "EmergencyTerms", "Signer", "VerificationMethod",

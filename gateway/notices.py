@@ -22,14 +22,14 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from gateway import lifecycle_facts
-from gateway.audit.model import AuditEvent, Decision, parse_rfc3339_us
+from gateway.audit.model import AuditEvent, Decision
 from gateway.audit.writer import AuditWriter
 from gateway.errors import AuditUnavailable, OperatorError
 from gateway.orders import Orders, OrderState
 from gateway.policy import OrderStatus
 from gateway.store.engine import Database
 from gateway.store.tables import AuditEntry, NoticeSent
-from gateway.subjects import format_time, parse_time
+from gateway.values.times import format_time, parse_rfc3339_us, parse_time
 
 __all__ = ["Notice", "Notices", "due_at", "ended_at", "notice_id"]
 

@@ -48,15 +48,7 @@ from gateway.errors import (
     OrderNotFound,
     OrderRevoked,
 )
-from gateway.policy import (
-    OrderDocument,
-    OrderStatus,
-    TimeWindow,
-    check_narrowing,
-    is_gateway_id,
-    order_status,
-    parse_order_document,
-)
+from gateway.policy import OrderDocument, OrderStatus, check_narrowing, order_status, parse_order_document
 from gateway.principals import ACTIVE, PrincipalInfo, Role
 from gateway.store.engine import Database
 from gateway.store.tables import (
@@ -70,8 +62,12 @@ from gateway.store.tables import (
     PrincipalKey,
 )
 from gateway.store.versions import bump, current
-from gateway.subjects import SUBJECT_FIELDS, SubjectStore, format_time, parse_time
+from gateway.subjects import SubjectStore
 from gateway.usage import stored_usage, trusted_usage, usage_columns
+from gateway.values.fields import SUBJECT_FIELDS
+from gateway.values.ids import is_gateway_id
+from gateway.values.times import format_time, parse_time
+from gateway.values.window import TimeWindow
 from gateway.vault import Vault
 
 __all__ = [

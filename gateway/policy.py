@@ -11,7 +11,6 @@ decision out. No database, no resolvers: most security tests need no server.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,11 +31,14 @@ from gateway.errors import (
     OrderRevoked,
     SubjectNotPermitted,
 )
-from gateway.subjects import SUBJECT_FIELDS, format_time, parse_time
+from gateway.values.fields import SUBJECT_FIELDS
+from gateway.values.ids import is_gateway_id
+from gateway.values.times import parse_time
+from gateway.values.window import TimeWindow
 
 __all__ = [
-    "OrderDocument", "OrderStatus", "TimeWindow", "check_narrowing", "check_scope", "is_gateway_id", "order_status",
-    "parse_order_document", "refusal_for",
+    "OrderDocument", "OrderStatus", "check_narrowing", "check_scope", "order_status", "parse_order_document",
+    "refusal_for",
 ]
 
 ORDER_KEYS = frozenset({
@@ -46,16 +48,6 @@ ORDER_KEYS = frozenset({
 })
 OPTIONAL_ORDER_KEYS = frozenset({"emergency", "non_disclosure_until"})
 """Keys a document may add to the §3 ones (docs/PROTOCOL.md §16.1): signed like the rest."""
-_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-
-
-def is_gateway_id(text: str) -> bool:
-    """Whether ``text`` has the shape of an id the gateway issues (requests, orders). Anything else
-    names nothing and must never reach the database: PostgreSQL refuses a NUL in text (a 500), and
-    a token's ``ord`` goes into the audit entry."""
-    return _ID.fullmatch(text) is not None
-
-
 class OrderStatus(StrEnum):
     PENDING_APPROVAL = "PENDING_APPROVAL"
     ACTIVE = "ACTIVE"
@@ -63,31 +55,6 @@ class OrderStatus(StrEnum):
     EXHAUSTED = "EXHAUSTED"
     REVOKED = "REVOKED"
     LAPSED = "LAPSED"
-
-
-@dataclass(frozen=True)
-class TimeWindow:
-    """A half-open interval [start, end) of UTC times."""
-
-    start: datetime
-    end: datetime
-
-    @classmethod
-    def parse(cls, start: str, end: str, *, what: str = "window") -> TimeWindow:
-        try:
-            window = cls(parse_time(start), parse_time(end))
-        except ValueError:
-            raise BadRequest(f"{what}: times must be RFC 3339 with Z or an offset, "
-                             "e.g. 2026-09-01T00:00:00Z") from None
-        if window.start >= window.end:
-            raise BadRequest(f"{what}: 'from' must be before 'until'")
-        return window
-
-    def contains(self, other: TimeWindow) -> bool:
-        return self.start <= other.start and other.end <= self.end
-
-    def as_document(self) -> dict[str, str]:
-        return {"from": format_time(self.start), "until": format_time(self.end)}
 
 
 @dataclass(frozen=True)

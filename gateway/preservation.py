@@ -22,11 +22,12 @@ from sqlmodel import col
 
 from gateway.errors import BadRequest, NotFound
 from gateway.orders import Selector, Undo, undo_row_change
-from gateway.policy import is_gateway_id
 from gateway.principals import PrincipalInfo
 from gateway.store.engine import Database
 from gateway.store.tables import PreservationRow, Principal
-from gateway.subjects import SubjectStore, format_time
+from gateway.subjects import SubjectStore
+from gateway.values.ids import is_gateway_id
+from gateway.values.times import format_time
 from gateway.vault import Vault
 
 __all__ = ["MAX_HOLD_DAYS", "Preservation", "PreservationInput", "PreservationStatus", "Preservations"]

@@ -41,8 +41,8 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, Final, NewType, TypeAlias
+from datetime import datetime
+from typing import Any, Final, TypeAlias
 
 import phonenumbers
 from sqlalchemy import Connection, Table, bindparam, func, insert, select
@@ -53,16 +53,17 @@ from crypto.errors import EncodingError
 from gateway.errors import OperatorError
 from gateway.store.engine import Database
 from gateway.store.tables import metadata
+from gateway.values.fields import SUBJECT_FIELDS
+from gateway.values.ids import SubjectId
+from gateway.values.times import format_time, parse_time
 from gateway.vault import StoreIntegrityError, Vault
 
 __all__ = [
     "MAX_LINE_CHARS",
-    "SUBJECT_FIELDS",
     "Device",
     "FieldValue",
     "ImportReport",
     "IpEvent",
-    "SubjectId",
     "SubjectImportError",
     "SubjectLineError",
     "SubjectRecord",
@@ -70,19 +71,12 @@ __all__ = [
     "UnknownSubjectField",
     "UsernameRecord",
     "encode_document",
-    "format_time",
     "normalise_ip",
     "normalise_phone",
     "normalise_username",
     "parse_subject",
     "parse_subject_line",
-    "parse_time",
 ]
-
-SubjectId = NewType("SubjectId", str)
-
-SUBJECT_FIELDS: Final = ("phoneNumber", "ipAddresses", "devices", "usernameHistory")
-"""The disclosable ``Subject`` fields (docs/PROTOCOL.md §5), in schema order."""
 
 MAX_LINE_CHARS: Final = 4 * 1024 * 1024
 """Longest import line accepted: far beyond any real subject, short of exhausting memory."""
@@ -99,11 +93,6 @@ _USERNAME = re.compile(r"[A-Za-z0-9_]{1,64}")
 # Digits and the separators people write between them, after a mandatory "+": phonenumbers would
 # otherwise also accept vanity letters ("+1 800 FLOWERS"), extensions and tel: URIs.
 _PHONE_TEXT = re.compile(r"\+[0-9 ().\-/]{1,40}")
-# RFC 3339 §5.6 date-time. The fraction is captured whole and truncated to microseconds.
-_TIME = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))",
-    re.ASCII,  # \d would otherwise match any Unicode digit, and int() would read them
-)
 # Control characters and lone surrogates (invalid UTF-8 decoded with surrogateescape, or a bare
 # "\ud800" JSON escape): refused in free text, which must survive canonical JSON and display.
 _BAD_TEXT = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -156,54 +145,6 @@ class _Invalid(Exception):
 
 # --------------------------------------------------------------------------------------------
 # Values
-
-
-def parse_time(text: str) -> datetime:
-    """An RFC 3339 date-time with ``Z`` or an offset, as an aware UTC datetime.
-
-    Raises ``ValueError`` with a fixed message (never the text) for anything else: naive times,
-    other ISO 8601 forms ``datetime.fromisoformat`` would accept, out-of-range fields."""
-    match = _TIME.fullmatch(text)
-    result: datetime | None = None
-    if match is not None and len(text) == 20 and text[10] == "T" and text[19] == "Z":
-        # The common "YYYY-MM-DDTHH:MM:SSZ": the regex fixed the shape, and the C fromisoformat
-        # checks the ranges several times faster than the general path below.
-        try:
-            result = datetime.fromisoformat(text)
-        except ValueError:
-            result = None
-    elif match is not None:
-        year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = match.groups()
-        micro = int((fraction or "0")[:6].ljust(6, "0"))
-        try:
-            if zulu:
-                tz: timezone = UTC
-            else:
-                if int(off_h) > 23 or int(off_m) > 59:
-                    raise ValueError
-                offset = timedelta(hours=int(off_h), minutes=int(off_m))
-                tz = timezone(-offset if sign == "-" else offset)
-            local = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro,
-                             tzinfo=tz)
-            result = local.astimezone(UTC)
-        except (ValueError, OverflowError):
-            result = None
-    # Raised outside the except block so no library exception (which may quote the text) is
-    # chained onto ours.
-    if result is None:
-        raise ValueError("not an RFC 3339 time with Z or an offset")
-    return result
-
-
-def format_time(value: datetime) -> str:
-    """``YYYY-MM-DDTHH:MM:SSZ`` in UTC, with ``.ffffff`` only when microseconds are not zero."""
-    if value.tzinfo is not UTC:
-        if value.tzinfo is None:
-            raise ValueError("naive datetime")
-        value = value.astimezone(UTC)
-    # isoformat() of a UTC datetime ends in "+00:00", pads the year to four digits and adds
-    # ".ffffff" exactly when microsecond != 0: the documented format once the suffix is swapped.
-    return value.isoformat()[:-6] + "Z"
 
 
 def normalise_phone(raw: str) -> str:

@@ -14,7 +14,7 @@ from gateway.errors import ForbiddenRole, OrderLapsed, OrderNotActive, OrderNotF
 from gateway.orders import Selector
 from gateway.policy import OrderStatus, check_scope, refusal_for
 from gateway.principals import Role
-from gateway.subjects import SUBJECT_FIELDS
+from gateway.values.fields import SUBJECT_FIELDS
 
 __all__ = ["FIELD_ROLES", "ROOT_ROLES", "authorize"]
 

@@ -18,10 +18,10 @@ from gateway.api.types import (
 )
 from gateway.errors import OrderNotFound
 from gateway.orders import LegalProcess, RequestInput, Selector
-from gateway.policy import TimeWindow
 from gateway.principals import Role
-from gateway.subjects import format_time
 from gateway.transparency import facts
+from gateway.values.times import format_time
+from gateway.values.window import TimeWindow
 
 __all__ = ["AuthorityMutation", "AuthorityQuery", "LegalRequestInput"]
 

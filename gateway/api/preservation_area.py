@@ -15,7 +15,7 @@ from gateway.errors import BadRequest
 from gateway.lifecycle_facts import FactKind
 from gateway.preservation import Preservation, PreservationInput, Preservations, PreservationStatus
 from gateway.principals import Role
-from gateway.subjects import format_time, parse_time
+from gateway.values.times import format_time, parse_time
 
 __all__ = ["PreservationMutation", "PreservationQuery"]
 

@@ -39,7 +39,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from gateway.audit.model import AuditEvent, AuditReceipt, Decision, rfc3339_us
+from gateway.audit.model import AuditEvent, AuditReceipt, Decision
+from gateway.values.times import rfc3339_us
 
 __all__ = ["Admission", "DurableSummaries", "FloodControl", "WindowSummary", "summary_event"]
 

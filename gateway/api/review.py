@@ -11,9 +11,9 @@ from gateway.api.types import LegalRequestType, OrderType, RequestStatus, TimeWi
 from gateway.audit.model import Action
 from gateway.emergency import VerificationMethod
 from gateway.orders import DraftInput
-from gateway.policy import TimeWindow
 from gateway.principals import Role
 from gateway.transparency import facts
+from gateway.values.window import TimeWindow
 
 __all__ = ["DraftOrderInput", "ReviewMutation", "ReviewQuery"]
 

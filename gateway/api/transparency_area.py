@@ -9,9 +9,9 @@ import strawberry
 
 from gateway.api.context import RequestContext
 from gateway.principals import Role
-from gateway.subjects import format_time
 from gateway.transparency.period import parse_period
 from gateway.transparency.store import StoredReport, find_report, list_reports
+from gateway.values.times import format_time
 
 __all__ = ["TransparencyQuery", "TransparencyReport"]
 

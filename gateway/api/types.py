@@ -8,7 +8,8 @@ import strawberry
 
 from gateway.orders import LegalProcess, LegalRequest, OffenseCategory, OrderState, RequestStatus
 from gateway.policy import OrderStatus
-from gateway.subjects import SubjectRecord, format_time
+from gateway.subjects import SubjectRecord
+from gateway.values.times import format_time
 
 __all__ = ["ConsistencyProof", "InclusionProof", "LegalProcess", "LegalRequestType", "OffenseCategory", "OrderStatus",
            "OrderType", "RequestStatus", "Sealed", "SubjectSelector", "SubjectType", "TimeWindowInput",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -40,6 +40,7 @@ from gateway.config import Settings
 from gateway.errors import OperatorError
 from gateway.keyring import load_gateway_keys
 from gateway.store.tables import AuditEntry
+from gateway.values.times import epoch_micros
 
 __all__ = ["app"]
 
@@ -229,7 +230,7 @@ def _micros(text: str, option: str) -> int:
         fail(f"{option} must be an RFC 3339 time such as 2026-11-22T10:00:00Z")
     if moment.tzinfo is None:
         fail(f"{option} needs a time zone, e.g. a trailing Z for UTC")
-    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    return epoch_micros(moment)
 
 
 @app.command("show")

@@ -59,6 +59,7 @@ from gateway.errors import OperatorError
 from gateway.initialize import initialize
 from gateway.principals import ACTIVE, PrincipalRegistry, Role
 from gateway.subjects import ImportReport, SubjectImportError, SubjectStore
+from gateway.values.times import format_seconds
 
 __all__ = ["app", "run", "seed"]
 
@@ -234,9 +235,6 @@ def _unknown_phone() -> str:
     return str(phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164))
 
 
-def _time(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-
 
 def _checkpoint(client: GatewayClient, covering: int) -> tuple[str | None, int]:
     """The latest checkpoint, verified against discovery's key, once it covers ``covering`` entries
@@ -398,7 +396,7 @@ def _story(as_authority: GatewayClient, as_reviewers: list[GatewayClient], peopl
     seen = operations.get_request(reviewer_one, request_id, reviewer=True)
     _note(f"resolved subjects: {', '.join(seen['resolvedSubjectIds'])}; unresolved selectors: "
           f"{seen['unresolvedSelectors']}")
-    valid_until = _time(datetime.now(UTC) + timedelta(days=30))
+    valid_until = format_seconds(datetime.now(UTC) + timedelta(days=30))
     draft = operations.draft_order(reviewer_one, review_cli.draft_input(
         request_id, valid_until=valid_until, max_queries=10, fields=ORDER_FIELDS,
         window_from=ORDER_WINDOW[0], window_until=ORDER_WINDOW[1]))

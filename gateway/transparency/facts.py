@@ -15,7 +15,7 @@ from typing import Any
 from gateway.orders import LegalRequest, OrderState
 from gateway.policy import OrderDocument, OrderStatus
 from gateway.principals import PrincipalInfo
-from gateway.subjects import format_time
+from gateway.values.times import format_time
 
 __all__ = ["FactKind", "approved", "disclosed", "drafted", "rejected", "revoked", "submitted"]
 

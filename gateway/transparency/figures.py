@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from gateway.audit.model import parse_rfc3339_us, rfc3339_us
 from gateway.lifecycle_facts import FactKind as LifecycleKind
 from gateway.orders import LEGAL_PROCESSES, OFFENSE_CATEGORIES
-from gateway.subjects import SUBJECT_FIELDS
 from gateway.transparency.facts import FactKind
 from gateway.transparency.period import Period
+from gateway.values.fields import SUBJECT_FIELDS
+from gateway.values.times import parse_rfc3339_us, rfc3339_us
 
 __all__ = ["COUNT_KEYS", "Banding", "FiguresError", "Tally", "compute_figures"]
 

@@ -15,7 +15,6 @@ from crypto.encoding import b64encode
 from crypto.note import NoteVerifier, verify_checkpoint
 from gateway.audit import proofs
 from gateway.audit.checkpoints import note_name
-from gateway.audit.model import rfc3339_us
 from gateway.errors import BadRequest
 from gateway.store.tables import AuditEntry
 from gateway.transparency.figures import Banding, Tally
@@ -23,6 +22,7 @@ from gateway.transparency.period import Period
 from gateway.transparency.render import CheckpointInfo, report_body, report_csv, report_html
 from gateway.transparency.signing import sign_report
 from gateway.transparency.store import StoredReport, insert_report, latest_report
+from gateway.values.times import rfc3339_us
 
 __all__ = ["ProgressCallback", "generate_report", "report_json_text"]
 

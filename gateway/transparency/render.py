@@ -15,9 +15,9 @@ from html import escape
 from typing import Any
 
 from gateway.orders import LEGAL_PROCESSES, OFFENSE_CATEGORIES
-from gateway.subjects import SUBJECT_FIELDS
 from gateway.transparency.figures import Banding
 from gateway.transparency.period import Period
+from gateway.values.fields import SUBJECT_FIELDS
 
 __all__ = ["CSV_COLUMNS", "HTML_CSP", "CheckpointInfo", "report_body", "report_csv", "report_html"]
 

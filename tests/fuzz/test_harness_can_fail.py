@@ -10,7 +10,7 @@ import pytest
 from hypothesis import Phase
 
 from gateway.disclosure import DisclosureRequest, seal_field
-from gateway.subjects import SUBJECT_FIELDS
+from gateway.values.fields import SUBJECT_FIELDS
 from tests.support.fuzz import CallerKind, Fuzzer, FuzzFailure
 from tests.support.world import World
 

@@ -16,15 +16,8 @@ from gateway.errors import (
     OrderRevoked,
     SubjectNotPermitted,
 )
-from gateway.policy import (
-    OrderStatus,
-    TimeWindow,
-    check_narrowing,
-    check_scope,
-    order_status,
-    parse_order_document,
-    refusal_for,
-)
+from gateway.policy import OrderStatus, check_narrowing, check_scope, order_status, parse_order_document, refusal_for
+from gateway.values.window import TimeWindow
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 

@@ -12,18 +12,17 @@ import pytest
 from crypto.canonical import canonical_json
 from gateway.demo_data import generate_subjects
 from gateway.subjects import (
-    SUBJECT_FIELDS,
     SubjectLineError,
     SubjectRecord,
     UnknownSubjectField,
     encode_document,
-    format_time,
     normalise_ip,
     normalise_phone,
     parse_subject,
     parse_subject_line,
-    parse_time,
 )
+from gateway.values.fields import SUBJECT_FIELDS
+from gateway.values.times import format_time, parse_time
 from gateway.vault import StoreIntegrityError
 
 Subject = dict[str, Any]

@@ -16,12 +16,12 @@ from typer.testing import CliRunner, Result
 from crypto.note import verifier_key_string
 from crypto.signing import ORDER_DOMAIN, sign_over
 from gateway.audit.checkpoints import note_name
-from gateway.audit.model import parse_rfc3339_us
 from gateway.cli import audit, transparency
 from gateway.config import Settings
 from gateway.keyring import load_gateway_keys
 from gateway.principals import Role
 from gateway.store.tables import AuditEntry
+from gateway.values.times import parse_rfc3339_us
 from tests.support.harness import Actor
 from tests.support.world import APPROVE, DRAFT, World
 

@@ -15,8 +15,8 @@ from typer.testing import Result
 
 from crypto.canonical import canonical_json
 from gateway.orders import LEGAL_PROCESSES, OFFENSE_CATEGORIES
-from gateway.subjects import SUBJECT_FIELDS
 from gateway.transparency.signing import sign_report
+from gateway.values.fields import SUBJECT_FIELDS
 from tests.gateway.transparency.conftest import Case, Scenario, verifier_key
 from tests.support.plaintext import leaks, secrets_of
 
