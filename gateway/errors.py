@@ -25,24 +25,51 @@ internal error and logged without subject data.
     ├── AuditUnavailable                 AUDIT_UNAVAILABLE 503
     ├── InternalError                    INTERNAL_ERROR 500 (a bug, masked; never caused by input)
     └── OperatorError                    BAD_REQUEST 400 (CLI only: bad files, missing keys, bad arguments)
+        └── SubjectImportError           an import refused at one line; nothing of it stored
+
+Errors that never reach the wire as themselves: the CLI and the verifiers report them, and the
+edge masks any that escapes as INTERNAL_ERROR. They keep the library bases callers catch them by.
+
+    StoreIntegrityError      (Exception) a stored ciphertext did not open; fixed message
+    SubjectLineError         (ValueError) one import line is not a valid subject
+    UnknownSubjectField      (ValueError) a field name outside SUBJECT_FIELDS
+    InvalidField             (Exception) the subject parser's reason for one field, never its value
+    LogVerificationError     (Exception) `gateway audit verify`: the log does not verify
+    MissingNode              (LookupError) a stored tree node is missing: the database is damaged
+    MonitorError             (Exception) `gateway audit monitor` could not check
+    MonitorAlarm             (Exception) the monitored log is not what it claimed
+    ReportSignatureError     (Exception) a transparency report's signature does not verify
+    ReportVerificationError  (Exception) a transparency report does not verify against the log
+    FiguresError             (ValueError) an entry's facts are malformed; no figure can be computed
+
+No other module of ``gateway`` defines an exception class (tests/gateway/test_errors.py walks them).
 """
 
 from __future__ import annotations
 
+from typing import Final
+
 from crypto.errors import CryptoError
+from gateway.values.fields import SUBJECT_FIELDS
 
 __all__ = [
     "AuditUnavailable",
     "AuthenticationError",
     "BadRequest",
     "FieldNotPermitted",
+    "FiguresError",
     "Forbidden",
     "ForbiddenRole",
     "GatewayError",
     "GraphQLParseFailed",
     "GraphQLValidationFailed",
     "InternalError",
+    "InvalidField",
+    "LogVerificationError",
     "MethodNotAllowed",
+    "MissingNode",
+    "MonitorAlarm",
+    "MonitorError",
     "NotFound",
     "OperatorError",
     "OrderExhausted",
@@ -54,7 +81,13 @@ __all__ = [
     "PayloadTooLarge",
     "QueryTooComplex",
     "RateLimited",
+    "ReportSignatureError",
+    "ReportVerificationError",
+    "StoreIntegrityError",
+    "SubjectImportError",
+    "SubjectLineError",
     "SubjectNotPermitted",
+    "UnknownSubjectField",
     "UnsupportedMediaType",
     "from_crypto",
 ]
@@ -196,6 +229,109 @@ class InternalError(GatewayError):
 
 class OperatorError(GatewayError):
     """A CLI-side problem (missing keys, bad file, bad argument); never reaches the wire."""
+
+
+
+class SubjectImportError(OperatorError):
+    """An import was refused at ``line_number`` and nothing of it was stored."""
+
+    def __init__(self, line_number: int, reason: str) -> None:
+        super().__init__(f"line {line_number}: {reason}")
+        self.line_number = line_number
+        self.reason = reason
+
+
+# -- errors that never reach the wire as themselves ----------------------------------------------
+
+
+class StoreIntegrityError(Exception):
+    """A stored ciphertext did not open: the row was altered, moved or sealed under another key.
+
+    The message is fixed and says nothing about the row's contents; the edge masks it as an
+    internal error."""
+
+    MESSAGE: Final = "stored subject data failed its integrity check"
+
+    def __init__(self) -> None:
+        super().__init__(self.MESSAGE)
+
+
+class SubjectLineError(ValueError):
+    """One import line is not a valid subject. ``reason`` names the field, never its value."""
+
+    def __init__(self, line_number: int, reason: str) -> None:
+        super().__init__(f"line {line_number}: {reason}")
+        self.line_number = line_number
+        self.reason = reason
+
+
+class UnknownSubjectField(ValueError):
+    """A field name that is not one of :data:`SUBJECT_FIELDS`."""
+
+    def __init__(self) -> None:
+        super().__init__(f"unknown subject field; expected one of {', '.join(SUBJECT_FIELDS)}")
+
+
+class InvalidField(Exception):
+    """Internal: a field is invalid; carries the reason only, turned into SubjectLineError."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class LogVerificationError(Exception):
+    """The log does not verify. ``index`` is the first entry that does not hold (or the first
+    missing one); ``checkpoint`` the tree size of the checkpoint that does not; ``node`` the
+    ``(level, index)`` of a stored tree node that does not match the entries."""
+
+    def __init__(self, reason: str, *, index: int | None = None, checkpoint: int | None = None,
+                 node: tuple[int, int] | None = None, order: str | None = None) -> None:
+        self.reason = reason
+        self.index = index
+        self.checkpoint = checkpoint
+        self.node = node
+        self.order = order
+        super().__init__(f"{self.where}: {reason}")
+
+    @property
+    def where(self) -> str:
+        if self.checkpoint is not None:
+            return f"checkpoint at tree size {self.checkpoint}"
+        if self.node is not None:
+            return f"tree node (level {self.node[0]}, index {self.node[1]})"
+        if self.order is not None:
+            return f"order {self.order}"
+        return f"entry {self.index}"
+
+
+class MissingNode(LookupError):
+    """A tree node that should be stored is not: the database is damaged (or edited)."""
+
+
+class MonitorError(Exception):
+    """The monitor could not do its check (network, bad state): not evidence against the log."""
+
+
+class MonitorAlarm(Exception):
+    """The log is not what it claimed to be: the message names the sizes involved."""
+
+
+class ReportSignatureError(Exception):
+    """The report carries no signature that verifies with the expected key."""
+
+
+class ReportVerificationError(Exception):
+    """The report does not verify; ``figure`` is the path of the first figure that differs, if any."""
+
+    def __init__(self, reason: str, *, figure: str | None = None) -> None:
+        self.reason = reason
+        self.figure = figure
+        super().__init__(reason)
+
+
+class FiguresError(ValueError):
+    """An entry's facts are malformed, so no figure can be computed from the log as it is."""
 
 
 def from_crypto(error: CryptoError) -> GatewayError:

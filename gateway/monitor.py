@@ -33,18 +33,11 @@ from crypto.errors import CryptoError
 from crypto.note import Checkpoint, NoteVerifier, parse_checkpoint, verify_note
 from crypto.tiles import TILE_WIDTH, TileHashes, TileRef, decode_bundle, tile_path, tile_width
 from crypto.tokens import create_token
+from gateway.errors import MonitorAlarm, MonitorError
 
-__all__ = ["Auditor", "MonitorAlarm", "MonitorConfig", "MonitorError", "MonitorReport", "check_once"]
+__all__ = ["Auditor", "MonitorConfig", "MonitorReport", "check_once"]
 
 _STATE_FILE = "monitor.json"
-
-
-class MonitorError(Exception):
-    """The monitor could not do its check (network, bad state): not evidence against the log."""
-
-
-class MonitorAlarm(Exception):
-    """The log is not what it claimed to be: the message names the sizes involved."""
 
 
 @dataclass(frozen=True)

@@ -29,13 +29,13 @@ from crypto.keys import SECRET_KIND, SIGNING_KIND, generate_secret, generate_sig
 from gateway.audit.checkpoints import CheckpointPolicy, log_size
 from gateway.audit.writer import AuditWriter
 from gateway.config import Settings
-from gateway.errors import OperatorError
+from gateway.errors import OperatorError, StoreIntegrityError
 from gateway.keyring import KEY_FILES, NEXT_SUFFIX, RetiredSigningKey, load_gateway_keys, write_history
 from gateway.store.engine import Database
 from gateway.store.tables import LegalRequestRow, OrderRow, PreservationRow, Subject, SubjectIndex
 from gateway.subjects import SubjectStore, normalise_username
 from gateway.usage import usage_key, usage_mac
-from gateway.vault import StoreIntegrityError, Vault
+from gateway.vault import Vault
 
 __all__ = ["Progress", "SigningRotation", "rotate_at_rest", "rotate_blind_index", "rotate_signing"]
 

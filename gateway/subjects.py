@@ -50,13 +50,12 @@ from sqlalchemy.exc import IntegrityError
 
 from crypto.canonical import parse_json_object
 from crypto.errors import EncodingError
-from gateway.errors import OperatorError
+from gateway.errors import InvalidField, StoreIntegrityError, SubjectImportError, SubjectLineError, UnknownSubjectField
 from gateway.store.engine import Database
 from gateway.store.tables import metadata
-from gateway.values.fields import SUBJECT_FIELDS
 from gateway.values.ids import SubjectId
 from gateway.values.times import format_time, parse_time
-from gateway.vault import StoreIntegrityError, Vault
+from gateway.vault import Vault
 
 __all__ = [
     "MAX_LINE_CHARS",
@@ -64,11 +63,8 @@ __all__ = [
     "FieldValue",
     "ImportReport",
     "IpEvent",
-    "SubjectImportError",
-    "SubjectLineError",
     "SubjectRecord",
     "SubjectStore",
-    "UnknownSubjectField",
     "UsernameRecord",
     "encode_document",
     "normalise_ip",
@@ -104,43 +100,6 @@ _IP_KEYS: Final = frozenset({"ip", "port", "first_seen", "last_seen"})
 _DEVICE_KEYS: Final = frozenset({"model", "platform", "app", "app_version", "first_seen", "last_seen"})
 _HISTORY_KEYS: Final = frozenset({"username", "from", "until"})
 _DEVICE_TEXT: Final = ("model", "platform", "app", "app_version")
-
-
-# --------------------------------------------------------------------------------------------
-# Errors
-
-
-class SubjectLineError(ValueError):
-    """One import line is not a valid subject. ``reason`` names the field, never its value."""
-
-    def __init__(self, line_number: int, reason: str) -> None:
-        super().__init__(f"line {line_number}: {reason}")
-        self.line_number = line_number
-        self.reason = reason
-
-
-class SubjectImportError(OperatorError):
-    """An import was refused at ``line_number`` and nothing of it was stored."""
-
-    def __init__(self, line_number: int, reason: str) -> None:
-        super().__init__(f"line {line_number}: {reason}")
-        self.line_number = line_number
-        self.reason = reason
-
-
-class UnknownSubjectField(ValueError):
-    """A field name that is not one of :data:`SUBJECT_FIELDS`."""
-
-    def __init__(self) -> None:
-        super().__init__(f"unknown subject field; expected one of {', '.join(SUBJECT_FIELDS)}")
-
-
-class _Invalid(Exception):
-    """Internal: a field is invalid; carries the reason only, turned into SubjectLineError."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 # --------------------------------------------------------------------------------------------
@@ -337,29 +296,29 @@ def _name(where: str, key: str) -> str:
 
 def _object(value: object, where: str, allowed: frozenset[str], required: Iterable[str]) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise _Invalid(f"field '{where}' must be an object" if where else "line must be a JSON object")
+        raise InvalidField(f"field '{where}' must be an object" if where else "line must be a JSON object")
     # Unknown keys are not quoted: a malformed export could put anything, a phone number even,
     # where a key belongs.
     if not value.keys() <= allowed:
         label = f"field '{where}'" if where else "the line"
-        raise _Invalid(f"{label} has a key that is not allowed (allowed: {', '.join(sorted(allowed))})")
+        raise InvalidField(f"{label} has a key that is not allowed (allowed: {', '.join(sorted(allowed))})")
     for key in required:
         if key not in value:
-            raise _Invalid(f"missing field '{_name(where, key)}'")
+            raise InvalidField(f"missing field '{_name(where, key)}'")
     return value
 
 
 def _string(obj: Mapping[str, Any], where: str, key: str) -> str:
     value = obj[key]
     if not isinstance(value, str):
-        raise _Invalid(f"field '{_name(where, key)}' must be a string")
+        raise InvalidField(f"field '{_name(where, key)}' must be a string")
     return value
 
 
 def _list(obj: Mapping[str, Any], key: str) -> list[object]:
     value = obj[key]
     if not isinstance(value, list):
-        raise _Invalid(f"field '{key}' must be a list")
+        raise InvalidField(f"field '{key}' must be a list")
     return value
 
 
@@ -369,13 +328,13 @@ def _time(obj: Mapping[str, Any], where: str, key: str) -> datetime:
         return parse_time(text)
     except ValueError:
         pass
-    raise _Invalid(f"field '{_name(where, key)}' is not an RFC 3339 time with Z or an offset")
+    raise InvalidField(f"field '{_name(where, key)}' is not an RFC 3339 time with Z or an offset")
 
 
 def _text(obj: Mapping[str, Any], where: str, key: str) -> str:
     text = _string(obj, where, key)
     if not 1 <= len(text) <= _MAX_TEXT or _BAD_TEXT.search(text):
-        raise _Invalid(f"field '{_name(where, key)}' must be 1–{_MAX_TEXT} characters "
+        raise InvalidField(f"field '{_name(where, key)}' must be 1–{_MAX_TEXT} characters "
                        "without control characters")
     return text
 
@@ -383,7 +342,7 @@ def _text(obj: Mapping[str, Any], where: str, key: str) -> str:
 def _username(obj: Mapping[str, Any], where: str, key: str) -> str:
     text = _string(obj, where, key)
     if not _USERNAME.fullmatch(text):
-        raise _Invalid(f"field '{_name(where, key)}' must be 1–64 characters of A–Z, a–z, 0–9 and _")
+        raise InvalidField(f"field '{_name(where, key)}' must be 1–64 characters of A–Z, a–z, 0–9 and _")
     return text
 
 
@@ -391,7 +350,7 @@ def _span(obj: Mapping[str, Any], where: str, first_key: str, last_key: str) -> 
     first = _time(obj, where, first_key)
     last = _time(obj, where, last_key)
     if first > last:
-        raise _Invalid(f"field '{where}': {first_key} is after {last_key}")
+        raise InvalidField(f"field '{where}': {first_key} is after {last_key}")
     return first, last
 
 
@@ -407,12 +366,12 @@ def _ip_event(value: object, where: str, seen: dict[str, str]) -> IpEvent:
         except ValueError:
             ip = None
         if ip is None:
-            raise _Invalid(f"field '{where}.ip' is not a valid IP address")
+            raise InvalidField(f"field '{where}.ip' is not a valid IP address")
         seen[raw] = ip
     port = obj.get("port")
     # bool is an int in Python, and JSON true is no port.
     if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535):
-        raise _Invalid(f"field '{where}.port' must be an integer from 1 to 65535")
+        raise InvalidField(f"field '{where}.port' must be an integer from 1 to 65535")
     first_seen, last_seen = _span(obj, where, "first_seen", "last_seen")
     return IpEvent(ip, port, first_seen, last_seen)
 
@@ -438,14 +397,14 @@ def _subject(obj: object) -> SubjectRecord:
                                        "username_history"))
     subject_id = _string(top, "", "id")
     if not _ID.fullmatch(subject_id):
-        raise _Invalid("field 'id' must be 1–64 characters of A–Z, a–z, 0–9, _ and -")
+        raise InvalidField("field 'id' must be 1–64 characters of A–Z, a–z, 0–9, _ and -")
     username = _username(top, "", "username")
     try:
         phone = normalise_phone(_string(top, "", "phone"))
     except ValueError:
         phone = None
     if phone is None:
-        raise _Invalid("field 'phone' is not a valid phone number (E.164 with its + country code)")
+        raise InvalidField("field 'phone' is not a valid phone number (E.164 with its + country code)")
     created_at = _time(top, "", "created_at")
     seen: dict[str, str] = {}
     return SubjectRecord(
@@ -465,7 +424,7 @@ def parse_subject(obj: object, line_number: int = 1) -> SubjectRecord:
     Raises :class:`SubjectLineError` naming ``line_number`` and the field."""
     try:
         return _subject(obj)
-    except _Invalid as exc:
+    except InvalidField as exc:
         reason = exc.reason
     raise SubjectLineError(line_number, reason)
 

@@ -25,9 +25,10 @@ import nacl.bindings
 import nacl.exceptions
 import nacl.utils
 
+from gateway.errors import StoreIntegrityError
 from gateway.keyring import GatewayKeys
 
-__all__ = ["BLIND_INDEX_KINDS", "StoreIntegrityError", "Vault"]
+__all__ = ["BLIND_INDEX_KINDS", "Vault"]
 
 _VERSION: Final = b"\x01"
 _AD_DOMAIN: Final = b"disclosure-gateway/at-rest/v1\x00"
@@ -37,18 +38,6 @@ _KEY_BYTES: Final = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_KEYBYTES
 
 BLIND_INDEX_KINDS: Final = frozenset({"phone", "username"})
 """What may be blind-indexed: ``phone`` (E.164) and ``username`` (casefolded)."""
-
-
-class StoreIntegrityError(Exception):
-    """A stored ciphertext did not open: the row was altered, moved or sealed under another key.
-
-    The message is fixed and says nothing about the row's contents; the edge masks it as an
-    internal error."""
-
-    MESSAGE: Final = "stored subject data failed its integrity check"
-
-    def __init__(self) -> None:
-        super().__init__(self.MESSAGE)
 
 
 class Vault:

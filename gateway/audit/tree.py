@@ -9,16 +9,13 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import Connection, Select, and_, or_, select
 
 from crypto.merkle import HASH_SIZE, TreeHashSource, node_hash
+from gateway.errors import MissingNode
 from gateway.store.tables import AuditNode
 
-__all__ = ["DbTreeSource", "MissingNode", "completed_nodes", "prefetch_statement", "prefetched", "right_edge"]
+__all__ = ["DbTreeSource", "completed_nodes", "prefetch_statement", "prefetched", "right_edge"]
 
 _nodes = AuditNode.__table__  # type: ignore[attr-defined]
 T = TypeVar("T")
-
-
-class MissingNode(LookupError):
-    """A tree node that should be stored is not: the database is damaged (or edited)."""
 
 
 _PREFETCH_CHUNK = 128

@@ -43,10 +43,11 @@ from crypto.note import NoteVerifier
 from gateway.audit.checkpoints import log_size
 from gateway.audit.model import entry_columns
 from gateway.audit.signers import ScheduledVerifier, single, verify_by_size
-from gateway.audit.tree import DbTreeSource, MissingNode, prefetched
+from gateway.audit.tree import DbTreeSource, prefetched
+from gateway.errors import LogVerificationError, MissingNode
 from gateway.store.tables import AuditCheckpoint, AuditEntry, AuditNode, OrderRow
 
-__all__ = ["LogVerificationError", "ProgressCallback", "VerifyReport", "verify_log"]
+__all__ = [ "ProgressCallback", "VerifyReport", "verify_log"]
 
 _entries = AuditEntry.__table__  # type: ignore[attr-defined]
 _nodes = AuditNode.__table__  # type: ignore[attr-defined]
@@ -57,31 +58,6 @@ ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(entries verified, entries to verify)`` after each chunk."""
 
 _COLUMNS = ("request_id", "time_us", "principal", "order_id", "decision", "action")
-
-
-class LogVerificationError(Exception):
-    """The log does not verify. ``index`` is the first entry that does not hold (or the first
-    missing one); ``checkpoint`` the tree size of the checkpoint that does not; ``node`` the
-    ``(level, index)`` of a stored tree node that does not match the entries."""
-
-    def __init__(self, reason: str, *, index: int | None = None, checkpoint: int | None = None,
-                 node: tuple[int, int] | None = None, order: str | None = None) -> None:
-        self.reason = reason
-        self.index = index
-        self.checkpoint = checkpoint
-        self.node = node
-        self.order = order
-        super().__init__(f"{self.where}: {reason}")
-
-    @property
-    def where(self) -> str:
-        if self.checkpoint is not None:
-            return f"checkpoint at tree size {self.checkpoint}"
-        if self.node is not None:
-            return f"tree node (level {self.node[0]}, index {self.node[1]})"
-        if self.order is not None:
-            return f"order {self.order}"
-        return f"entry {self.index}"
 
 
 @dataclass(frozen=True)

@@ -33,11 +33,11 @@ from gateway.audit import proofs
 from gateway.audit.checkpoints import CheckpointPolicy, log_size
 from gateway.audit.model import Decision
 from gateway.audit.signers import ScheduledVerifier, schedule_for, single, verify_by_size
-from gateway.audit.verify import LogVerificationError, verify_log
+from gateway.audit.verify import verify_log
 from gateway.audit.writer import AuditWriter
 from gateway.cli.common import console, err_console, fail, handle_errors, open_database, settings
 from gateway.config import Settings
-from gateway.errors import OperatorError
+from gateway.errors import LogVerificationError, OperatorError
 from gateway.keyring import load_gateway_keys
 from gateway.store.tables import AuditEntry
 from gateway.values.times import epoch_micros

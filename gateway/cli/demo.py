@@ -55,10 +55,10 @@ from gateway.cli.common import console, err_console, fail, handle_errors, open_d
 from gateway.cli.subjects import import_report_line, subject_store
 from gateway.config import Settings, load_settings
 from gateway.demo_data import generate_subjects
-from gateway.errors import OperatorError
+from gateway.errors import OperatorError, SubjectImportError
 from gateway.initialize import initialize
 from gateway.principals import ACTIVE, PrincipalRegistry, Role
-from gateway.subjects import ImportReport, SubjectImportError, SubjectStore
+from gateway.subjects import ImportReport, SubjectStore
 from gateway.values.times import format_seconds
 
 __all__ = ["app", "run", "seed"]

@@ -22,7 +22,8 @@ from crypto.cosignature import parse_cosigner_key
 from crypto.keys import read_signing_key
 from crypto.note import parse_verifier_key
 from gateway.cli.common import console, err_console, fail, handle_errors
-from gateway.monitor import Auditor, MonitorAlarm, MonitorConfig, MonitorError, check_once
+from gateway.errors import MonitorAlarm, MonitorError
+from gateway.monitor import Auditor, MonitorConfig, check_once
 
 __all__ = ["monitor"]
 

@@ -20,13 +20,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from crypto.note import parse_verifier_key
 from gateway.cli.common import console, err_console, fail, handle_errors, open_database, settings
-from gateway.errors import OperatorError
+from gateway.errors import FiguresError, OperatorError, ReportVerificationError
 from gateway.keyring import load_gateway_keys
 from gateway.services import utc_now
-from gateway.transparency.figures import Banding, FiguresError
+from gateway.transparency.figures import Banding
 from gateway.transparency.period import Period, parse_period, span
 from gateway.transparency.publish import generate_report
-from gateway.transparency.verify import ReportVerificationError, verify_report
+from gateway.transparency.verify import verify_report
 
 __all__ = ["app"]
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from gateway.errors import FiguresError
 from gateway.lifecycle_facts import FactKind as LifecycleKind
 from gateway.orders import LEGAL_PROCESSES, OFFENSE_CATEGORIES
 from gateway.transparency.facts import FactKind
@@ -26,7 +27,7 @@ from gateway.transparency.period import Period
 from gateway.values.fields import SUBJECT_FIELDS
 from gateway.values.times import parse_rfc3339_us, rfc3339_us
 
-__all__ = ["COUNT_KEYS", "Banding", "FiguresError", "Tally", "compute_figures"]
+__all__ = ["COUNT_KEYS", "Banding", "Tally", "compute_figures"]
 
 COUNT_KEYS = ("requests_received", "requests_granted", "requests_rejected", "requests_pending",
               "requests_produced", "accounts_specified", "accounts_disclosed")
@@ -37,10 +38,6 @@ _COUNTED = frozenset({"served", "disclosed"})
 _LIFECYCLE = frozenset({LifecycleKind.EMERGENCY_VERIFIED, LifecycleKind.COURT_ORDER_ATTACHED,
                         LifecycleKind.PRESERVATION_SUBMITTED, LifecycleKind.PRESERVATION_GRANTED,
                         LifecycleKind.PRESERVATION_REJECTED, LifecycleKind.PRESERVATION_EXTENDED})
-
-
-class FiguresError(ValueError):
-    """An entry's facts are malformed, so no figure can be computed from the log as it is."""
 
 
 @dataclass(frozen=True)

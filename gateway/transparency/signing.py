@@ -14,15 +14,12 @@ from nacl.signing import SigningKey, VerifyKey
 from crypto.errors import CryptoError
 from crypto.keys import key_id
 from crypto.signing import sign_document, verify_document_signature
+from gateway.errors import ReportSignatureError
 
-__all__ = ["TRANSPARENCY_DOMAIN", "ReportSignatureError", "sign_report", "verify_report_signature"]
+__all__ = ["TRANSPARENCY_DOMAIN", "sign_report", "verify_report_signature"]
 
 TRANSPARENCY_DOMAIN: Final = b"disclosure-gateway/transparency/v1"
 _ALGORITHM = "ed25519"
-
-
-class ReportSignatureError(Exception):
-    """The report carries no signature that verifies with the expected key."""
 
 
 def sign_report(body: dict[str, Any], key: SigningKey) -> dict[str, Any]:

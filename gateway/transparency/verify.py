@@ -22,24 +22,15 @@ from crypto.canonical import canonical_json, parse_json_object
 from crypto.encoding import b64encode
 from crypto.errors import CryptoError
 from crypto.note import NoteVerifier, verify_checkpoint
-from gateway.errors import BadRequest
-from gateway.transparency.figures import Banding, FiguresError, Tally
+from gateway.errors import BadRequest, FiguresError, ReportSignatureError, ReportVerificationError
+from gateway.transparency.figures import Banding, Tally
 from gateway.transparency.period import parse_period
-from gateway.transparency.signing import ReportSignatureError, verify_report_signature
+from gateway.transparency.signing import verify_report_signature
 
-__all__ = ["FIGURE_KEYS", "ReportVerificationError", "VerifiedReport", "first_difference", "verify_report"]
+__all__ = ["FIGURE_KEYS", "VerifiedReport", "first_difference", "verify_report"]
 
 FIGURE_KEYS = ("as_of", "total", "countries")
 """The report keys recomputed from the entries."""
-
-
-class ReportVerificationError(Exception):
-    """The report does not verify; ``figure`` is the path of the first figure that differs, if any."""
-
-    def __init__(self, reason: str, *, figure: str | None = None) -> None:
-        self.reason = reason
-        self.figure = figure
-        super().__init__(reason)
 
 
 @dataclass(frozen=True)

@@ -125,7 +125,8 @@ def test_one_token_sent_many_times_at_once_discloses_once(world: World) -> None:
 def test_audit_verify_holds_each_stored_count_to_the_log(world: World) -> None:
     from crypto.note import parse_verifier_key, verifier_key_string
     from gateway.audit.checkpoints import note_name
-    from gateway.audit.verify import LogVerificationError, verify_log
+    from gateway.audit.verify import verify_log
+    from gateway.errors import LogVerificationError
 
     order = world.active_order(maxQueries=5)
     assert disclosures(world, order["id"], 2) == [None, None]

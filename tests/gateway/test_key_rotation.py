@@ -19,6 +19,7 @@ from gateway.audit.signers import schedule_for, verify_by_size
 from gateway.audit.writer import AuditWriter
 from gateway.cli.main import app
 from gateway.config import Settings
+from gateway.errors import StoreIntegrityError
 from gateway.keyring import load_gateway_keys
 from gateway.orders import Orders
 from gateway.rotation import rotate_at_rest, rotate_blind_index
@@ -27,7 +28,7 @@ from gateway.store.engine import Database
 from gateway.store.tables import LegalRequestRow, OrderRow
 from gateway.subjects import SubjectStore
 from gateway.usage import usage_key, usage_mac
-from gateway.vault import StoreIntegrityError, Vault
+from gateway.vault import Vault
 from tests.support.audit import event
 from tests.support.harness import running_gateway
 from tests.support.world import World, build_world

@@ -11,10 +11,9 @@ import pytest
 
 from crypto.canonical import canonical_json
 from gateway.demo_data import generate_subjects
+from gateway.errors import StoreIntegrityError, SubjectLineError, UnknownSubjectField
 from gateway.subjects import (
-    SubjectLineError,
     SubjectRecord,
-    UnknownSubjectField,
     encode_document,
     normalise_ip,
     normalise_phone,
@@ -23,7 +22,6 @@ from gateway.subjects import (
 )
 from gateway.values.fields import SUBJECT_FIELDS
 from gateway.values.times import format_time, parse_time
-from gateway.vault import StoreIntegrityError
 
 Subject = dict[str, Any]
 

@@ -14,11 +14,12 @@ from sqlalchemy import func, select, text
 
 from gateway.config import Settings
 from gateway.demo_data import generate_subjects
+from gateway.errors import StoreIntegrityError, SubjectImportError
 from gateway.keyring import load_gateway_keys
 from gateway.store.engine import Database
 from gateway.store.tables import metadata
-from gateway.subjects import SubjectImportError, SubjectStore, normalise_phone, parse_subject
-from gateway.vault import StoreIntegrityError, Vault
+from gateway.subjects import SubjectStore, normalise_phone, parse_subject
+from gateway.vault import Vault
 
 Subject = dict[str, Any]
 SUBJECTS = metadata.tables["subjects"]

@@ -5,7 +5,8 @@ from collections.abc import Callable
 
 import pytest
 
-from gateway.vault import StoreIntegrityError, Vault
+from gateway.errors import StoreIntegrityError
+from gateway.vault import Vault
 
 INTEGRITY = "stored subject data failed its integrity check"
 PLAINTEXT = b'{"phone":"+4915123456789","username":"quiet_otter42"}'

@@ -16,8 +16,9 @@ from crypto.canonical import canonical_json
 from crypto.merkle import MemoryTree, leaf_hash, root
 from crypto.note import NoteVerifier, parse_checkpoint, sign_checkpoint
 from gateway.audit.model import Action, Decision, entry_columns
-from gateway.audit.verify import LogVerificationError, verify_log
+from gateway.audit.verify import verify_log
 from gateway.audit.writer import AuditWriter
+from gateway.errors import LogVerificationError
 from gateway.store.engine import Database
 from gateway.store.tables import AuditCheckpoint, AuditEntry, AuditNode
 from tests.support.audit import event

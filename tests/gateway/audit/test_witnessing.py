@@ -21,7 +21,8 @@ from crypto.tiles import TileRef, tile_path, tile_width
 from gateway.app import create_app
 from gateway.audit.checkpoints import log_size, note_name
 from gateway.config import Settings
-from gateway.monitor import MonitorAlarm, MonitorConfig, check_once
+from gateway.errors import MonitorAlarm
+from gateway.monitor import MonitorConfig, check_once
 from gateway.services import Services
 from gateway.store.tables import AuditCheckpoint, AuditCosignature, AuditEntry, AuditNode
 from gateway.witness.app import create_witness_app

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from gateway.errors import BadRequest
-from gateway.transparency.figures import Banding, FiguresError, compute_figures
+from gateway.errors import BadRequest, FiguresError
+from gateway.transparency.figures import Banding, compute_figures
 from gateway.transparency.period import parse_period, span
 from gateway.transparency.verify import first_difference
 
