@@ -56,9 +56,9 @@ from gateway.config import Settings
 from gateway.demo_data import generate_subjects
 from gateway.initialize import initialize
 from gateway.orders import DraftInput, RequestInput, Selector
-from gateway.policy import TimeWindow
 from gateway.principals import Role
 from gateway.services import Services
+from gateway.values.window import TimeWindow
 
 ROOT = Path(__file__).resolve().parent.parent
 GATEWAY_QUERY = "query($id: ID!) { subject(by: {id: $id}) { phoneNumber { ciphertext } ipAddresses { ciphertext } } }"
