@@ -32,7 +32,7 @@ from gateway.errors import OperatorError, StoreIntegrityError
 from gateway.keyring import GatewayKeys, load_keys_from
 from gateway.store.engine import Database
 from gateway.store.tables import Subject
-from gateway.subjects import SubjectStore
+from gateway.subjects.store import SubjectStore
 from gateway.vault import Vault
 
 __all__ = ["FORMAT", "RestoreReport", "decrypt_backup", "encrypt_backup", "read_key_files", "restore_keys"]

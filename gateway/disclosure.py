@@ -11,7 +11,7 @@ from nacl.signing import SigningKey
 from crypto.sealing import SealedValue, seal_record
 from gateway.errors import FieldNotPermitted
 from gateway.policy import OrderDocument
-from gateway.subjects import SubjectRecord
+from gateway.subjects.record import SubjectRecord
 from gateway.values.times import rfc3339_us
 
 __all__ = ["DisclosureRequest", "seal_field"]

@@ -62,7 +62,7 @@ from gateway.store.tables import (
     PrincipalKey,
 )
 from gateway.store.versions import bump, current
-from gateway.subjects import SubjectStore
+from gateway.subjects.store import SubjectStore
 from gateway.usage import stored_usage, trusted_usage, usage_columns
 from gateway.values.fields import SUBJECT_FIELDS
 from gateway.values.ids import is_gateway_id

@@ -25,7 +25,7 @@ from gateway.orders import Selector, Undo, undo_row_change
 from gateway.principals import PrincipalInfo
 from gateway.store.engine import Database
 from gateway.store.tables import PreservationRow, Principal
-from gateway.subjects import SubjectStore
+from gateway.subjects.store import SubjectStore
 from gateway.values.ids import is_gateway_id
 from gateway.values.times import format_time
 from gateway.vault import Vault

@@ -28,7 +28,8 @@ from gateway.audit.writer import AuditWriter
 from gateway.config import Settings
 from gateway.preservation import Preservations
 from gateway.store.engine import Database
-from gateway.subjects import SubjectRecord, SubjectStore
+from gateway.subjects.record import SubjectRecord
+from gateway.subjects.store import SubjectStore
 from gateway.values.times import format_time
 
 __all__ = ["Cutoffs", "PurgeReport", "expire", "run_retention"]

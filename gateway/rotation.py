@@ -33,7 +33,8 @@ from gateway.errors import OperatorError, StoreIntegrityError
 from gateway.keyring import KEY_FILES, NEXT_SUFFIX, RetiredSigningKey, load_gateway_keys, write_history
 from gateway.store.engine import Database
 from gateway.store.tables import LegalRequestRow, OrderRow, PreservationRow, Subject, SubjectIndex
-from gateway.subjects import SubjectStore, normalise_username
+from gateway.subjects.normalise import normalise_username
+from gateway.subjects.store import SubjectStore
 from gateway.usage import usage_key, usage_mac
 from gateway.vault import Vault
 

@@ -18,7 +18,7 @@ from gateway.orders import Orders
 from gateway.principals import PrincipalRegistry
 from gateway.replay import ReplayStore
 from gateway.store.engine import Database
-from gateway.subjects import SubjectStore
+from gateway.subjects.store import SubjectStore
 from gateway.usage import usage_key
 from gateway.vault import Vault
 

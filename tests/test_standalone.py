@@ -54,7 +54,8 @@ def _fields_after(command: str, text: str) -> set[str]:
 
 
 def test_the_readme_examples_agree_with_each_other_and_with_the_example_subjects() -> None:
-    from gateway.subjects import normalise_phone, parse_subject
+    from gateway.subjects.normalise import normalise_phone
+    from gateway.subjects.parsing import parse_subject
 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     lines = (REPO / "examples" / "subjects.jsonl").read_text(encoding="utf-8").splitlines()

@@ -14,7 +14,7 @@ from gateway.disclosure import DisclosureRequest, seal_field
 from gateway.errors import ForbiddenRole, SubjectNotPermitted
 from gateway.orders import OrderState, Selector, Undo
 from gateway.principals import Role
-from gateway.subjects import SubjectRecord
+from gateway.subjects.record import SubjectRecord
 
 if TYPE_CHECKING:
     from gateway.services import Services

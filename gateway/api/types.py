@@ -8,7 +8,7 @@ import strawberry
 
 from gateway.orders import LegalProcess, LegalRequest, OffenseCategory, OrderState, RequestStatus
 from gateway.policy import OrderStatus
-from gateway.subjects import SubjectRecord
+from gateway.subjects.record import SubjectRecord
 from gateway.values.times import format_time
 
 __all__ = ["ConsistencyProof", "InclusionProof", "LegalProcess", "LegalRequestType", "OffenseCategory", "OrderStatus",

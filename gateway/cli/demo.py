@@ -58,7 +58,7 @@ from gateway.demo_data import generate_subjects
 from gateway.errors import OperatorError, SubjectImportError
 from gateway.initialize import initialize
 from gateway.principals import ACTIVE, PrincipalRegistry, Role
-from gateway.subjects import ImportReport, SubjectStore
+from gateway.subjects.store import ImportReport, SubjectStore
 from gateway.values.times import format_seconds
 
 __all__ = ["app", "run", "seed"]

@@ -18,7 +18,7 @@ from client.http import ClientResult, GatewayClient
 from client.operations import QueryTarget, disclosure_query, send_query
 from client.unseal import OpenedResponse, open_response, response_parts
 from client.wire import DISCLOSABLE_FIELDS
-from gateway.subjects import normalise_phone
+from gateway.subjects.normalise import normalise_phone
 from gateway.values.fields import SUBJECT_FIELDS
 from tests.support.plaintext import leaks, secrets_of
 from tests.support.world import World

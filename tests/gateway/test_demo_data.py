@@ -6,7 +6,7 @@ import phonenumbers
 import pytest
 
 from gateway.demo_data import EVENTS_FROM, EVENTS_UNTIL, generate_subjects
-from gateway.subjects import parse_subject
+from gateway.subjects.parsing import parse_subject
 
 DOCUMENTATION_NETS = [ipaddress.ip_network(n) for n in
                       ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")]

@@ -12,7 +12,7 @@ from nacl.bindings import crypto_box_seal_open
 from nacl.signing import VerifyKey
 
 from crypto.sealing import SealedValue, open_record
-from gateway.subjects import normalise_phone
+from gateway.subjects.normalise import normalise_phone
 from gateway.values.times import parse_time
 from tests.support.plaintext import leaks, secrets_of
 from tests.support.world import World

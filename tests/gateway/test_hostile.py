@@ -23,7 +23,7 @@ import pytest
 from nacl.signing import SigningKey
 
 from gateway.principals import PrincipalRegistry
-from gateway.subjects import normalise_phone
+from gateway.subjects.normalise import normalise_phone
 from tests.support.harness import Harness
 from tests.support.jwt import b64url, kid_of, mint
 from tests.support.world import World

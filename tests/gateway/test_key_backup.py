@@ -22,7 +22,7 @@ from gateway.demo_data import generate_subjects
 from gateway.initialize import initialize
 from gateway.keyring import load_gateway_keys
 from gateway.store.engine import Database
-from gateway.subjects import SubjectStore
+from gateway.subjects.store import SubjectStore
 from gateway.vault import Vault
 from tests.support.audit import event
 

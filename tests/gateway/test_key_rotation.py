@@ -26,7 +26,7 @@ from gateway.rotation import rotate_at_rest, rotate_blind_index
 from gateway.services import Services
 from gateway.store.engine import Database
 from gateway.store.tables import LegalRequestRow, OrderRow
-from gateway.subjects import SubjectStore
+from gateway.subjects.store import SubjectStore
 from gateway.usage import usage_key, usage_mac
 from gateway.vault import Vault
 from tests.support.audit import event

@@ -13,7 +13,7 @@ import pytest
 
 from gateway.retention import Cutoffs, expire
 from gateway.services import utc_now
-from gateway.subjects import parse_subject
+from gateway.subjects.parsing import parse_subject
 from tests.support.clock import Clock
 from tests.support.lifecycle import (
     EXTEND_HOLD,

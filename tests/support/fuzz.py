@@ -77,7 +77,7 @@ from crypto.sealing import SealedValue, open_record
 from gateway.api.schema import build_schema
 from gateway.errors import PROTOCOL_CODES
 from gateway.principals import Role
-from gateway.subjects import normalise_phone
+from gateway.subjects.normalise import normalise_phone
 from gateway.values.fields import SUBJECT_FIELDS
 from tests.support.harness import Actor, Harness
 from tests.support.jwt import mint

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from gateway.subjects import normalise_phone
+from gateway.subjects.normalise import normalise_phone
 
 
 def secrets_of(subjects: Iterable[dict[str, Any]]) -> set[str]:

@@ -18,7 +18,9 @@ from gateway.errors import StoreIntegrityError, SubjectImportError
 from gateway.keyring import load_gateway_keys
 from gateway.store.engine import Database
 from gateway.store.tables import metadata
-from gateway.subjects import SubjectStore, normalise_phone, parse_subject
+from gateway.subjects.normalise import normalise_phone
+from gateway.subjects.parsing import parse_subject
+from gateway.subjects.store import SubjectStore
 from gateway.vault import Vault
 
 Subject = dict[str, Any]

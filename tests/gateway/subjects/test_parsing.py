@@ -12,14 +12,9 @@ import pytest
 from crypto.canonical import canonical_json
 from gateway.demo_data import generate_subjects
 from gateway.errors import StoreIntegrityError, SubjectLineError, UnknownSubjectField
-from gateway.subjects import (
-    SubjectRecord,
-    encode_document,
-    normalise_ip,
-    normalise_phone,
-    parse_subject,
-    parse_subject_line,
-)
+from gateway.subjects.normalise import normalise_ip, normalise_phone
+from gateway.subjects.parsing import parse_subject, parse_subject_line
+from gateway.subjects.record import SubjectRecord, encode_document
 from gateway.values.fields import SUBJECT_FIELDS
 from gateway.values.times import format_time, parse_time
 

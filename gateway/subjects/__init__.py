@@ -1,0 +1,40 @@
+"""Subjects: the platform users whose data the gateway can disclose, and their encrypted store.
+
+- :mod:`~gateway.subjects.normalise` — phone numbers, usernames and IP addresses in one form.
+- :mod:`~gateway.subjects.record` — :class:`SubjectRecord` and its §4 values.
+- :mod:`~gateway.subjects.parsing` — one JSON Lines import line into a record.
+- :mod:`~gateway.subjects.store` — :class:`SubjectStore`, sealed rows and blind indexes.
+
+Imports: the value layer, ``errors``, ``crypto``, phonenumbers; only ``store`` imports
+``gateway.store``, ``gateway.vault`` and SQLAlchemy. Nothing here imports orders, the API or the CLI.
+
+A subject is imported from one line of JSON Lines (docs/PROTOCOL.md §9)::
+
+    {"id","username","phone","created_at",
+     "ip_events":[{"ip","port"?,"first_seen","last_seen"}],
+     "devices":[{"model","platform","app","app_version","first_seen","last_seen"}],
+     "username_history":[{"username","from","until"?}]}
+
+Every key is required except ``port`` and ``until``; the lists may be empty; no other key is
+allowed. ``id`` is 1–64 of ``A–Z a–z 0–9 _ -``; usernames 1–64 of ``A–Z a–z 0–9 _``; device
+texts 1–200 characters without control characters; ``port`` 1–65535; ``first_seen <= last_seen``
+and ``from <= until``. Values are normalised on import: phone numbers to E.164 (they must carry
+their ``+`` country code and be valid numbers), IP addresses to their compressed canonical text
+(no zone index), times to UTC. Usernames are stored as given.
+
+Storage. Everything but the id is one canonical-JSON document (:func:`encode_document`) sealed
+by :class:`~gateway.vault.Vault` and bound to the id (``subjects.sealed``). Lookups go through
+keyed blind indexes (``subject_index``) of exactly two things: the current ``phone`` (E.164)
+and the current ``username`` (casefolded), each unique across subjects. Former usernames in
+``username_history`` are *not* indexed: a name can pass from one user to another, so a former
+name does not identify one subject, and indexing it would make the index an oracle for who once
+used a name. A reviewer resolving a request by a former name does so out of band.
+
+Times are parsed and written by :mod:`gateway.values.times`: RFC 3339 in, UTC out, in the form
+that leaves the gateway in sealed values (docs/PROTOCOL.md §4).
+
+Errors never carry subject data. A bad line raises :class:`~gateway.errors.SubjectLineError` naming the line and
+the field, never the value ("field 'phone' is not a valid phone number", not the number), and the
+library exceptions that would quote the value are dropped before the error is raised.
+"""
+
