@@ -381,7 +381,7 @@ def main() -> int:
                 f"{verdict(0 <= in_flight <= args.connections * (args.rounds + 3))}")
 
         if args.log_entries:
-            from gateway.keyring import load_gateway_keys
+            from gateway.keys.keyring import load_gateway_keys
 
             sys.path.insert(0, str(ROOT))  # run as a script, bench/ is not a package on the path
             from bench.audit_fixture import fill_log

@@ -35,7 +35,7 @@ from crypto.note import parse_verifier_key, verifier_key_string  # noqa: E402
 from gateway.audit.checkpoints import note_name  # noqa: E402
 from gateway.audit.proofs import consistency, inclusion  # noqa: E402
 from gateway.audit.verify import verify_log  # noqa: E402
-from gateway.keyring import load_gateway_keys  # noqa: E402
+from gateway.keys.keyring import load_gateway_keys  # noqa: E402
 
 
 def main() -> int:

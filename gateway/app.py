@@ -31,12 +31,12 @@ from gateway.audit.checkpoints import note_name
 from gateway.audit.signers import schedule_for
 from gateway.config import Settings
 from gateway.console import ConsoleFiles
-from gateway.metrics import CONTENT_TYPE, start_metrics_server
-from gateway.preservation import Preservations
-from gateway.retention import Cutoffs, run_retention
+from gateway.lifecycle.preservation import Preservations
+from gateway.lifecycle.retention import Cutoffs, run_retention
+from gateway.observability.metrics import CONTENT_TYPE, start_metrics_server
+from gateway.observability.tracing import gateway_tracer
+from gateway.observability.tracing import tracer_provider as configured_tracer_provider
 from gateway.services import Services, utc_now
-from gateway.tracing import gateway_tracer
-from gateway.tracing import tracer_provider as configured_tracer_provider
 
 log = logging.getLogger("gateway.app")
 

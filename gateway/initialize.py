@@ -14,7 +14,7 @@ from gateway.audit.checkpointer import sign_if_missing
 from gateway.audit.writer import writer_engine
 from gateway.config import Settings
 from gateway.errors import OperatorError
-from gateway.keyring import ensure_gateway_keys, key_paths, load_gateway_keys
+from gateway.keys.keyring import ensure_gateway_keys, key_paths, load_gateway_keys
 from gateway.store.engine import Database
 from gateway.store.migrate import current_revision, upgrade
 

@@ -29,16 +29,6 @@ from crypto.errors import CryptoError
 from crypto.keys import decode_signing_public_key
 from crypto.signing import ORDER_DOMAIN, verify_signature_over
 from gateway.audit.model import Action, Decision
-from gateway.emergency import (
-    ApprovalRule,
-    CourtOrder,
-    EmergencyTerms,
-    Signer,
-    VerificationMethod,
-    approval_rule,
-    continuation_text,
-    parse_continuation,
-)
 from gateway.errors import (
     BadRequest,
     GatewayError,
@@ -47,6 +37,17 @@ from gateway.errors import (
     OrderLapsed,
     OrderNotFound,
     OrderRevoked,
+)
+from gateway.keys.vault import Vault
+from gateway.lifecycle.emergency import (
+    ApprovalRule,
+    CourtOrder,
+    EmergencyTerms,
+    Signer,
+    VerificationMethod,
+    approval_rule,
+    continuation_text,
+    parse_continuation,
 )
 from gateway.policy import OrderDocument, OrderStatus, check_narrowing, order_status, parse_order_document
 from gateway.principals import ACTIVE, PrincipalInfo, Role
@@ -68,7 +69,6 @@ from gateway.values.fields import SUBJECT_FIELDS
 from gateway.values.ids import is_gateway_id
 from gateway.values.times import format_time, parse_time
 from gateway.values.window import TimeWindow
-from gateway.vault import Vault
 
 __all__ = [
     "LEGAL_PROCESSES",
@@ -809,7 +809,7 @@ class Orders:
     def _emergency(self, document: OrderDocument, checked: Sequence[Approval], *,
                    now: datetime) -> _EmergencyState | None:
         """For an emergency document: its continuation text, the signatures over it, and the
-        approval rule (:func:`gateway.emergency.approval_rule`) they and ``checked`` amount to."""
+        approval rule (:func:`gateway.lifecycle.emergency.approval_rule`) they and ``checked`` amount to."""
         terms = document.emergency
         if terms is None:
             return None

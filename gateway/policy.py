@@ -19,7 +19,6 @@ from typing import Any
 
 from crypto.canonical import canonical_json, parse_json_object
 from crypto.errors import EncodingError
-from gateway.emergency import EmergencyTerms
 from gateway.errors import (
     BadRequest,
     FieldNotPermitted,
@@ -31,6 +30,7 @@ from gateway.errors import (
     OrderRevoked,
     SubjectNotPermitted,
 )
+from gateway.lifecycle.emergency import EmergencyTerms
 from gateway.values.fields import SUBJECT_FIELDS
 from gateway.values.ids import is_gateway_id
 from gateway.values.times import parse_time
@@ -128,7 +128,7 @@ def parse_order_document(text: str) -> OrderDocument:
 def order_status(document: OrderDocument | None, *, verified_approvals: int, approvals_required: int,
                  revoked: bool, queries_used: int, now: datetime, lapsed: bool = False) -> OrderStatus:
     """The status docs/PROTOCOL.md §3 defines; ``lapsed`` is an emergency order's
-    (:func:`gateway.emergency.approval_rule`). An unusable document is never ACTIVE."""
+    (:func:`gateway.lifecycle.emergency.approval_rule`). An unusable document is never ACTIVE."""
     if revoked:
         return OrderStatus.REVOKED
     if document is not None and now >= document.valid_until:

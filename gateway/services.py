@@ -12,15 +12,15 @@ from gateway.audit.witnessing import WitnessFeeder
 from gateway.audit.writer import AuditWriter, writer_engine
 from gateway.config import Settings
 from gateway.errors import OperatorError
-from gateway.keyring import GatewayKeys, load_gateway_keys
-from gateway.metrics import GatewayMetrics
+from gateway.keys.keyring import GatewayKeys, load_gateway_keys
+from gateway.keys.vault import Vault
+from gateway.observability.metrics import GatewayMetrics
 from gateway.orders import Orders
 from gateway.principals import PrincipalRegistry
 from gateway.replay import ReplayStore
 from gateway.store.engine import Database
 from gateway.subjects.store import SubjectStore
 from gateway.usage import usage_key
-from gateway.vault import Vault
 
 __all__ = ["Services", "utc_now"]
 

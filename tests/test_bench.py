@@ -14,7 +14,7 @@ from crypto.note import parse_verifier_key, verifier_key_string
 from gateway.audit.checkpoints import note_name
 from gateway.audit.verify import verify_log
 from gateway.config import Settings
-from gateway.keyring import load_gateway_keys
+from gateway.keys.keyring import load_gateway_keys
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import bench_disclosure

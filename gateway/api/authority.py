@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway import lifecycle_facts
 from gateway.api.context import RequestContext
 from gateway.api.types import (
     LegalRequestType,
@@ -17,6 +16,7 @@ from gateway.api.types import (
     order_type,
 )
 from gateway.errors import OrderNotFound
+from gateway.lifecycle import facts as lifecycle_facts
 from gateway.orders import LegalProcess, RequestInput, Selector
 from gateway.principals import Role
 from gateway.transparency import facts

@@ -47,7 +47,7 @@ from gateway.errors import (
     RateLimited,
     UnsupportedMediaType,
 )
-from gateway.logs import bind_audit_index, bind_request
+from gateway.observability.logs import bind_audit_index, bind_request
 from gateway.orders import Undo
 from gateway.replay import replayed
 from gateway.services import Services

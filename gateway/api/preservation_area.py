@@ -7,13 +7,13 @@ from datetime import datetime
 
 import strawberry
 
-from gateway import lifecycle_facts
 from gateway.api.authority import selector_of
 from gateway.api.context import RequestContext
 from gateway.api.types import SubjectSelector
 from gateway.errors import BadRequest
-from gateway.lifecycle_facts import FactKind
-from gateway.preservation import Preservation, PreservationInput, Preservations, PreservationStatus
+from gateway.lifecycle import facts as lifecycle_facts
+from gateway.lifecycle.facts import FactKind
+from gateway.lifecycle.preservation import Preservation, PreservationInput, Preservations, PreservationStatus
 from gateway.principals import Role
 from gateway.values.times import format_time, parse_time
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import strawberry
 
-from gateway import lifecycle_facts
 from gateway.api.context import RequestContext
 from gateway.api.types import LegalRequestType, OrderType, RequestStatus, TimeWindowInput, legal_request, order_type
 from gateway.audit.model import Action
-from gateway.emergency import VerificationMethod
+from gateway.lifecycle import facts as lifecycle_facts
+from gateway.lifecycle.emergency import VerificationMethod
 from gateway.orders import DraftInput
 from gateway.principals import Role
 from gateway.transparency import facts

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from crypto.errors import NoteError
 from crypto.note import Checkpoint, NoteVerifier, verifier_key_string, verify_checkpoint
 from gateway.audit.checkpoints import note_name
-from gateway.keyring import GatewayKeys
+from gateway.keys.keyring import GatewayKeys
 
 __all__ = ["ScheduledVerifier", "schedule_for", "single", "verify_by_size"]
 

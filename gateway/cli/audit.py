@@ -38,7 +38,7 @@ from gateway.audit.writer import AuditWriter
 from gateway.cli.common import console, err_console, fail, handle_errors, open_database, settings
 from gateway.config import Settings
 from gateway.errors import LogVerificationError, OperatorError
-from gateway.keyring import load_gateway_keys
+from gateway.keys.keyring import load_gateway_keys
 from gateway.store.tables import AuditEntry
 from gateway.values.times import epoch_micros
 

@@ -16,10 +16,10 @@ from rich.progress import Progress as RichProgress
 from crypto.encoding import b64encode
 from crypto.note import verifier_key_string
 from gateway.audit.checkpoints import note_name
-from gateway.backup import decrypt_backup, encrypt_backup, read_key_files, restore_keys
 from gateway.cli.common import console, err_console, fail, handle_errors, open_database, settings
 from gateway.errors import OperatorError
-from gateway.rotation import Progress, rotate_at_rest, rotate_blind_index, rotate_signing
+from gateway.keys.backup import decrypt_backup, encrypt_backup, read_key_files, restore_keys
+from gateway.keys.rotation import Progress, rotate_at_rest, rotate_blind_index, rotate_signing
 
 __all__ = ["app"]
 

@@ -12,9 +12,9 @@ from typing import Annotated
 import typer
 
 from gateway.cli.common import console, handle_errors, open_database, print_json, settings
-from gateway.notices import Notices
-from gateway.preservation import Preservations
-from gateway.retention import Cutoffs, run_retention
+from gateway.lifecycle.notices import Notices
+from gateway.lifecycle.preservation import Preservations
+from gateway.lifecycle.retention import Cutoffs, run_retention
 from gateway.services import Services, utc_now
 
 __all__ = ["notices_app", "retention_app"]

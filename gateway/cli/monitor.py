@@ -21,9 +21,9 @@ from client.http import fetch_discovery
 from crypto.cosignature import parse_cosigner_key
 from crypto.keys import read_signing_key
 from crypto.note import parse_verifier_key
+from gateway.audit.monitor import Auditor, MonitorConfig, check_once
 from gateway.cli.common import console, err_console, fail, handle_errors
 from gateway.errors import MonitorAlarm, MonitorError
-from gateway.monitor import Auditor, MonitorConfig, check_once
 
 __all__ = ["monitor"]
 

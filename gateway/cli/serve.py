@@ -11,8 +11,8 @@ from starlette.applications import Starlette
 
 from gateway.api.request_log import logging_config
 from gateway.cli.common import fail, handle_errors, open_database, settings
-from gateway.keyring import load_gateway_keys
-from gateway.logs import log_config
+from gateway.keys.keyring import load_gateway_keys
+from gateway.observability.logs import log_config
 
 __all__ = ["MAX_HEADER_BYTES", "app_from_environment", "serve"]
 

@@ -22,10 +22,10 @@ from rich.progress import (
 from gateway.cli.common import console, err_console, fail, handle_errors, open_database, settings
 from gateway.config import Settings
 from gateway.errors import SubjectImportError
-from gateway.keyring import load_gateway_keys
+from gateway.keys.keyring import load_gateway_keys
+from gateway.keys.vault import Vault
 from gateway.subjects.parsing import MAX_LINE_CHARS
 from gateway.subjects.store import ImportReport, SubjectStore
-from gateway.vault import Vault
 
 __all__ = ["app", "import_report_line", "subject_store"]
 

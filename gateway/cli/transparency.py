@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from crypto.note import parse_verifier_key
 from gateway.cli.common import console, err_console, fail, handle_errors, open_database, settings
 from gateway.errors import FiguresError, OperatorError, ReportVerificationError
-from gateway.keyring import load_gateway_keys
+from gateway.keys.keyring import load_gateway_keys
 from gateway.services import utc_now
 from gateway.transparency.figures import Banding
 from gateway.transparency.period import Period, parse_period, span

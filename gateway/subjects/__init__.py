@@ -6,7 +6,7 @@
 - :mod:`~gateway.subjects.store` — :class:`SubjectStore`, sealed rows and blind indexes.
 
 Imports: the value layer, ``errors``, ``crypto``, phonenumbers; only ``store`` imports
-``gateway.store``, ``gateway.vault`` and SQLAlchemy. Nothing here imports orders, the API or the CLI.
+``gateway.store``, ``gateway.keys.vault`` and SQLAlchemy. Nothing here imports orders, the API or the CLI.
 
 A subject is imported from one line of JSON Lines (docs/PROTOCOL.md §9)::
 
@@ -23,7 +23,7 @@ their ``+`` country code and be valid numbers), IP addresses to their compressed
 (no zone index), times to UTC. Usernames are stored as given.
 
 Storage. Everything but the id is one canonical-JSON document (:func:`encode_document`) sealed
-by :class:`~gateway.vault.Vault` and bound to the id (``subjects.sealed``). Lookups go through
+by :class:`~gateway.keys.vault.Vault` and bound to the id (``subjects.sealed``). Lookups go through
 keyed blind indexes (``subject_index``) of exactly two things: the current ``phone`` (E.164)
 and the current ``username`` (casefolded), each unique across subjects. Former usernames in
 ``username_history`` are *not* indexed: a name can pass from one user to another, so a former

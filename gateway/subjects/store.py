@@ -12,13 +12,13 @@ from sqlalchemy import Connection, Table, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from gateway.errors import StoreIntegrityError, SubjectImportError, SubjectLineError
+from gateway.keys.vault import Vault
 from gateway.store.engine import Database
 from gateway.store.tables import metadata
 from gateway.subjects.normalise import normalise_phone, normalise_username
 from gateway.subjects.parsing import parse_subject_line
 from gateway.subjects.record import SUBJECT_ID, SubjectRecord, encode_document
 from gateway.values.ids import SubjectId
-from gateway.vault import Vault
 
 __all__ = ["ImportReport", "SubjectStore"]
 

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway.errors import FiguresError
-from gateway.lifecycle_facts import FactKind as LifecycleKind
+from gateway.lifecycle.facts import FactKind as LifecycleKind
 from gateway.orders import LEGAL_PROCESSES, OFFENSE_CATEGORIES
 from gateway.transparency.facts import FactKind
 from gateway.transparency.period import Period

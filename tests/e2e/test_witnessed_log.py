@@ -17,7 +17,7 @@ from crypto.keys import write_key_file
 from crypto.note import verifier_key_string
 from gateway.audit.checkpoints import note_name
 from gateway.config import Settings
-from gateway.keyring import load_gateway_keys
+from gateway.keys.keyring import load_gateway_keys
 from gateway.store.engine import Database
 from gateway.store.tables import AuditCheckpoint, AuditCosignature, AuditEntry, AuditNode
 from gateway.witness.service import origin_hash

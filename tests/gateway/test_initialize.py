@@ -7,7 +7,7 @@ import pytest
 from gateway.config import Settings
 from gateway.errors import OperatorError
 from gateway.initialize import initialize, is_initialised
-from gateway.keyring import key_paths
+from gateway.keys.keyring import key_paths
 
 
 def test_a_missing_key_over_an_initialised_database_is_an_error_that_changes_nothing(settings: Settings) -> None:

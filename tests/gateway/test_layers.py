@@ -12,7 +12,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 STORAGE_LIBRARIES = {"sqlalchemy", "sqlmodel", "alembic", "psycopg"}
-STORAGE_MODULES = ("gateway.store", "gateway.subjects.store", "gateway.vault", "gateway.orders")
+STORAGE_MODULES = ("gateway.store", "gateway.subjects.store", "gateway.keys.vault", "gateway.orders")
 
 
 def module_file(name: str) -> Path | None:

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import text
 
 from gateway.audit.model import AuditReceipt
-from gateway.preservation import Preservations
-from gateway.retention import Cutoffs, PurgeReport, run_retention
+from gateway.lifecycle.preservation import Preservations
+from gateway.lifecycle.retention import Cutoffs, PurgeReport, run_retention
 from gateway.services import Services
 
 SUBMIT_HOLD = ("mutation($i: PreservationInput!) { submitPreservation(input: $i) "

@@ -11,7 +11,7 @@ from crypto.note import NoteVerifier, parse_verifier_key, verifier_key_string
 from gateway.audit.checkpoints import CheckpointPolicy, note_name
 from gateway.audit.writer import AuditWriter
 from gateway.config import Settings
-from gateway.keyring import load_gateway_keys
+from gateway.keys.keyring import load_gateway_keys
 from gateway.store.engine import Database
 from gateway.store.tables import LegalRequestRow, OrderRow, Principal
 

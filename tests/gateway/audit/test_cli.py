@@ -18,7 +18,7 @@ from gateway.audit.model import Decision
 from gateway.audit.writer import AuditWriter
 from gateway.cli import audit
 from gateway.config import Settings
-from gateway.keyring import load_gateway_keys
+from gateway.keys.keyring import load_gateway_keys
 from gateway.store.engine import Database
 from gateway.store.tables import AuditEntry
 from tests.support.audit import event

@@ -250,7 +250,7 @@ def test_a_checkpoint_re_signed_by_another_key_is_named(log: Database, verifier:
 
 def test_a_checkpoint_signed_by_the_gateway_for_another_root_is_named(log: Database, verifier: NoteVerifier,
                                                                       settings: Any) -> None:
-    from gateway.keyring import load_gateway_keys
+    from gateway.keys.keyring import load_gateway_keys
 
     key = load_gateway_keys(settings).checkpoint_key
     with log.engine.begin() as connection:

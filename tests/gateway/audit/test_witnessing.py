@@ -20,9 +20,9 @@ from crypto.note import NoteVerifier, parse_verifier_key, verifier_key_string
 from crypto.tiles import TileRef, tile_path, tile_width
 from gateway.app import create_app
 from gateway.audit.checkpoints import log_size, note_name
+from gateway.audit.monitor import MonitorConfig, check_once
 from gateway.config import Settings
 from gateway.errors import MonitorAlarm
-from gateway.monitor import MonitorConfig, check_once
 from gateway.services import Services
 from gateway.store.tables import AuditCheckpoint, AuditCosignature, AuditEntry, AuditNode
 from gateway.witness.app import create_witness_app
@@ -72,7 +72,7 @@ def _witness(tmp_path: Path, name: str, log_vkey: str) -> tuple[Witness, TestCli
 @pytest.fixture
 def deployment(make_settings: Callable[..., Settings], database_url: str, tmp_path: Path) -> Iterator[Deployment]:
     from gateway.initialize import initialize
-    from gateway.keyring import load_gateway_keys
+    from gateway.keys.keyring import load_gateway_keys
 
     bare = make_settings(database_url=database_url)
     initialize(bare)

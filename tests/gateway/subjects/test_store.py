@@ -15,13 +15,13 @@ from sqlalchemy import func, select, text
 from gateway.config import Settings
 from gateway.demo_data import generate_subjects
 from gateway.errors import StoreIntegrityError, SubjectImportError
-from gateway.keyring import load_gateway_keys
+from gateway.keys.keyring import load_gateway_keys
+from gateway.keys.vault import Vault
 from gateway.store.engine import Database
 from gateway.store.tables import metadata
 from gateway.subjects.normalise import normalise_phone
 from gateway.subjects.parsing import parse_subject
 from gateway.subjects.store import SubjectStore
-from gateway.vault import Vault
 
 Subject = dict[str, Any]
 SUBJECTS = metadata.tables["subjects"]

@@ -18,7 +18,7 @@ from crypto.signing import ORDER_DOMAIN, sign_over
 from gateway.audit.checkpoints import note_name
 from gateway.cli import audit, transparency
 from gateway.config import Settings
-from gateway.keyring import load_gateway_keys
+from gateway.keys.keyring import load_gateway_keys
 from gateway.principals import Role
 from gateway.store.tables import AuditEntry
 from gateway.values.times import parse_rfc3339_us

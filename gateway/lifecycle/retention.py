@@ -22,11 +22,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import text
 
-from gateway import lifecycle_facts
 from gateway.audit.model import AuditEvent, AuditReceipt, Decision
 from gateway.audit.writer import AuditWriter
 from gateway.config import Settings
-from gateway.preservation import Preservations
+from gateway.lifecycle import facts as lifecycle_facts
+from gateway.lifecycle.preservation import Preservations
 from gateway.store.engine import Database
 from gateway.subjects.record import SubjectRecord
 from gateway.subjects.store import SubjectStore

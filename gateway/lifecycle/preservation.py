@@ -1,7 +1,7 @@
 """Preservation holds (docs/PROTOCOL.md §16.2): an authority asks the platform to keep what it holds
 about some subjects while it obtains a court order. A reviewer grants or rejects the request; a
 granted hold discloses nothing, lasts at most :data:`MAX_HOLD_DAYS` and can be extended once by as
-many more. Retention (:mod:`gateway.retention`) skips the subjects of active holds.
+many more. Retention (:mod:`gateway.lifecycle.retention`) skips the subjects of active holds.
 
 The selectors are stored encrypted, as a legal request's are; the authority never learns which of
 them named a user.
@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from gateway.errors import BadRequest, NotFound
+from gateway.keys.vault import Vault
 from gateway.orders import Selector, Undo, undo_row_change
 from gateway.principals import PrincipalInfo
 from gateway.store.engine import Database
@@ -28,7 +29,6 @@ from gateway.store.tables import PreservationRow, Principal
 from gateway.subjects.store import SubjectStore
 from gateway.values.ids import is_gateway_id
 from gateway.values.times import format_time
-from gateway.vault import Vault
 
 __all__ = ["MAX_HOLD_DAYS", "Preservation", "PreservationInput", "PreservationStatus", "Preservations"]
 

@@ -21,10 +21,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import col
 
-from gateway import lifecycle_facts
 from gateway.audit.model import AuditEvent, Decision
 from gateway.audit.writer import AuditWriter
 from gateway.errors import AuditUnavailable, OperatorError
+from gateway.lifecycle import facts as lifecycle_facts
 from gateway.orders import Orders, OrderState
 from gateway.policy import OrderStatus
 from gateway.store.engine import Database

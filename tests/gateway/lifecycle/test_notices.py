@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from gateway.cli.main import app
 from gateway.config import Settings
 from gateway.errors import OperatorError
-from gateway.notices import Notices, notice_id
+from gateway.lifecycle.notices import Notices, notice_id
 from gateway.services import utc_now
 from tests.support.clock import Clock
 from tests.support.lifecycle import audit_entries

@@ -6,7 +6,7 @@ from collections.abc import Callable
 import pytest
 
 from gateway.errors import StoreIntegrityError
-from gateway.vault import Vault
+from gateway.keys.vault import Vault
 
 INTEGRITY = "stored subject data failed its integrity check"
 PLAINTEXT = b'{"phone":"+4915123456789","username":"quiet_otter42"}'

@@ -6,7 +6,7 @@ gateway stopped (every replica): a running process keeps the keys it started wit
   both, so checkpoints and disclosure records signed before the rotation still verify.
 - **at-rest**: a new key is written as ``at-rest.key.next``; every subject and every request's
   sealed selectors are re-sealed under it in batches, each batch one transaction; only when all are
-  done does it replace ``at-rest.key``. Interrupted, the vault opens both (``gateway.vault``) and
+  done does it replace ``at-rest.key``. Interrupted, the vault opens both (``gateway.keys.vault``) and
   the next run skips what is already re-sealed.
 - **blind-index**: likewise ``blind-index.key.next``; every subject's index rows are recomputed
   under it (idempotent, so an interrupted run is simply run again), then it replaces the old key.
@@ -30,13 +30,13 @@ from gateway.audit.checkpoints import CheckpointPolicy, log_size
 from gateway.audit.writer import AuditWriter
 from gateway.config import Settings
 from gateway.errors import OperatorError, StoreIntegrityError
-from gateway.keyring import KEY_FILES, NEXT_SUFFIX, RetiredSigningKey, load_gateway_keys, write_history
+from gateway.keys.keyring import KEY_FILES, NEXT_SUFFIX, RetiredSigningKey, load_gateway_keys, write_history
+from gateway.keys.vault import Vault
 from gateway.store.engine import Database
 from gateway.store.tables import LegalRequestRow, OrderRow, PreservationRow, Subject, SubjectIndex
 from gateway.subjects.normalise import normalise_username
 from gateway.subjects.store import SubjectStore
 from gateway.usage import usage_key, usage_mac
-from gateway.vault import Vault
 
 __all__ = ["Progress", "SigningRotation", "rotate_at_rest", "rotate_blind_index", "rotate_signing"]
 

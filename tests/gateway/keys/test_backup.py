@@ -20,10 +20,10 @@ from gateway.cli.main import app
 from gateway.config import Settings
 from gateway.demo_data import generate_subjects
 from gateway.initialize import initialize
-from gateway.keyring import load_gateway_keys
+from gateway.keys.keyring import load_gateway_keys
+from gateway.keys.vault import Vault
 from gateway.store.engine import Database
 from gateway.subjects.store import SubjectStore
-from gateway.vault import Vault
 from tests.support.audit import event
 
 

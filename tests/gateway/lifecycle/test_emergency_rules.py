@@ -1,10 +1,17 @@
-"""The emergency approval rule as a pure function (gateway.emergency): no server, no database."""
+"""The emergency approval rule as a pure function (gateway.lifecycle.emergency): no server, no database."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from gateway.emergency import CourtOrder, EmergencyTerms, Signer, approval_rule, continuation_text, parse_continuation
+from gateway.lifecycle.emergency import (
+    CourtOrder,
+    EmergencyTerms,
+    Signer,
+    approval_rule,
+    continuation_text,
+    parse_continuation,
+)
 
 DRAFTED = datetime(2026, 12, 1, tzinfo=UTC)
 LAPSES = DRAFTED + timedelta(hours=48)

@@ -29,11 +29,11 @@ from gateway.audit.checkpoints import latest_checkpoint
 from gateway.audit.signers import schedule_for, verify_by_size
 from gateway.config import Settings
 from gateway.errors import OperatorError, StoreIntegrityError
-from gateway.keyring import GatewayKeys, load_keys_from
+from gateway.keys.keyring import GatewayKeys, load_keys_from
+from gateway.keys.vault import Vault
 from gateway.store.engine import Database
 from gateway.store.tables import Subject
 from gateway.subjects.store import SubjectStore
-from gateway.vault import Vault
 
 __all__ = ["FORMAT", "RestoreReport", "decrypt_backup", "encrypt_backup", "read_key_files", "restore_keys"]
 

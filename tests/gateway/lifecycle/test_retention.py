@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from gateway.retention import Cutoffs, expire
+from gateway.lifecycle.retention import Cutoffs, expire
 from gateway.services import utc_now
 from gateway.subjects.parsing import parse_subject
 from tests.support.clock import Clock

@@ -1,7 +1,7 @@
 """Encryption at rest and blind indexes for subject data.
 
 Subject data is stored only as an AEAD ciphertext; lookups by phone number or username go through
-a keyed blind index. The two keys are separate files outside the database (``gateway.keyring``):
+a keyed blind index. The two keys are separate files outside the database (``gateway.keys.keyring``):
 whoever holds the blind-index key can enumerate phone numbers against the index (FINDINGS.md,
 "From the field"), so it must never sit next to the rows it protects.
 
@@ -26,7 +26,7 @@ import nacl.exceptions
 import nacl.utils
 
 from gateway.errors import StoreIntegrityError
-from gateway.keyring import GatewayKeys
+from gateway.keys.keyring import GatewayKeys
 
 __all__ = ["BLIND_INDEX_KINDS", "Vault"]
 

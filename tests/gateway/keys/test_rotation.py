@@ -20,15 +20,15 @@ from gateway.audit.writer import AuditWriter
 from gateway.cli.main import app
 from gateway.config import Settings
 from gateway.errors import StoreIntegrityError
-from gateway.keyring import load_gateway_keys
+from gateway.keys.keyring import load_gateway_keys
+from gateway.keys.rotation import rotate_at_rest, rotate_blind_index
+from gateway.keys.vault import Vault
 from gateway.orders import Orders
-from gateway.rotation import rotate_at_rest, rotate_blind_index
 from gateway.services import Services
 from gateway.store.engine import Database
 from gateway.store.tables import LegalRequestRow, OrderRow
 from gateway.subjects.store import SubjectStore
 from gateway.usage import usage_key, usage_mac
-from gateway.vault import Vault
 from tests.support.audit import event
 from tests.support.harness import running_gateway
 from tests.support.world import World, build_world

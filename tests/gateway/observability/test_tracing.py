@@ -13,8 +13,8 @@ from starlette.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.observability.tracing import tracer_provider
 from gateway.services import Services
-from gateway.tracing import tracer_provider
 from tests.support.harness import Harness
 from tests.support.plaintext import leaks, secrets_of
 from tests.support.world import build_world
