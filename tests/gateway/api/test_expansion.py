@@ -10,7 +10,7 @@ from graphql import parse
 from gateway.api.engine import MAX_EXPANDED_SELECTIONS
 from gateway.api.expansion import measure_expansion
 from gateway.errors import GraphQLParseFailed, QueryTooComplex
-from tests.gateway.test_hostile import audited_once
+from tests.gateway.api.test_hostile import audited_once
 from tests.support.world import World
 
 

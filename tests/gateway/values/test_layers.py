@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 STORAGE_LIBRARIES = {"sqlalchemy", "sqlmodel", "alembic", "psycopg"}
 STORAGE_MODULES = ("gateway.store", "gateway.subjects.store", "gateway.keys.vault", "gateway.orders")
 

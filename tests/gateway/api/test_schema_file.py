@@ -7,7 +7,7 @@ from pathlib import Path
 from gateway.api.access import ROOT_ROLES
 from gateway.api.schema import build_schema, schema_sdl
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_committed_schema_matches_the_code() -> None:
