@@ -25,7 +25,7 @@ from client.cli.common import (
     key_table,
     print_json,
 )
-from client.cli.requests import add_list_and_show, preservation_rows, request_rows
+from client.cli.requests import add_list_and_show, preservation_rows, print_request
 from client.errors import UsageError
 from client.operations import ATTACH_COURT_ORDER, EXTEND_PRESERVATION, SUBMIT_PRESERVATION, submit_request
 from client.wire import LegalProcess, OffenseCategory
@@ -131,12 +131,9 @@ def submit(
         imminent_risk=imminent_risk, non_disclosure_until=non_disclosure_until)
     with connect(url, principal_id, key) as client:
         created = submit_request(client, variables)
-    if as_json:
-        print_json(created)
-        return
-    console.print(f"submitted request [bold]{escape(str(created['id']))}[/] ({escape(str(created['status']))}); "
-                  "a reviewer at the platform will draft an order or reject it", markup=True)
-    console.print(key_table(request_rows(created)))
+    shown = f"[bold]{escape(str(created['id']))}[/] ({escape(str(created['status']))})"
+    print_request(created, as_json=as_json,
+                  message=f"submitted request {shown}; a reviewer at the platform will draft an order or reject it")
 
 
 add_list_and_show(app, reviewer=False, list_help="List your requests and their status.",
@@ -166,12 +163,9 @@ def attach_court_order(
     with connect(url, principal_id, key) as client:
         found = dict(client.execute(ATTACH_COURT_ORDER, {"requestId": request_id, "hash": digest.lower()})
                      .data["attachCourtOrder"])
-    if as_json:
-        print_json(found)
-        return
-    console.print(f"court order attached to {escape(str(found['id']))}; its orders continue once reviewers "
-                  "approve them again", markup=True)
-    console.print(key_table(request_rows(found)))
+    print_request(found, as_json=as_json,
+                  message=f"court order attached to {escape(str(found['id']))}; its orders continue once reviewers "
+                          "approve them again")
 
 
 @app.command("preserve")

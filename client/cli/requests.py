@@ -24,7 +24,7 @@ from client.cli.common import (
 from client.operations import get_request, list_requests
 from client.wire import RequestStatus
 
-__all__ = ["add_list_and_show", "preservation_rows", "request_rows", "requests_table"]
+__all__ = ["add_list_and_show", "preservation_rows", "print_request", "request_rows", "requests_table"]
 
 StatusOption = Annotated[RequestStatus | None, typer.Option(case_sensitive=False, help="only this status")]
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
@@ -94,6 +94,17 @@ def preservation_rows(hold: Mapping[str, Any]) -> list[tuple[str, str]]:
         rows.append(("subjects held", "\n".join(hold.get("subjectIds") or []) or "(none)"))
         rows.append(("unresolved selectors", str(hold.get("unresolvedSelectors"))))
     return rows
+
+
+def print_request(request: Mapping[str, Any], *, as_json: bool, message: str | None = None) -> None:
+    """What a command that changed a request prints: the request as JSON, or ``message`` (markup)
+    and the request's rows."""
+    if as_json:
+        print_json(request)
+        return
+    if message is not None:
+        console.print(message, markup=True)
+    console.print(key_table(request_rows(request)))
 
 
 def add_list_and_show(app: typer.Typer, *, reviewer: bool, list_help: str, show_help: str, id_metavar: str,

@@ -36,7 +36,7 @@ from client.cli.common import (
     signing_key_for,
     split_list,
 )
-from client.cli.requests import add_list_and_show, preservation_rows, request_rows
+from client.cli.requests import add_list_and_show, preservation_rows, print_request
 from client.errors import ClientError, UsageError
 from client.operations import (
     GRANT_PRESERVATION,
@@ -293,12 +293,9 @@ def verify_emergency(
     with connect(url, principal_id, key) as client:
         found = dict(client.execute(VERIFY_EMERGENCY, {"requestId": request_id, "method": str(method),
                                                        "note": note}).data["verifyEmergency"])
-    if as_json:
-        print_json(found)
-        return
-    console.print(f"verification recorded for {escape(str(found['id']))}; orders drafted from now carry it, and "
-                  "another reviewer's approval activates them", markup=True)
-    console.print(key_table(request_rows(found)))
+    print_request(found, as_json=as_json,
+                  message=f"verification recorded for {escape(str(found['id']))}; orders drafted from now carry it, "
+                          "and another reviewer's approval activates them")
 
 
 @app.command("preservations")
