@@ -17,7 +17,6 @@ failure raises :class:`crypto.errors.NoteError`; a public key of the wrong size
 
 from __future__ import annotations
 
-import hashlib
 import re
 import struct
 from collections.abc import Sequence
@@ -26,6 +25,15 @@ from dataclasses import dataclass
 import nacl.exceptions
 import nacl.signing
 
+from crypto._signed_note import (
+    KEY_HASH_SIZE,
+    PUBLIC_KEY_SIZE,
+    SIGNATURE_PREFIX,
+    check_key_name,
+    check_public_key,
+    key_hash,
+    split_signature_line,
+)
 from crypto.encoding import b64decode, b64encode
 from crypto.errors import EncodingError, InvalidKeyError, NoteError
 
@@ -42,29 +50,18 @@ __all__ = [
 ]
 
 _COSIGNATURE_V1 = 0x04
-_PUBLIC_KEY_SIZE = 32
 _SIGNATURE_SIZE = 64
-_KEY_HASH_SIZE = 4
 _MAX_TIMESTAMP = 2**63 - 1
 _MAX_SIGNATURES = 100
-_PREFIX = "\u2014 "  # EM DASH, SPACE
 _KEY_HASH_HEX = re.compile(r"[0-9a-f]{8}")
 
 
 def _key_hash(name: str, public_key: bytes) -> bytes:
-    return hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([_COSIGNATURE_V1]) + public_key).digest()[:4]
+    return key_hash(name, _COSIGNATURE_V1, public_key)
 
 
 def _check_name(name: str) -> None:
-    if not isinstance(name, str) or not name:
-        raise NoteError("cosigner name must be a non-empty string")
-    if any(char == "+" or char.isspace() or not char.isprintable() for char in name):
-        raise NoteError("cosigner name must not contain '+', whitespace or unprintable characters")
-
-
-def _check_key(public_key: bytes) -> None:
-    if not isinstance(public_key, bytes) or len(public_key) != _PUBLIC_KEY_SIZE:
-        raise InvalidKeyError(f"Ed25519 public key must be {_PUBLIC_KEY_SIZE} bytes")
+    check_key_name(name, "cosigner name")
 
 
 @dataclass(frozen=True)
@@ -79,7 +76,7 @@ class CosignerVerifier:
     def for_key(cls, name: str, public_key: bytes) -> CosignerVerifier:
         """The verifier of ``public_key`` under ``name``; raise for a bad name or key."""
         _check_name(name)
-        _check_key(public_key)
+        check_public_key(public_key)
         return cls(name, _key_hash(name, public_key), public_key)
 
     def vkey(self) -> str:
@@ -99,7 +96,7 @@ class Cosignature:
 def cosigner_key_string(name: str, public_key: bytes) -> str:
     """The vkey of a cosignature/v1 cosigner."""
     _check_name(name)
-    _check_key(public_key)
+    check_public_key(public_key)
     return f"{name}+{_key_hash(name, public_key).hex()}+{b64encode(bytes([_COSIGNATURE_V1]) + public_key)}"
 
 
@@ -119,7 +116,7 @@ def parse_cosigner_key(text: str) -> CosignerVerifier:
         raw = b64decode(key_b64, what="cosigner key")
     except EncodingError as exc:
         raise NoteError(exc.message) from exc
-    if len(raw) != 1 + _PUBLIC_KEY_SIZE or raw[0] != _COSIGNATURE_V1:
+    if len(raw) != 1 + PUBLIC_KEY_SIZE or raw[0] != _COSIGNATURE_V1:
         raise NoteError("cosigner key is not a cosignature/v1 (type 0x04) Ed25519 key")
     verifier = CosignerVerifier.for_key(name, raw[1:])
     if verifier.key_hash.hex() != hash_hex:
@@ -143,7 +140,7 @@ def cosign(note_text: str, name: str, signing_key: nacl.signing.SigningKey, time
     _check_name(name)
     signature = signing_key.sign(cosigned_message(note_text, timestamp)).signature
     key_hash = _key_hash(name, bytes(signing_key.verify_key))
-    return f"{_PREFIX}{name} {b64encode(key_hash + struct.pack('>Q', timestamp) + signature)}\n"
+    return f"{SIGNATURE_PREFIX}{name} {b64encode(key_hash + struct.pack('>Q', timestamp) + signature)}\n"
 
 
 def split_note(note: str) -> tuple[str, list[str]]:
@@ -167,17 +164,20 @@ def signature_lines(block: str) -> list[str]:
     if not isinstance(block, str) or not block.endswith("\n"):
         raise NoteError("signature lines must end in a newline")
     lines = [line + "\n" for line in block[:-1].split("\n")]
-    if len(lines) > _MAX_SIGNATURES or any(not line.startswith(_PREFIX) for line in lines):
+    if len(lines) > _MAX_SIGNATURES or any(not line.startswith(SIGNATURE_PREFIX) for line in lines):
         raise NoteError("every line must be a note signature line")
     return lines
 
 
 def _parse_line(line: str) -> tuple[str, bytes] | None:
     """(name, raw signature) of a well-formed signature line; None for a malformed one."""
-    if not line.startswith(_PREFIX) or not line.endswith("\n"):
+    if not line.endswith("\n"):
         return None
-    name, space, encoded = line[len(_PREFIX) : -1].partition(" ")
-    if not space or not name or not encoded:
+    try:
+        name, encoded = split_signature_line(line[:-1])
+    except NoteError:
+        return None
+    if not name:
         return None
     try:
         return name, b64decode(encoded, what="signature")
@@ -198,15 +198,15 @@ def verify_cosignatures(note_text: str, lines: Sequence[str],
         if parsed is None:
             continue
         name, raw = parsed
-        cosigner = known.get((name, raw[:_KEY_HASH_SIZE]))
+        cosigner = known.get((name, raw[:KEY_HASH_SIZE]))
         if cosigner is None:
             continue
-        if len(raw) != _KEY_HASH_SIZE + 8 + _SIGNATURE_SIZE:
+        if len(raw) != KEY_HASH_SIZE + 8 + _SIGNATURE_SIZE:
             raise NoteError(f"cosignature by {name!r} has the wrong length")
-        (timestamp,) = struct.unpack(">Q", raw[_KEY_HASH_SIZE : _KEY_HASH_SIZE + 8])
+        (timestamp,) = struct.unpack(">Q", raw[KEY_HASH_SIZE : KEY_HASH_SIZE + 8])
         try:
             message = cosigned_message(note_text, timestamp)
-            nacl.signing.VerifyKey(cosigner.public_key).verify(message, raw[_KEY_HASH_SIZE + 8 :])
+            nacl.signing.VerifyKey(cosigner.public_key).verify(message, raw[KEY_HASH_SIZE + 8 :])
         except (nacl.exceptions.CryptoError, NoteError) as exc:
             raise NoteError(f"cosignature by {name!r} does not verify") from exc
         found.setdefault(name, Cosignature(name, timestamp, line))

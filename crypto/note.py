@@ -13,7 +13,6 @@ key material of the wrong kind or length, which raises :class:`InvalidKeyError`.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +20,15 @@ from dataclasses import dataclass
 import nacl.exceptions
 import nacl.signing
 
+from crypto._signed_note import (
+    KEY_HASH_SIZE,
+    PUBLIC_KEY_SIZE,
+    SIGNATURE_PREFIX,
+    check_key_name,
+    check_public_key,
+    key_hash,
+    split_signature_line,
+)
 from crypto.encoding import b64decode, b64encode
 from crypto.errors import EncodingError, InvalidKeyError, NoteError
 
@@ -40,14 +48,11 @@ __all__ = [
 _ED25519 = 0x01
 """The signed-note signature type byte for Ed25519."""
 
-_PUBLIC_KEY_SIZE = 32
 _SIGNATURE_SIZE = 64
-_KEY_HASH_SIZE = 4
 _HASH_SIZE = 32  # a checkpoint's root hash is SHA-256 (RFC 9162 §2.1.1)
 _MAX_SIGNATURES = 100  # c2sp.org/signed-note: verifiers SHOULD cap the count, and MUST accept 16
 _MAX_TREE_SIZE = 2**64 - 1
 
-_SIGNATURE_PREFIX = "\u2014 "  # EM DASH, SPACE
 _KEY_HASH_HEX = re.compile(r"[0-9a-f]{8}")
 _DECIMAL = re.compile(r"0|[1-9][0-9]*")  # ASCII digits, no sign, no leading zeros
 
@@ -69,16 +74,16 @@ class NoteVerifier:
     public_key: bytes
 
     def __post_init__(self) -> None:
-        _check_key_name(self.name)
-        _check_public_key(self.public_key)
+        check_key_name(self.name)
+        check_public_key(self.public_key)
         if not isinstance(self.key_hash, bytes) or self.key_hash != _key_hash(self.name, self.public_key):
             raise NoteError(f"key ID does not match the name and key of {self.name!r}")
 
     @classmethod
     def for_key(cls, name: str, public_key: bytes) -> NoteVerifier:
         """The verifier for ``public_key`` under ``name``, with its key ID computed."""
-        _check_key_name(name)
-        _check_public_key(public_key)
+        check_key_name(name)
+        check_public_key(public_key)
         return cls(name, _key_hash(name, public_key), public_key)
 
 
@@ -105,7 +110,7 @@ def parse_verifier_key(text: str) -> NoteVerifier:
     if len(parts) != 3:
         raise NoteError("verifier key must be <name>+<key ID>+<key>")
     name, hash_hex, key_b64 = parts
-    _check_key_name(name)
+    check_key_name(name)
     if not _KEY_HASH_HEX.fullmatch(hash_hex):
         raise NoteError("verifier key ID must be 8 lowercase hex digits")
     try:
@@ -114,8 +119,8 @@ def parse_verifier_key(text: str) -> NoteVerifier:
         raise NoteError(exc.message) from exc
     if not key or key[0] != _ED25519:
         raise NoteError("verifier key is not an Ed25519 (type 0x01) key")
-    if len(key) != 1 + _PUBLIC_KEY_SIZE:
-        raise NoteError(f"Ed25519 verifier key must hold {_PUBLIC_KEY_SIZE} key bytes")
+    if len(key) != 1 + PUBLIC_KEY_SIZE:
+        raise NoteError(f"Ed25519 verifier key must hold {PUBLIC_KEY_SIZE} key bytes")
     public_key = key[1:]
     if bytes.fromhex(hash_hex) != _key_hash(name, public_key):
         raise NoteError("verifier key ID does not match its name and key")
@@ -137,14 +142,14 @@ def sign_note(text: str, name: str, signing_key: nacl.signing.SigningKey) -> str
     """
     if not isinstance(signing_key, nacl.signing.SigningKey):
         raise InvalidKeyError("note signing key must be an Ed25519 SigningKey")
-    _check_key_name(name)
+    check_key_name(name)
     message = _note_text_bytes(text)
     public_key = bytes(signing_key.verify_key)
     try:
         signature = signing_key.sign(message).signature
     except nacl.exceptions.CryptoError as exc:
         raise NoteError("note could not be signed") from exc
-    line = f"{_SIGNATURE_PREFIX}{name} {b64encode(_key_hash(name, public_key) + signature)}\n"
+    line = f"{SIGNATURE_PREFIX}{name} {b64encode(_key_hash(name, public_key) + signature)}\n"
     return f"{text}\n{line}"
 
 
@@ -297,23 +302,8 @@ def verify_checkpoint(note: str | bytes, verifier: NoteVerifier, *, origin: str 
 
 
 def _key_hash(name: str, public_key: bytes) -> bytes:
-    # c2sp.org/signed-note: key ID = SHA-256(key name || 0x0A || 0x01 || 32-byte Ed25519 key)[:4]
-    digest = hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([_ED25519]) + public_key).digest()
-    return digest[:_KEY_HASH_SIZE]
+    return key_hash(name, _ED25519, public_key)
 
-
-def _check_key_name(name: str) -> None:
-    # c2sp.org/signed-note: non-empty, no Unicode spaces, no '+'. Unprintable characters (format,
-    # private-use, unassigned, surrogates) are refused as well, so a name reads as what it is.
-    if not isinstance(name, str) or not name:
-        raise NoteError("key name must be a non-empty string")
-    if any(char == "+" or char.isspace() or not char.isprintable() for char in name):
-        raise NoteError("key name must not contain '+', whitespace or unprintable characters")
-
-
-def _check_public_key(public_key: bytes) -> None:
-    if not isinstance(public_key, bytes) or len(public_key) != _PUBLIC_KEY_SIZE:
-        raise InvalidKeyError(f"Ed25519 public key must be {_PUBLIC_KEY_SIZE} bytes")
 
 
 def _check_no_controls(text: str, what: str) -> None:
@@ -365,19 +355,15 @@ def _note_str(note: str | bytes) -> str:
 
 def _parse_signature_line(line: str) -> tuple[str, bytes, bytes]:
     """Split ``— <name> <base64>`` into name, key ID and signature; :class:`NoteError` if malformed."""
-    if not line.startswith(_SIGNATURE_PREFIX):
-        raise NoteError("signature line must start with an em dash and a space")
-    name, space, encoded = line[len(_SIGNATURE_PREFIX) :].partition(" ")
-    if not space or not encoded:
-        raise NoteError("signature line must be '— <key name> <signature>'")
-    _check_key_name(name)
+    name, encoded = split_signature_line(line)
+    check_key_name(name)
     try:
         raw = b64decode(encoded, what="note signature")
     except EncodingError as exc:
         raise NoteError(exc.message) from exc
-    if len(raw) <= _KEY_HASH_SIZE:
+    if len(raw) <= KEY_HASH_SIZE:
         raise NoteError("note signature is too short")
-    return name, raw[:_KEY_HASH_SIZE], raw[_KEY_HASH_SIZE:]
+    return name, raw[:KEY_HASH_SIZE], raw[KEY_HASH_SIZE:]
 
 
 def _check_signature(verifier: NoteVerifier, message: bytes, signature: bytes) -> None:
