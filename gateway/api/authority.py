@@ -16,7 +16,6 @@ from gateway.api.types import (
     order_type,
 )
 from gateway.errors import OrderNotFound
-from gateway.lifecycle import facts as lifecycle_facts
 from gateway.orders import LegalProcess, RequestInput, Selector
 from gateway.principals import Role
 from gateway.transparency import facts
@@ -99,5 +98,5 @@ class AuthorityMutation:
         context.require(Role.AUTHORITY)
         request = context.services.orders.attach_court_order(context.caller.principal, str(request_id),
                                                              court_order_sha256, now=context.now, undo=context.undo)
-        context.outcome.facts.append(lifecycle_facts.court_order_attached(request))
+        context.outcome.facts.append(facts.court_order_attached(request))
         return legal_request(request)

@@ -11,10 +11,10 @@ from gateway.api.authority import selector_of
 from gateway.api.context import RequestContext
 from gateway.api.types import SubjectSelector
 from gateway.errors import BadRequest
-from gateway.lifecycle import facts as lifecycle_facts
-from gateway.lifecycle.facts import FactKind
 from gateway.lifecycle.preservation import Preservation, PreservationInput, Preservations, PreservationStatus
 from gateway.principals import Role
+from gateway.transparency import facts
+from gateway.transparency.facts import FactKind
 from gateway.values.times import format_time, parse_time
 
 __all__ = ["PreservationMutation", "PreservationQuery"]
@@ -112,7 +112,7 @@ class PreservationMutation:
                                  legal_basis=input.legal_basis, subjects=[selector_of(s) for s in input.subjects],
                                  until=_time(input.until, "until"))
         hold = _holds(context).submit(context.caller.principal, data, now=context.now, undo=context.undo)
-        context.outcome.facts.append(lifecycle_facts.preservation(FactKind.PRESERVATION_SUBMITTED, hold.fact()))
+        context.outcome.facts.append(facts.preservation(FactKind.PRESERVATION_SUBMITTED, hold.fact()))
         return _type(hold, context.now)
 
     @strawberry.mutation(description="Reviewer: grant a pending hold (at most 90 days).")
@@ -120,7 +120,7 @@ class PreservationMutation:
         context = info.context
         context.require(Role.REVIEWER)
         hold = _holds(context).grant(context.caller.principal, str(id), now=context.now, undo=context.undo)
-        context.outcome.facts.append(lifecycle_facts.preservation(FactKind.PRESERVATION_GRANTED, hold.fact()))
+        context.outcome.facts.append(facts.preservation(FactKind.PRESERVATION_GRANTED, hold.fact()))
         return _type(hold, context.now)
 
     @strawberry.mutation(description="Reviewer: reject a pending hold, with a reason.")
@@ -129,7 +129,7 @@ class PreservationMutation:
         context = info.context
         context.require(Role.REVIEWER)
         hold = _holds(context).reject(context.caller.principal, str(id), reason, now=context.now, undo=context.undo)
-        context.outcome.facts.append(lifecycle_facts.preservation(FactKind.PRESERVATION_REJECTED, hold.fact()))
+        context.outcome.facts.append(facts.preservation(FactKind.PRESERVATION_REJECTED, hold.fact()))
         return _type(hold, context.now)
 
     @strawberry.mutation(description="Authority: extend its own active hold once, by at most 90 days.")
@@ -139,5 +139,5 @@ class PreservationMutation:
         context.require(Role.AUTHORITY)
         hold = _holds(context).extend(context.caller.principal, str(id), _time(until, "until"), now=context.now,
                                       undo=context.undo)
-        context.outcome.facts.append(lifecycle_facts.preservation(FactKind.PRESERVATION_EXTENDED, hold.fact()))
+        context.outcome.facts.append(facts.preservation(FactKind.PRESERVATION_EXTENDED, hold.fact()))
         return _type(hold, context.now)

@@ -8,7 +8,6 @@ import strawberry
 from gateway.api.context import RequestContext
 from gateway.api.types import LegalRequestType, OrderType, RequestStatus, TimeWindowInput, legal_request, order_type
 from gateway.audit.model import Action
-from gateway.lifecycle import facts as lifecycle_facts
 from gateway.lifecycle.emergency import VerificationMethod
 from gateway.orders import DraftInput
 from gateway.principals import Role
@@ -125,5 +124,5 @@ class ReviewMutation:
         request = context.services.orders.verify_emergency(context.caller.principal, str(request_id),
                                                            VerificationMethod(method).value, note, now=context.now,
                                                            undo=context.undo)
-        context.outcome.facts.append(lifecycle_facts.emergency_verified(request))
+        context.outcome.facts.append(facts.emergency_verified(request))
         return legal_request(request)

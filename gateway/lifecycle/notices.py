@@ -24,11 +24,11 @@ from sqlmodel import col
 from gateway.audit.model import AuditEvent, Decision
 from gateway.audit.writer import AuditWriter
 from gateway.errors import AuditUnavailable, OperatorError
-from gateway.lifecycle import facts as lifecycle_facts
 from gateway.orders import Orders, OrderState
 from gateway.policy import OrderStatus
 from gateway.store.engine import Database
 from gateway.store.tables import AuditEntry, NoticeSent
+from gateway.transparency import facts
 from gateway.values.times import format_time, parse_rfc3339_us, parse_time
 
 __all__ = ["Notice", "Notices", "due_at", "ended_at", "notice_id"]
@@ -143,7 +143,7 @@ class Notices:
                 session.add(NoticeSent(id=notice.id, sent_at=int(now.timestamp())))
         event = AuditEvent(request_id="ntc_" + secrets.token_hex(12), time=now, decision=Decision.SERVED,
                            subjects=sorted({n.subject_id for n in marked}),
-                           facts=[lifecycle_facts.notice_sent(n.id, n.request_id) for n in marked])
+                           facts=[facts.notice_sent(n.id, n.request_id) for n in marked])
         try:
             self.audit.append_sync(event)
         except AuditUnavailable:

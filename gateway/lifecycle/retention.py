@@ -25,11 +25,11 @@ from sqlalchemy import text
 from gateway.audit.model import AuditEvent, AuditReceipt, Decision
 from gateway.audit.writer import AuditWriter
 from gateway.config import Settings
-from gateway.lifecycle import facts as lifecycle_facts
 from gateway.lifecycle.preservation import Preservations
 from gateway.store.engine import Database
 from gateway.subjects.record import SubjectRecord
 from gateway.subjects.store import SubjectStore
+from gateway.transparency import facts
 from gateway.values.times import format_time
 
 __all__ = ["Cutoffs", "PurgeReport", "expire", "run_retention"]
@@ -123,7 +123,7 @@ def run_retention(*, db: Database, subjects: SubjectStore, holds: Preservations,
               "devices": format_time(cutoffs.devices) if cutoffs.devices else None,
               "username_history": format_time(cutoffs.username_history) if cutoffs.username_history else None}
     event = AuditEvent(request_id="ret_" + secrets.token_hex(12), time=now, decision=Decision.SERVED,
-                       facts=[lifecycle_facts.retention_purge(report.counts(), cutoff=cutoff)])
+                       facts=[facts.retention_purge(report.counts(), cutoff=cutoff)])
     return report, audit.append_sync(event)
 
 

@@ -1,14 +1,17 @@
-"""What an audit entry records for the transparency figures (docs/PROTOCOL.md §10.1).
+"""What an audit entry records about the acts it logs: the ``"facts"`` the transparency figures
+read (docs/PROTOCOL.md §10.1) and those of emergencies, preservation holds, retention and user
+notices (§16).
 
 An entry of a served request that submitted, decided or disclosed carries ``"facts"``: a list of
 small objects, one per act, each with a ``kind``. They hold gateway-issued ids, the authority's
-country, categories and counts only: never a selector's value, a name, a case reference or
-anything else about a person. The resolvers build them with the functions here, so the vocabulary
-the figures read has one home.
+country, methods, times, categories and counts only: never a selector's value, a name, a note, a
+case reference or anything else about a person (the free texts stay encrypted in the database).
+The resolvers build them with the functions here, so the vocabulary has one home.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -17,7 +20,8 @@ from gateway.policy import OrderDocument, OrderStatus
 from gateway.principals import PrincipalInfo
 from gateway.values.times import format_time
 
-__all__ = ["FactKind", "approved", "disclosed", "drafted", "rejected", "revoked", "submitted"]
+__all__ = ["LIFECYCLE_KINDS", "REQUEST_KINDS", "FactKind", "approved", "court_order_attached", "disclosed", "drafted",
+           "emergency_verified", "notice_sent", "preservation", "rejected", "retention_purge", "revoked", "submitted"]
 
 Fact = dict[str, Any]
 
@@ -29,6 +33,24 @@ class FactKind(StrEnum):
     REJECTED = "request_rejected"
     REVOKED = "order_revoked"
     DISCLOSED = "disclosed"
+    # The rest of a request's life (§16).
+    EMERGENCY_VERIFIED = "emergency_verified"
+    COURT_ORDER_ATTACHED = "court_order_attached"
+    PRESERVATION_SUBMITTED = "preservation_submitted"
+    PRESERVATION_GRANTED = "preservation_granted"
+    PRESERVATION_REJECTED = "preservation_rejected"
+    PRESERVATION_EXTENDED = "preservation_extended"
+    RETENTION_PURGE = "retention_purge"
+    NOTICE_SENT = "notice_sent"
+
+
+REQUEST_KINDS = frozenset({FactKind.SUBMITTED, FactKind.DRAFTED, FactKind.APPROVED, FactKind.REJECTED,
+                           FactKind.REVOKED, FactKind.DISCLOSED})
+"""The acts on a legal request and its orders that the request figures count."""
+LIFECYCLE_KINDS = frozenset({FactKind.EMERGENCY_VERIFIED, FactKind.COURT_ORDER_ATTACHED,
+                             FactKind.PRESERVATION_SUBMITTED, FactKind.PRESERVATION_GRANTED,
+                             FactKind.PRESERVATION_REJECTED, FactKind.PRESERVATION_EXTENDED})
+"""The §16 acts the figures count: emergencies' outcomes and preservation holds."""
 
 
 def submitted(authority: PrincipalInfo, request: LegalRequest) -> Fact:
@@ -66,3 +88,34 @@ def revoked(state: OrderState) -> Fact:
 def disclosed(document: OrderDocument) -> Fact:
     """A disclosure under ``document``; the fields and subject ids are the entry's own."""
     return {"kind": FactKind.DISCLOSED.value, "request": document.request_id, "order": document.order_id}
+
+
+# -- the rest of a request's life (§16) ---------------------------------------------------------
+
+
+def emergency_verified(request: LegalRequest) -> Fact:
+    """Who verified and how; the note stays encrypted."""
+    verification = request.verification or {}
+    return {"kind": FactKind.EMERGENCY_VERIFIED.value, "request": request.id, "by": verification.get("by"),
+            "method": verification.get("method"), "at": verification.get("at")}
+
+
+def court_order_attached(request: LegalRequest) -> Fact:
+    court_order = request.court_order
+    return {"kind": FactKind.COURT_ORDER_ATTACHED.value, "request": request.id, "orders": list(request.order_ids),
+            "court_order_sha256": court_order.sha256 if court_order else None}
+
+
+def preservation(kind: FactKind, hold: Mapping[str, Any]) -> Fact:
+    """A preservation act: the hold's id, the authority's country, its subject count and its end."""
+    return {"kind": kind.value, "preservation": hold["id"], "country": hold["country"],
+            "subjects": hold["subject_count"], "until": hold["until"]}
+
+
+def retention_purge(counts: Mapping[str, int], *, cutoff: Mapping[str, str | None]) -> Fact:
+    """One run of retention: how many of each were deleted and kept for holds, never whose."""
+    return {"kind": FactKind.RETENTION_PURGE.value, **dict(counts), "cutoff": dict(cutoff)}
+
+
+def notice_sent(notice_id: str, request_id: str) -> Fact:
+    return {"kind": FactKind.NOTICE_SENT.value, "notice": notice_id, "request": request_id}

@@ -20,9 +20,8 @@ from datetime import datetime
 from typing import Any
 
 from gateway.errors import FiguresError
-from gateway.lifecycle.facts import FactKind as LifecycleKind
 from gateway.orders import LEGAL_PROCESSES, OFFENSE_CATEGORIES
-from gateway.transparency.facts import FactKind
+from gateway.transparency.facts import LIFECYCLE_KINDS, REQUEST_KINDS, FactKind
 from gateway.transparency.period import Period
 from gateway.values.fields import SUBJECT_FIELDS
 from gateway.values.times import parse_rfc3339_us, rfc3339_us
@@ -35,9 +34,6 @@ COUNT_KEYS = ("requests_received", "requests_granted", "requests_rejected", "req
 
 _COUNTED = frozenset({"served", "disclosed"})
 # Retention runs and notices carry no verified principal, so only these reach a tally.
-_LIFECYCLE = frozenset({LifecycleKind.EMERGENCY_VERIFIED, LifecycleKind.COURT_ORDER_ATTACHED,
-                        LifecycleKind.PRESERVATION_SUBMITTED, LifecycleKind.PRESERVATION_GRANTED,
-                        LifecycleKind.PRESERVATION_REJECTED, LifecycleKind.PRESERVATION_EXTENDED})
 
 
 @dataclass(frozen=True)
@@ -195,10 +191,10 @@ class Tally:
                     # Entries written before non-disclosure periods existed have no such key.
                     non_disclosure=fact.get("non_disclosure") is True)
             return
-        if kind in _LIFECYCLE:
+        if kind in LIFECYCLE_KINDS:
             self._lifecycle(fact, moment)
             return
-        if kind not in {k.value for k in FactKind}:
+        if kind not in REQUEST_KINDS:
             raise FiguresError("a fact has an unknown kind")
         request = self.requests.get(_text(fact, "request"))
         if request is None:
@@ -239,25 +235,25 @@ class Tally:
     def _lifecycle(self, fact: Mapping[str, Any], moment: datetime) -> None:
         """The facts of section 16: emergencies' verifications and court orders, preservation holds."""
         kind = fact.get("kind")
-        if kind == LifecycleKind.PRESERVATION_SUBMITTED:
+        if kind == FactKind.PRESERVATION_SUBMITTED:
             hold_id = _text(fact, "preservation")
             if self.period.contains(moment) and hold_id not in self.holds:
                 self.holds[hold_id] = _Hold(country=_text(fact, "country"))
             return
-        if kind in (LifecycleKind.PRESERVATION_GRANTED, LifecycleKind.PRESERVATION_REJECTED,
-                    LifecycleKind.PRESERVATION_EXTENDED):
+        if kind in (FactKind.PRESERVATION_GRANTED, FactKind.PRESERVATION_REJECTED,
+                    FactKind.PRESERVATION_EXTENDED):
             hold = self.holds.get(_text(fact, "preservation"))
             if hold is not None:
-                hold.granted |= kind == LifecycleKind.PRESERVATION_GRANTED
-                hold.rejected |= kind == LifecycleKind.PRESERVATION_REJECTED
-                hold.extended |= kind == LifecycleKind.PRESERVATION_EXTENDED
+                hold.granted |= kind == FactKind.PRESERVATION_GRANTED
+                hold.rejected |= kind == FactKind.PRESERVATION_REJECTED
+                hold.extended |= kind == FactKind.PRESERVATION_EXTENDED
             return
         request = self.requests.get(_text(fact, "request"))
         if request is None:
             return
-        if kind == LifecycleKind.EMERGENCY_VERIFIED:
+        if kind == FactKind.EMERGENCY_VERIFIED:
             request.verified = True
-        elif kind == LifecycleKind.COURT_ORDER_ATTACHED:
+        elif kind == FactKind.COURT_ORDER_ATTACHED:
             request.court_order_attached = True
 
     # -- results ------------------------------------------------------------------------------
