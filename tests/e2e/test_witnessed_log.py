@@ -22,7 +22,8 @@ from gateway.store.engine import Database
 from gateway.store.tables import AuditCheckpoint, AuditCosignature, AuditEntry, AuditNode
 from gateway.witness.service import origin_hash
 from tests.support.jwt import mint
-from tests.support.server import WHOAMI, free_port, graphql_body, register, server_env, start_server
+from tests.support.live import free_port
+from tests.support.server import WHOAMI, graphql_body, register, server_env, start_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # the same refusals run in-process in test_witnessing
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -60,6 +61,27 @@ def run(command: list[str], *, env: dict[str, str], cwd: Path, timeout: float = 
     return Finished(process.returncode, stdout, stderr)
 
 
+def launch_serve(env: dict[str, str], cwd: Path, port: int, output: IO[bytes], args: Sequence[str] = (), *,
+                 command: Sequence[str] = GATEWAY, new_session: bool = True) -> subprocess.Popen[bytes]:
+    """`gateway serve` on 127.0.0.1:``port`` with ``args``, writing to ``output``."""
+    return subprocess.Popen([*command, "serve", "--host", "127.0.0.1", "--port", str(port), *args], env=env,
+                            cwd=cwd, stdout=output, stderr=subprocess.STDOUT, start_new_session=new_session)
+
+
+def wait_until_up(server: subprocess.Popen[bytes], url: str, log: Path, *, within: float, path: str = "/readyz",
+                  tls: ssl.SSLContext | None = None) -> None:
+    """Return once ``url + path`` answers 200 (over HTTPS, trusting ``tls``, when given); fail if the
+    server exits first or does not answer within ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        assert server.poll() is None, f"gateway serve exited early ({server.returncode}):\n{log.read_text()}"
+        assert time.monotonic() < deadline, f"gateway serve not ready in {within} s:\n{log.read_text()}"
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"{url}{path}", timeout=1, verify=tls or True).status_code == 200:
+                return
+        time.sleep(0.1)
+
+
 @contextlib.contextmanager
 def serving(env: dict[str, str], cwd: Path, port: int, log: Path, *, ready_within: float = 30,
             args: Sequence[str] = (), tls: ssl.SSLContext | None = None) -> Iterator[str]:
@@ -68,17 +90,9 @@ def serving(env: dict[str, str], cwd: Path, port: int, log: Path, *, ready_withi
     then SIGKILL) on the way out."""
     url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     with log.open("wb") as output:
-        server = subprocess.Popen([*GATEWAY, "serve", "--host", "127.0.0.1", "--port", str(port), *args], env=env,
-                                  cwd=cwd, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+        server = launch_serve(env, cwd, port, output, args)
         try:
-            deadline = time.monotonic() + ready_within
-            while True:
-                assert server.poll() is None, f"gateway serve exited early:\n{log.read_text()}"
-                assert time.monotonic() < deadline, f"gateway serve not ready in {ready_within} s:\n{log.read_text()}"
-                with contextlib.suppress(httpx.TransportError):
-                    if httpx.get(f"{url}/readyz", timeout=1, verify=tls or True).status_code == 200:
-                        break
-                time.sleep(0.1)
+            wait_until_up(server, url, log, within=ready_within, tls=tls)
             yield url
         finally:
             server.terminate()

@@ -1,11 +1,11 @@
-"""Real `gateway serve` processes on loopback for end-to-end tests, and the `gateway audit` CLI."""
+"""Servers a test can kill and restart (`gateway serve` started as tests/support/live.py starts it),
+the `gateway audit` CLI, and load from several threads."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +23,7 @@ from gateway.config import Settings
 from gateway.principals import PrincipalRegistry, Role
 from gateway.store.engine import Database
 from tests.support.jwt import mint
+from tests.support.live import free_port, launch_serve, wait_until_up
 
 WHOAMI = "{ whoami { id } }"
 
@@ -38,12 +39,6 @@ def server_env(settings: Settings, **extra: str) -> dict[str, str]:
     env |= {"GATEWAY_DATA_DIR": str(settings.data_dir), "GATEWAY_ID": settings.id,
             "GATEWAY_DATABASE_URL": settings.sqlalchemy_url, "GATEWAY_RATE_LIMIT_PER_MINUTE": "1000000"}
     return env | extra
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -73,21 +68,15 @@ def start_server(env: dict[str, str], cwd: Path, name: str = "server", *, timeou
     port = free_port()
     log = cwd / f"{name}.log"
     with log.open("wb") as out:
-        process = subprocess.Popen([*_GATEWAY, "serve", "--host", "127.0.0.1", "--port", str(port),
-                                    "--log-level", "warning"], env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        process = launch_serve(env, cwd, port, out, ["--log-level", "warning"], command=_GATEWAY, new_session=False)
     server = Server(process, f"http://127.0.0.1:{port}", log)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{name} exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(server.base_url + "/healthz", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    server.process.kill()
-    raise RuntimeError(f"{name} did not answer within {timeout} s:\n{log.read_text()}")
+    try:
+        wait_until_up(process, server.base_url, log, within=timeout, path="/healthz")
+    except AssertionError:
+        if process.poll() is None:
+            process.kill()
+        raise
+    return server
 
 
 def audit_cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
