@@ -55,9 +55,10 @@ from gateway.audit.checkpoints import log_size
 from gateway.config import Settings
 from gateway.demo_data import generate_subjects
 from gateway.initialize import initialize
-from gateway.orders import DraftInput, RequestInput, Selector
+from gateway.orders.model import DraftInput, RequestInput
 from gateway.principals import Role
 from gateway.services import Services
+from gateway.values.selector import Selector
 from gateway.values.window import TimeWindow
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ from gateway.errors import OperatorError
 from gateway.keys.keyring import GatewayKeys, load_gateway_keys
 from gateway.keys.vault import Vault
 from gateway.observability.metrics import GatewayMetrics
-from gateway.orders import Orders
+from gateway.orders.service import Orders
 from gateway.principals import PrincipalRegistry
 from gateway.replay import ReplayStore
 from gateway.store.engine import Database

@@ -138,13 +138,13 @@ def submit(
 
 add_list_and_show(app, reviewer=False, list_help="List your requests and their status.",
                   show_help="Show one of your requests, with its status and orders.", id_metavar="ID",
-                  id_help="the request id (req_…)")
+                  id_help="the request id (lrq_…)")
 
 
 @app.command("attach-court-order")
 @client_command
 def attach_court_order(
-    request_id: Annotated[str, typer.Argument(metavar="REQUEST_ID", help="your emergency request (req_…)")],
+    request_id: Annotated[str, typer.Argument(metavar="REQUEST_ID", help="your emergency request (lrq_…)")],
     principal_id: IdOption,
     key: KeyOption,
     court_order: Annotated[Path | None, typer.Option(help="the court order document; only its SHA-256 is sent",

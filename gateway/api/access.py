@@ -11,10 +11,10 @@ from __future__ import annotations
 from gateway.api.context import RequestContext
 from gateway.api.scope import OperationScope
 from gateway.errors import ForbiddenRole, OrderLapsed, OrderNotActive, OrderNotFound
-from gateway.orders import Selector
 from gateway.policy import OrderStatus, check_scope, refusal_for
 from gateway.principals import Role
 from gateway.values.fields import SUBJECT_FIELDS
+from gateway.values.selector import Selector
 
 __all__ = ["FIELD_ROLES", "ROOT_ROLES", "authorize"]
 
@@ -111,10 +111,6 @@ def authorize(scope: OperationScope, context: RequestContext) -> None:
 
 def _resolve(context: RequestContext, selector: Selector) -> str | None:
     """The subject id a selector names, or None. Ids outside the order and unknown selectors end
-    the same way, so the answer never says whether a person exists."""
-    subjects = context.services.subjects
-    if selector.kind == "id":
-        return selector.value
-    if selector.kind == "username":
-        return subjects.find_by_username(selector.value)
-    return subjects.find_by_phone(selector.value)
+    the same way, so the answer never says whether a person exists: an id is taken as given and
+    checked against the order's subjects, not looked up."""
+    return context.services.subjects.resolve(selector, ids_must_exist=False)

@@ -16,9 +16,10 @@ from gateway.api.types import (
     order_type,
 )
 from gateway.errors import OrderNotFound
-from gateway.orders import LegalProcess, RequestInput, Selector
+from gateway.orders.model import LegalProcess, RequestInput
 from gateway.principals import Role
 from gateway.transparency import facts
+from gateway.values.selector import Selector
 from gateway.values.times import format_time
 from gateway.values.window import TimeWindow
 

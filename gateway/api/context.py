@@ -12,9 +12,11 @@ from gateway.audit.model import Action
 from gateway.auth import Caller
 from gateway.disclosure import DisclosureRequest, seal_field
 from gateway.errors import ForbiddenRole, SubjectNotPermitted
-from gateway.orders import OrderState, Selector, Undo
+from gateway.orders.model import OrderState
+from gateway.orders.undo import Undo
 from gateway.principals import Role
 from gateway.subjects.record import SubjectRecord
+from gateway.values.selector import Selector
 
 if TYPE_CHECKING:
     from gateway.services import Services

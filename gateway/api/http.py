@@ -48,7 +48,7 @@ from gateway.errors import (
     UnsupportedMediaType,
 )
 from gateway.observability.logs import bind_audit_index, bind_request
-from gateway.orders import Undo
+from gateway.orders.undo import Undo
 from gateway.replay import replayed
 from gateway.services import Services
 from gateway.transparency import facts

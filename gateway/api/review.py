@@ -9,7 +9,7 @@ from gateway.api.context import RequestContext
 from gateway.api.types import LegalRequestType, OrderType, RequestStatus, TimeWindowInput, legal_request, order_type
 from gateway.audit.model import Action
 from gateway.lifecycle.emergency import VerificationMethod
-from gateway.orders import DraftInput
+from gateway.orders.model import DraftInput
 from gateway.principals import Role
 from gateway.transparency import facts
 from gateway.values.window import TimeWindow

@@ -26,7 +26,7 @@ from graphql.execution.values import get_variable_values
 
 from gateway.api.engine import PreparedOperation, redact
 from gateway.errors import BadRequest
-from gateway.orders import Selector
+from gateway.values.selector import Selector
 
 __all__ = ["OperationScope", "analyse"]
 

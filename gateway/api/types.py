@@ -6,7 +6,7 @@ import json
 
 import strawberry
 
-from gateway.orders import LegalProcess, LegalRequest, OffenseCategory, OrderState, RequestStatus
+from gateway.orders.model import LegalProcess, LegalRequest, OffenseCategory, OrderState, RequestStatus
 from gateway.policy import OrderStatus
 from gateway.subjects.record import SubjectRecord
 from gateway.values.times import format_time

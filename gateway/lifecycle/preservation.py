@@ -22,12 +22,13 @@ from sqlmodel import col
 
 from gateway.errors import BadRequest, NotFound
 from gateway.keys.vault import Vault
-from gateway.orders import Selector, Undo, undo_row_change
+from gateway.orders.undo import Undo, undo_row_change
 from gateway.principals import PrincipalInfo
 from gateway.store.engine import Database
 from gateway.store.tables import PreservationRow, Principal
 from gateway.subjects.store import SubjectStore
 from gateway.values.ids import is_gateway_id
+from gateway.values.selector import Selector
 from gateway.values.times import format_time
 
 __all__ = ["MAX_HOLD_DAYS", "Preservation", "PreservationInput", "PreservationStatus", "Preservations"]
@@ -115,7 +116,7 @@ class Preservations:
         resolved: list[str] = []
         unresolved = 0
         for selector in data.subjects:
-            found = self._resolve(selector)
+            found = self.subjects.resolve(selector)
             if found is None:
                 unresolved += 1
             elif found not in resolved:
@@ -130,13 +131,6 @@ class Preservations:
                                         created_at=int(now.timestamp())))
         self._undo(undo, hold_id, None)
         return self.get(hold_id)
-
-    def _resolve(self, selector: Selector) -> str | None:
-        if selector.kind == "id":
-            return selector.value if self.subjects.exists(selector.value) else None
-        if selector.kind == "username":
-            return self.subjects.find_by_username(selector.value)
-        return self.subjects.find_by_phone(selector.value)
 
     def grant(self, reviewer: PrincipalInfo, hold_id: str, *, now: datetime,
               undo: list[Undo] | None = None) -> Preservation:

@@ -19,6 +19,7 @@ from gateway.subjects.normalise import normalise_phone, normalise_username
 from gateway.subjects.parsing import parse_subject_line
 from gateway.subjects.record import SUBJECT_ID, SubjectRecord, encode_document
 from gateway.values.ids import SubjectId
+from gateway.values.selector import Selector
 
 __all__ = ["ImportReport", "SubjectStore"]
 
@@ -253,4 +254,14 @@ class SubjectStore:
         except ValueError:
             return None
         return self._lookup("username", username)
+
+    def resolve(self, selector: Selector, *, ids_must_exist: bool = True) -> str | None:
+        """The subject a selector names, or ``None``. An ``id`` selector names its id when a subject
+        has it; with ``ids_must_exist=False`` it names its id as given, for a caller that checks the
+        id against an order's subjects anyway and must not learn whether someone has it."""
+        if selector.kind == "id":
+            return selector.value if not ids_must_exist or self.exists(selector.value) else None
+        if selector.kind == "username":
+            return self.find_by_username(selector.value)
+        return self.find_by_phone(selector.value)
 

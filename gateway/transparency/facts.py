@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
-from gateway.orders import LegalRequest, OrderState
+from gateway.orders.model import LegalRequest, OrderState
 from gateway.policy import OrderDocument, OrderStatus
 from gateway.principals import PrincipalInfo
 from gateway.values.times import format_time

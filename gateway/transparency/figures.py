@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway.errors import FiguresError
-from gateway.orders import LEGAL_PROCESSES, OFFENSE_CATEGORIES
+from gateway.orders.model import LEGAL_PROCESSES, OFFENSE_CATEGORIES
 from gateway.transparency.facts import LIFECYCLE_KINDS, REQUEST_KINDS, FactKind
 from gateway.transparency.period import Period
 from gateway.values.fields import SUBJECT_FIELDS

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from gateway.orders import LEGAL_PROCESSES, OFFENSE_CATEGORIES
+from gateway.orders.model import LEGAL_PROCESSES, OFFENSE_CATEGORIES
 from gateway.transparency.figures import Banding
 from gateway.transparency.period import Period
 from gateway.values.fields import SUBJECT_FIELDS

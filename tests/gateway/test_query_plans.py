@@ -10,7 +10,7 @@ from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.sql import Executable
 
 from gateway.audit.tree import prefetch_statement
-from gateway.orders import _LOAD_APPROVALS, _LOAD_ORDER
+from gateway.orders.service import _LOAD_APPROVALS, _LOAD_ORDER
 from gateway.principals import _KEY, _PRINCIPAL
 from gateway.replay import _SEEN
 from gateway.store.tables import AuditEntry, AuditNode, OrderRow

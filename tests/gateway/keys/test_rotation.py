@@ -23,7 +23,7 @@ from gateway.errors import StoreIntegrityError
 from gateway.keys.keyring import load_gateway_keys
 from gateway.keys.rotation import rotate_at_rest, rotate_blind_index
 from gateway.keys.vault import Vault
-from gateway.orders import Orders
+from gateway.orders.service import Orders
 from gateway.services import Services
 from gateway.store.engine import Database
 from gateway.store.tables import LegalRequestRow, OrderRow

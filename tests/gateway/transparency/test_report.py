@@ -14,7 +14,7 @@ from nacl.signing import SigningKey
 from typer.testing import Result
 
 from crypto.canonical import canonical_json
-from gateway.orders import LEGAL_PROCESSES, OFFENSE_CATEGORIES
+from gateway.orders.model import LEGAL_PROCESSES, OFFENSE_CATEGORIES
 from gateway.transparency.signing import sign_report
 from gateway.values.fields import SUBJECT_FIELDS
 from tests.gateway.transparency.conftest import Case, Scenario, verifier_key

@@ -12,7 +12,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 STORAGE_LIBRARIES = {"sqlalchemy", "sqlmodel", "alembic", "psycopg"}
-STORAGE_MODULES = ("gateway.store", "gateway.subjects.store", "gateway.keys.vault", "gateway.orders")
+STORAGE_MODULES = ("gateway.store", "gateway.subjects.store", "gateway.keys.vault", "gateway.orders.service")
 
 
 def module_file(name: str) -> Path | None:

@@ -1,4 +1,5 @@
-"""Legal requests and reviewer-signed orders (docs/PROTOCOL.md §3, review operations of §5).
+"""The legal requests and orders service: submitting, reviewing, drafting, approving and revoking
+(docs/PROTOCOL.md §3, review operations of §5), over the store.
 
 An order's status is never read from a column: :meth:`Orders.load` parses the stored document,
 verifies every approval against the reviewers' current keys and status, and combines that with
@@ -11,13 +12,11 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
@@ -25,9 +24,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from crypto.canonical import canonical_json
-from crypto.errors import CryptoError
-from crypto.keys import decode_signing_public_key
-from crypto.signing import ORDER_DOMAIN, verify_signature_over
 from gateway.audit.model import Action, Decision
 from gateway.errors import (
     BadRequest,
@@ -49,8 +45,23 @@ from gateway.lifecycle.emergency import (
     continuation_text,
     parse_continuation,
 )
+from gateway.orders.approvals import counts_as_reviewer, signing_key_of
+from gateway.orders.model import (
+    LEGAL_PROCESSES,
+    MAX_ORDER_DAYS,
+    MAX_QUERIES,
+    MAX_SELECTORS,
+    OFFENSE_CATEGORIES,
+    Approval,
+    DraftInput,
+    LegalRequest,
+    OrderState,
+    RequestInput,
+    RequestStatus,
+)
+from gateway.orders.undo import Undo, undo_row_change
 from gateway.policy import OrderDocument, OrderStatus, check_narrowing, order_status, parse_order_document
-from gateway.principals import ACTIVE, PrincipalInfo, Role
+from gateway.principals import ACTIVE, PrincipalInfo
 from gateway.store.engine import Database
 from gateway.store.tables import (
     AuditEntry,
@@ -66,57 +77,12 @@ from gateway.store.versions import bump, current
 from gateway.subjects.store import SubjectStore
 from gateway.usage import stored_usage, trusted_usage, usage_columns
 from gateway.values.fields import SUBJECT_FIELDS
-from gateway.values.ids import is_gateway_id
+from gateway.values.ids import LEGAL_REQUEST_PREFIX, ORDER_PREFIX, is_gateway_id, new_id
 from gateway.values.times import format_time, parse_time
 from gateway.values.window import TimeWindow
 
-__all__ = [
-    "LEGAL_PROCESSES",
-    "OFFENSE_CATEGORIES",
-    "DraftInput",
-    "LegalProcess",
-    "LegalRequest",
-    "OffenseCategory",
-    "OrderState",
-    "Orders",
-    "RequestInput",
-    "RequestStatus",
-    "Selector",
-    "Undo",
-    "undo_row_change",
-]
+__all__ = ["Orders"]
 
-class OffenseCategory(StrEnum):
-    TERRORISM = "TERRORISM"
-    CHILD_EXPLOITATION = "CHILD_EXPLOITATION"
-    DRUG_TRAFFICKING = "DRUG_TRAFFICKING"
-    FRAUD = "FRAUD"
-    CYBERCRIME = "CYBERCRIME"
-    VIOLENT_CRIME = "VIOLENT_CRIME"
-    OTHER = "OTHER"
-
-
-class LegalProcess(StrEnum):
-    """The kind of legal process a request rests on, as transparency reports count them."""
-
-    COURT_ORDER = "COURT_ORDER"
-    WARRANT = "WARRANT"
-    SUBPOENA = "SUBPOENA"
-    PRODUCTION_ORDER = "PRODUCTION_ORDER"
-    OTHER = "OTHER"
-
-
-class RequestStatus(StrEnum):
-    PENDING = "PENDING"
-    GRANTED = "GRANTED"
-    REJECTED = "REJECTED"
-
-
-OFFENSE_CATEGORIES = tuple(category.value for category in OffenseCategory)
-LEGAL_PROCESSES = tuple(process.value for process in LegalProcess)
-MAX_SELECTORS = 100
-MAX_ORDER_DAYS = 366
-MAX_QUERIES = 10_000
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _NO_REQUEST = "no such request; list requests with the `requests` query"
@@ -143,37 +109,6 @@ _REVOKED_IN_LOG = (select(_entries.c.idx)
                           _entries.c.decision == Decision.SERVED.value).limit(1))
 
 
-Undo = Callable[[], None]
-"""Reverses one committed change; run when the request that made it ends refused or unaudited."""
-
-
-def undo_row_change(db: Database, undo: list[Undo] | None, model: Any, key: object,
-                    restore: dict[str, Any] | None) -> None:
-    """Record how to reverse a committed change: delete the row (``restore`` None) or put the
-    given columns back. The edge runs these, newest first, when the request ends refused or
-    its audit entry cannot be made durable, so no review action stands unlogged."""
-    if undo is None:
-        return
-
-    def reverse() -> None:
-        with db.session() as session:
-            row = session.get(model, key)
-            if row is None:
-                return
-            if restore is None:
-                session.delete(row)
-            else:
-                for column, value in restore.items():
-                    setattr(row, column, value)
-            bump(session)  # an approval or a revocation undone: what was cached on it is stale
-
-    undo.append(reverse)
-
-
-def _new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(10)}"
-
-
 def _text(value: str, what: str, *, limit: int = 500) -> str:
     value = value.strip()
     if not value:
@@ -186,154 +121,10 @@ def _text(value: str, what: str, *, limit: int = 500) -> str:
 
 
 @dataclass(frozen=True)
-class Selector:
-    """Exactly one of a subject id, a username or a phone number."""
-
-    kind: str  # "id" | "username" | "phoneNumber"
-    value: str
-
-    @classmethod
-    def of(cls, id: str | None, username: str | None, phone_number: str | None) -> Selector:
-        given = [(k, v) for k, v in (("id", id), ("username", username), ("phoneNumber", phone_number))
-                 if v is not None]
-        if len(given) != 1:
-            raise BadRequest("a subject selector takes exactly one of id, username or phoneNumber")
-        kind, value = given[0]
-        if not value or len(value) > 128:
-            raise BadRequest(f"the {kind} selector must be 1-128 characters")
-        return cls(kind, value)
-
-
-@dataclass(frozen=True)
-class RequestInput:
-    case_reference: str
-    court: str
-    jurisdiction: str
-    legal_basis: str
-    offense_category: str
-    court_order_sha256: str | None
-    subjects: Sequence[Selector]
-    fields: Sequence[str]
-    data_window: TimeWindow
-    justification: str
-    emergency: bool = False
-    legal_process: str = LegalProcess.COURT_ORDER.value
-    imminent_risk: str | None = None  # an emergency's statement of the risk; stored encrypted
-    non_disclosure_until: datetime | None = None
-
-
-@dataclass(frozen=True)
-class DraftInput:
-    request_id: str
-    valid_until: str
-    max_queries: int
-    subject_ids: Sequence[str] | None = None
-    fields: Sequence[str] | None = None
-    data_window: TimeWindow | None = None
-
-
-@dataclass(frozen=True)
-class LegalRequest:
-    """A request as stored; ``resolved_subject_ids`` is for reviewers' eyes only."""
-
-    id: str
-    status: str
-    authority_id: str
-    details: dict[str, Any]
-    resolved_subject_ids: list[str]
-    unresolved_selectors: int
-    order_ids: list[str]
-    rejection_reason: str | None
-    created_at: int
-
-    @property
-    def case_reference(self) -> str:
-        return str(self.details["case_reference"])
-
-    @property
-    def fields(self) -> list[str]:
-        return list(self.details["fields"])
-
-    @property
-    def legal_process(self) -> str:
-        # Requests stored before the kind was asked for rested on a court order (courtOrderSha256).
-        return str(self.details.get("legal_process", LegalProcess.COURT_ORDER.value))
-
-    @property
-    def data_window(self) -> TimeWindow:
-        window = self.details["data_window"]
-        return TimeWindow.parse(window["from"], window["until"])
-
-    @property
-    def emergency(self) -> bool:
-        return bool(self.details.get("emergency"))
-
-    @property
-    def verification(self) -> dict[str, Any] | None:
-        """An emergency's secondary verification: ``{"by", "at", "method"}``, or None."""
-        found = self.details.get("emergency_verification")
-        return dict(found) if isinstance(found, dict) else None
-
-    @property
-    def court_order(self) -> CourtOrder | None:
-        """The court order an emergency request's authority attached later, if any."""
-        attached = self.details.get("court_order_attached_at")
-        digest = self.details.get("court_order_sha256")
-        if not self.emergency or attached is None or digest is None:
-            return None
-        return CourtOrder(str(digest), parse_time(str(attached)))
-
-    @property
-    def non_disclosure_until(self) -> str | None:
-        found = self.details.get("non_disclosure_until")
-        return None if found is None else str(found)
-
-
-@dataclass(frozen=True)
-class Approval:
-    reviewer_id: str
-    kid: str
-    counted: bool
-
-
-@dataclass(frozen=True)
 class _EmergencyState:
     rule: ApprovalRule
     continuation: str | None  # the continuation text, when one is stored and well-formed
     continuation_approvals: tuple[Approval, ...] = ()  # verified signatures over it
-
-
-@dataclass(frozen=True)
-class OrderState:
-    """An order as the gateway sees it now: status computed, never stored."""
-
-    id: str
-    request_id: str
-    authority_id: str
-    text: str
-    document: OrderDocument | None
-    status: OrderStatus
-    approvals: tuple[Approval, ...]
-    queries_used: int
-    revoked_reason: str | None
-    approvals_required: int = 0
-    continuation: str | None = None  # an emergency order's continuation text, once a court order is attached
-    revoked_at: int | None = None
-
-    @property
-    def signing_text(self) -> str:
-        """What a reviewer's approval signs now: the continuation text once there is one."""
-        return self.continuation or self.text
-
-    @property
-    def verified_approvals(self) -> int:
-        return sum(1 for a in self.approvals if a.counted)
-
-    def usable(self) -> OrderDocument:
-        """The document, for a status that allows disclosure; callers check the status first."""
-        if self.document is None:  # pragma: no cover - status is never ACTIVE without a document
-            raise BadRequest("the order document is unusable")
-        return self.document
 
 
 @dataclass(frozen=True)
@@ -430,12 +221,12 @@ class Orders:
         resolved: list[str] = []
         unresolved = 0
         for selector in data.subjects:
-            found = self._resolve(selector)
+            found = self.subjects.resolve(selector)
             if found is None:
                 unresolved += 1
             elif found not in resolved:
                 resolved.append(found)
-        request_id = _new_id("req")
+        request_id = new_id(LEGAL_REQUEST_PREFIX)
         # Selectors and the free-text justification name people: both are stored encrypted.
         secret: dict[str, Any] = {"selectors": [[s.kind, s.value] for s in data.subjects],
                                   "justification": _text(data.justification, "justification", limit=5000)}
@@ -444,19 +235,13 @@ class Orders:
         sealed = json.dumps(secret)
         with self.db.session() as session:
             session.add(LegalRequestRow(
-                id=request_id, authority_id=authority.id, status="PENDING", details=json.dumps(details),
+                id=request_id, authority_id=authority.id, status=RequestStatus.PENDING.value,
+                details=json.dumps(details),
                 selectors_sealed=self.vault.seal(sealed.encode("utf-8"), context=_request_context(request_id)),
                 resolved_subject_ids=json.dumps(resolved), unresolved_selectors=unresolved,
                 created_at=int(now.timestamp())))
         self._undo_with(undo, LegalRequestRow, request_id, None)
         return self.get_request(request_id)
-
-    def _resolve(self, selector: Selector) -> str | None:
-        if selector.kind == "id":
-            return selector.value if self.subjects.exists(selector.value) else None
-        if selector.kind == "username":
-            return self.subjects.find_by_username(selector.value)
-        return self.subjects.find_by_phone(selector.value)
 
     def _request(self, row: LegalRequestRow, order_ids: list[str]) -> LegalRequest:
         details = json.loads(row.details)
@@ -501,13 +286,14 @@ class Orders:
             row = session.get(LegalRequestRow, request_id) if is_gateway_id(request_id) else None
             if row is None:
                 raise NotFound(_NO_REQUEST)
-            if row.status != "PENDING":
+            if row.status != RequestStatus.PENDING:
                 raise BadRequest(f"the request is {row.status}; only a PENDING request can be rejected "
                                  "(revoke its orders instead)")
-            row.status, row.rejection_reason = "REJECTED", reason
+            row.status, row.rejection_reason = RequestStatus.REJECTED.value, reason
             row.decided_by, row.decided_at = reviewer.id, int(now.timestamp())
         self._undo_with(undo, LegalRequestRow, request_id,
-                        {"status": "PENDING", "rejection_reason": None, "decided_by": None, "decided_at": None})
+                        {"status": RequestStatus.PENDING.value, "rejection_reason": None, "decided_by": None,
+                         "decided_at": None})
         return self.get_request(request_id)
 
     # -- emergencies (docs/PROTOCOL.md §16.1) ---------------------------------------------------
@@ -527,7 +313,7 @@ class Orders:
             details = json.loads(row.details)
             if not details.get("emergency"):
                 raise BadRequest("the request is not an emergency request; it needs no secondary verification")
-            if row.status != "PENDING":
+            if row.status != RequestStatus.PENDING:
                 raise BadRequest(f"the request is {row.status}; only a PENDING request can be verified")
             if details.get("emergency_verification") is not None:
                 raise BadRequest("the request's secondary verification is recorded already")
@@ -551,7 +337,7 @@ class Orders:
         request = self.get_request(request_id, authority_id=authority.id)
         if not request.emergency:
             raise BadRequest("the request is not an emergency request; its court order came with it")
-        if request.status == "REJECTED":
+        if request.status == RequestStatus.REJECTED:
             raise BadRequest("the request was rejected; nothing can be attached to it")
         if request.court_order is not None:
             raise BadRequest("a court order is attached to this request already")
@@ -593,7 +379,7 @@ class Orders:
         """Draft an order narrower than or equal to its request; what the input leaves out is
         taken whole from the request (docs/PROTOCOL.md §5)."""
         request = self.get_request(data.request_id)
-        if request.status == "REJECTED":
+        if request.status == RequestStatus.REJECTED:
             raise BadRequest("the request was rejected; no order can be drafted for it")
         subjects = list(data.subject_ids) if data.subject_ids is not None else request.resolved_subject_ids
         fields = _check_fields(data.fields) if data.fields is not None else request.fields
@@ -605,7 +391,7 @@ class Orders:
             raise BadRequest(f"validUntil is more than {MAX_ORDER_DAYS} days away")
         if not 1 <= data.max_queries <= MAX_QUERIES:
             raise BadRequest(f"maxQueries must be between 1 and {MAX_QUERIES}")
-        order_id = _new_id("ord")
+        order_id = new_id(ORDER_PREFIX)
         document = {
             "v": 1, "order_id": order_id, "request_id": request.id, "authority_id": request.authority_id,
             "case_reference": request.case_reference, "jurisdiction": request.details["jurisdiction"],
@@ -672,16 +458,8 @@ class Orders:
                     raise BadRequest("you have approved this order's court order already; another reviewer must")
         elif any(a.reviewer_id == reviewer.id for a in state.approvals):
             raise BadRequest(_APPROVED_ALREADY)
-        kid = None
-        for key in reviewer.keys:
-            if key.status != ACTIVE:
-                continue
-            try:
-                verify_signature_over(ORDER_DOMAIN, message, signature, decode_signing_public_key(key.public_key))
-            except CryptoError:
-                continue
-            kid = key.kid
-            break
+        kid = next((key.kid for key in reviewer.keys
+                    if key.status == ACTIVE and signing_key_of(message, signature, key.public_key) is not None), None)
         if kid is None:
             raise BadRequest("the signature does not verify over this order's document with any of your active "
                              "keys; sign \"disclosure-gateway/order/v1\" || 0x00 || the exact `document` text")
@@ -699,10 +477,11 @@ class Orders:
         if state.status is OrderStatus.ACTIVE:
             with self.db.session() as session:
                 row = session.get(LegalRequestRow, state.request_id)
-                if row is not None and row.status == "PENDING":
-                    row.status, row.decided_by, row.decided_at = "GRANTED", reviewer.id, int(now.timestamp())
+                if row is not None and row.status == RequestStatus.PENDING:
+                    row.status, row.decided_by = RequestStatus.GRANTED.value, reviewer.id
+                    row.decided_at = int(now.timestamp())
                     self._undo_with(undo, LegalRequestRow, state.request_id,
-                                    {"status": "PENDING", "decided_by": None, "decided_at": None})
+                                    {"status": RequestStatus.PENDING.value, "decided_by": None, "decided_at": None})
         return state
 
     def revoke_order(self, reviewer: PrincipalInfo, order_id: str, reason: str, *, now: datetime,
@@ -786,20 +565,12 @@ class Orders:
         # database edit; `principals add` refuses it) is one person, and counts once.
         counted_keys: set[bytes] = set()
         for approval in approvals:
-            ok = (document is not None and approval.role == Role.REVIEWER.value and approval.status == ACTIVE
-                  and approval.public_key is not None and approval.key_status == ACTIVE
-                  and approval.reviewer_id not in counted)
-            raw_key = b""
-            if ok:
-                try:
-                    verify_key = decode_signing_public_key(approval.public_key)
-                    raw_key = bytes(verify_key)
-                    verify_signature_over(ORDER_DOMAIN, message, approval.signature, verify_key)
-                except CryptoError:
-                    ok = False
-            if ok and raw_key in counted_keys:
-                ok = False
-            if ok:
+            raw_key = None
+            if (document is not None and approval.reviewer_id not in counted
+                    and counts_as_reviewer(approval.role, approval.status, approval.key_status, approval.public_key)):
+                raw_key = signing_key_of(message, approval.signature, approval.public_key)
+            ok = raw_key is not None and raw_key not in counted_keys
+            if ok and raw_key is not None:
                 counted.add(approval.reviewer_id)
                 counted_keys.add(raw_key)
             checked.append(Approval(approval.reviewer_id, approval.kid, ok))
@@ -827,8 +598,8 @@ class Orders:
         if stored is not None and court_order is not None:
             message = stored.document.encode("utf-8")
             for approval, principal, key in rows:
-                ok = (principal.role == Role.REVIEWER.value and principal.status == ACTIVE and key.status == ACTIVE
-                      and _verifies(message, approval.signature, decode_signing_public_key(key.public_key)))
+                ok = (counts_as_reviewer(principal.role, principal.status, key.status, key.public_key)
+                      and signing_key_of(message, approval.signature, key.public_key) is not None)
                 if ok:
                     signers[principal.id] = Signer(principal.id, over_continuation=True)
                 continued.append(Approval(approval.reviewer_id, approval.kid, ok))
@@ -851,14 +622,6 @@ def _revoked_in_log(connection: Connection, order_id: str) -> bool:
     """Whether a served revokeOrder's audit entry names the order. The revoked_* columns are not
     signed and could be cleared; the entry is in the Merkle tree, and removing it breaks `audit verify`."""
     return connection.execute(_REVOKED_IN_LOG, {"order_id": order_id}).first() is not None
-
-
-def _verifies(message: bytes, signature: str, public_key: Any) -> bool:
-    try:
-        verify_signature_over(ORDER_DOMAIN, message, signature, public_key)
-    except CryptoError:
-        return False
-    return True
 
 
 def _check_fields(fields: Sequence[str]) -> list[str]:
