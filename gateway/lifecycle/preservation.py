@@ -31,7 +31,7 @@ from gateway.values.ids import is_gateway_id
 from gateway.values.selector import Selector
 from gateway.values.times import format_time
 
-__all__ = ["MAX_HOLD_DAYS", "Preservation", "PreservationInput", "PreservationStatus", "Preservations"]
+__all__ = ["MAX_HOLD_DAYS", "Preservation", "PreservationInput", "PreservationStatus", "Preservations", "hold_context"]
 
 MAX_HOLD_DAYS = 90
 _NO_HOLD = "no such preservation request; list them with the `preservations` query"
@@ -95,6 +95,11 @@ def _text(value: str, what: str, *, limit: int) -> str:
     return value
 
 
+def hold_context(hold_id: str) -> bytes:
+    """The AEAD context of a preservation request's sealed selectors."""
+    return b"preservation:" + hold_id.encode("ascii")
+
+
 class Preservations:
     def __init__(self, db: Database, subjects: SubjectStore, vault: Vault) -> None:
         self.db = db
@@ -123,7 +128,7 @@ class Preservations:
                 resolved.append(found)
         hold_id = f"prs_{secrets.token_hex(10)}"
         sealed = self.vault.seal(json.dumps([[s.kind, s.value] for s in data.subjects]).encode("utf-8"),
-                                 context=b"preservation:" + hold_id.encode("ascii"))
+                                 context=hold_context(hold_id))
         with self.db.session() as session:
             session.add(PreservationRow(id=hold_id, authority_id=authority.id, details=json.dumps(details),
                                         selectors_sealed=sealed, subject_ids=json.dumps(resolved),

@@ -81,7 +81,7 @@ from gateway.values.ids import LEGAL_REQUEST_PREFIX, ORDER_PREFIX, is_gateway_id
 from gateway.values.times import format_time, parse_time
 from gateway.values.window import TimeWindow
 
-__all__ = ["Orders"]
+__all__ = ["Orders", "request_context"]
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
@@ -237,7 +237,7 @@ class Orders:
             session.add(LegalRequestRow(
                 id=request_id, authority_id=authority.id, status=RequestStatus.PENDING.value,
                 details=json.dumps(details),
-                selectors_sealed=self.vault.seal(sealed.encode("utf-8"), context=_request_context(request_id)),
+                selectors_sealed=self.vault.seal(sealed.encode("utf-8"), context=request_context(request_id)),
                 resolved_subject_ids=json.dumps(resolved), unresolved_selectors=unresolved,
                 created_at=int(now.timestamp())))
         self._undo_with(undo, LegalRequestRow, request_id, None)
@@ -245,7 +245,7 @@ class Orders:
 
     def _request(self, row: LegalRequestRow, order_ids: list[str]) -> LegalRequest:
         details = json.loads(row.details)
-        sealed = json.loads(self.vault.open(row.selectors_sealed, context=_request_context(row.id)))
+        sealed = json.loads(self.vault.open(row.selectors_sealed, context=request_context(row.id)))
         details["justification"] = sealed["justification"]
         details["imminent_risk"] = sealed.get("imminent_risk")
         return LegalRequest(id=row.id, status=row.status, authority_id=row.authority_id, details=details,
@@ -318,7 +318,7 @@ class Orders:
             if details.get("emergency_verification") is not None:
                 raise BadRequest("the request's secondary verification is recorded already")
             old_details, old_sealed = row.details, row.selectors_sealed
-            context = _request_context(row.id)
+            context = request_context(row.id)
             secret = json.loads(self.vault.open(row.selectors_sealed, context=context))
             secret["verification_note"] = note
             details["emergency_verification"] = {"by": reviewer.id, "at": format_time(now.replace(microsecond=0)),
@@ -635,5 +635,6 @@ def _check_fields(fields: Sequence[str]) -> list[str]:
     return unique
 
 
-def _request_context(request_id: str) -> bytes:
+def request_context(request_id: str) -> bytes:
+    """The AEAD context of a legal request's sealed selectors and free texts."""
     return b"request:" + request_id.encode("utf-8")

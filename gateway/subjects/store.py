@@ -21,7 +21,7 @@ from gateway.subjects.record import SUBJECT_ID, SubjectRecord, encode_document
 from gateway.values.ids import SubjectId
 from gateway.values.selector import Selector
 
-__all__ = ["ImportReport", "SubjectStore"]
+__all__ = ["ImportReport", "SubjectStore", "sealed_context"]
 
 _BATCH_SIZE: Final = 500
 
@@ -46,7 +46,8 @@ class _Prepared:
     username_digest: bytes
 
 
-def _context(subject_id: str) -> bytes:
+def sealed_context(subject_id: str) -> bytes:
+    """The AEAD context of a subject's sealed row: a ciphertext copied onto another row does not open."""
     return b"subject:" + subject_id.encode("ascii")
 
 
@@ -122,7 +123,7 @@ class SubjectStore:
         return _Prepared(
             line_number=line_number,
             subject_id=record.id,
-            sealed=self._vault.seal(blob, context=_context(record.id)),
+            sealed=self._vault.seal(blob, context=sealed_context(record.id)),
             phone_digest=self._vault.blind_index("phone", record.phone),
             username_digest=self._vault.blind_index("username", normalise_username(record.username)),
         )
@@ -196,7 +197,7 @@ class SubjectStore:
             sealed = session.execute(self._read_sealed, {"id": subject_id}).scalar_one_or_none()
         if sealed is None:
             return None
-        plaintext = self._vault.open(bytes(sealed), context=_context(subject_id))
+        plaintext = self._vault.open(bytes(sealed), context=sealed_context(subject_id))
         try:
             document = json.loads(plaintext)
         except ValueError:
@@ -215,7 +216,7 @@ class SubjectStore:
         """Seal ``record`` again in place of its stored ciphertext (a fresh nonce), inside the
         caller's transaction: retention drops old events this way. Phone and username, and so the
         blind indexes, are unchanged."""
-        sealed = self._vault.seal(encode_document(record.to_document()), context=_context(record.id))
+        sealed = self._vault.seal(encode_document(record.to_document()), context=sealed_context(record.id))
         conn.execute(self._subjects.update().where(self._subjects.c.id == record.id).values(sealed=sealed))
 
     def exists(self, subject_id: str) -> bool:
