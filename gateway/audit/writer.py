@@ -45,6 +45,7 @@ from gateway.audit.checkpoints import CheckpointPolicy, latest_checkpoint, log_s
 from gateway.audit.model import AuditEvent, AuditReceipt, Decision, entry_columns, entry_document
 from gateway.audit.tree import DbTreeSource, completed_nodes
 from gateway.errors import AuditUnavailable
+from gateway.store.engine import apply_sqlite_pragmas
 from gateway.store.tables import AuditEntry, AuditNode, OrderRow, SeenToken
 from gateway.usage import stored_usage, trusted_usage, usage_columns, usage_mac
 
@@ -112,10 +113,7 @@ def writer_engine(url: str) -> Engine:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
-        cursor = dbapi_connection.cursor()
-        for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=30000"):
-            cursor.execute(f"PRAGMA {pragma}")
-        cursor.close()
+        apply_sqlite_pragmas(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:

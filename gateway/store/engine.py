@@ -10,23 +10,26 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["Database", "is_sqlite"]
+__all__ = ["SQLITE_PRAGMAS", "Database", "apply_sqlite_pragmas", "is_sqlite"]
 
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=30000")
+"""Every SQLite connection's settings. WAL lets readers run beside the single writer;
+synchronous=FULL makes every commit an fsync of the WAL, which the audit log's durability promise
+needs (docs/PROTOCOL.md §7)."""
+
+
+def apply_sqlite_pragmas(dbapi_connection: Any, _record: Any = None) -> None:
+    """Set :data:`SQLITE_PRAGMAS` on a new DB-API connection (a ``connect`` event listener)."""
     if not isinstance(dbapi_connection, sqlite3.Connection):  # pragma: no cover - other drivers
         return
     cursor = dbapi_connection.cursor()
-    # WAL lets readers run beside the single writer; synchronous=FULL makes every commit an fsync
-    # of the WAL, which the audit log's durability promise needs (docs/PROTOCOL.md §7).
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    for pragma in SQLITE_PRAGMAS:
+        cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 
 
@@ -40,7 +43,7 @@ class Database:
                 url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30},
                 pool_size=pool_size, max_overflow=pool_size,
             )
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "connect", apply_sqlite_pragmas)
         else:
             self.engine = create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size,
                                         pool_pre_ping=True)
