@@ -391,7 +391,7 @@ def main() -> int:
                     database(tmp, args.postgres, "big") as settings:
                 small = prepare(small_settings, 1)
                 big = prepare(settings, 2)
-                key = load_gateway_keys(settings).checkpoint_key
+                key = load_gateway_keys(settings).signing_key
                 took = fill_log(settings.sqlalchemy_url, args.log_entries, key=key, origin=settings.origin,
                                 order_id=big.orders[1], disclosed=USED)
                 say(f"\nlog pre-filled with {args.log_entries:,} entries in {took:.0f} s "

@@ -47,7 +47,7 @@ def main() -> int:
     rng = random.Random(12)
     with tempfile.TemporaryDirectory(prefix="bench-log-") as name, \
             database(Path(name), args.postgres, "log") as settings:
-        key = load_gateway_keys(settings).checkpoint_key
+        key = load_gateway_keys(settings).signing_key
         took = fill_log(settings.sqlalchemy_url, args.entries, key=key, origin=settings.origin)
         print(f"log filled with {args.entries:,} entries in {took:.0f} s", flush=True)
         verifier = parse_verifier_key(verifier_key_string(note_name(settings.origin), bytes(key.verify_key)))

@@ -46,7 +46,7 @@ __all__ = ["create_app"]
 def discovery_document(services: Services) -> dict[str, Any]:
     """`GET /.well-known/disclosure-gateway` (docs/PROTOCOL.md §8)."""
     settings = services.settings
-    verify_key = services.keys.checkpoint_key.verify_key
+    verify_key = services.keys.signing_key.verify_key
     return {
         "gateway_id": settings.id,
         "checkpoint_origin": settings.origin,

@@ -14,12 +14,13 @@ from gateway.policy import OrderDocument
 from gateway.subjects.record import SubjectRecord
 from gateway.values.times import rfc3339_us
 
-__all__ = ["DisclosureRequest", "seal_field"]
+__all__ = ["Disclosure", "seal_field"]
 
 
 @dataclass(frozen=True)
-class DisclosureRequest:
-    """Who receives what under which order, in which HTTP request (its audit entry's request_id)."""
+class Disclosure:
+    """One disclosure: who receives what under which order, in which HTTP request (``request_id``,
+    its audit entry's), signed with the gateway's signing key."""
 
     request_id: str
     order: OrderDocument
@@ -28,16 +29,16 @@ class DisclosureRequest:
     now: datetime
 
 
-def seal_field(request: DisclosureRequest, subject: SubjectRecord, field: str) -> SealedValue:
+def seal_field(disclosure: Disclosure, subject: SubjectRecord, field: str) -> SealedValue:
     """The signed §4 record of ``field`` for ``subject``, sealed to the authority. List values hold
     only events overlapping the order's data window. Raise ``FIELD_NOT_PERMITTED`` for a field the
     order does not list (the scope check has refused that already; this is the second lock)."""
-    order = request.order
+    order = disclosure.order
     if field not in order.fields or subject.id not in order.subjects:
         raise FieldNotPermitted("the order does not permit this disclosure; nothing was disclosed")
     record = {
-        "v": 1, "request_id": request.request_id, "order_id": order.order_id, "subject_id": subject.id,
+        "v": 1, "request_id": disclosure.request_id, "order_id": order.order_id, "subject_id": subject.id,
         "field": field, "value": subject.field_value(field, (order.data_window.start, order.data_window.end)),
-        "disclosed_at": rfc3339_us(request.now),
+        "disclosed_at": rfc3339_us(disclosure.now),
     }
-    return seal_record(record, request.gateway_key, request.recipient)
+    return seal_record(record, disclosure.gateway_key, disclosure.recipient)

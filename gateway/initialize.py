@@ -84,7 +84,7 @@ def initialize(settings: Settings) -> InitReport:
     # The empty tree's checkpoint, so GET /audit/checkpoint has one to serve from the start.
     engine = writer_engine(settings.sqlalchemy_url)
     try:
-        signed = sign_if_missing(engine, origin=settings.origin, key=load_gateway_keys(settings).checkpoint_key)
+        signed = sign_if_missing(engine, origin=settings.origin, key=load_gateway_keys(settings).signing_key)
     finally:
         engine.dispose()
     return InitReport(keys_created=created, schema_before=before, schema_after=after, checkpoint_signed=signed)

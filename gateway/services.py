@@ -57,14 +57,14 @@ class Services:
         counter_key = usage_key(keys.at_rest_key)
         # The writer signs no checkpoints on its own schedule: the checkpointer does, off the
         # request path (the writer still signs the tail of the log when it closes).
-        audit = AuditWriter(settings.sqlalchemy_url, checkpoint_key=keys.checkpoint_key, origin=settings.origin,
+        audit = AuditWriter(settings.sqlalchemy_url, checkpoint_key=keys.signing_key, origin=settings.origin,
                             policy=CheckpointPolicy(every_entries=2**62, every_seconds=3600.0),
                             group_commit=settings.audit_group_commit, usage_key=counter_key)
         signer_engine = writer_engine(settings.sqlalchemy_url)
         witnesses = [WitnessFeeder(w, signer_engine, timeout=settings.witness_timeout_s)
                      for w in settings.witness_list]
         checkpointer = Checkpointer(
-            signer_engine, key=keys.checkpoint_key, origin=settings.origin, listeners=witnesses, reader=db.engine,
+            signer_engine, key=keys.signing_key, origin=settings.origin, listeners=witnesses, reader=db.engine,
             schedule=CheckpointSchedule.for_interval(settings.checkpoint_every_seconds,
                                                      settings.checkpoint_every_entries))
         vault = Vault.from_keys(keys)

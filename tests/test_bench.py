@@ -22,7 +22,7 @@ from bench.audit_fixture import fill_log
 
 
 def test_the_prefilled_log_verifies_as_one_the_writer_made(settings: Settings) -> None:
-    key = load_gateway_keys(settings).checkpoint_key
+    key = load_gateway_keys(settings).signing_key
     fill_log(settings.sqlalchemy_url, 600, key=key, origin=settings.origin, every_entries=64)
     verifier = parse_verifier_key(verifier_key_string(note_name(settings.origin), bytes(key.verify_key)))
     engine = sqlalchemy.create_engine(settings.sqlalchemy_url)

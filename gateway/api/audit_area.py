@@ -52,7 +52,7 @@ class AuditQuery:
                                                                   context.caller.principal.id):
                 raise ForbiddenRole("an authority receives proofs of its own audit entries only")
             proof = proofs.inclusion(connection, index, size, origin=services.settings.origin,
-                                     key=services.keys.checkpoint_key)
+                                     key=services.keys.signing_key)
         return InclusionProof(index=proof.index, tree_size=proof.tree_size, leaf_hash=b64encode(proof.leaf_hash),
                               hashes=[b64encode(h) for h in proof.hashes], checkpoint=proof.checkpoint)
 
@@ -63,7 +63,7 @@ class AuditQuery:
         services = info.context.services
         with services.db.engine.connect() as connection:
             proof = proofs.consistency(connection, from_size, to_size, origin=services.settings.origin,
-                                       key=services.keys.checkpoint_key)
+                                       key=services.keys.signing_key)
         return ConsistencyProof(from_size=proof.from_size, to_size=proof.to_size,
                                 hashes=[b64encode(h) for h in proof.hashes], checkpoint=proof.checkpoint)
 

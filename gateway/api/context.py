@@ -10,7 +10,7 @@ from crypto.keys import decode_sealing_public_key
 from crypto.sealing import SealedValue
 from gateway.audit.model import Action
 from gateway.auth import Caller
-from gateway.disclosure import DisclosureRequest, seal_field
+from gateway.disclosure import Disclosure, seal_field
 from gateway.errors import ForbiddenRole, SubjectNotPermitted
 from gateway.orders.model import OrderState
 from gateway.orders.undo import Undo
@@ -78,10 +78,10 @@ class RequestContext:
         if self.order is None or self.order.document is None or self.caller.principal.sealing_key is None:
             raise SubjectNotPermitted("no active order is in scope for this request")
         document = self.order.document
-        sealed = seal_field(DisclosureRequest(
+        sealed = seal_field(Disclosure(
             request_id=self.request_id, order=document,
             recipient=decode_sealing_public_key(self.caller.principal.sealing_key),
-            gateway_key=self.services.keys.checkpoint_key, now=self.now), subject, field_name)
+            gateway_key=self.services.keys.signing_key, now=self.now), subject, field_name)
         self.outcome.ciphertexts.append(sealed.ciphertext)
         self.outcome.fields.add(field_name)
         self.outcome.subjects.add(subject.id)

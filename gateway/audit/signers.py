@@ -41,7 +41,7 @@ def schedule_for(keys: GatewayKeys, origin: str) -> list[ScheduledVerifier]:
     name = note_name(origin)
     schedule = [ScheduledVerifier(NoteVerifier.for_key(name, bytes(k.verify_key)), k.from_size, k.until_size)
                 for k in keys.retired_signing_keys]
-    schedule.append(ScheduledVerifier(NoteVerifier.for_key(name, bytes(keys.checkpoint_key.verify_key)),
+    schedule.append(ScheduledVerifier(NoteVerifier.for_key(name, bytes(keys.signing_key.verify_key)),
                                       keys.signing_from_size, None))
     return schedule
 

@@ -115,7 +115,7 @@ def proof(
     """Export the inclusion proof of one entry, with the entry and a signed checkpoint, as JSON that
     `gateway audit check-proof` (or any RFC 9162 verifier) checks offline."""
     config = settings()
-    key = load_gateway_keys(config).checkpoint_key
+    key = load_gateway_keys(config).signing_key
     with _connection(config) as connection:
         data = proofs.inclusion(connection, index, tree_size, origin=config.origin, key=key)
         entry = proofs.stored_entry(connection, index)
@@ -303,7 +303,7 @@ def _add_row(table: Table, text: str) -> None:
 def checkpoint() -> None:
     """Sign and store a checkpoint of the log as it is now (if it grew since the last), and print the latest."""
     config = settings()
-    key = load_gateway_keys(config).checkpoint_key
+    key = load_gateway_keys(config).signing_key
     open_database(config).dispose()  # refuses an uninitialised or outdated database, with its message
     writer = AuditWriter(config.sqlalchemy_url, checkpoint_key=key, origin=config.origin,
                          policy=CheckpointPolicy(config.checkpoint_every_entries, config.checkpoint_every_seconds))

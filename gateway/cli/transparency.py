@@ -66,7 +66,7 @@ def report(
     and write its three files."""
     chosen = _period(period, start, until)
     config = settings()
-    key = load_gateway_keys(config).checkpoint_key
+    key = load_gateway_keys(config).signing_key
     db = open_database(config)
     try:
         with db.engine.begin() as connection, _progress() as bar:

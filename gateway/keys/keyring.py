@@ -1,11 +1,12 @@
-"""The gateway's own keys: the checkpoint signing key (which also signs disclosure records,
-docs/PROTOCOL.md §4, §7), the data-at-rest key and the blind-index key. Each is a separate owner-only
+"""The gateway's own keys: its signing key (:attr:`GatewayKeys.signing_key`, which signs checkpoints,
+disclosure records and transparency reports, docs/PROTOCOL.md §4, §7, §10; on disk it is still
+``checkpoint.sign.key``), the data-at-rest key and the blind-index key. Each is a separate owner-only
 file in ``$GATEWAY_DATA_DIR/keys``; the blind-index key in particular must not live in the
 database, or whoever reads the database could enumerate phone numbers (FINDINGS.md).
 
 Rotation (``gateway keys rotate``, docs/PROTOCOL.md §13) adds three kinds of file beside them:
 
-- ``checkpoint.history.json``: the public halves of earlier checkpoint keys and the tree sizes
+- ``checkpoint.history.json``: the public halves of earlier signing keys and the tree sizes
   ``[from_size, until_size]`` each signed; the current key signs from the last ``until_size``. It
   lives with the keys, not in the database, so an edited row cannot make a forged checkpoint verify.
 - ``at-rest.key.next`` / ``blind-index.key.next``: the new key while a rotation is under way. The
@@ -46,7 +47,7 @@ NEXT_SUFFIX: Final = ".next"
 
 @dataclass(frozen=True)
 class RetiredSigningKey:
-    """An earlier checkpoint key: it signed the checkpoints of tree sizes ``from_size..until_size``."""
+    """An earlier signing key: it signed the checkpoints of tree sizes ``from_size..until_size``."""
 
     verify_key: VerifyKey
     from_size: int
@@ -55,7 +56,9 @@ class RetiredSigningKey:
 
 @dataclass(frozen=True)
 class GatewayKeys:
-    checkpoint_key: SigningKey
+    signing_key: SigningKey
+    """Signs everything the gateway vouches for: checkpoints (§7), disclosure records (§4) and
+    transparency reports (§10). Its file keeps the name checkpoint.sign.key."""
     at_rest_key: bytes
     blind_index_key: bytes
     retired_signing_keys: tuple[RetiredSigningKey, ...] = ()
@@ -65,7 +68,7 @@ class GatewayKeys:
 
     @property
     def signing_from_size(self) -> int:
-        """The tree size from which the current checkpoint key signs."""
+        """The tree size from which the current signing key signs."""
         return self.retired_signing_keys[-1].until_size if self.retired_signing_keys else 0
 
 
@@ -110,7 +113,7 @@ def load_keys_from(directory: Path) -> GatewayKeys:
     paths = {name: directory / filename for name, filename in _FILES.items()}
     try:
         return GatewayKeys(
-            checkpoint_key=read_signing_key(paths["checkpoint"]),
+            signing_key=read_signing_key(paths["checkpoint"]),
             at_rest_key=read_secret_key(paths["at_rest"]),
             blind_index_key=read_secret_key(paths["blind_index"]),
             retired_signing_keys=_read_history(directory / HISTORY_FILE),

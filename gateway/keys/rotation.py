@@ -62,7 +62,7 @@ class SigningRotation:
 def rotate_signing(settings: Settings) -> SigningRotation:
     """Retire the checkpoint key at the log's current size and put a new one in its place."""
     keys = load_gateway_keys(settings)
-    writer = AuditWriter(settings.sqlalchemy_url, checkpoint_key=keys.checkpoint_key, origin=settings.origin,
+    writer = AuditWriter(settings.sqlalchemy_url, checkpoint_key=keys.signing_key, origin=settings.origin,
                          policy=CheckpointPolicy(settings.checkpoint_every_entries, settings.checkpoint_every_seconds))
     try:
         writer.checkpoint_now()  # the old key's last word: the log as it is now
@@ -71,13 +71,13 @@ def rotate_signing(settings: Settings) -> SigningRotation:
     finally:
         writer.close()
     retired = (*keys.retired_signing_keys,
-               RetiredSigningKey(keys.checkpoint_key.verify_key, keys.signing_from_size, size))
+               RetiredSigningKey(keys.signing_key.verify_key, keys.signing_from_size, size))
     new = generate_signing_key()
     # History first: a crash before the key is replaced leaves the old key valid both as retired and
     # as current, which verifies the same, and the rotation can simply be run again.
     write_history(settings.keys_dir, retired)
     write_key_file(settings.keys_dir / KEY_FILES["checkpoint"], SIGNING_KIND, bytes(new), overwrite=True)
-    return SigningRotation(keys.checkpoint_key.verify_key, new.verify_key, size)
+    return SigningRotation(keys.signing_key.verify_key, new.verify_key, size)
 
 
 def _finish(path: Path) -> None:

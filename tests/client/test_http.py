@@ -73,7 +73,7 @@ def test_discovery_is_fetched_once_and_gives_audience_and_gateway_key(
         client.execute(WHOAMI)
     assert fetched == ["/.well-known/disclosure-gateway"]
     assert client.audience == world.gateway.settings.id
-    assert bytes(client.gateway_key) == bytes(world.gateway.services.keys.checkpoint_key.verify_key)
+    assert bytes(client.gateway_key) == bytes(world.gateway.services.keys.signing_key.verify_key)
 
 
 def test_the_same_operation_twice_gets_two_tokens_so_neither_is_a_replay(

@@ -42,7 +42,7 @@ def reopen(world: World, document: dict[str, Any], **expect: Any) -> OpenedRespo
     assert world.authority.sealing_key is not None
     data, request_id = response_parts(document)
     return open_response(data, request_id, sealing_key=world.authority.sealing_key,
-                         gateway_key=world.gateway.services.keys.checkpoint_key.verify_key, **expect)
+                         gateway_key=world.gateway.services.keys.signing_key.verify_key, **expect)
 
 
 def test_the_schema_and_the_client_agree_on_the_disclosable_fields() -> None:
@@ -131,7 +131,7 @@ def test_a_subject_other_than_the_one_asked_for_fails(
     with pytest.raises(UnsealError, match="not sub_someone_else"):
         open_response({"subject": subject}, document["extensions"]["audit"]["request_id"],
                       sealing_key=world.authority.sealing_key or PrivateKey.generate(),
-                      gateway_key=world.gateway.services.keys.checkpoint_key.verify_key,
+                      gateway_key=world.gateway.services.keys.signing_key.verify_key,
                       order_id=order_id, subject_id="sub_someone_else")
 
 
@@ -142,7 +142,7 @@ def test_the_wrong_key_fails(served: tuple[World, str, ClientResult, OpenedRespo
     data, request_id = response_parts(json.loads(result.raw))
     sealing = PrivateKey.generate() if wrong == "sealing key" else world.authority.sealing_key
     gateway = SigningKey.generate().verify_key if wrong == "gateway key" else \
-        world.gateway.services.keys.checkpoint_key.verify_key
+        world.gateway.services.keys.signing_key.verify_key
     with pytest.raises(UnsealError, match="failed verification"):
         open_response(data, request_id, sealing_key=sealing, gateway_key=gateway, order_id=order_id)
 

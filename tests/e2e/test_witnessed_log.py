@@ -82,7 +82,7 @@ def test_witnesses_cosign_the_served_log_and_a_fork_is_refused_and_flagged(setti
     key = register(settings, "oversight")
     key_file = tmp_path / "oversight.sign.key"
     write_key_file(key_file, "ed25519-signing", bytes(key))
-    log_key = load_gateway_keys(settings).checkpoint_key.verify_key
+    log_key = load_gateway_keys(settings).signing_key.verify_key
     log_vkey = verifier_key_string(note_name(settings.origin), bytes(log_key))
     witnesses = [start_witness(tmp_path, f"w{i}.test/witness", log_vkey, settings.origin) for i in (1, 2)]
     configured = [w for _, w in witnesses]

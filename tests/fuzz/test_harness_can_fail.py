@@ -9,7 +9,7 @@ import dataclasses
 import pytest
 from hypothesis import Phase
 
-from gateway.disclosure import DisclosureRequest, seal_field
+from gateway.disclosure import Disclosure, seal_field
 from gateway.values.fields import SUBJECT_FIELDS
 from tests.support.fuzz import CallerKind, Fuzzer, FuzzFailure
 from tests.support.world import World
@@ -45,7 +45,7 @@ def test_sealing_outside_the_order_is_caught_by_opening_the_sealed_values(
     # lists every subject and field, so the gateway seals values outside the real order.
     everyone = frozenset(s["id"] for s in fuzz_world.subjects)
 
-    def seal_anything(request: DisclosureRequest, subject: object, field: str) -> object:
+    def seal_anything(request: Disclosure, subject: object, field: str) -> object:
         widened = dataclasses.replace(request.order, subjects=everyone, fields=frozenset(SUBJECT_FIELDS))
         return seal_field(dataclasses.replace(request, order=widened), subject, field)  # type: ignore[arg-type]
 

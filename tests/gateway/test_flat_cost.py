@@ -132,7 +132,7 @@ def test_audit_verify_holds_each_stored_count_to_the_log(world: World) -> None:
     assert disclosures(world, order["id"], 2) == [None, None]
     services = world.gateway.services
     verifier = parse_verifier_key(verifier_key_string(note_name(services.settings.origin),
-                                                      bytes(services.keys.checkpoint_key.verify_key)))
+                                                      bytes(services.keys.signing_key.verify_key)))
     with services.db.engine.connect() as connection:
         verify_log(connection, verifier)
     used, index, mac = usage(world, order["id"])

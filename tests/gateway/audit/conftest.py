@@ -23,7 +23,7 @@ def make_writer(settings: Settings) -> Iterator[Callable[..., AuditWriter]]:
 
     def factory(*, every_entries: int = 256, every_seconds: float = 3600.0, group_commit: bool = True,
                 monotonic: Callable[[], float] = time.monotonic) -> AuditWriter:
-        writer = AuditWriter(settings.sqlalchemy_url, checkpoint_key=load_gateway_keys(settings).checkpoint_key,
+        writer = AuditWriter(settings.sqlalchemy_url, checkpoint_key=load_gateway_keys(settings).signing_key,
                              origin=settings.origin, policy=CheckpointPolicy(every_entries, every_seconds),
                              group_commit=group_commit, monotonic=monotonic)
         writers.append(writer)
@@ -37,7 +37,7 @@ def make_writer(settings: Settings) -> Iterator[Callable[..., AuditWriter]]:
 @pytest.fixture
 def verifier(settings: Settings) -> NoteVerifier:
     """The gateway's checkpoint verifier, built from its key file the way discovery publishes it."""
-    key = load_gateway_keys(settings).checkpoint_key.verify_key
+    key = load_gateway_keys(settings).signing_key.verify_key
     return parse_verifier_key(verifier_key_string(note_name(settings.origin), bytes(key)))
 
 

@@ -55,7 +55,7 @@ def filled(make_writer: Callable[..., AuditWriter]) -> list[Any]:
 
 
 def verifier_key(settings: Settings) -> str:
-    key = load_gateway_keys(settings).checkpoint_key.verify_key
+    key = load_gateway_keys(settings).signing_key.verify_key
     return verifier_key_string(note_name(settings.origin), bytes(key))
 
 

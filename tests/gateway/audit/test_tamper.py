@@ -252,7 +252,7 @@ def test_a_checkpoint_signed_by_the_gateway_for_another_root_is_named(log: Datab
                                                                       settings: Any) -> None:
     from gateway.keys.keyring import load_gateway_keys
 
-    key = load_gateway_keys(settings).checkpoint_key
+    key = load_gateway_keys(settings).signing_key
     with log.engine.begin() as connection:
         connection.execute(update(_checkpoints).where(_checkpoints.c.tree_size == 32).values(
             note=sign_checkpoint(settings.origin, 32, bytes(32), verifier.name, key), root_hash=bytes(32)))

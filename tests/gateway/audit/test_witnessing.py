@@ -76,7 +76,7 @@ def deployment(make_settings: Callable[..., Settings], database_url: str, tmp_pa
 
     bare = make_settings(database_url=database_url)
     initialize(bare)
-    key = load_gateway_keys(bare).checkpoint_key
+    key = load_gateway_keys(bare).signing_key
     log_vkey = verifier_key_string(note_name(bare.origin), bytes(key.verify_key))
     pairs = [_witness(tmp_path, f"w{i}.test/witness", log_vkey) for i in (1, 2)]
     config = make_settings(database_url=database_url,

@@ -44,7 +44,7 @@ def populate(config: Settings, subjects: int = 5) -> list[str]:
         SubjectStore(db, Vault.from_keys(load_gateway_keys(config))).import_lines(json.dumps(s) for s in generated)
     finally:
         db.dispose()
-    writer = AuditWriter(config.sqlalchemy_url, checkpoint_key=load_gateway_keys(config).checkpoint_key,
+    writer = AuditWriter(config.sqlalchemy_url, checkpoint_key=load_gateway_keys(config).signing_key,
                          origin=config.origin, policy=CheckpointPolicy(3, 3600))
     try:
         for _ in range(7):

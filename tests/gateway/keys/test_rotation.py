@@ -46,7 +46,7 @@ def run(settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
 
 
 def append(settings: Settings, count: int) -> None:
-    writer = AuditWriter(settings.sqlalchemy_url, checkpoint_key=load_gateway_keys(settings).checkpoint_key,
+    writer = AuditWriter(settings.sqlalchemy_url, checkpoint_key=load_gateway_keys(settings).signing_key,
                          origin=settings.origin, policy=CheckpointPolicy(4, 3600))
     try:
         for _ in range(count):
@@ -68,12 +68,12 @@ def discovery(settings: Settings, path: Path) -> dict[str, object]:
 def test_signing_rotation_mid_log_verifies_and_proofs_across_it_check_offline(
         settings: Settings, run: Callable[..., Result], tmp_path: Path) -> None:
     append(settings, 6)  # checkpoints at 4 by the first key
-    old_key = load_gateway_keys(settings).checkpoint_key
+    old_key = load_gateway_keys(settings).signing_key
     assert run("audit", "proof", "1", "--tree-size", "4", "--out", str(tmp_path / "before.json")).exit_code == 0
     rotated = run("keys", "rotate", "signing")
     assert rotated.exit_code == 0, rotated.output
     assert "at tree size 6" in rotated.output
-    new_key = load_gateway_keys(settings).checkpoint_key
+    new_key = load_gateway_keys(settings).signing_key
     assert bytes(new_key) != bytes(old_key)
     append(settings, 7)  # checkpoints at 8 and 12 by the new key
     assert run("audit", "checkpoint").exit_code == 0  # and 13

@@ -49,7 +49,7 @@ def run(settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
 
 
 def verifier_key(settings: Settings) -> str:
-    key = load_gateway_keys(settings).checkpoint_key.verify_key
+    key = load_gateway_keys(settings).signing_key.verify_key
     return verifier_key_string(note_name(settings.origin), bytes(key))
 
 
