@@ -55,7 +55,7 @@ from gateway.audit.checkpoints import log_size
 from gateway.config import Settings
 from gateway.demo_data import generate_subjects
 from gateway.initialize import initialize
-from gateway.orders.model import DraftInput, RequestInput
+from gateway.orders.model import DraftInput, LegalRequestSubmission
 from gateway.principals import Role
 from gateway.services import Services
 from gateway.values.selector import Selector
@@ -176,7 +176,7 @@ def prepare(settings: Settings, orders: int) -> Setup:
             reviewers.append((services.registry.get(info.id), key))
         subject_id = str(subjects[0]["id"])
         window = TimeWindow.parse("2026-01-01T00:00:00Z", "2026-11-01T00:00:00Z")
-        request = services.orders.submit_request(principal, RequestInput(
+        request = services.orders.submit_request(principal, LegalRequestSubmission(
             case_reference="BENCH 1/26", court="Bench court", jurisdiction="DE", legal_basis="bench",
             offense_category="FRAUD", court_order_sha256="ab" * 32, subjects=[Selector("id", subject_id)],
             fields=["phoneNumber", "ipAddresses"], data_window=window, justification="benchmark"), now=now)

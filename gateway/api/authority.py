@@ -16,7 +16,7 @@ from gateway.api.types import (
     order_type,
 )
 from gateway.errors import OrderNotFound
-from gateway.orders.model import LegalProcess, RequestInput
+from gateway.orders.model import LegalProcess, LegalRequestSubmission
 from gateway.principals import Role
 from gateway.transparency import facts
 from gateway.values.selector import Selector
@@ -80,7 +80,7 @@ class AuthorityMutation:
         if input.non_disclosure_until is not None:
             secrecy = TimeWindow.parse(format_time(context.now), input.non_disclosure_until,
                                        what="nonDisclosureUntil").end
-        data = RequestInput(
+        data = LegalRequestSubmission(
             case_reference=input.case_reference, court=input.court, jurisdiction=input.jurisdiction,
             legal_basis=input.legal_basis, offense_category=input.offense_category.value,
             court_order_sha256=input.court_order_sha256, subjects=[selector_of(s) for s in input.subjects],

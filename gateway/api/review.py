@@ -6,7 +6,14 @@ from __future__ import annotations
 import strawberry
 
 from gateway.api.context import RequestContext
-from gateway.api.types import LegalRequestType, OrderType, RequestStatus, TimeWindowInput, legal_request, order_type
+from gateway.api.types import (
+    LegalRequestStatus,
+    LegalRequestType,
+    OrderType,
+    TimeWindowInput,
+    legal_request,
+    order_type,
+)
 from gateway.audit.model import Action
 from gateway.lifecycle.emergency import VerificationMethod
 from gateway.orders.model import DraftInput
@@ -34,7 +41,7 @@ strawberry.enum(VerificationMethod)
 class ReviewQuery:
     @strawberry.field(description="Reviewer: all requests; authority: its own.")
     def requests(self, info: strawberry.Info[RequestContext, None],
-                 status: RequestStatus | None = None) -> list[LegalRequestType]:
+                 status: LegalRequestStatus | None = None) -> list[LegalRequestType]:
         context = info.context
         context.require(Role.REVIEWER, Role.AUTHORITY)
         own = context.caller.principal.id if context.role is Role.AUTHORITY else None

@@ -6,18 +6,18 @@ import json
 
 import strawberry
 
-from gateway.orders.model import LegalProcess, LegalRequest, OffenseCategory, OrderState, RequestStatus
+from gateway.orders.model import LegalProcess, LegalRequest, LegalRequestStatus, OffenseCategory, OrderState
 from gateway.policy import OrderStatus
 from gateway.subjects.record import SubjectRecord
 from gateway.values.times import format_time
 
-__all__ = ["ConsistencyProof", "InclusionProof", "LegalProcess", "LegalRequestType", "OffenseCategory", "OrderStatus",
-           "OrderType", "RequestStatus", "Sealed", "SubjectSelector", "SubjectType", "TimeWindowInput",
-           "TimeWindowType", "legal_request", "order_type"]
+__all__ = ["ConsistencyProof", "InclusionProof", "LegalProcess", "LegalRequestStatus", "LegalRequestType",
+           "OffenseCategory", "OrderStatus", "OrderType", "Sealed", "SubjectSelector", "SubjectType",
+           "TimeWindowInput", "TimeWindowType", "legal_request", "order_type"]
 
 # The domain's enums, exposed as GraphQL enums (strawberry.enum registers them in place).
 strawberry.enum(OrderStatus)
-strawberry.enum(RequestStatus)
+strawberry.enum(LegalRequestStatus, name="RequestStatus")  # the wire name stays (schema.graphql)
 strawberry.enum(OffenseCategory)
 strawberry.enum(LegalProcess)
 
@@ -83,7 +83,7 @@ class EmergencyVerificationType:
 @strawberry.type(name="LegalRequest")
 class LegalRequestType:
     id: strawberry.ID
-    status: RequestStatus
+    status: LegalRequestStatus
     authority_id: strawberry.ID
     case_reference: str
     court: str
@@ -111,7 +111,7 @@ def legal_request(request: LegalRequest) -> LegalRequestType:
     details = request.details
     window = details["data_window"]
     return LegalRequestType(
-        id=strawberry.ID(request.id), status=RequestStatus(request.status),
+        id=strawberry.ID(request.id), status=LegalRequestStatus(request.status),
         authority_id=strawberry.ID(request.authority_id), case_reference=details["case_reference"],
         court=details["court"], jurisdiction=details["jurisdiction"], legal_basis=details["legal_basis"],
         offense_category=OffenseCategory(details["offense_category"]),

@@ -1,5 +1,5 @@
 """Legal requests and orders as values: their enums and limits, what a submission and a draft carry
-(:class:`RequestInput`, :class:`DraftInput`), a stored :class:`LegalRequest`, and an order's state
+(:class:`LegalRequestSubmission`, :class:`DraftInput`), a stored :class:`LegalRequest`, and an order's state
 now (:class:`OrderState`, its status computed, never stored)."""
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ __all__ = [
     "DraftInput",
     "LegalProcess",
     "LegalRequest",
+    "LegalRequestStatus",
+    "LegalRequestSubmission",
     "OffenseCategory",
     "OrderState",
-    "RequestInput",
-    "RequestStatus",
 ]
 
 
@@ -58,7 +58,7 @@ class LegalProcess(StrEnum):
     OTHER = "OTHER"
 
 
-class RequestStatus(StrEnum):
+class LegalRequestStatus(StrEnum):
     PENDING = "PENDING"
     GRANTED = "GRANTED"
     REJECTED = "REJECTED"
@@ -72,7 +72,7 @@ MAX_QUERIES = 10_000
 
 
 @dataclass(frozen=True)
-class RequestInput:
+class LegalRequestSubmission:
     case_reference: str
     court: str
     jurisdiction: str

@@ -55,9 +55,9 @@ from gateway.orders.model import (
     Approval,
     DraftInput,
     LegalRequest,
+    LegalRequestStatus,
+    LegalRequestSubmission,
     OrderState,
-    RequestInput,
-    RequestStatus,
 )
 from gateway.orders.undo import Undo, undo_row_change
 from gateway.policy import OrderDocument, OrderStatus, check_narrowing, order_status, parse_order_document
@@ -177,7 +177,7 @@ class Orders:
 
     # -- requests -----------------------------------------------------------------------------
 
-    def submit_request(self, authority: PrincipalInfo, data: RequestInput, *, now: datetime,
+    def submit_request(self, authority: PrincipalInfo, data: LegalRequestSubmission, *, now: datetime,
                        undo: list[Undo] | None = None) -> LegalRequest:
         """Store a request, resolving its selectors to subject ids for the reviewers. The
         selectors themselves are stored encrypted; the authority never learns which resolved."""
@@ -235,7 +235,7 @@ class Orders:
         sealed = json.dumps(secret)
         with self.db.session() as session:
             session.add(LegalRequestRow(
-                id=request_id, authority_id=authority.id, status=RequestStatus.PENDING.value,
+                id=request_id, authority_id=authority.id, status=LegalRequestStatus.PENDING.value,
                 details=json.dumps(details),
                 selectors_sealed=self.vault.seal(sealed.encode("utf-8"), context=request_context(request_id)),
                 resolved_subject_ids=json.dumps(resolved), unresolved_selectors=unresolved,
@@ -286,13 +286,13 @@ class Orders:
             row = session.get(LegalRequestRow, request_id) if is_gateway_id(request_id) else None
             if row is None:
                 raise NotFound(_NO_REQUEST)
-            if row.status != RequestStatus.PENDING:
+            if row.status != LegalRequestStatus.PENDING:
                 raise BadRequest(f"the request is {row.status}; only a PENDING request can be rejected "
                                  "(revoke its orders instead)")
-            row.status, row.rejection_reason = RequestStatus.REJECTED.value, reason
+            row.status, row.rejection_reason = LegalRequestStatus.REJECTED.value, reason
             row.decided_by, row.decided_at = reviewer.id, int(now.timestamp())
         self._undo_with(undo, LegalRequestRow, request_id,
-                        {"status": RequestStatus.PENDING.value, "rejection_reason": None, "decided_by": None,
+                        {"status": LegalRequestStatus.PENDING.value, "rejection_reason": None, "decided_by": None,
                          "decided_at": None})
         return self.get_request(request_id)
 
@@ -313,7 +313,7 @@ class Orders:
             details = json.loads(row.details)
             if not details.get("emergency"):
                 raise BadRequest("the request is not an emergency request; it needs no secondary verification")
-            if row.status != RequestStatus.PENDING:
+            if row.status != LegalRequestStatus.PENDING:
                 raise BadRequest(f"the request is {row.status}; only a PENDING request can be verified")
             if details.get("emergency_verification") is not None:
                 raise BadRequest("the request's secondary verification is recorded already")
@@ -337,7 +337,7 @@ class Orders:
         request = self.get_request(request_id, authority_id=authority.id)
         if not request.emergency:
             raise BadRequest("the request is not an emergency request; its court order came with it")
-        if request.status == RequestStatus.REJECTED:
+        if request.status == LegalRequestStatus.REJECTED:
             raise BadRequest("the request was rejected; nothing can be attached to it")
         if request.court_order is not None:
             raise BadRequest("a court order is attached to this request already")
@@ -379,7 +379,7 @@ class Orders:
         """Draft an order narrower than or equal to its request; what the input leaves out is
         taken whole from the request (docs/PROTOCOL.md §5)."""
         request = self.get_request(data.request_id)
-        if request.status == RequestStatus.REJECTED:
+        if request.status == LegalRequestStatus.REJECTED:
             raise BadRequest("the request was rejected; no order can be drafted for it")
         subjects = list(data.subject_ids) if data.subject_ids is not None else request.resolved_subject_ids
         fields = _check_fields(data.fields) if data.fields is not None else request.fields
@@ -477,11 +477,12 @@ class Orders:
         if state.status is OrderStatus.ACTIVE:
             with self.db.session() as session:
                 row = session.get(LegalRequestRow, state.request_id)
-                if row is not None and row.status == RequestStatus.PENDING:
-                    row.status, row.decided_by = RequestStatus.GRANTED.value, reviewer.id
+                if row is not None and row.status == LegalRequestStatus.PENDING:
+                    row.status, row.decided_by = LegalRequestStatus.GRANTED.value, reviewer.id
                     row.decided_at = int(now.timestamp())
                     self._undo_with(undo, LegalRequestRow, state.request_id,
-                                    {"status": RequestStatus.PENDING.value, "decided_by": None, "decided_at": None})
+                                    {"status": LegalRequestStatus.PENDING.value, "decided_by": None,
+                                     "decided_at": None})
         return state
 
     def revoke_order(self, reviewer: PrincipalInfo, order_id: str, reason: str, *, now: datetime,
