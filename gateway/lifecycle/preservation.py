@@ -147,7 +147,8 @@ class Preservations:
                 raise BadRequest("the hold's requested end has passed; the authority must ask again")
             row.status, row.granted_until = PreservationStatus.GRANTED.value, until
             row.decided_by, row.decided_at = reviewer.id, int(now.timestamp())
-        self._undo(undo, hold_id, {"status": "PENDING", "granted_until": None, "decided_by": None, "decided_at": None})
+        self._undo(undo, hold_id, {"status": PreservationStatus.PENDING.value, "granted_until": None,
+                                   "decided_by": None, "decided_at": None})
         return self.get(hold_id)
 
     def reject(self, reviewer: PrincipalInfo, hold_id: str, reason: str, *, now: datetime,
@@ -157,8 +158,8 @@ class Preservations:
             row = self._pending(session, hold_id)
             row.status, row.rejection_reason = PreservationStatus.REJECTED.value, reason
             row.decided_by, row.decided_at = reviewer.id, int(now.timestamp())
-        self._undo(undo, hold_id, {"status": "PENDING", "rejection_reason": None, "decided_by": None,
-                                   "decided_at": None})
+        self._undo(undo, hold_id, {"status": PreservationStatus.PENDING.value, "rejection_reason": None,
+                                   "decided_by": None, "decided_at": None})
         return self.get(hold_id)
 
     def extend(self, authority: PrincipalInfo, hold_id: str, until: datetime, *, now: datetime,
