@@ -44,16 +44,23 @@ __all__ = [
     "VERIFY_EMERGENCY",
     "QueryTarget",
     "approve_order",
+    "attach_court_order",
     "disclosure_query",
     "draft_order",
+    "extend_preservation",
     "get_order",
     "get_request",
+    "grant_preservation",
+    "list_preservations",
     "list_requests",
+    "reject_preservation",
     "reject_request",
     "revoke_order",
     "send_query",
     "static_operations",
+    "submit_preservation",
     "submit_request",
+    "verify_emergency",
 ]
 
 # -- selections -----------------------------------------------------------------------------------
@@ -127,9 +134,13 @@ def static_operations() -> dict[str, str]:
 # -- calls (also what `gateway demo run` makes) ---------------------------------------------------
 
 
+def _call(client: GatewayClient, operation: str, variables: Mapping[str, Any], field: str) -> dict[str, Any]:
+    return dict(client.execute(operation, variables).data[field])
+
+
 def submit_request(client: GatewayClient, request: Mapping[str, Any]) -> dict[str, Any]:
     """``submitRequest``; the new request as the gateway returns it."""
-    return dict(client.execute(SUBMIT_REQUEST, {"input": dict(request)}).data["submitRequest"])
+    return _call(client, SUBMIT_REQUEST, {"input": dict(request)}, "submitRequest")
 
 
 def list_requests(client: GatewayClient, status: RequestStatus | None = None, *,
@@ -142,8 +153,17 @@ def list_requests(client: GatewayClient, status: RequestStatus | None = None, *,
 
 def get_request(client: GatewayClient, request_id: str, *, reviewer: bool = False) -> dict[str, Any]:
     """``requestById``: one of an authority's own requests, or any request for a reviewer."""
-    operation = REVIEW_REQUEST_BY_ID if reviewer else REQUEST_BY_ID
-    return dict(client.execute(operation, {"id": request_id}).data["requestById"])
+    return _call(client, REVIEW_REQUEST_BY_ID if reviewer else REQUEST_BY_ID, {"id": request_id}, "requestById")
+
+
+def attach_court_order(client: GatewayClient, request_id: str, court_order_sha256: str) -> dict[str, Any]:
+    return _call(client, ATTACH_COURT_ORDER, {"requestId": request_id, "hash": court_order_sha256},
+                 "attachCourtOrder")
+
+
+def verify_emergency(client: GatewayClient, request_id: str, method: str, note: str) -> dict[str, Any]:
+    return _call(client, VERIFY_EMERGENCY, {"requestId": request_id, "method": method, "note": note},
+                 "verifyEmergency")
 
 
 def get_order(client: GatewayClient, order_id: str) -> dict[str, Any]:
@@ -155,19 +175,40 @@ def get_order(client: GatewayClient, order_id: str) -> dict[str, Any]:
 
 
 def draft_order(client: GatewayClient, draft: Mapping[str, Any]) -> dict[str, Any]:
-    return dict(client.execute(DRAFT_ORDER, {"input": dict(draft)}).data["draftOrder"])
+    return _call(client, DRAFT_ORDER, {"input": dict(draft)}, "draftOrder")
 
 
 def approve_order(client: GatewayClient, order_id: str, signature: str) -> dict[str, Any]:
-    return dict(client.execute(APPROVE_ORDER, {"orderId": order_id, "signature": signature}).data["approveOrder"])
+    return _call(client, APPROVE_ORDER, {"orderId": order_id, "signature": signature}, "approveOrder")
 
 
 def reject_request(client: GatewayClient, request_id: str, reason: str) -> dict[str, Any]:
-    return dict(client.execute(REJECT_REQUEST, {"requestId": request_id, "reason": reason}).data["rejectRequest"])
+    return _call(client, REJECT_REQUEST, {"requestId": request_id, "reason": reason}, "rejectRequest")
 
 
 def revoke_order(client: GatewayClient, order_id: str, reason: str) -> dict[str, Any]:
-    return dict(client.execute(REVOKE_ORDER, {"orderId": order_id, "reason": reason}).data["revokeOrder"])
+    return _call(client, REVOKE_ORDER, {"orderId": order_id, "reason": reason}, "revokeOrder")
+
+
+def submit_preservation(client: GatewayClient, hold: Mapping[str, Any]) -> dict[str, Any]:
+    return _call(client, SUBMIT_PRESERVATION, {"input": dict(hold)}, "submitPreservation")
+
+
+def extend_preservation(client: GatewayClient, hold_id: str, until: str) -> dict[str, Any]:
+    return _call(client, EXTEND_PRESERVATION, {"id": hold_id, "until": until}, "extendPreservation")
+
+
+def grant_preservation(client: GatewayClient, hold_id: str) -> dict[str, Any]:
+    return _call(client, GRANT_PRESERVATION, {"id": hold_id}, "grantPreservation")
+
+
+def reject_preservation(client: GatewayClient, hold_id: str, reason: str | None) -> dict[str, Any]:
+    return _call(client, REJECT_PRESERVATION, {"id": hold_id, "reason": reason}, "rejectPreservation")
+
+
+def list_preservations(client: GatewayClient, status: str | None) -> dict[str, Any]:
+    """``preservations`` and ``preservationCounts`` (a reviewer's)."""
+    return client.execute(LIST_PRESERVATIONS, {"status": status} if status else {}).data
 
 
 # -- the disclosure query -------------------------------------------------------------------------

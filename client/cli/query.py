@@ -22,20 +22,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from client.cli.common import (
-    DEFAULT_URL,
-    IdOption,
-    KeyOption,
-    UrlOption,
-    client_command,
-    connect,
-    console,
-    err_console,
-    fields_option,
-    gateway_key_option,
-    sealing_key_for,
-    warn_if_interceptable,
-)
+from client.cli.common import client_command, connect, console, err_console, sealing_key_for, warn_if_interceptable
+from client.cli.options import DEFAULT_URL, IdOption, KeyOption, UrlOption, fields_option, gateway_key_option
 from client.errors import UnsealError, UsageError
 from client.http import ClientResult, GatewayClient, fetch_discovery
 from client.operations import QueryTarget, disclosure_query, send_query

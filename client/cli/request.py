@@ -13,21 +13,12 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from client.cli.common import (
-    DEFAULT_URL,
-    IdOption,
-    KeyOption,
-    UrlOption,
-    client_command,
-    connect,
-    console,
-    fields_option,
-    key_table,
-    print_json,
-)
+from client import operations
+from client.cli.common import client_command, connect, console, key_table, print_json
+from client.cli.options import DEFAULT_URL, IdOption, KeyOption, UrlOption, fields_option
 from client.cli.requests import add_list_and_show, preservation_rows, print_request
 from client.errors import UsageError
-from client.operations import ATTACH_COURT_ORDER, EXTEND_PRESERVATION, SUBMIT_PRESERVATION, submit_request
+from client.operations import extend_preservation, submit_preservation, submit_request
 from client.wire import LegalProcess, OffenseCategory
 
 __all__ = ["app", "court_order_sha256", "request_input"]
@@ -161,8 +152,7 @@ def attach_court_order(
     if not _SHA256_HEX.fullmatch(digest):
         raise UsageError("--court-order-sha256 must be 64 hex characters")
     with connect(url, principal_id, key) as client:
-        found = dict(client.execute(ATTACH_COURT_ORDER, {"requestId": request_id, "hash": digest.lower()})
-                     .data["attachCourtOrder"])
+        found = operations.attach_court_order(client, request_id, digest.lower())
     print_request(found, as_json=as_json,
                   message=f"court order attached to {escape(str(found['id']))}; its orders continue once reviewers "
                           "approve them again")
@@ -188,8 +178,7 @@ def preserve(
     """Ask the platform to preserve what it holds about subjects; nothing is disclosed."""
     with connect(url, principal_id, key) as client:
         if extend is not None:
-            found = dict(client.execute(EXTEND_PRESERVATION, {"id": extend, "until": until})
-                         .data["extendPreservation"])
+            found = extend_preservation(client, extend, until)
         else:
             subjects = ([{"phoneNumber": p} for p in phone or []] + [{"username": u} for u in username or []]
                         + [{"id": s} for s in subject_id or []])
@@ -197,9 +186,8 @@ def preserve(
                 raise UsageError("name at least one subject with --phone, --username or --subject-id")
             if not (case_reference and jurisdiction and legal_basis):
                 raise UsageError("a preservation request needs --case-reference, --jurisdiction and --legal-basis")
-            variables = {"input": {"caseReference": case_reference, "jurisdiction": jurisdiction,
-                                   "legalBasis": legal_basis, "until": until, "subjects": subjects}}
-            found = dict(client.execute(SUBMIT_PRESERVATION, variables).data["submitPreservation"])
+            found = submit_preservation(client, {"caseReference": case_reference, "jurisdiction": jurisdiction,
+                                                 "legalBasis": legal_basis, "until": until, "subjects": subjects})
     if as_json:
         print_json(found)
         return

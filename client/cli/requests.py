@@ -10,17 +10,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from client.cli.common import (
-    DEFAULT_URL,
-    IdOption,
-    KeyOption,
-    UrlOption,
-    client_command,
-    connect,
-    console,
-    key_table,
-    print_json,
-)
+from client.cli.common import client_command, connect, console, key_table, print_json
+from client.cli.options import DEFAULT_URL, IdOption, KeyOption, UrlOption
 from client.operations import get_request, list_requests
 from client.wire import RequestStatus
 

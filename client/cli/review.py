@@ -20,32 +20,27 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from client import operations
 from client.cli.common import (
-    DEFAULT_URL,
-    IdOption,
-    KeyOption,
-    UrlOption,
     client_command,
     connect,
     console,
     fail,
-    fields_option,
     is_interactive,
     key_table,
     print_json,
     signing_key_for,
-    split_list,
 )
+from client.cli.options import DEFAULT_URL, IdOption, KeyOption, UrlOption, fields_option, split_list
 from client.cli.requests import add_list_and_show, preservation_rows, print_request
 from client.errors import ClientError, UsageError
 from client.operations import (
-    GRANT_PRESERVATION,
-    LIST_PRESERVATIONS,
-    REJECT_PRESERVATION,
-    VERIFY_EMERGENCY,
     approve_order,
     draft_order,
     get_order,
+    grant_preservation,
+    list_preservations,
+    reject_preservation,
     reject_request,
     revoke_order,
 )
@@ -291,8 +286,7 @@ def verify_emergency(
     """Record an emergency request's secondary verification, before anyone drafts or approves its
     order. Reach the authority through a channel you did not take from the request itself."""
     with connect(url, principal_id, key) as client:
-        found = dict(client.execute(VERIFY_EMERGENCY, {"requestId": request_id, "method": str(method),
-                                                       "note": note}).data["verifyEmergency"])
+        found = operations.verify_emergency(client, request_id, str(method), note)
     print_request(found, as_json=as_json,
                   message=f"verification recorded for {escape(str(found['id']))}; orders drafted from now carry it, "
                           "and another reviewer's approval activates them")
@@ -317,14 +311,12 @@ def preservations(
         raise UsageError("--reject needs a --reason")
     with connect(url, principal_id, key) as client:
         if grant is not None:
-            decided: dict[str, Any] | None = dict(client.execute(GRANT_PRESERVATION, {"id": grant})
-                                                  .data["grantPreservation"])
+            decided: dict[str, Any] | None = grant_preservation(client, grant)
         elif reject is not None:
-            decided = dict(client.execute(REJECT_PRESERVATION, {"id": reject, "reason": reason})
-                           .data["rejectPreservation"])
+            decided = reject_preservation(client, reject, reason)
         else:
             decided = None
-        listing = client.execute(LIST_PRESERVATIONS, {"status": str(status)} if status else {}).data
+        listing = list_preservations(client, str(status) if status else None)
     if as_json:
         print_json({"decided": decided, "preservations": listing["preservations"],
                     "counts": listing["preservationCounts"]} if decided else

@@ -14,7 +14,7 @@ from nacl.signing import SigningKey
 from typer.testing import CliRunner, Result
 
 from client.cli import query, request, review
-from client.cli.common import fields_option, split_list
+from client.cli.options import fields_option, split_list
 from client.errors import ClientError, UsageError
 from client.operations import QueryTarget
 from crypto.canonical import canonical_json

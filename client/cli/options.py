@@ -1,0 +1,57 @@
+"""The options the client commands share (``--url``, ``--id``, ``--key``) and the parsing of
+option values that are checked before anything is signed or sent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from nacl.signing import VerifyKey
+
+from client.errors import UsageError
+from client.http import DEFAULT_URL
+from client.wire import DISCLOSABLE_FIELDS
+from crypto.errors import CryptoError
+from crypto.keys import decode_signing_public_key
+
+__all__ = ["DEFAULT_URL", "IdOption", "KeyOption", "UrlOption", "fields_option", "gateway_key_option", "split_list"]
+
+UrlOption = Annotated[str, typer.Option("--url", envvar="GATEWAY_URL", help="the gateway's base URL")]
+IdOption = Annotated[str, typer.Option("--id", help="your principal id, as registered at the gateway",
+                                       show_default=False)]
+KeyOption = Annotated[Path, typer.Option("--key", metavar="PREFIX", show_default=False,
+                                         help="your key files from `gateway keygen`: PREFIX.sign.key "
+                                              "(and PREFIX.seal.key to open disclosures)")]
+
+
+def gateway_key_option(value: str | None) -> VerifyKey | None:
+    """Decode ``--gateway-key B64`` (the gateway's signing key, to pin it)."""
+    if value is None:
+        return None
+    try:
+        return decode_signing_public_key(value)
+    except CryptoError as exc:
+        raise UsageError(f"--gateway-key: {exc.message}; pass the gateway_signing_key from "
+                         "/.well-known/disclosure-gateway") from exc
+
+
+def split_list(values: list[str] | None) -> list[str]:
+    """Comma-separated and repeated options as one list, without blanks or repeats."""
+    found: list[str] = []
+    for value in values or []:
+        for part in value.split(","):
+            part = part.strip()
+            if part and part not in found:
+                found.append(part)
+    return found
+
+
+def fields_option(values: list[str] | None, *, option: str = "--fields") -> list[str]:
+    """The disclosable fields named by ``--fields a,b`` (docs/PROTOCOL.md §5), checked here so that a
+    typo gets a list of the valid names instead of a round trip."""
+    fields = split_list(values)
+    unknown = [f for f in fields if f not in DISCLOSABLE_FIELDS]
+    if unknown:
+        raise UsageError(f"{option}: unknown field {unknown[0]!r}; choose from {', '.join(DISCLOSABLE_FIELDS)}")
+    return fields
