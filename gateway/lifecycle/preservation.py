@@ -118,14 +118,7 @@ class Preservations:
             raise BadRequest("jurisdiction must be an ISO 3166-1 alpha-2 code such as DE")
         details = {"case_reference": _text(data.case_reference, "caseReference", limit=200),
                    "jurisdiction": jurisdiction, "legal_basis": _text(data.legal_basis, "legalBasis", limit=500)}
-        resolved: list[str] = []
-        unresolved = 0
-        for selector in data.subjects:
-            found = self.subjects.resolve(selector)
-            if found is None:
-                unresolved += 1
-            elif found not in resolved:
-                resolved.append(found)
+        resolved, unresolved = self.subjects.resolve_all(data.subjects)
         hold_id = f"prs_{secrets.token_hex(10)}"
         sealed = self.vault.seal(json.dumps([[s.kind, s.value] for s in data.subjects]).encode("utf-8"),
                                  context=hold_context(hold_id))

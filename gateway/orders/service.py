@@ -218,14 +218,7 @@ class Orders:
         if data.emergency and data.court_order_sha256 is not None:
             # Sent with the request itself: attached now, in time by definition.
             details["court_order_attached_at"] = format_time(now.replace(microsecond=0))
-        resolved: list[str] = []
-        unresolved = 0
-        for selector in data.subjects:
-            found = self.subjects.resolve(selector)
-            if found is None:
-                unresolved += 1
-            elif found not in resolved:
-                resolved.append(found)
+        resolved, unresolved = self.subjects.resolve_all(data.subjects)
         request_id = new_id(LEGAL_REQUEST_PREFIX)
         # Selectors and the free-text justification name people: both are stored encrypted.
         secret: dict[str, Any] = {"selectors": [[s.kind, s.value] for s in data.subjects],

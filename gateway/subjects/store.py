@@ -266,3 +266,16 @@ class SubjectStore:
             return self.find_by_username(selector.value)
         return self.find_by_phone(selector.value)
 
+    def resolve_all(self, selectors: Iterable[Selector]) -> tuple[list[str], int]:
+        """The distinct subjects the selectors name, in the order first named, and how many
+        selectors named no subject (what a request's or a hold's reviewers are shown)."""
+        resolved: list[str] = []
+        unresolved = 0
+        for selector in selectors:
+            found = self.resolve(selector)
+            if found is None:
+                unresolved += 1
+            elif found not in resolved:
+                resolved.append(found)
+        return resolved, unresolved
+
