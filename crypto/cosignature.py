@@ -25,15 +25,7 @@ from dataclasses import dataclass
 import nacl.exceptions
 import nacl.signing
 
-from crypto._signed_note import (
-    KEY_HASH_SIZE,
-    PUBLIC_KEY_SIZE,
-    SIGNATURE_PREFIX,
-    check_key_name,
-    check_public_key,
-    key_hash,
-    split_signature_line,
-)
+from crypto import _signed_note as signed_note
 from crypto.encoding import b64decode, b64encode
 from crypto.errors import EncodingError, InvalidKeyError, NoteError
 
@@ -57,11 +49,11 @@ _KEY_HASH_HEX = re.compile(r"[0-9a-f]{8}")
 
 
 def _key_hash(name: str, public_key: bytes) -> bytes:
-    return key_hash(name, _COSIGNATURE_V1, public_key)
+    return signed_note.key_hash(name, _COSIGNATURE_V1, public_key)
 
 
 def _check_name(name: str) -> None:
-    check_key_name(name, "cosigner name")
+    signed_note.check_key_name(name, "cosigner name")
 
 
 @dataclass(frozen=True)
@@ -76,7 +68,7 @@ class CosignerVerifier:
     def for_key(cls, name: str, public_key: bytes) -> CosignerVerifier:
         """The verifier of ``public_key`` under ``name``; raise for a bad name or key."""
         _check_name(name)
-        check_public_key(public_key)
+        signed_note.check_public_key(public_key)
         return cls(name, _key_hash(name, public_key), public_key)
 
     def vkey(self) -> str:
@@ -96,7 +88,7 @@ class Cosignature:
 def cosigner_key_string(name: str, public_key: bytes) -> str:
     """The vkey of a cosignature/v1 cosigner."""
     _check_name(name)
-    check_public_key(public_key)
+    signed_note.check_public_key(public_key)
     return f"{name}+{_key_hash(name, public_key).hex()}+{b64encode(bytes([_COSIGNATURE_V1]) + public_key)}"
 
 
@@ -116,7 +108,7 @@ def parse_cosigner_key(text: str) -> CosignerVerifier:
         raw = b64decode(key_b64, what="cosigner key")
     except EncodingError as exc:
         raise NoteError(exc.message) from exc
-    if len(raw) != 1 + PUBLIC_KEY_SIZE or raw[0] != _COSIGNATURE_V1:
+    if len(raw) != 1 + signed_note.PUBLIC_KEY_SIZE or raw[0] != _COSIGNATURE_V1:
         raise NoteError("cosigner key is not a cosignature/v1 (type 0x04) Ed25519 key")
     verifier = CosignerVerifier.for_key(name, raw[1:])
     if verifier.key_hash.hex() != hash_hex:
@@ -140,7 +132,7 @@ def cosign(note_text: str, name: str, signing_key: nacl.signing.SigningKey, time
     _check_name(name)
     signature = signing_key.sign(cosigned_message(note_text, timestamp)).signature
     key_hash = _key_hash(name, bytes(signing_key.verify_key))
-    return f"{SIGNATURE_PREFIX}{name} {b64encode(key_hash + struct.pack('>Q', timestamp) + signature)}\n"
+    return f"{signed_note.SIGNATURE_PREFIX}{name} {b64encode(key_hash + struct.pack('>Q', timestamp) + signature)}\n"
 
 
 def split_note(note: str) -> tuple[str, list[str]]:
@@ -164,7 +156,7 @@ def signature_lines(block: str) -> list[str]:
     if not isinstance(block, str) or not block.endswith("\n"):
         raise NoteError("signature lines must end in a newline")
     lines = [line + "\n" for line in block[:-1].split("\n")]
-    if len(lines) > _MAX_SIGNATURES or any(not line.startswith(SIGNATURE_PREFIX) for line in lines):
+    if len(lines) > _MAX_SIGNATURES or any(not line.startswith(signed_note.SIGNATURE_PREFIX) for line in lines):
         raise NoteError("every line must be a note signature line")
     return lines
 
@@ -174,7 +166,7 @@ def _parse_line(line: str) -> tuple[str, bytes] | None:
     if not line.endswith("\n"):
         return None
     try:
-        name, encoded = split_signature_line(line[:-1])
+        name, encoded = signed_note.split_signature_line(line[:-1])
     except NoteError:
         return None
     if not name:
@@ -198,15 +190,15 @@ def verify_cosignatures(note_text: str, lines: Sequence[str],
         if parsed is None:
             continue
         name, raw = parsed
-        cosigner = known.get((name, raw[:KEY_HASH_SIZE]))
+        cosigner = known.get((name, raw[:signed_note.KEY_HASH_SIZE]))
         if cosigner is None:
             continue
-        if len(raw) != KEY_HASH_SIZE + 8 + _SIGNATURE_SIZE:
+        if len(raw) != signed_note.KEY_HASH_SIZE + 8 + _SIGNATURE_SIZE:
             raise NoteError(f"cosignature by {name!r} has the wrong length")
-        (timestamp,) = struct.unpack(">Q", raw[KEY_HASH_SIZE : KEY_HASH_SIZE + 8])
+        (timestamp,) = struct.unpack(">Q", raw[signed_note.KEY_HASH_SIZE : signed_note.KEY_HASH_SIZE + 8])
         try:
             message = cosigned_message(note_text, timestamp)
-            nacl.signing.VerifyKey(cosigner.public_key).verify(message, raw[KEY_HASH_SIZE + 8 :])
+            nacl.signing.VerifyKey(cosigner.public_key).verify(message, raw[signed_note.KEY_HASH_SIZE + 8 :])
         except (nacl.exceptions.CryptoError, NoteError) as exc:
             raise NoteError(f"cosignature by {name!r} does not verify") from exc
         found.setdefault(name, Cosignature(name, timestamp, line))
