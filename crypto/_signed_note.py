@@ -5,15 +5,18 @@ and shape, key names, key IDs and the Ed25519 key size. Private to ``crypto``: `
 from __future__ import annotations
 
 import hashlib
+import re
 
-from crypto.errors import InvalidKeyError, NoteError
+from crypto.encoding import b64decode
+from crypto.errors import EncodingError, InvalidKeyError, NoteError
 
 __all__ = ["KEY_HASH_SIZE", "PUBLIC_KEY_SIZE", "SIGNATURE_PREFIX", "check_key_name", "check_public_key", "key_hash",
-           "split_signature_line"]
+           "split_signature_line", "split_vkey"]
 
 SIGNATURE_PREFIX = "\u2014 "  # EM DASH, SPACE
 PUBLIC_KEY_SIZE = 32
 KEY_HASH_SIZE = 4
+_KEY_HASH_HEX = re.compile(r"[0-9a-f]{8}")
 
 
 def key_hash(name: str, signature_type: int, public_key: bytes) -> bytes:
@@ -45,3 +48,22 @@ def split_signature_line(line: str) -> tuple[str, str]:
     if not space or not encoded:
         raise NoteError("signature line must be '— <key name> <signature>'")
     return name, encoded
+
+
+def split_vkey(text: str, what: str, name_what: str = "key name") -> tuple[str, str, bytes]:
+    """``(name, key ID hex, decoded key)`` of a ``<name>+<key ID>+<base64 key>`` string, the name
+    valid and the key ID 8 lowercase hex digits; the caller checks the key's type byte and size and
+    that the key ID matches. :class:`NoteError` naming ``what`` otherwise."""
+    if not isinstance(text, str):
+        raise NoteError(f"{what} must be text")
+    parts = text.split("+", 2)  # the name holds no '+'; the base64 key may
+    if len(parts) != 3:
+        raise NoteError(f"{what} must be <name>+<key ID>+<key>")
+    name, hash_hex, key_b64 = parts
+    check_key_name(name, name_what)
+    if not _KEY_HASH_HEX.fullmatch(hash_hex):
+        raise NoteError(f"{what} ID must be 8 lowercase hex digits")
+    try:
+        return name, hash_hex, b64decode(key_b64, what=what)
+    except EncodingError as exc:
+        raise NoteError(exc.message) from exc

@@ -17,7 +17,6 @@ failure raises :class:`crypto.errors.NoteError`; a public key of the wrong size
 
 from __future__ import annotations
 
-import re
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,7 +44,6 @@ _COSIGNATURE_V1 = 0x04
 _SIGNATURE_SIZE = 64
 _MAX_TIMESTAMP = 2**63 - 1
 _MAX_SIGNATURES = 100
-_KEY_HASH_HEX = re.compile(r"[0-9a-f]{8}")
 
 
 def _key_hash(name: str, public_key: bytes) -> bytes:
@@ -95,19 +93,7 @@ def cosigner_key_string(name: str, public_key: bytes) -> str:
 def parse_cosigner_key(text: str) -> CosignerVerifier:
     """Parse a cosigner vkey strictly: a valid name, 8 lowercase hex digits matching name and key,
     and canonical base64 of 0x04 and 32 key bytes. Raise :class:`NoteError` otherwise."""
-    if not isinstance(text, str):
-        raise NoteError("cosigner key must be text")
-    parts = text.split("+", 2)
-    if len(parts) != 3:
-        raise NoteError("cosigner key must be <name>+<key ID>+<key>")
-    name, hash_hex, key_b64 = parts
-    _check_name(name)
-    if not _KEY_HASH_HEX.fullmatch(hash_hex):
-        raise NoteError("cosigner key ID must be 8 lowercase hex digits")
-    try:
-        raw = b64decode(key_b64, what="cosigner key")
-    except EncodingError as exc:
-        raise NoteError(exc.message) from exc
+    name, hash_hex, raw = signed_note.split_vkey(text, "cosigner key", "cosigner name")
     if len(raw) != 1 + signed_note.PUBLIC_KEY_SIZE or raw[0] != _COSIGNATURE_V1:
         raise NoteError("cosigner key is not a cosignature/v1 (type 0x04) Ed25519 key")
     verifier = CosignerVerifier.for_key(name, raw[1:])

@@ -28,6 +28,7 @@ from crypto._signed_note import (
     check_public_key,
     key_hash,
     split_signature_line,
+    split_vkey,
 )
 from crypto.encoding import b64decode, b64encode
 from crypto.errors import EncodingError, InvalidKeyError, NoteError
@@ -53,7 +54,6 @@ _HASH_SIZE = 32  # a checkpoint's root hash is SHA-256 (RFC 9162 §2.1.1)
 _MAX_SIGNATURES = 100  # c2sp.org/signed-note: verifiers SHOULD cap the count, and MUST accept 16
 _MAX_TREE_SIZE = 2**64 - 1
 
-_KEY_HASH_HEX = re.compile(r"[0-9a-f]{8}")
 _DECIMAL = re.compile(r"0|[1-9][0-9]*")  # ASCII digits, no sign, no leading zeros
 
 
@@ -104,19 +104,7 @@ def parse_verifier_key(text: str) -> NoteVerifier:
     the key ID exactly 8 lowercase hex digits that match name and key, the key canonical base64
     of the Ed25519 type byte 0x01 and 32 key bytes. Raises :class:`NoteError` otherwise.
     """
-    if not isinstance(text, str):
-        raise NoteError("verifier key must be text")
-    parts = text.split("+", 2)  # the name holds no '+'; the base64 key may
-    if len(parts) != 3:
-        raise NoteError("verifier key must be <name>+<key ID>+<key>")
-    name, hash_hex, key_b64 = parts
-    check_key_name(name)
-    if not _KEY_HASH_HEX.fullmatch(hash_hex):
-        raise NoteError("verifier key ID must be 8 lowercase hex digits")
-    try:
-        key = b64decode(key_b64, what="verifier key")
-    except EncodingError as exc:
-        raise NoteError(exc.message) from exc
+    name, hash_hex, key = split_vkey(text, "verifier key")
     if not key or key[0] != _ED25519:
         raise NoteError("verifier key is not an Ed25519 (type 0x01) key")
     if len(key) != 1 + PUBLIC_KEY_SIZE:
