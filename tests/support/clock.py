@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tests.support.world import World
 
 
 @dataclass
@@ -20,3 +26,22 @@ class Clock:
     @property
     def unix(self) -> int:
         return int(self.now.timestamp())
+
+
+@contextmanager
+def gateway_clock(world: World, start: datetime) -> Iterator[Clock]:
+    """The in-process gateway's clock replaced by one the test moves, from ``start``."""
+    from gateway.services import utc_now
+
+    moving = Clock(start)
+    world.gateway.services.clock = moving
+    try:
+        yield moving
+    finally:
+        world.gateway.services.clock = utc_now
+
+
+def post_at(world: World, clock: Clock, actor: Any, query: str, variables: dict[str, Any] | None = None,
+            *, order: str | None = None) -> Any:
+    """A signed request whose token is minted at the moved clock's time."""
+    return world.gateway.post(actor, query, variables=variables, order=order, now=clock.unix)

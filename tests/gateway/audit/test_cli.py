@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import typer
 from sqlalchemy import update
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from crypto.note import verifier_key_string
 from gateway.audit.checkpoints import note_name
@@ -22,6 +22,7 @@ from gateway.keys.keyring import load_gateway_keys
 from gateway.store.engine import Database
 from gateway.store.tables import AuditEntry
 from tests.support.audit import event
+from tests.support.operator import operator_cli
 
 cli = typer.Typer()
 cli.add_typer(audit.app, name="audit")
@@ -31,13 +32,7 @@ _entries = AuditEntry.__table__  # type: ignore[attr-defined]
 @pytest.fixture
 def run(settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Result]:
     """The CLI configured as an operator would: GATEWAY_ variables for the test's database."""
-    monkeypatch.chdir(tmp_path)  # no stray .env
-    monkeypatch.setenv("GATEWAY_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("GATEWAY_ID", settings.id)
-    if settings.database_url is not None:
-        monkeypatch.setenv("GATEWAY_DATABASE_URL", settings.database_url.get_secret_value())
-    runner = CliRunner()
-    return lambda *args: runner.invoke(cli, ["audit", *args])
+    return operator_cli(cli, settings, monkeypatch, workdir=tmp_path, prefix=["audit"])
 
 
 @pytest.fixture

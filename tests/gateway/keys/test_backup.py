@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyrage
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from gateway.audit.checkpoints import CheckpointPolicy
 from gateway.audit.model import Decision
@@ -25,15 +25,11 @@ from gateway.keys.vault import Vault
 from gateway.store.engine import Database
 from gateway.subjects.store import SubjectStore
 from tests.support.audit import event
+from tests.support.operator import operator_cli
 
 
 def cli(config: Settings, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
-    monkeypatch.setenv("GATEWAY_DATA_DIR", str(config.data_dir))
-    monkeypatch.setenv("GATEWAY_ID", config.id)
-    if config.database_url is not None:
-        monkeypatch.setenv("GATEWAY_DATABASE_URL", config.database_url.get_secret_value())
-    runner = CliRunner()
-    return lambda *args: runner.invoke(app, list(args))
+    return operator_cli(app, config, monkeypatch)
 
 
 def populate(config: Settings, subjects: int = 5) -> list[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from crypto.errors import NoteError
 from crypto.note import sign_checkpoint
@@ -31,18 +31,13 @@ from gateway.subjects.store import SubjectStore
 from gateway.usage import usage_key, usage_mac
 from tests.support.audit import event
 from tests.support.harness import running_gateway
+from tests.support.operator import operator_cli
 from tests.support.world import World, build_world
 
 
 @pytest.fixture
 def run(settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Result]:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("GATEWAY_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("GATEWAY_ID", settings.id)
-    if settings.database_url is not None:
-        monkeypatch.setenv("GATEWAY_DATABASE_URL", settings.database_url.get_secret_value())
-    runner = CliRunner()
-    return lambda *args: runner.invoke(app, list(args))
+    return operator_cli(app, settings, monkeypatch, workdir=tmp_path)
 
 
 def append(settings: Settings, count: int) -> None:

@@ -13,8 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from crypto.signing import ORDER_DOMAIN, sign_over
-from gateway.services import utc_now
-from tests.support.clock import Clock
+from tests.support.clock import Clock, gateway_clock, post_at
 from tests.support.harness import Actor
 from tests.support.plaintext import leaks, secrets_of
 from tests.support.world import World
@@ -36,15 +35,11 @@ COURT_ORDER = "cd" * 32
 
 @pytest.fixture
 def clock(world: World) -> Iterator[Clock]:
-    moving = Clock(START)
-    world.gateway.services.clock = moving
-    yield moving
-    world.gateway.services.clock = utc_now
+    with gateway_clock(world, START) as moving:
+        yield moving
 
 
-def post(world: World, clock: Clock, actor: Actor, query: str, variables: dict[str, Any] | None = None,
-         *, order: str | None = None) -> Any:
-    return world.gateway.post(actor, query, variables=variables, order=order, now=clock.unix)
+post = post_at
 
 
 def code(response: Any) -> str:

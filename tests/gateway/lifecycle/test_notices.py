@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -16,9 +15,9 @@ from gateway.cli.main import app
 from gateway.config import Settings
 from gateway.errors import OperatorError
 from gateway.lifecycle.notices import Notices, notice_id
-from gateway.services import utc_now
-from tests.support.clock import Clock
+from tests.support.clock import Clock, gateway_clock, post_at
 from tests.support.lifecycle import audit_entries
+from tests.support.operator import operator_env
 from tests.support.plaintext import leaks, secrets_of
 from tests.support.world import APPROVE, DRAFT, REQUEST_WINDOW, World
 
@@ -29,15 +28,11 @@ DISCLOSE = "{ order { subjects { id phoneNumber { ciphertext } } } }"
 
 @pytest.fixture
 def clock(world: World) -> Iterator[Clock]:
-    moving = Clock(START)
-    world.gateway.services.clock = moving
-    yield moving
-    world.gateway.services.clock = utc_now
+    with gateway_clock(world, START) as moving:
+        yield moving
 
 
-def post(world: World, clock: Clock, actor: Any, query: str, variables: dict[str, Any] | None = None,
-         order: str | None = None) -> Any:
-    return world.gateway.post(actor, query, variables=variables, order=order, now=clock.unix)
+post = post_at
 
 
 def secret_order(world: World, clock: Clock, *, non_disclosure_until: str | None) -> tuple[str, str]:
@@ -122,10 +117,8 @@ def test_the_operator_commands_list_and_mark_notices(world: World, settings: Set
     assert world.gateway.post(world.authority, DISCLOSE, order=order["id"]).status_code == 200
     revoke = "mutation($o: ID!) { revokeOrder(orderId: $o, reason: \"done\") { status } }"
     assert world.gateway.post(world.reviewers[0], revoke, variables={"o": order["id"]}).status_code == 200
-    monkeypatch.setenv("GATEWAY_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("GATEWAY_ID", settings.id)
     assert settings.database_url is not None
-    monkeypatch.setenv("GATEWAY_DATABASE_URL", settings.database_url.get_secret_value())
+    operator_env(settings, monkeypatch)
     runner = CliRunner()
     due = runner.invoke(app, ["notices", "due"], catch_exceptions=False)
     assert due.exit_code == 0, due.output

@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 
 from gateway.lifecycle.retention import Cutoffs, expire
-from gateway.services import utc_now
 from gateway.subjects.parsing import parse_subject
-from tests.support.clock import Clock
+from tests.support.clock import Clock, gateway_clock, post_at
 from tests.support.lifecycle import (
     EXTEND_HOLD,
     GRANT_HOLD,
@@ -34,14 +33,11 @@ COUNTS = ("{ preservationCounts { country pending granted rejected active extend
 
 @pytest.fixture
 def clock(world: World) -> Iterator[Clock]:
-    moving = Clock(START)
-    world.gateway.services.clock = moving
-    yield moving
-    world.gateway.services.clock = utc_now
+    with gateway_clock(world, START) as moving:
+        yield moving
 
 
-def post(world: World, clock: Clock, actor: Any, query: str, variables: dict[str, Any] | None = None) -> Any:
-    return world.gateway.post(actor, query, variables=variables, now=clock.unix)
+post = post_at
 
 
 def held(world: World, clock: Clock, *, days: int = 30) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import typer
 from sqlalchemy import select
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from crypto.note import verifier_key_string
 from crypto.signing import ORDER_DOMAIN, sign_over
@@ -23,6 +23,7 @@ from gateway.principals import Role
 from gateway.store.tables import AuditEntry
 from gateway.values.times import parse_rfc3339_us
 from tests.support.harness import Actor
+from tests.support.operator import operator_cli
 from tests.support.world import APPROVE, DRAFT, World
 
 SUBMIT = "mutation($i: LegalRequestInput!) { submitRequest(input: $i) { id status } }"
@@ -39,13 +40,7 @@ _entries = AuditEntry.__table__  # type: ignore[attr-defined]
 @pytest.fixture
 def run(settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Result]:
     """The CLI as an operator runs it: GATEWAY_ variables for the test's database."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("GATEWAY_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("GATEWAY_ID", settings.id)
-    if settings.database_url is not None:
-        monkeypatch.setenv("GATEWAY_DATABASE_URL", settings.database_url.get_secret_value())
-    runner = CliRunner()
-    return lambda *args: runner.invoke(cli, [str(a) for a in args])
+    return operator_cli(cli, settings, monkeypatch, workdir=tmp_path)
 
 
 def verifier_key(settings: Settings) -> str:
