@@ -38,3 +38,22 @@ def test_a_missing_wrk_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(shutil, "which", lambda _: None)
     with pytest.raises(SystemExit, match="apt-get install -y wrk"):
         bench_disclosure.need_wrk()
+
+
+def test_the_cpu_benchmark_drives_real_disclosures_through_both_apps(settings: Settings) -> None:
+    import asyncio
+
+    from bench import bench_request_cpu
+    from gateway.app import create_app
+
+    setup = bench_disclosure.prepare(settings, 1)
+    gateway_ms, peer_ms = asyncio.run(bench_request_cpu.run(create_app(settings), setup, 3, 1))
+    assert len(gateway_ms) == len(peer_ms) == 1 and gateway_ms[0] > 0 and peer_ms[0] > 0
+    engine = sqlalchemy.create_engine(settings.sqlalchemy_url)
+    try:
+        with engine.connect() as connection:
+            disclosed = connection.execute(sqlalchemy.text(
+                "SELECT count(*) FROM audit_entries WHERE decision = 'disclosed'")).scalar_one()
+    finally:
+        engine.dispose()
+    assert disclosed == 50 + 3  # the warm-up and the round: every request a real, audited disclosure
