@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from crypto.keys import decode_sealing_public_key
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
     from gateway.services import Services
 
 __all__ = ["Outcome", "RequestContext"]
+
+# Decoding checks the key's point with an X25519 multiplication (crypto.keys), twice per
+# disclosure of two fields; a registered key is public and never changes, so it is checked once.
+_recipient_key = lru_cache(maxsize=1024)(decode_sealing_public_key)
 
 
 @dataclass
@@ -80,7 +85,7 @@ class RequestContext:
         document = self.order.document
         sealed = seal_field(Disclosure(
             request_id=self.request_id, order=document,
-            recipient=decode_sealing_public_key(self.caller.principal.sealing_key),
+            recipient=_recipient_key(self.caller.principal.sealing_key),
             gateway_key=self.services.keys.signing_key, now=self.now), subject, field_name)
         self.outcome.ciphertexts.append(sealed.ciphertext)
         self.outcome.fields.add(field_name)
