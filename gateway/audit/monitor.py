@@ -35,7 +35,7 @@ from crypto.tiles import TILE_WIDTH, TileHashes, TileRef, decode_bundle, tile_pa
 from crypto.tokens import create_token
 from gateway.errors import MonitorAlarm, MonitorError
 
-__all__ = ["Auditor", "MonitorConfig", "MonitorReport", "check_once"]
+__all__ = ["Auditor", "FollowSummary", "MonitorConfig", "MonitorReport", "check_once", "follow"]
 
 _STATE_FILE = "monitor.json"
 
@@ -62,6 +62,13 @@ class MonitorReport:
     size: int
     cosigned_by: list[str]
     entries_checked: int
+
+
+@dataclass(frozen=True)
+class FollowSummary:
+    checks: int
+    alarms: int
+    errors: int  # checks that could not be made
 
 
 @dataclass(frozen=True)
@@ -165,6 +172,32 @@ def check_once(config: MonitorConfig, state_dir: Path, http: httpx.Client, *, no
         checked = _check_entries(tiles, fetch, 0 if previous is None else previous.size, checkpoint)
     _save(state_dir, checkpoint.origin, checkpoint, note)
     return MonitorReport(None if previous is None else previous.size, size, cosigned, checked)
+
+
+def follow(config: MonitorConfig, state_dir: Path, http: httpx.Client, *, clock: Callable[[], float],
+           sleep: Callable[[float], None], interval: float, checks: int | None = None, check_entries: bool = False,
+           on_report: Callable[[MonitorReport], None], on_alarm: Callable[[MonitorAlarm], None],
+           on_error: Callable[[MonitorError], None]) -> FollowSummary:
+    """:func:`check_once` every ``interval`` seconds, ``checks`` times (None: until stopped): an
+    alarm or a failed check is handed on and the next check still runs, since a monitor that stops
+    at the first alarm watches nothing after it. ``clock`` and ``sleep`` are parameters so that a
+    test moves time instead of waiting for it."""
+    alarms = errors = done = 0
+    while checks is None or done < checks:
+        if done:
+            sleep(interval)
+        done += 1
+        try:
+            report = check_once(config, state_dir, http, now=int(clock()), check_entries=check_entries)
+        except MonitorAlarm as exc:
+            alarms += 1
+            on_alarm(exc)
+        except MonitorError as exc:
+            errors += 1
+            on_error(exc)
+        else:
+            on_report(report)
+    return FollowSummary(done, alarms, errors)
 
 
 def _check_consistent(tiles: TileHashes, previous: _State, checkpoint: Checkpoint) -> None:

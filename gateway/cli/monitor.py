@@ -3,7 +3,8 @@
 Exit status: 0 when the log's new checkpoint verified and is consistent with the last one this
 state verified; 1 on any inconsistency (the message names the tree sizes); 2 when the check could
 not be made (network, configuration). With ``--follow`` it checks every ``--interval`` seconds and
-logs an ``ALARM`` line for each inconsistency instead of exiting.
+logs an ``ALARM`` line for each inconsistency instead of exiting (``--checks N``: stop after N
+checks, then exit 1 if any raised an alarm, 2 if any could not be made).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from client.http import fetch_discovery
 from crypto.cosignature import parse_cosigner_key
 from crypto.keys import read_signing_key
 from crypto.note import parse_verifier_key
-from gateway.audit.monitor import Auditor, MonitorConfig, check_once
+from gateway.audit.monitor import Auditor, MonitorConfig, MonitorReport, check_once
+from gateway.audit.monitor import follow as follow_log
 from gateway.cli.common import console, err_console, fail, handle_errors
 from gateway.errors import MonitorAlarm, MonitorError
 
@@ -43,9 +45,13 @@ def monitor(
     auditor_key: Annotated[Path | None, typer.Option(help="your auditor signing key file")] = None,
     follow: Annotated[bool, typer.Option(help="keep checking; log ALARM lines instead of exiting")] = False,
     interval: Annotated[float, typer.Option(help="seconds between checks with --follow", min=0.1)] = 10.0,
+    checks: Annotated[int | None, typer.Option(help="with --follow, stop after this many checks (default: never)",
+                                               min=1)] = None,
 ) -> None:
     """Check the log's latest checkpoint: signature, witness quorum, consistency with the last one
     verified, and optionally every new entry."""
+    if checks is not None and not follow:
+        fail("--checks counts the checks of --follow; add --follow, or leave --checks out for one check")
     witnesses = [parse_cosigner_key(w) for w in witness or []]
     needed = len(witnesses) if quorum is None else quorum
     if needed > len(witnesses):
@@ -61,23 +67,31 @@ def monitor(
         auditor = Auditor(auditor_id, read_signing_key(auditor_key), audience)
     config = MonitorConfig(url=url, log_key=parse_verifier_key(log_key), witnesses=witnesses, quorum=needed,
                            auditor=auditor)
+
+    def report_line(report: MonitorReport) -> None:
+        since = "first check" if report.previous_size is None else f"from tree size {report.previous_size}"
+        console.print(f"log consistent: tree size {report.size} ({since}), cosigned by "
+                      f"{', '.join(report.cosigned_by) or 'no witness'}"
+                      + (f", {report.entries_checked} entries checked" if entries else ""))
+
     with httpx.Client(timeout=30, follow_redirects=False) as http:
-        while True:
-            try:
-                report = check_once(config, state, http, now=int(time.time()), check_entries=entries)
-            except MonitorAlarm as exc:
-                err_console.print(f"[bold red]ALARM[/] {escape(str(exc))}")
-                if not follow:
-                    raise typer.Exit(1) from None
-            except MonitorError as exc:
-                err_console.print(f"[yellow]could not check:[/] {escape(str(exc))}")
-                if not follow:
-                    raise typer.Exit(2) from None
-            else:
-                since = "first check" if report.previous_size is None else f"from tree size {report.previous_size}"
-                console.print(f"log consistent: tree size {report.size} ({since}), cosigned by "
-                              f"{', '.join(report.cosigned_by) or 'no witness'}"
-                              + (f", {report.entries_checked} entries checked" if entries else ""))
-            if not follow:
-                return
-            time.sleep(interval)
+        if follow:
+            summary = follow_log(
+                config, state, http, clock=time.time, sleep=time.sleep, interval=interval, checks=checks,
+                check_entries=entries, on_report=report_line,
+                on_alarm=lambda exc: err_console.print(f"[bold red]ALARM[/] {escape(str(exc))}"),
+                on_error=lambda exc: err_console.print(f"[yellow]could not check:[/] {escape(str(exc))}"))
+            if summary.alarms:
+                raise typer.Exit(1)
+            if summary.errors:
+                raise typer.Exit(2)
+            return
+        try:
+            report = check_once(config, state, http, now=int(time.time()), check_entries=entries)
+        except MonitorAlarm as exc:
+            err_console.print(f"[bold red]ALARM[/] {escape(str(exc))}")
+            raise typer.Exit(1) from None
+        except MonitorError as exc:
+            err_console.print(f"[yellow]could not check:[/] {escape(str(exc))}")
+            raise typer.Exit(2) from None
+        report_line(report)

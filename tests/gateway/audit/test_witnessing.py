@@ -20,7 +20,7 @@ from crypto.note import NoteVerifier, parse_verifier_key, verifier_key_string
 from crypto.tiles import TileRef, tile_path, tile_width
 from gateway.app import create_app
 from gateway.audit.checkpoints import log_size, note_name
-from gateway.audit.monitor import MonitorConfig, check_once
+from gateway.audit.monitor import MonitorConfig, MonitorReport, check_once, follow
 from gateway.config import Settings
 from gateway.errors import MonitorAlarm
 from gateway.services import Services
@@ -183,6 +183,36 @@ def test_a_log_rolled_back_below_what_a_witness_cosigned_raises_the_alarm(
         check_once(deployment.monitor(state, quorum=0), state, deployment.client, now=0)
 
 
+def test_following_the_log_keeps_checking_after_an_alarm_and_moves_time_instead_of_waiting(
+        deployment: Deployment, tmp_path: Path) -> None:
+    state = tmp_path / "monitor"
+    deployment.checkpoint_and_witness()
+    deployment.grow(10)
+    deployment.checkpoint_and_witness()
+    # Between the checks the world changes: the log grows, then is rewritten below what was verified.
+    changes = [lambda: (deployment.grow(5), deployment.checkpoint_and_witness()),
+               lambda: (fork_below(deployment, 5), deployment.grow(12), deployment.checkpoint_and_witness()),
+               lambda: None]
+    slept: list[float] = []
+    now = [1_780_000_000.0]
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+        changes[len(slept) - 1]()
+
+    reports: list[MonitorReport] = []
+    alarms: list[str] = []
+    summary = follow(deployment.monitor(state, quorum=0), state, deployment.client, clock=lambda: now[0],
+                     sleep=sleep, interval=30.0, checks=4, on_report=reports.append,
+                     on_alarm=lambda exc: alarms.append(str(exc)), on_error=lambda exc: pytest.fail(str(exc)))
+    assert [(r.previous_size, r.size) for r in reports] == [(None, 10), (10, 15)]
+    assert len(alarms) == 2  # the fork, and the same alarm again: the state stays at tree size 15
+    assert all("tree size 17 is not consistent with the verified checkpoint at tree size 15" in a for a in alarms)
+    assert (summary.checks, summary.alarms, summary.errors) == (4, 2, 0)
+    assert slept == [30.0, 30.0, 30.0]  # between checks only, never after the last
+
+
 GO_PROGRAM = Path(__file__).resolve().parents[2] / "assets" / "go" / "tlogcheck" / "main.go"
 
 
@@ -245,3 +275,14 @@ def test_go_verifies_the_cosigned_checkpoint_and_the_tiles(deployment: Deploymen
     (tmp_path / "log" / "checkpoint").write_text(note.replace(last, flipped), encoding="utf-8")
     refused = subprocess.run(args, capture_output=True, text=True, timeout=60)
     assert refused.returncode == 1 and "does not verify" in refused.stderr
+
+
+def test_checks_without_follow_is_refused_before_anything_is_fetched(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from gateway.cli.main import app
+
+    result = CliRunner().invoke(app, ["audit", "monitor", "http://127.0.0.1:9", "--state", str(tmp_path),
+                                      "--log-key", "unused", "--checks", "2"])
+    assert result.exit_code == 2
+    assert "--checks counts the checks of --follow" in result.output
