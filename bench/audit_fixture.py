@@ -34,32 +34,6 @@ _orders = OrderRow.__table__  # type: ignore[attr-defined]
 _CHUNK = 20_000
 
 
-class _Edge:
-    """The tree's right edge; ``append`` returns every node a leaf completes (RFC 9162 §2.1.1)."""
-
-    def __init__(self) -> None:
-        self.stack: list[tuple[int, bytes]] = []
-        self.size = 0
-
-    def append(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
-        index = self.size
-        self.size += 1
-        done = [(0, index, leaf)]
-        self.stack.append((0, leaf))
-        while len(self.stack) >= 2 and self.stack[-2][0] == self.stack[-1][0]:
-            (level, right), (_, left) = self.stack.pop(), self.stack.pop()
-            digest = merkle.node_hash(left, right)
-            self.stack.append((level + 1, digest))
-            done.append((level + 1, index >> (level + 1), digest))
-        return done
-
-    def root(self) -> bytes:
-        result = self.stack[-1][1]
-        for _, digest in reversed(self.stack[:-1]):
-            result = merkle.node_hash(digest, result)
-        return result
-
-
 def fill_log(url: str, entries: int, *, key: SigningKey, origin: str, every_entries: int = 256,
              principal: str = "bench-authority", order_id: str | None = None, disclosed: int = 0,
              start: datetime | None = None) -> float:
@@ -70,7 +44,7 @@ def fill_log(url: str, entries: int, *, key: SigningKey, origin: str, every_entr
     under attack. Everything else in each entry is what the gateway writes."""
     began = time.perf_counter()
     engine = create_engine(url)
-    edge = _Edge()
+    edge = merkle.RightEdge()
     moment = start or datetime(2026, 6, 1, tzinfo=UTC)
     try:
         while edge.size < entries:

@@ -29,6 +29,7 @@ from crypto.errors import ProofError
 __all__ = [
     "HASH_SIZE",
     "MemoryTree",
+    "RightEdge",
     "SubtreeNode",
     "TreeHashSource",
     "consistency_proof",
@@ -138,6 +139,36 @@ def subtree_nodes_completed(
         level, index = level + 1, index >> 1
         nodes.append((level, index, current))
     return nodes
+
+
+class RightEdge:
+    """A tree built leaf by leaf that keeps only its right edge (one perfect subtree per set bit of
+    the size): O(log n) memory, for streaming a whole log through once (verifying it, pre-filling
+    one). :meth:`append` reports every node the leaf completes, as :func:`subtree_nodes_completed`."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._edge: dict[int, bytes] = {}  # level -> hash of the edge's perfect subtree at that level
+
+    def append(self, leaf_hash: bytes) -> list[SubtreeNode]:
+        """Append one leaf hash; return the nodes it completes, the leaf first."""
+        nodes = subtree_nodes_completed(self.size, leaf_hash, lambda level, _: self._edge[level])
+        top_level, _, top_hash = nodes[-1]
+        for level in range(top_level):
+            del self._edge[level]  # combined into the new top node
+        self._edge[top_level] = top_hash
+        self.size += 1
+        return nodes
+
+    def root(self) -> bytes:
+        """The root hash of the leaves appended so far (RFC 9162 §2.1.1)."""
+        levels = sorted(self._edge)
+        if not levels:
+            return empty_root()
+        result = self._edge[levels[0]]
+        for level in levels[1:]:
+            result = node_hash(self._edge[level], result)
+        return result
 
 
 class MemoryTree:

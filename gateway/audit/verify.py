@@ -80,37 +80,6 @@ class _Checkpoint:
     trusted: bool
 
 
-class _Edge:
-    """The right edge of the tree being rebuilt: perfect subtrees, largest first."""
-
-    def __init__(self) -> None:
-        self.stack: list[tuple[int, bytes]] = []
-        self.size = 0
-
-    def append(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
-        """Add a leaf; return the nodes it completes as ``(level, index, hash)``, the leaf first."""
-        index = self.size
-        self.size += 1
-        completed = [(0, index, leaf)]
-        level, digest = 0, leaf
-        self.stack.append((level, digest))
-        while len(self.stack) >= 2 and self.stack[-2][0] == self.stack[-1][0]:
-            (level, right), (_, left) = self.stack.pop(), self.stack.pop()
-            digest = merkle.node_hash(left, right)
-            level += 1
-            self.stack.append((level, digest))
-            completed.append((level, index >> level, digest))
-        return completed
-
-    def root(self) -> bytes:
-        if not self.stack:
-            return merkle.empty_root()
-        result = self.stack[-1][1]
-        for _, digest in reversed(self.stack[:-1]):
-            result = merkle.node_hash(digest, result)
-        return result
-
-
 def _node_ranges(first: int, end: int) -> list[tuple[int, int, int]]:
     """``(level, lowest, highest)`` index ranges of the nodes whose last leaf is in [first, end)."""
     ranges = []
@@ -228,7 +197,7 @@ def verify_log(connection: Connection, verifier: NoteVerifier | Sequence[Schedul
     upper = log_size(connection)
     disclosed: Counter[str] = Counter()
 
-    edge = _Edge()
+    edge = merkle.RightEdge()
     position = 0  # checkpoints before this one in ``pending`` are done
     previous: tuple[int, bytes] | None = None  # the last stored checkpoint's (size, root)
     stored_seen = trusted_seen = nodes_seen = 0

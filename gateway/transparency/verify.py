@@ -42,27 +42,6 @@ class VerifiedReport:
     figures: int  # how many figures were recomputed and compared
 
 
-class _Edge:
-    """The right edge of an RFC 9162 tree being built leaf by leaf: O(log n) memory."""
-
-    def __init__(self) -> None:
-        self.stack: list[tuple[int, bytes]] = []
-
-    def append(self, leaf: bytes) -> None:
-        self.stack.append((0, leaf))
-        while len(self.stack) >= 2 and self.stack[-2][0] == self.stack[-1][0]:
-            (level, right), (_, left) = self.stack.pop(), self.stack.pop()
-            self.stack.append((level + 1, merkle.node_hash(left, right)))
-
-    def root(self) -> bytes:
-        if not self.stack:
-            return merkle.empty_root()
-        result = self.stack[-1][1]
-        for _, digest in reversed(self.stack[:-1]):
-            result = merkle.node_hash(digest, result)
-        return result
-
-
 def first_difference(claimed: Any, computed: Any, path: str = "") -> tuple[str, Any, Any] | None:
     """The first path (in sorted key order) where two JSON values differ, with both values."""
     if isinstance(claimed, dict) and isinstance(computed, dict):
@@ -120,7 +99,7 @@ def verify_report(report_text: str | bytes, lines: Iterable[bytes], verifier: No
     if period.as_document() != period_document:
         raise ReportVerificationError("the report's period bounds are not its name's", figure="period")
 
-    edge, tally, count = _Edge(), Tally(period, banding), 0
+    edge, tally, count = merkle.RightEdge(), Tally(period, banding), 0
     for line in lines:
         raw = line[:-1] if line.endswith(b"\n") else line
         if count >= signed.size:

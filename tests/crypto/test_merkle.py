@@ -16,6 +16,7 @@ from crypto.errors import ProofError
 from crypto.merkle import (
     HASH_SIZE,
     MemoryTree,
+    RightEdge,
     consistency_proof,
     empty_root,
     inclusion_proof,
@@ -506,3 +507,14 @@ def test_range_hash_of_an_aligned_range_is_its_tree_hash() -> None:
     assert range_hash(BIG_TREE, 8, 15) == _ref_mth(leaves[8:15])
     assert range_hash(BIG_TREE, 2, 5) == _ref_mth(leaves[2:5])
     assert range_hash(BIG_TREE, 12, 16) == _ref_mth(leaves[12:16])
+
+
+def test_the_right_edge_reports_every_node_and_the_root_of_every_size() -> None:
+    edge, tree = RightEdge(), MemoryTree()
+    assert edge.root() == empty_root()
+    for n in range(300):
+        leaf = leaf_hash(n.to_bytes(4, "big"))
+        expected = subtree_nodes_completed(tree.size, leaf, tree.perfect_subtree_hash)
+        assert edge.append(leaf) == expected
+        tree.append(leaf)
+        assert (edge.size, edge.root()) == (tree.size, root(tree, tree.size))
