@@ -20,81 +20,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
-import secrets
 import shlex
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
-import httpx
-import sqlalchemy
 from nacl.signing import SigningKey
 
 from crypto.keys import encode_public_key
 from crypto.tokens import create_token
 from gateway.config import Settings
-from gateway.initialize import initialize
 from gateway.principals import PrincipalRegistry, Role
 from gateway.store.engine import Database
 
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script, bench/ is not a package on the path
+from bench.servers import fresh_database, serve_gateway, stop  # noqa: E402
+
 BODY = json.dumps({"query": "{ whoami { id } }"}).encode()
-
-
-@contextlib.contextmanager
-def fresh_database(tmp: Path, postgres: str | None) -> Iterator[Settings]:
-    schema = None
-    url = None
-    admin = None
-    if postgres:
-        schema = f"bench_{secrets.token_hex(4)}"
-        admin = sqlalchemy.create_engine(postgres)
-        with admin.begin() as conn:
-            conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
-        separator = "&" if "?" in postgres else "?"
-        url = f"{postgres}{separator}options={quote(f'-csearch_path={schema}')}"
-    settings = Settings(data_dir=tmp / "var", id="gateway.bench", database_url=url,  # type: ignore[call-arg]
-                        _env_file=None)
-    initialize(settings)
-    try:
-        yield settings
-    finally:
-        if admin is not None:
-            with admin.begin() as conn:
-                conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def serve(settings: Settings, tmp: Path, *, group_commit: bool) -> tuple[subprocess.Popen[bytes], int]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env |= {"GATEWAY_DATA_DIR": str(settings.data_dir), "GATEWAY_ID": settings.id,
-            "GATEWAY_DATABASE_URL": settings.sqlalchemy_url, "GATEWAY_RATE_LIMIT_PER_MINUTE": "100000000",
-            "GATEWAY_AUDIT_GROUP_COMMIT": "true" if group_commit else "false"}
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from gateway.cli.main import run; run()", "serve", "--port", str(port),
-         "--log-level", "warning"], env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                return process, port
-        time.sleep(0.1)
-    process.kill()
-    raise SystemExit("the gateway did not start")
 
 
 async def drive(port: int, headers: list[dict[str, str]], concurrency: int, seconds: float) -> tuple[int, int]:
@@ -132,7 +78,7 @@ async def drive(port: int, headers: list[dict[str, str]], concurrency: int, seco
 
 def run_one(settings: Settings, tmp: Path, key: SigningKey, *, signed: bool, group_commit: bool,
             concurrency: int, seconds: float) -> float:
-    process, port = serve(settings, tmp, group_commit=group_commit)
+    process, port = serve_gateway(settings, tmp, {"GATEWAY_AUDIT_GROUP_COMMIT": str(group_commit).lower()})
     try:
         budget = int(seconds * 4000) + 1000  # more than one worker can answer in the time
         if signed:
@@ -150,8 +96,7 @@ def run_one(settings: Settings, tmp: Path, key: SigningKey, *, signed: bool, gro
             raise SystemExit(f"{done - audited} responses without an audit receipt")
         return done / elapsed
     finally:
-        process.terminate()
-        process.wait(30)
+        stop(process)
 
 
 def main() -> int:

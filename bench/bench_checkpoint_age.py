@@ -15,10 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
-import contextlib
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -28,26 +25,8 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.bench_audit import BODY, free_port, fresh_database
-from gateway.config import Settings
-
-
-def serve(settings: Settings, tmp: Path, every: float) -> tuple[subprocess.Popen[bytes], int]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env |= {"GATEWAY_DATA_DIR": str(settings.data_dir), "GATEWAY_ID": settings.id,
-            "GATEWAY_DATABASE_URL": settings.sqlalchemy_url, "GATEWAY_RATE_LIMIT_PER_MINUTE": "100000000",
-            "GATEWAY_CHECKPOINT_EVERY_SECONDS": str(every)}
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from gateway.cli.main import run; run()", "serve", "--port", str(port),
-         "--log-level", "warning"], env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(600):
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process, port
-        time.sleep(0.1)
-    process.kill()
-    raise SystemExit("the gateway did not start")
+from bench.bench_audit import BODY
+from bench.servers import fresh_database, serve_gateway
 
 
 async def drive(port: int, concurrency: int, seconds: float, acked: list[tuple[float, int]]) -> None:
@@ -69,7 +48,7 @@ def main() -> int:
     parser.add_argument("--every", type=float, default=1.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, fresh_database(Path(tmp), None) as settings:
-        process, port = serve(settings, Path(tmp), args.every)
+        process, port = serve_gateway(settings, Path(tmp), {"GATEWAY_CHECKPOINT_EVERY_SECONDS": str(args.every)})
         served: list[tuple[float, int]] = []  # (first seen, size), sizes increasing
         stop = threading.Event()
 

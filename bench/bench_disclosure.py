@@ -27,24 +27,18 @@ Needs ``wrk`` (Debian package ``wrk``: ``apt-get install wrk``).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import secrets
 import shlex
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote
 
 import sqlalchemy
 from nacl.public import PrivateKey
@@ -56,7 +50,7 @@ from crypto.tokens import create_token
 from gateway.audit.checkpoints import log_size
 from gateway.config import Settings
 from gateway.demo_data import generate_subjects
-from gateway.initialize import initialize
+from gateway.keys.keyring import load_gateway_keys
 from gateway.orders.model import DraftInput, LegalRequestSubmission
 from gateway.principals import Role
 from gateway.services import Services
@@ -64,6 +58,10 @@ from gateway.values.selector import Selector
 from gateway.values.window import TimeWindow
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script, bench/ is not a package on the path
+from bench.audit_fixture import fill_log  # noqa: E402
+from bench.servers import free_port, fresh_database, serve_gateway, stop, wait_up  # noqa: E402
+
 GATEWAY_QUERY = "query($id: ID!) { subject(by: {id: $id}) { phoneNumber { ciphertext } ipAddresses { ciphertext } } }"
 USED = 9_000
 MAX_QUERIES = 10_000
@@ -131,32 +129,6 @@ def need_wrk() -> str:
     return found
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextlib.contextmanager
-def database(tmp: Path, postgres: str | None, name: str) -> Iterator[Settings]:
-    url, admin, schema = None, None, f"bench_{secrets.token_hex(4)}"
-    if postgres:
-        admin = sqlalchemy.create_engine(postgres)
-        with admin.begin() as conn:
-            conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
-        url = f"{postgres}{'&' if '?' in postgres else '?'}options={quote(f'-csearch_path={schema}')}"
-    settings = Settings(data_dir=tmp / name, id="gateway.bench", database_url=url,  # type: ignore[call-arg]
-                        _env_file=None)
-    initialize(settings)
-    try:
-        yield settings
-    finally:
-        if admin is not None:
-            with admin.begin() as conn:
-                conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
-
-
 def prepare(settings: Settings, orders: int) -> Setup:
     """Subjects, an authority, two reviewers, one request and ``orders`` ACTIVE orders on it, made
     through the services (no audit entries: the log stays as the fixture leaves it)."""
@@ -196,28 +168,6 @@ def prepare(settings: Settings, orders: int) -> Setup:
     return Setup(settings, authority, subject_id, order_ids, body)
 
 
-def wait_up(port: int, process: subprocess.Popen[bytes], probe: str) -> None:
-    for _ in range(1800):  # a loaded two-core machine can take a minute to start a server
-        if process.poll() is not None:
-            raise SystemExit("a server exited at start")
-        with contextlib.suppress(OSError), urllib.request.urlopen(f"http://127.0.0.1:{port}{probe}", timeout=1):
-            return
-        time.sleep(0.1)
-    raise SystemExit("a server did not start")
-
-
-def start_gateway(settings: Settings, tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env |= {"GATEWAY_DATA_DIR": str(settings.data_dir), "GATEWAY_ID": settings.id,
-            "GATEWAY_DATABASE_URL": settings.sqlalchemy_url, "GATEWAY_RATE_LIMIT_PER_MINUTE": "100000000"}
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from gateway.cli.main import run; run()", "serve", "--port", str(port),
-         "--log-level", "warning"], env=env, cwd=tmp, stdout=subprocess.DEVNULL)
-    wait_up(port, process, "/healthz")
-    return process, port
-
-
 def start_peer(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     process = subprocess.Popen(
@@ -225,15 +175,6 @@ def start_peer(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
          "--no-access-log", "bench.peer_app:app"], cwd=tmp, stdout=subprocess.DEVNULL)
     wait_up(port, process, "/graphql?query=%7B__typename%7D")
     return process, port
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 class Wrk:
@@ -324,11 +265,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-disclosure-") as name:
         tmp = Path(name)
         wrk = Wrk(tmp)
-        with database(tmp, args.postgres, "fresh") as settings:
+        with fresh_database(tmp, args.postgres, "fresh") as settings:
             if args.skip_compare:
                 args.rounds = 0
             setup = prepare(settings, args.rounds + 3)
-            gateway, gport = start_gateway(settings, tmp)
+            gateway, gport = serve_gateway(settings, tmp)
             peer, pport = start_peer(tmp)
             responses = 0
             try:
@@ -400,13 +341,8 @@ def main() -> int:
                 f"{verdict(0 <= in_flight <= args.connections * (args.rounds + 3))}")
 
         if args.log_entries:
-            from gateway.keys.keyring import load_gateway_keys
-
-            sys.path.insert(0, str(ROOT))  # run as a script, bench/ is not a package on the path
-            from bench.audit_fixture import fill_log
-
-            with database(tmp, args.postgres, "small") as small_settings, \
-                    database(tmp, args.postgres, "big") as settings:
+            with fresh_database(tmp, args.postgres, "small") as small_settings, \
+                    fresh_database(tmp, args.postgres, "big") as settings:
                 small = prepare(small_settings, 1)
                 big = prepare(settings, 2)
                 key = load_gateway_keys(settings).signing_key
@@ -418,8 +354,8 @@ def main() -> int:
                 # Every order has 10,000 queries, and the used one 1,000 left: shared out over the rounds.
                 budget = min(int(args.one_client_seconds * 2000), (MAX_QUERIES - 200) // rounds)
                 used_budget = (MAX_QUERIES - USED) // rounds - 1
-                fresh_gateway, fport = start_gateway(small_settings, tmp)
-                gateway, gport = start_gateway(settings, tmp)
+                fresh_gateway, fport = serve_gateway(small_settings, tmp)
+                gateway, gport = serve_gateway(settings, tmp)
                 fresh_runs: list[Result] = []
                 big_runs: list[Result] = []
                 used_runs: list[Result] = []

@@ -15,13 +15,10 @@ bomb costs more than an ordinary request. Before the fix a 20-level bomb took 3.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shlex
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,9 +32,11 @@ from nacl.signing import SigningKey
 from crypto.keys import encode_public_key
 from crypto.tokens import create_token
 from gateway.config import Settings
-from gateway.initialize import initialize
 from gateway.principals import PrincipalRegistry, Role
 from gateway.store.engine import Database
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: bench/ is not on the path
+from bench.servers import fresh_database, serve_gateway, stop
 
 WHOAMI = json.dumps({"query": "{ whoami { id } }"}).encode()
 LEVELS = (20, 30, 60)
@@ -47,12 +46,6 @@ def bomb(levels: int) -> bytes:
     chain = " ".join(f"fragment F{n} on Query {{ ...F{n - 1} ...F{n - 1} }}" for n in range(1, levels + 1))
     query = f"fragment F0 on Query {{ ... on Query {{ }} }} {chain} query Q {{ ...F{levels} whoami {{ id }} }}"
     return json.dumps({"query": query}).encode()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def register(settings: Settings, principal_id: str) -> SigningKey:
@@ -127,25 +120,11 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--bombers", type=int, default=4)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-bomb-") as name:
-        tmp = Path(name)
-        settings = Settings(data_dir=tmp / "var", id="gateway.bench", _env_file=None)  # type: ignore[call-arg]
-        initialize(settings)
+    with tempfile.TemporaryDirectory(prefix="bench-bomb-") as name, fresh_database(Path(name), None) as settings:
         victim, attacker = register(settings, "victim"), register(settings, "attacker")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-        env |= {"GATEWAY_DATA_DIR": str(settings.data_dir), "GATEWAY_ID": settings.id,
-                "GATEWAY_RATE_LIMIT_PER_MINUTE": "100000000"}
-        port = free_port()
-        server = subprocess.Popen([sys.executable, "-c", "from gateway.cli.main import run; run()", "serve",
-                                   "--port", str(port), "--log-level", "warning"], env=env, cwd=tmp,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server, port = serve_gateway(settings, Path(name))
         base = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(300):
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                        break
-                time.sleep(0.1)
             with httpx.Client(base_url=base, timeout=600) as client:
                 whoami_latencies(client, settings, victim, 30)  # warm-up
                 alone = whoami_latencies(client, settings, victim, args.requests)
@@ -154,8 +133,7 @@ def main() -> int:
                     bodies = [WHOAMI] if kind == "ordinary" else [bomb(levels) for levels in LEVELS]
                     phases[kind] = (*under_load(client, base, settings, victim, attacker, bodies, args),)
         finally:
-            server.terminate()
-            server.wait(30)
+            stop(server)
     print(f"`whoami` latency through `gateway serve` (1 worker, SQLite), sequential, {os.cpu_count()} CPUs")
     print(f"  alone:                                  {summary(alone)}")
     for kind, label in (("ordinary", "ordinary whoami clients"), ("bombs", "fragment bombers")):

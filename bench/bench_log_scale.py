@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script, bench/ is not a package on the path
 
 from bench.audit_fixture import fill_log  # noqa: E402
-from bench.bench_disclosure import database  # noqa: E402
+from bench.servers import fresh_database  # noqa: E402
 from crypto.note import parse_verifier_key, verifier_key_string  # noqa: E402
 from gateway.audit.checkpoints import note_name  # noqa: E402
 from gateway.audit.proofs import consistency, inclusion  # noqa: E402
@@ -46,7 +46,7 @@ def main() -> int:
     args = parser.parse_args()
     rng = random.Random(12)
     with tempfile.TemporaryDirectory(prefix="bench-log-") as name, \
-            database(Path(name), args.postgres, "log") as settings:
+            fresh_database(Path(name), args.postgres, "log") as settings:
         key = load_gateway_keys(settings).signing_key
         took = fill_log(settings.sqlalchemy_url, args.entries, key=key, origin=settings.origin)
         print(f"log filled with {args.entries:,} entries in {took:.0f} s", flush=True)

@@ -28,8 +28,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script, bench/ is not a package on the path
 
-from bench.bench_disclosure import database, mint, peer_body, prepare  # noqa: E402
+from bench.bench_disclosure import mint, peer_body, prepare  # noqa: E402
 from bench.peer_app import app as peer_app  # noqa: E402
+from bench.servers import fresh_database  # noqa: E402
 from gateway.app import create_app  # noqa: E402
 
 Message = MutableMapping[str, Any]
@@ -112,7 +113,7 @@ def main() -> int:
     if args.requests * args.rounds > 9_000:
         raise SystemExit("--requests x --rounds must stay under 9,000 (the orders' queries)")
     print(f"CPU time per request, in process, one at a time ({args.requests} requests a round):", flush=True)
-    with tempfile.TemporaryDirectory(prefix="bench-cpu-") as name, database(Path(name), None, "cpu") as settings:
+    with tempfile.TemporaryDirectory(prefix="bench-cpu-") as name, fresh_database(Path(name), None, "cpu") as settings:
         setup = prepare(settings, args.rounds)
         gateway_ms, peer_ms = asyncio.run(run(create_app(settings), setup, args.requests, args.rounds))
     gateway, peer = statistics.median(gateway_ms), statistics.median(peer_ms)
