@@ -4,7 +4,7 @@ O(log n) rows instead of passing over the log."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Select, and_, or_, select
 
@@ -50,20 +50,14 @@ class DbTreeSource:
         return found
 
     def remember(self, nodes: dict[tuple[int, int], bytes]) -> None:
-        """Take nodes this process wrote itself as known (the writer's right edge of the tree)."""
+        """Take nodes as known without reading them: ones this process computed itself."""
         self._cache.update(nodes)
 
-    def edge(self, size: int, written: list[dict[str, object]]) -> dict[tuple[int, int], bytes]:
-        """The right-edge nodes of a tree of ``size`` leaves, from ``written`` and what is known:
-        the left siblings the next append needs (:func:`right_edge`)."""
-        known = {(cast(int, n["level"]), cast(int, n["idx"])): cast(bytes, n["hash"]) for n in written}
-        found: dict[tuple[int, int], bytes] = {}
-        for key in right_edge(size):
-            digest = known.get(key) or self._cache.get(key)
-            if digest is None:
-                return {}  # not all known: the next batch reads them from the table
-            found[key] = digest
-        return found
+    def edge(self, size: int) -> dict[tuple[int, int], bytes]:
+        """The right-edge nodes of a tree of ``size`` leaves (:func:`right_edge`: the left siblings
+        the next append needs) if all are known already, else nothing."""
+        keys = right_edge(size)
+        return {key: self._cache[key] for key in keys} if all(key in self._cache for key in keys) else {}
 
     def prefetch(self, keys: Iterable[tuple[int, int]]) -> None:
         wanted = list(dict.fromkeys(k for k in keys if k not in self._cache))
@@ -123,4 +117,5 @@ def completed_nodes(source: DbTreeSource, first_index: int, leaf_hashes: list[by
             digest = node_hash(lookup(level, index - 1), digest)
             level, index = level + 1, index >> 1
             pending[(level, index)] = digest
+    source.remember(pending)  # the next batch of this writer starts from them (DbTreeSource.edge)
     return [{"level": lv, "idx": ix, "hash": h} for (lv, ix), h in pending.items()]

@@ -63,6 +63,8 @@ _INSERT_NODES = insert(_nodes)
 _LOAD_USAGE = select(*usage_columns()).where(_orders.c.id == bindparam("order_id"))
 _CHARGE = (update(_orders).where(_orders.c.id == bindparam("order_id"))
            .values(queries_used=bindparam("used"), usage_index=bindparam("last"), usage_mac=bindparam("mac")))
+_Edge = tuple[int, dict[tuple[int, int], bytes]]
+"""A tree size and the right-edge nodes of the tree of that size."""
 _ADVISORY_LOCK = 0x6A75_6469_7400  # any constant shared by all gateway processes
 _MAX_BATCH = 512
 _UNAVAILABLE = "the audit entry could not be made durable, so nothing was disclosed; retry later"
@@ -160,8 +162,7 @@ class AuditWriter:
                                .returning(_seen.c.issuer, _seen.c.jti))
         # The right edge of the tree after the last batch this writer committed, keyed by the size
         # it is the edge of: the next batch starts there unless another process appended meanwhile.
-        self._edge: tuple[int, dict[tuple[int, int], bytes]] | None = None
-        self._next_edge: tuple[int, dict[tuple[int, int], bytes]] | None = None
+        self._edge: _Edge | None = None
         self.checkpoint_key = checkpoint_key
         self.origin = origin
         self.policy = policy
@@ -346,14 +347,13 @@ class AuditWriter:
 
     def _transaction(self, events: list[AuditEvent]) -> list[AuditReceipt]:
         started = time.perf_counter()
-        self._next_edge = None
         try:
             with self.engine.begin() as connection:
-                receipts = self._write(connection, events)
+                receipts, edge = self._write(connection, events)
         except BaseException:
             self._edge = None  # what the failed batch computed never reached the database
             raise
-        self._edge = self._next_edge
+        self._edge = edge  # only once committed
         if self.observer is not None:
             self.observer(len(events), time.perf_counter() - started)
         # Counted only once committed: tests compare batches with entries to see group commit work.
@@ -361,7 +361,7 @@ class AuditWriter:
         self.entries += len(events)
         return receipts
 
-    def _write(self, connection: Connection, events: list[AuditEvent]) -> list[AuditReceipt]:
+    def _write(self, connection: Connection, events: list[AuditEvent]) -> tuple[list[AuditReceipt], _Edge]:
         self._lock_log(connection)
         size = log_size(connection)
         rows: list[dict[str, object]] = []
@@ -400,7 +400,6 @@ class AuditWriter:
         nodes = completed_nodes(source, size, leaves)
         connection.execute(_INSERT_NODES, nodes)
         new_size = size + len(events)
-        self._next_edge = (new_size, source.edge(new_size, nodes))
         if new_size // self.policy.every_entries > size // self.policy.every_entries:
             make_checkpoint(connection, origin=self.origin, key=self.checkpoint_key, force=False, size=new_size)
-        return receipts
+        return receipts, (new_size, source.edge(new_size))
