@@ -22,42 +22,34 @@ def _plain(value: Any) -> bool:
     (§3.2.2.2): the two control escapes and the six-character form are the ones ``json.dumps``
     writes. Floats, big integers and anything else take the full serialiser.
 
-    Iterative, and scalars are checked where they are found rather than pushed: this check runs
-    on every audit entry written and verified, and a recursive call per value cost more than the
-    encoding it guards."""
-    stack: list[tuple[Any, int]] = [(value, 0)]
+    Iterative, with only containers on the stack: this check runs on every audit entry and sealed
+    record written, and a recursive call per value cost more than the encoding it guards."""
+    if type(value) is not dict and type(value) is not list:
+        return _plain_scalar(value)
+    stack: list[tuple[dict[Any, Any] | list[Any], int]] = [(value, 0)]
     while stack:
-        item, depth = stack.pop()
-        kind = type(item)
-        if kind is dict:
-            children: Any = item.values()
-            try:
-                keys_ascii = "".join(item).isascii()  # at C speed; a key that is not a str raises
-            except TypeError:
-                return False
-            if not keys_ascii:
-                return False
-        elif kind is list:
-            children = item
-        else:
-            if not _plain_scalar(item, kind):
-                return False
-            continue
+        container, depth = stack.pop()
         if depth >= 32:
             return False
-        for child in children:
-            child_kind = type(child)
-            if child_kind is str or child_kind is bool or child is None:
-                continue
-            if child_kind is int:
-                if not -_SAFE_INTEGER <= child <= _SAFE_INTEGER:
+        if type(container) is dict:
+            try:
+                if not "".join(container).isascii():  # at C speed; a key that is not a str raises
                     return False
-                continue
-            stack.append((child, depth + 1))
+            except TypeError:
+                return False
+            children: Any = container.values()
+        else:
+            children = container
+        for child in children:
+            if type(child) is dict or type(child) is list:
+                stack.append((child, depth + 1))
+            elif not _plain_scalar(child):
+                return False
     return True
 
 
-def _plain_scalar(value: Any, kind: type) -> bool:
+def _plain_scalar(value: Any) -> bool:
+    kind = type(value)
     if kind is str or kind is bool or value is None:
         return True
     return kind is int and -_SAFE_INTEGER <= value <= _SAFE_INTEGER
