@@ -22,10 +22,9 @@ from client.http import fetch_discovery
 from crypto.cosignature import parse_cosigner_key
 from crypto.keys import read_signing_key
 from crypto.note import parse_verifier_key
-from gateway.audit.monitor import Auditor, MonitorConfig, MonitorReport, check_once
+from gateway.audit.monitor import Auditor, MonitorConfig, MonitorReport
 from gateway.audit.monitor import follow as follow_log
 from gateway.cli.common import console, err_console, fail, handle_errors
-from gateway.errors import MonitorAlarm, MonitorError
 
 __all__ = ["monitor"]
 
@@ -75,23 +74,13 @@ def monitor(
                       + (f", {report.entries_checked} entries checked" if entries else ""))
 
     with httpx.Client(timeout=30, follow_redirects=False) as http:
-        if follow:
-            summary = follow_log(
-                config, state, http, clock=time.time, sleep=time.sleep, interval=interval, checks=checks,
-                check_entries=entries, on_report=report_line,
-                on_alarm=lambda exc: err_console.print(f"[bold red]ALARM[/] {escape(str(exc))}"),
-                on_error=lambda exc: err_console.print(f"[yellow]could not check:[/] {escape(str(exc))}"))
-            if summary.alarms:
-                raise typer.Exit(1)
-            if summary.errors:
-                raise typer.Exit(2)
-            return
-        try:
-            report = check_once(config, state, http, now=int(time.time()), check_entries=entries)
-        except MonitorAlarm as exc:
-            err_console.print(f"[bold red]ALARM[/] {escape(str(exc))}")
-            raise typer.Exit(1) from None
-        except MonitorError as exc:
-            err_console.print(f"[yellow]could not check:[/] {escape(str(exc))}")
-            raise typer.Exit(2) from None
-        report_line(report)
+        # Without --follow: one check, and the same exit status as after --checks 1.
+        summary = follow_log(
+            config, state, http, clock=time.time, sleep=time.sleep, interval=interval,
+            checks=checks if follow else 1, check_entries=entries, on_report=report_line,
+            on_alarm=lambda exc: err_console.print(f"[bold red]ALARM[/] {escape(str(exc))}"),
+            on_error=lambda exc: err_console.print(f"[yellow]could not check:[/] {escape(str(exc))}"))
+    if summary.alarms:
+        raise typer.Exit(1)
+    if summary.errors:
+        raise typer.Exit(2)
