@@ -47,6 +47,12 @@ class Deployment:
         for _ in range(n):
             self.services.audit.append_sync(event())
 
+    def witnessed_log_of(self, entries: int) -> None:
+        """The empty tree's checkpoint and then one of ``entries`` entries, each cosigned by both witnesses."""
+        self.checkpoint_and_witness()
+        self.grow(entries)
+        self.checkpoint_and_witness()
+
     def size(self) -> int:
         with self.services.db.engine.connect() as connection:
             return log_size(connection)
@@ -142,9 +148,7 @@ def fork_below(deployment: Deployment, keep: int) -> None:
 def test_a_forked_log_is_refused_by_the_witnesses_and_flagged_by_the_monitor(
         deployment: Deployment, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     state = tmp_path / "monitor"
-    deployment.checkpoint_and_witness()
-    deployment.grow(10)
-    deployment.checkpoint_and_witness()
+    deployment.witnessed_log_of(10)
     assert check_once(deployment.monitor(state), state, deployment.client, now=0).size == 10
 
     fork_below(deployment, 5)
@@ -170,9 +174,7 @@ def test_a_forked_log_is_refused_by_the_witnesses_and_flagged_by_the_monitor(
 def test_a_log_rolled_back_below_what_a_witness_cosigned_raises_the_alarm(
         deployment: Deployment, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     state = tmp_path / "monitor"
-    deployment.checkpoint_and_witness()
-    deployment.grow(10)
-    deployment.checkpoint_and_witness()
+    deployment.witnessed_log_of(10)
     check_once(deployment.monitor(state), state, deployment.client, now=0)
     fork_below(deployment, 5)
     deployment.grow(2)
@@ -186,9 +188,7 @@ def test_a_log_rolled_back_below_what_a_witness_cosigned_raises_the_alarm(
 def test_following_the_log_keeps_checking_after_an_alarm_and_moves_time_instead_of_waiting(
         deployment: Deployment, tmp_path: Path) -> None:
     state = tmp_path / "monitor"
-    deployment.checkpoint_and_witness()
-    deployment.grow(10)
-    deployment.checkpoint_and_witness()
+    deployment.witnessed_log_of(10)
     # Between the checks the world changes: the log grows, then is rewritten below what was verified.
     changes = [lambda: (deployment.grow(5), deployment.checkpoint_and_witness()),
                lambda: (fork_below(deployment, 5), deployment.grow(12), deployment.checkpoint_and_witness()),
