@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from gateway.services import utc_now
+
 if TYPE_CHECKING:
     from tests.support.world import World
 
@@ -31,8 +33,6 @@ class Clock:
 @contextmanager
 def gateway_clock(world: World, start: datetime) -> Iterator[Clock]:
     """The in-process gateway's clock replaced by one the test moves, from ``start``."""
-    from gateway.services import utc_now
-
     moving = Clock(start)
     world.gateway.services.clock = moving
     try:
