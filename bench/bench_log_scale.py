@@ -33,6 +33,7 @@ from bench.audit_fixture import fill_log  # noqa: E402
 from bench.servers import fresh_database  # noqa: E402
 from crypto.note import parse_verifier_key, verifier_key_string  # noqa: E402
 from gateway.audit.checkpoints import note_name  # noqa: E402
+from gateway.audit.entry_pool import usable_cpus  # noqa: E402
 from gateway.audit.proofs import consistency, inclusion  # noqa: E402
 from gateway.audit.verify import verify_log  # noqa: E402
 from gateway.keys.keyring import load_gateway_keys  # noqa: E402
@@ -43,6 +44,9 @@ def main() -> int:
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--proofs", type=int, default=200)
     parser.add_argument("--postgres", metavar="URL")
+    parser.add_argument("--jobs", type=int, default=usable_cpus(),
+                        help="worker processes checking entries, as `gateway audit verify --jobs` (default: the CPUs)")
+    parser.add_argument("--chunk", type=int, default=5000, help="entries per worker task")
     args = parser.parse_args()
     rng = random.Random(12)
     with tempfile.TemporaryDirectory(prefix="bench-log-") as name, \
@@ -55,10 +59,12 @@ def main() -> int:
         try:
             with engine.connect() as connection:
                 started = time.perf_counter()
-                report = verify_log(connection, verifier, origin=settings.origin)
+                report = verify_log(connection, verifier, origin=settings.origin, jobs=args.jobs,
+                                    chunk_size=args.chunk)
                 seconds = time.perf_counter() - started
                 rate = report.entries / seconds
-                print(f"audit verify: {report.entries:,} entries, {report.checkpoints:,} checkpoints in "
+                print(f"audit verify ({args.jobs} jobs): {report.entries:,} entries, "
+                      f"{report.checkpoints:,} checkpoints in "
                       f"{seconds:.1f} s = {rate:,.0f} entries/s (target >= 100,000: "
                       f"{'ok' if rate >= 100_000 else 'MISSED'})")
                 size = report.entries

@@ -151,12 +151,21 @@ class RightEdge:
         self._edge: dict[int, bytes] = {}  # level -> hash of the edge's perfect subtree at that level
 
     def append(self, leaf_hash: bytes) -> list[SubtreeNode]:
-        """Append one leaf hash; return the nodes it completes, the leaf first."""
-        nodes = subtree_nodes_completed(self.size, leaf_hash, lambda level, _: self._edge[level])
-        top_level, _, top_hash = nodes[-1]
-        for level in range(top_level):
-            del self._edge[level]  # combined into the new top node
-        self._edge[top_level] = top_hash
+        """Append one leaf hash; return the nodes it completes, the leaf first.
+
+        Raises :class:`ProofError` for a leaf hash that is not 32 bytes or a full tree."""
+        _check_hash(leaf_hash, "leaf hash")
+        if self.size == _MAX_COUNT:
+            raise ProofError("the tree is full (2**64 - 1 leaves)")
+        # The climb of subtree_nodes_completed, without its per-node checks: every hash on the edge
+        # was checked or computed here, and this runs once for each entry of a whole log.
+        index, level, current, edge = self.size, 0, leaf_hash, self._edge
+        nodes: list[SubtreeNode] = [(0, index, leaf_hash)]
+        while index & 1:
+            current = hashlib.sha256(_NODE_PREFIX + edge.pop(level) + current).digest()
+            level, index = level + 1, index >> 1
+            nodes.append((level, index, current))
+        edge[level] = current
         self.size += 1
         return nodes
 

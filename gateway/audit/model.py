@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from gateway.values.times import epoch_micros, parse_rfc3339_us, rfc3339_us
+from gateway.values.times import rfc3339_us, rfc3339_us_micros
 
 __all__ = ["Action", "AuditEvent", "AuditLog", "AuditReceipt", "Decision", "entry_columns", "entry_document"]
 
@@ -129,6 +129,12 @@ def _column(value: Any) -> str | None:
     return value
 
 
+# Lookups, not Decision(value): `audit verify` derives these for every entry, and an enum call costs
+# several dictionary lookups. An unknown value raises KeyError, an unhashable one TypeError.
+_DECISIONS: dict[str, str] = {decision.value: decision.value for decision in Decision}
+_ACTIONS: dict[str, str] = {action.value: action.value for action in Action}
+
+
 def entry_columns(document: dict[str, Any]) -> dict[str, Any]:
     """The indexed copies of an entry's fields that ``audit_entries`` stores beside its text. The
     writer stores exactly these and `audit verify` recomputes them, so a copy edited in the database
@@ -136,9 +142,9 @@ def entry_columns(document: dict[str, Any]) -> dict[str, Any]:
     Raise ``ValueError``/``KeyError``/``TypeError`` for a document that lacks what they need."""
     return {
         "request_id": document["request_id"],
-        "time_us": epoch_micros(parse_rfc3339_us(document["time"])),
+        "time_us": rfc3339_us_micros(document["time"]),
         "principal": _column(document["principal"]),
         "order_id": _column(document["order_id"]),
-        "decision": Decision(document["decision"]).value,
-        "action": None if document.get("action") is None else Action(document["action"]).value,
+        "decision": _DECISIONS[document["decision"]],
+        "action": None if document.get("action") is None else _ACTIONS[document["action"]],
     }

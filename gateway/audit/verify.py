@@ -1,13 +1,9 @@
 """`gateway audit verify` (docs/PROTOCOL.md §9): recompute the whole log from its entries and hold every
 stored thing to it.
 
-In index order, streaming in chunks (memory stays O(chunk + log n)), each entry must:
-
-1. exist: indexes are 0..n-1 with no gap;
-2. be canonical RFC 8785 JSON that parses strictly, with ``v`` 1 and ``index`` equal to its row;
-3. have the leaf hash ``SHA-256(0x00 || entry)`` stored beside it, and indexed copies (request id,
-   time, principal, order, decision) equal to its fields, since `audit show` and the authority's
-   own-entry check read those.
+In index order, streaming in chunks (memory stays O(chunk + log n)), each entry is checked on its
+own (:mod:`gateway.audit.entry_checks`: no gap, canonical RFC 8785, its index, leaf hash and
+indexed copies), in worker processes when asked (:mod:`gateway.audit.entry_pool`).
 
 The tree is rebuilt from the leaves (RFC 9162 §2.1.1), keeping only its right edge; every node
 that completes is compared with the stored ``audit_nodes`` row, since proofs are served from those.
@@ -32,32 +28,28 @@ import functools
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select
 
 from crypto import merkle
-from crypto.canonical import canonical_json, parse_if_canonical, parse_json_object
 from crypto.errors import CryptoError, NoteError
 from crypto.note import NoteVerifier
 from gateway.audit.checkpoints import log_size
-from gateway.audit.model import entry_columns
+from gateway.audit.entry_checks import node_failure
+from gateway.audit.entry_pool import entry_batches
 from gateway.audit.signers import ScheduledVerifier, single, verify_by_size
-from gateway.audit.tree import DbTreeSource, prefetched
+from gateway.audit.tree import DbTreeSource, prefetch_statement, prefetched
 from gateway.errors import LogVerificationError, MissingNode
-from gateway.store.tables import AuditCheckpoint, AuditEntry, AuditNode, OrderRow
+from gateway.store.tables import AuditCheckpoint, AuditNode, OrderRow
 
 __all__ = [ "ProgressCallback", "VerifyReport", "verify_log"]
 
-_entries = AuditEntry.__table__  # type: ignore[attr-defined]
 _nodes = AuditNode.__table__  # type: ignore[attr-defined]
 _checkpoints = AuditCheckpoint.__table__  # type: ignore[attr-defined]
 _orders = OrderRow.__table__  # type: ignore[attr-defined]
 
 ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(entries verified, entries to verify)`` after each chunk."""
-
-_COLUMNS = ("request_id", "time_us", "principal", "order_id", "decision", "action")
 
 
 @dataclass(frozen=True)
@@ -80,25 +72,15 @@ class _Checkpoint:
     trusted: bool
 
 
-def _node_ranges(first: int, end: int) -> list[tuple[int, int, int]]:
-    """``(level, lowest, highest)`` index ranges of the nodes whose last leaf is in [first, end)."""
-    ranges = []
-    level = 0
-    while (1 << level) <= end:
-        lowest, highest = ((first + (1 << level)) >> level) - 1, (end >> level) - 1
-        if lowest <= highest:
-            ranges.append((level, lowest, highest))
-        level += 1
-    return ranges
-
-
-def _stored_nodes(connection: Connection, first: int, end: int) -> dict[tuple[int, int], bytes]:
-    ranges = _node_ranges(first, end)
-    if not ranges:
+def _spanning_nodes(connection: Connection, first: int, end: int) -> dict[tuple[int, int], bytes]:
+    """The stored nodes over leaves on both sides of ``first`` whose last leaf is before ``end``: the
+    ones :func:`gateway.audit.entry_checks.check_range` leaves to the caller. Each holds leaves
+    ``first - 1`` and ``first``, so there is at most one a level."""
+    keys = [(level, first >> level) for level in range(1, end.bit_length() + 1)
+            if (first >> level) << level < first and ((first >> level) + 1) << level <= end]
+    if not keys:
         return {}
-    rows = connection.execute(select(_nodes.c.level, _nodes.c.idx, _nodes.c.hash).where(
-        or_(*(and_(_nodes.c.level == lv, _nodes.c.idx.between(lo, hi)) for lv, lo, hi in ranges))))
-    return {(int(lv), int(ix)): bytes(digest) for lv, ix, digest in rows}
+    return {(int(lv), int(ix)): bytes(digest) for lv, ix, digest in connection.execute(prefetch_statement(keys))}
 
 
 def _nodes_past(connection: Connection, size: int) -> list[tuple[int, int]]:
@@ -115,40 +97,6 @@ def _nodes_past(connection: Connection, size: int) -> list[tuple[int, int]]:
 
 def _consistency(source: merkle.TreeHashSource, sizes: tuple[int, int]) -> list[bytes]:
     return merkle.consistency_proof(source, *sizes)
-
-
-def _check_entry(index: int, row: Any) -> bytes:
-    """Check one stored entry; return its leaf hash."""
-    text = row.entry
-    try:
-        raw = text.encode("utf-8")
-        # The common case at C speed: one parse and one encode that must give the text back. Anything
-        # else takes the strict parser and the full serialiser, for the precise reason.
-        document = parse_if_canonical(text)
-        if document is None:
-            document = parse_json_object(raw, what="audit entry")
-            if canonical_json(document) != raw:
-                raise LogVerificationError("the entry is not in canonical RFC 8785 form", index=index)
-    except CryptoError as exc:
-        raise LogVerificationError(f"the entry does not parse: {exc.message}", index=index) from exc
-    except UnicodeEncodeError as exc:
-        raise LogVerificationError("the entry is not UTF-8 text", index=index) from exc
-    if document.get("v") != 1:
-        raise LogVerificationError("the entry is not version 1", index=index)
-    claimed = document.get("index")
-    if claimed != index or isinstance(claimed, bool):
-        raise LogVerificationError(f"the entry stored at index {index} says it is entry {claimed!r}", index=index)
-    digest = merkle.leaf_hash(raw)
-    if bytes(row.leaf_hash) != digest:
-        raise LogVerificationError("the stored leaf hash is not SHA-256(0x00 || entry)", index=index)
-    try:
-        columns = entry_columns(document)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise LogVerificationError("the entry lacks a required field or has one malformed", index=index) from exc
-    for name in _COLUMNS:
-        if getattr(row, name) != columns[name]:
-            raise LogVerificationError(f"the stored {name} column differs from the entry's", index=index)
-    return digest
 
 
 def _check_origin(note: str, origin: str | None, size: int | None) -> None:
@@ -170,7 +118,7 @@ def _check_origin(note: str, origin: str | None, size: int | None) -> None:
 
 def verify_log(connection: Connection, verifier: NoteVerifier | Sequence[ScheduledVerifier], *,
                origin: str | None = None,
-               trusted: Sequence[str] = (), chunk_size: int = 2000,
+               trusted: Sequence[str] = (), chunk_size: int = 2000, jobs: int = 1,
                progress: ProgressCallback | None = None) -> VerifyReport:
     """Verify the whole log on ``connection`` against the gateway's checkpoint key ``verifier``
     (and ``origin``, when given), plus any ``trusted`` signed checkpoints kept outside the database.
@@ -180,9 +128,13 @@ def verify_log(connection: Connection, verifier: NoteVerifier | Sequence[Schedul
     does not verify with ``verifier`` (that is bad input, not a bad log). Safe while the gateway
     writes: it verifies the log as it was when it started, and what is appended meanwhile is left
     for the next run.
+
+    With ``jobs`` above 1 the entries themselves are checked by that many worker processes,
+    ``chunk_size`` at a time (:mod:`gateway.audit.entry_pool`); the tree and the checkpoints are
+    still checked here, in log order, and the failure reported is the same.
     """
-    if chunk_size < 1:
-        raise ValueError("chunk_size must be positive")
+    if chunk_size < 1 or jobs < 1:
+        raise ValueError("chunk_size and jobs must be positive")
     schedule = single(verifier) if isinstance(verifier, NoteVerifier) else list(verifier)
     # Checkpoints first, then the size: every checkpoint read is then within the entries read.
     pending = [_Checkpoint(int(size), str(note), bytes(root), trusted=False) for size, note, root in
@@ -237,35 +189,30 @@ def verify_log(connection: Connection, verifier: NoteVerifier | Sequence[Schedul
             stored_seen += 1
 
     check_checkpoints()
-    while edge.size < upper:
-        first = edge.size
-        rows = connection.execute(
-            select(_entries.c.idx, _entries.c.entry, _entries.c.leaf_hash, *(_entries.c[c] for c in _COLUMNS))
-            .where(_entries.c.idx >= first, _entries.c.idx < upper).order_by(_entries.c.idx).limit(chunk_size)
-        ).all()
-        if not rows:
-            raise LogVerificationError("the entry is missing", index=first)
-        stored = _stored_nodes(connection, first, int(rows[-1].idx) + 1)
-        for row in rows:
-            index = edge.size
-            if int(row.idx) != index:
-                raise LogVerificationError("the entry is missing", index=index)
-            leaf = _check_entry(index, row)
-            if row.decision == "disclosed" and row.order_id is not None:
-                disclosed[row.order_id] += 1
-            for level, node_index, digest in edge.append(leaf):
-                found = stored.get((level, node_index))
-                reason = ("is missing" if found is None else
-                          "does not match the entries" if found != digest else None)
-                if reason is not None:
-                    first_leaf = node_index << level
-                    raise LogVerificationError(
-                        f"the stored tree node over entries {first_leaf}..{first_leaf + (1 << level) - 1} {reason}",
-                        index=first_leaf if level == 0 else None, node=None if level == 0 else (level, node_index))
-                nodes_seen += 1
-            check_checkpoints()
-        if progress is not None:
-            progress(edge.size, upper)
+    batches = entry_batches(connection, upper, chunk=chunk_size, jobs=jobs)
+    try:
+        for batch in batches:
+            first = batch.first
+            spanning = _spanning_nodes(connection, first, first + len(batch.leaves))
+            for leaf in batch.leaves:
+                for level, node_index, digest in edge.append(leaf):
+                    if node_index << level >= first:
+                        continue  # over this batch's leaves alone: check_range compared it
+                    failure = node_failure(level, node_index, spanning.get((level, node_index)), digest)
+                    if failure is not None:
+                        raise failure
+                    nodes_seen += 1
+                if position < len(pending) and pending[position].size == edge.size:
+                    check_checkpoints()
+            # The entries before the one where the batch found a failure are folded in first, so
+            # that a node or checkpoint that fails earlier in the log is the one reported.
+            batch.raise_failure()
+            disclosed.update(batch.disclosed)
+            nodes_seen += batch.nodes
+            if progress is not None:
+                progress(edge.size, upper)
+    finally:
+        batches.close()
 
     if position < len(pending):
         beyond = pending[position]

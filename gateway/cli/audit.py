@@ -31,6 +31,7 @@ from crypto.merkle import leaf_hash, verify_inclusion
 from crypto.note import parse_verifier_key
 from gateway.audit import proofs
 from gateway.audit.checkpoints import CheckpointPolicy, log_size
+from gateway.audit.entry_pool import usable_cpus
 from gateway.audit.model import Decision
 from gateway.audit.signers import ScheduledVerifier, schedule_for, single, verify_by_size
 from gateway.audit.verify import verify_log
@@ -80,6 +81,9 @@ def verify(
     checkpoint: Annotated[list[Path] | None, typer.Option(
         help="a signed checkpoint kept outside the database (e.g. fetched from GET /audit/checkpoint); "
              "the log must contain it. Repeatable.")] = None,
+    jobs: Annotated[int | None, typer.Option(
+        min=1, help="worker processes checking entries (default: the CPUs this process may use); "
+                    "the result does not depend on it")] = None,
 ) -> None:
     """Recompute the whole log from its entries and check every stored checkpoint (docs/PROTOCOL.md §9).
 
@@ -94,6 +98,7 @@ def verify(
             task = bar.add_task("verifying", total=total)
             try:
                 report = verify_log(connection, verifier, origin=config.origin, trusted=trusted,
+                                    jobs=jobs or usable_cpus(),
                                     progress=lambda done, _: bar.update(task, completed=done))
             except LogVerificationError as exc:
                 err_console.print(f"[bold red]audit log does NOT verify[/] at {escape(exc.where)}: "

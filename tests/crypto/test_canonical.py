@@ -82,3 +82,18 @@ def _plain_ascii(value: Any) -> bool:
     if isinstance(value, list):
         return all(_plain_ascii(v) for v in value)
     return True
+
+
+@pytest.mark.parametrize("text", ['{"a":[1.5]}', '{"a":[0,1e5]}', '{"a":[1,-0.0]}', '{"a":[9007199254740992]}',
+                                  '{"a":-9007199254740992}', '{"a":{"b":[[2E3]]}}', '{"a":1.0}'])
+def test_a_float_or_unsafe_integer_anywhere_is_not_taken_as_canonical(text: str) -> None:
+    # orjson reads these without complaint and writes them back unchanged: the check before it must see them.
+    assert parse_if_canonical(text) is None
+
+
+@pytest.mark.parametrize("text", ['{"a":9007199254740991}', '{"a":[-9007199254740991,0]}', '{"t":"12:00:00.5"}',
+                                  '{"s":"x\\":1.5"}', '{"s":"[1.5,2e3]"}'])
+def test_plain_documents_that_look_like_floats_are_still_taken(text: str) -> None:
+    parsed = parse_if_canonical(text)
+    assert parsed is not None
+    assert canonical_json(parsed) == text.encode()

@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parents[2]
 FORBIDDEN = {"gateway", "strawberry", "starlette", "sqlmodel", "sqlalchemy"}
 # What crypto may import besides the standard library, with what those libraries load
 # themselves: PyNaCl's compiled module and its cffi backend.
-ALLOWED_THIRD_PARTY = {"crypto", "nacl", "_sodium", "_cffi_backend", "rfc8785", "typing_extensions"}
+ALLOWED_THIRD_PARTY = {"crypto", "nacl", "_sodium", "_cffi_backend", "rfc8785", "orjson", "typing_extensions"}
 
 PROBE = """
 import importlib, json, sys

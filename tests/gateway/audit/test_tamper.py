@@ -1,10 +1,12 @@
 """`verify_log` finds every kind of tampering with a stored log and names the first entry or
 checkpoint that does not hold (issue 6, "Done when"). The log: 50 entries, a checkpoint every 8
-(and one at 50 when the writer closes)."""
+(and one at 50 when the writer closes). Every case runs twice: entries checked in this process, and
+in two worker processes seven at a time (issue 12), which must name the same first failure."""
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -28,7 +30,14 @@ _nodes = AuditNode.__table__  # type: ignore[attr-defined]
 _checkpoints = AuditCheckpoint.__table__  # type: ignore[attr-defined]
 
 SIZE = 50
+JOBS = 1  # set per test by the ``jobs`` fixture
 CHECKPOINTS = [8, 16, 24, 32, 40, 48, 50]  # and the empty tree's, which `gateway init` signs
+
+
+@pytest.fixture(autouse=True, params=[1, 2], ids=["one-process", "two-workers"])
+def jobs(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.setattr(sys.modules[__name__], "JOBS", request.param)
+    return int(request.param)
 
 
 @pytest.fixture
@@ -50,7 +59,7 @@ def log(db: Database, make_writer: Callable[..., AuditWriter]) -> Database:
 
 def verify(db: Database, verifier: NoteVerifier, **options: Any) -> Any:
     with db.engine.connect() as connection:
-        return verify_log(connection, verifier, chunk_size=7, **options)
+        return verify_log(connection, verifier, chunk_size=7, jobs=JOBS, **options)
 
 
 def fails(db: Database, verifier: NoteVerifier, **options: Any) -> LogVerificationError:
