@@ -277,12 +277,17 @@ def test_a_stored_root_that_differs_from_its_note_is_named(log: Database, verifi
     assert error.checkpoint == 40
 
 
-def test_a_changed_interior_node_is_named(log: Database, verifier: NoteVerifier) -> None:
+# Verified seven entries at a time: (1, 8) lies within entries 14..20, (2, 5) and (3, 1) span two
+# such ranges, so both the per-range check and the one over the whole tree are held to it.
+@pytest.mark.parametrize(("level", "index", "entries"), [(2, 5, "20..23"), (1, 8, "16..17"), (3, 1, "8..15")])
+def test_a_changed_interior_node_is_named(log: Database, verifier: NoteVerifier, level: int, index: int,
+                                          entries: str) -> None:
     with log.engine.begin() as connection:
-        connection.execute(update(_nodes).where(_nodes.c.level == 2, _nodes.c.idx == 5).values(hash=bytes(32)))
+        connection.execute(update(_nodes).where(_nodes.c.level == level, _nodes.c.idx == index)
+                           .values(hash=bytes(32)))
     error = fails(log, verifier)
-    assert error.node == (2, 5)
-    assert "entries 20..23" in error.reason
+    assert error.node == (level, index)
+    assert f"entries {entries}" in error.reason
 
 
 def test_a_changed_indexed_copy_is_named(log: Database, verifier: NoteVerifier) -> None:
