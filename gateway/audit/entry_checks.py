@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from hashlib import sha256
 from operator import itemgetter
 from typing import Any
 
@@ -29,7 +28,7 @@ from gateway.audit.model import entry_columns
 from gateway.errors import LogVerificationError
 from gateway.store.tables import AuditEntry, AuditNode
 
-__all__ = ["EntryBatch", "check_range"]
+__all__ = ["EntryBatch", "check_range", "node_failure"]
 
 _entries = AuditEntry.__table__  # type: ignore[attr-defined]
 _nodes = AuditNode.__table__  # type: ignore[attr-defined]
@@ -77,6 +76,8 @@ def _inner_nodes(connection: Connection, first: int, end: int) -> dict[tuple[int
         if lowest <= highest:
             ranges.append(and_(_nodes.c.level == level, _nodes.c.idx.between(lowest, highest)))
         level += 1
+    if not ranges:
+        return {}
     rows = connection.execute(select(_nodes.c.level, _nodes.c.idx, _nodes.c.hash).where(or_(*ranges))).all()
     return {(int(lv), int(ix)): bytes(digest) for lv, ix, digest in rows}
 
@@ -102,9 +103,7 @@ class _InnerTree:
             if not index & 1 or ((index - 1) << level) < self.first:
                 left[level] = current
                 return None
-            # hashlib directly, not merkle.node_hash: both halves are 32-byte digests computed
-            # here, and this runs for every node of the log.
-            current = sha256(b"\x01" + left[level] + current).digest()
+            current = merkle.node_hash(left[level], current)
             level, index = level + 1, index >> 1
 
 
