@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from nacl.signing import SigningKey
@@ -35,13 +36,14 @@ _CHUNK = 20_000
 
 
 def fill_log(url: str, entries: int, *, key: SigningKey, origin: str, every_entries: int = 256,
-             principal: str = "bench-authority", order_id: str | None = None, disclosed: int = 0,
+             principal: str = "bench-authority", order_ids: Sequence[str] = (), disclosed: int = 0,
              start: datetime | None = None) -> float:
     """Append ``entries`` entries to the empty log at ``url``; return the seconds it took.
 
-    The first ``disclosed`` entries are disclosures on ``order_id`` (and the order's counter is
-    charged for them, as the writer would); the rest are refusals, the commonest entry in a log
-    under attack. Everything else in each entry is what the gateway writes."""
+    The first ``disclosed`` times ``len(order_ids)`` entries are disclosures, ``disclosed`` on each
+    order in turn (and each order's counter is charged for them, as the writer would); the rest
+    are refusals, the commonest entry in a log under attack. Everything else in each entry is what
+    the gateway writes."""
     began = time.perf_counter()
     engine = create_engine(url)
     edge = merkle.RightEdge()
@@ -53,7 +55,8 @@ def fill_log(url: str, entries: int, *, key: SigningKey, origin: str, every_entr
             checkpoints: list[dict[str, object]] = []
             for _ in range(min(_CHUNK, entries - edge.size)):
                 index = edge.size
-                disclosure = index < disclosed and order_id is not None
+                disclosure = index < disclosed * len(order_ids)
+                order_id = order_ids[index % len(order_ids)] if disclosure else None
                 event = AuditEvent(
                     request_id=f"req_{index:024x}", time=moment + timedelta(microseconds=index * 1000),
                     decision=Decision.DISCLOSED if disclosure else Decision.REFUSED,
@@ -82,10 +85,11 @@ def fill_log(url: str, entries: int, *, key: SigningKey, origin: str, every_entr
                 connection.execute(insert(_nodes), nodes)
                 if checkpoints:
                     connection.execute(insert(_checkpoints), checkpoints)
-        if order_id is not None and disclosed:
+        if order_ids and disclosed:
             with engine.begin() as connection:
-                connection.execute(update(_orders).where(_orders.c.id == order_id)
-                                   .values(queries_used=min(disclosed, entries)))
+                for number, order_id in enumerate(order_ids):
+                    charged = len(range(number, min(entries, disclosed * len(order_ids)), len(order_ids)))
+                    connection.execute(update(_orders).where(_orders.c.id == order_id).values(queries_used=charged))
     finally:
         engine.dispose()
     return time.perf_counter() - began

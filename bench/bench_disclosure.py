@@ -341,19 +341,26 @@ def main() -> int:
                 f"{verdict(0 <= in_flight <= args.connections * (args.rounds + 3))}")
 
         if args.log_entries:
+            if args.log_entries < USED * max(1, args.flat_rounds):
+                raise SystemExit(f"--log-entries must hold {USED:,} disclosures for each of the --flat-rounds "
+                                 f"orders: at least {USED * max(1, args.flat_rounds):,}")
             with fresh_database(tmp, args.postgres, "small") as small_settings, \
                     fresh_database(tmp, args.postgres, "big") as settings:
+                rounds = max(1, args.flat_rounds)
                 small = prepare(small_settings, 1)
-                big = prepare(settings, 2)
+                # One used order a round, so that each run starts at 9,000 used and has the 1,000
+                # left to itself: a run of one second takes more than 1,000 / rounds.
+                big = prepare(settings, 1 + rounds)
+                used_orders = big.orders[1:]
                 key = load_gateway_keys(settings).signing_key
                 took = fill_log(settings.sqlalchemy_url, args.log_entries, key=key, origin=settings.origin,
-                                order_id=big.orders[1], disclosed=USED)
-                say(f"\nlog pre-filled with {args.log_entries:,} entries in {took:.0f} s "
-                    f"(order {USED:,} of {MAX_QUERIES:,} used); one client, p50 ms, alternating with a fresh log:")
-                rounds = max(1, args.flat_rounds)
-                # Every order has 10,000 queries, and the used one 1,000 left: shared out over the rounds.
+                                order_ids=used_orders, disclosed=USED)
+                say(f"\nlog pre-filled with {args.log_entries:,} entries in {took:.0f} s ({len(used_orders)} "
+                    f"orders with {USED:,} of {MAX_QUERIES:,} used, one a round); one client, p50 ms, alternating "
+                    "with a fresh log:")
+                # Every order has 10,000 queries: the fresh ones' shared out over the rounds.
                 budget = min(int(args.one_client_seconds * 2000), (MAX_QUERIES - 200) // rounds)
-                used_budget = (MAX_QUERIES - USED) // rounds - 1
+                used_budget = MAX_QUERIES - USED - 1
                 fresh_gateway, fport = serve_gateway(small_settings, tmp)
                 gateway, gport = serve_gateway(settings, tmp)
                 fresh_runs: list[Result] = []
@@ -368,7 +375,7 @@ def main() -> int:
                                                      budget))
                         big_runs.append(one_client(wrk, gport, big, big.orders[0], args.one_client_seconds, budget))
                         # A short run, so that it never reaches max_queries (non-2xx would say it did).
-                        used_runs.append(one_client(wrk, gport, big, big.orders[1], 1.0, used_budget))
+                        used_runs.append(one_client(wrk, gport, big, used_orders[number], 1.0, used_budget))
                         say(f"  {number + 1:<6}{fresh_runs[-1].p50_ms:>10.2f}{big_runs[-1].p50_ms:>22.2f}"
                             f"{used_runs[-1].p50_ms:>21.2f}")
                 finally:
