@@ -17,11 +17,11 @@ _SAFE_INTEGER = 2**53 - 1  # I-JSON (RFC 7493 §2.2): larger integers are not ex
 
 
 def _plain(value: Any) -> bool:
-    """Whether RFC 8785 of ``value`` is exactly ``json.dumps`` with sorted keys: objects with ASCII
-    keys (where UTF-16 and code point order agree, RFC 8785 §3.2.3), strings, safe integers,
-    booleans and null, nested at most 32 deep. JCS escapes strings as JSON.stringify does
-    (§3.2.2.2): the two control escapes and the six-character form are the ones ``json.dumps``
-    writes. Floats, big integers and anything else take the full serialiser.
+    """Whether RFC 8785 of ``value`` is exactly orjson's encoding with sorted keys (``json.dumps``'s
+    too): objects with ASCII keys (where UTF-16 and code point order agree, RFC 8785 §3.2.3),
+    strings, safe integers, booleans and null, nested at most 32 deep. JCS escapes strings as
+    JSON.stringify does (§3.2.2.2): the two control escapes and the six-character form are the
+    ones both write. Floats, big integers and anything else take the full serialiser.
 
     Iterative, with only containers on the stack: this check runs on every audit entry and sealed
     record written, and a recursive call per value cost more than the encoding it guards."""

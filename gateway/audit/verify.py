@@ -202,8 +202,8 @@ def verify_log(connection: Connection, verifier: NoteVerifier | Sequence[Schedul
                     if failure is not None:
                         raise failure
                     nodes_seen += 1
-                if position < len(pending) and pending[position].size == edge.size:
-                    check_checkpoints()
+                if position < len(pending) and pending[position].size == edge.size:  # check_checkpoints' own
+                    check_checkpoints()  # test, asked first: a call per entry of the log costs more than it does
             # The entries before the one where the batch found a failure are folded in first, so
             # that a node or checkpoint that fails earlier in the log is the one reported.
             batch.raise_failure()
