@@ -119,7 +119,14 @@ def writer_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # On the driver's connection: through exec_driver_sql, SQLAlchemy's execution machinery
+        # costs more than the statement, once per batch. A failure (the lock not granted within
+        # busy_timeout) fails the batch, as any other, with AuditUnavailable.
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+        finally:
+            cursor.close()
 
     return engine
 
