@@ -221,7 +221,7 @@ class PrincipalRegistry:
         # (PostgreSQL refuses a NUL in text: that would be a 500, not a refusal).
         if not _ID.fullmatch(principal_id):
             raise _unknown()
-        with self.db.engine.connect() as connection:
+        with self.db.reads() as connection:
             version = current(connection)
             cached = self._tokens.get((principal_id, kid))
             if cached is not None and cached[0] == version and version >= 0:

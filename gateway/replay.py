@@ -44,7 +44,7 @@ class ReplayStore:
         """Refuse a jti recorded already, without recording it: the audit writer records it in the
         request's own commit (:class:`gateway.audit.model.AuditEvent` ``consume_token``), and
         refuses it there too if another request recorded it meanwhile."""
-        with self.db.engine.connect() as connection:
+        with self.db.reads() as connection:
             found = connection.execute(_SEEN, {"issuer": issuer, "jti": jti}).first()
         if found is not None:
             raise replayed()

@@ -213,6 +213,11 @@ class GraphQLEndpoint:
     def _process(self, authorization: list[str], body: bytes, event: AuditEvent,
                  labels: dict[str, str]) -> _Handled:
         """Authenticate and run the operation (in a worker thread: it touches the database)."""
+        with self.services.db.request_reads():
+            return self._process_reading(authorization, body, event, labels)
+
+    def _process_reading(self, authorization: list[str], body: bytes, event: AuditEvent,
+                         labels: dict[str, str]) -> _Handled:
         services = self.services
         now_s = int(event.time.timestamp())
         try:

@@ -504,7 +504,7 @@ class Orders:
         suspended reviewer or a retired key stops counting on the next request in every process."""
         if not is_gateway_id(order_id):
             raise OrderNotFound(_NO_ORDER)
-        with self.db.engine.connect() as connection:
+        with self.db.reads() as connection:
             version = current(connection)
             row = connection.execute(_LOAD_ORDER, {"order_id": order_id}).first()
             if row is None or (authority_id is not None and row.authority_id != authority_id):

@@ -193,7 +193,7 @@ class SubjectStore:
         if not SUBJECT_ID.fullmatch(subject_id):
             return None
         # A bare connection, not an ORM session: reads on the disclosure path need no unit of work.
-        with self._db.engine.connect() as session:
+        with self._db.reads() as session:
             sealed = session.execute(self._read_sealed, {"id": subject_id}).scalar_one_or_none()
         if sealed is None:
             return None
@@ -222,7 +222,7 @@ class SubjectStore:
     def exists(self, subject_id: str) -> bool:
         if not SUBJECT_ID.fullmatch(subject_id):
             return False
-        with self._db.engine.connect() as session:
+        with self._db.reads() as session:
             found = session.execute(
                 select(self._subjects.c.id).where(self._subjects.c.id == subject_id)
             ).scalar_one_or_none()
@@ -234,7 +234,7 @@ class SubjectStore:
 
     def _lookup(self, kind: str, normalised: str) -> SubjectId | None:
         digest = self._vault.blind_index(kind, normalised)
-        with self._db.engine.connect() as session:
+        with self._db.reads() as session:
             found = session.execute(self._read_index, {"kind": kind, "digest": digest}).scalar_one_or_none()
         return None if found is None else SubjectId(found)
 

@@ -5,17 +5,19 @@
 - Cached order verification is dropped by every replica on one database when a reviewer is
   suspended, a key retired or the order revoked, on the very next request.
 - A token sent twice at once discloses once, even though its jti is recorded only at commit.
+- A disclosure's reads (token key, jti, order, subject) share one pooled connection.
 SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from gateway.principals import PrincipalRegistry
 from tests.support.harness import running_gateway
@@ -142,3 +144,22 @@ def test_audit_verify_holds_each_stored_count_to_the_log(world: World) -> None:
         with services.db.engine.connect() as connection, pytest.raises(LogVerificationError) as caught:
             verify_log(connection, verifier)
         assert caught.value.order == order["id"] and "2 disclosures" in caught.value.reason
+
+
+def test_a_disclosure_reads_through_one_pooled_connection(world: World) -> None:
+    order = world.active_order(maxQueries=5)
+    assert disclosures(world, order["id"], 1) == [None]  # the caches are warm: only per-request reads remain
+    checkouts: list[str] = []
+
+    def checked_out(*_: Any) -> None:
+        name = threading.current_thread().name
+        if name.startswith("AnyIO worker"):  # the request's thread; the checkpointer polls from its own
+            checkouts.append(name)
+
+    engine = world.gateway.services.db.engine
+    event.listen(engine, "checkout", checked_out)
+    try:
+        assert disclosures(world, order["id"], 1) == [None]
+    finally:
+        event.remove(engine, "checkout", checked_out)
+    assert len(checkouts) == 1
