@@ -34,20 +34,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from nacl.signing import SigningKey
-from sqlalchemy import Connection, Engine, bindparam, create_engine, event, insert, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 
 from crypto.canonical import canonical_json
 from crypto.encoding import b64encode
 from crypto.merkle import leaf_hash
-from gateway.audit.checkpoints import CheckpointPolicy, latest_checkpoint, log_size, make_checkpoint
+from gateway.audit.checkpoints import CheckpointPolicy, latest_checkpoint, make_checkpoint
 from gateway.audit.model import AuditEvent, AuditReceipt, Decision, entry_columns, entry_document
 from gateway.audit.tree import DbTreeSource, completed_nodes
 from gateway.errors import AuditUnavailable
+from gateway.store.driver_statements import DriverStatement
 from gateway.store.engine import apply_sqlite_pragmas
 from gateway.store.tables import AuditEntry, AuditNode, OrderRow, SeenToken
-from gateway.usage import stored_usage, trusted_usage, usage_columns, usage_mac
+from gateway.usage import StoredUsage, trusted_usage, usage_columns, usage_mac
 
 __all__ = ["AuditWriter", "writer_engine"]
 
@@ -58,6 +59,7 @@ _nodes = AuditNode.__table__  # type: ignore[attr-defined]
 _orders = OrderRow.__table__  # type: ignore[attr-defined]
 _seen = SeenToken.__table__  # type: ignore[attr-defined]
 # Built once: on this path building a statement costs more than the database takes to run it.
+_LOG_SIZE = select(func.max(_entries.c.idx))
 _INSERT_ENTRIES = insert(_entries)
 _INSERT_NODES = insert(_nodes)
 _LOAD_USAGE = select(*usage_columns()).where(_orders.c.id == bindparam("order_id"))
@@ -164,6 +166,13 @@ class AuditWriter:
         self._monotonic = monotonic  # the timed-checkpoint clock; a parameter so tests never wait on it
         self.dialect = self.engine.dialect.name
         self.usage_key = usage_key
+        # The statements of every batch, on the driver's cursor (gateway/store/driver_statements.py);
+        # the inserts are compiled for the columns their rows carry, on first use.
+        dialect = self.engine.dialect
+        self._log_size = DriverStatement(_LOG_SIZE, dialect)
+        self._load_usage = DriverStatement(_LOAD_USAGE, dialect)
+        self._charge_order = DriverStatement(_CHARGE, dialect)
+        self._inserts: dict[tuple[int, tuple[str, ...]], DriverStatement] = {}
         self._insert_tokens = ((postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(_seen)
                                .on_conflict_do_nothing(index_elements=["issuer", "jti"])
                                .returning(_seen.c.issuer, _seen.c.jti))
@@ -301,16 +310,29 @@ class AuditWriter:
         replayed.update(offset for token, (offset, _) in first.items() if token not in inserted)
         return replayed
 
+    def _insert(self, statement: Any, connection: Connection, rows: list[dict[str, object]]) -> None:
+        if not rows:
+            return
+        key = (id(statement), tuple(rows[0]))
+        if any(tuple(row) != key[1] for row in rows):  # one statement for all: each row must fill it alike
+            raise ValueError("the rows of one insert must carry the same columns")
+        compiled = self._inserts.get(key)
+        if compiled is None:
+            compiled = self._inserts[key] = DriverStatement(statement, self.engine.dialect, columns=key[1])
+        compiled.many(connection, rows)
+
     def _charge(self, connection: Connection, order_id: str, max_queries: int, index: int,
                 charges: dict[str, tuple[int, int]]) -> bool:
         """Count one query against ``order_id`` for the entry at ``index``, unless it is used up."""
         if order_id in charges:
             used = charges[order_id][0]
         else:
-            row = connection.execute(_LOAD_USAGE, {"order_id": order_id}).first()
-            if row is None:
+            found = self._load_usage.rows(connection, {"order_id": order_id})
+            if not found:
                 return False
-            used = trusted_usage(connection, stored_usage(order_id, row), self.usage_key)
+            queries_used, usage_index, mac, later = found[0]  # usage_columns(), in its order
+            stored = StoredUsage(order_id, int(queries_used), usage_index, mac, later)
+            used = trusted_usage(connection, stored, self.usage_key)
         if used >= max_queries:
             return False
         charges[order_id] = (used + 1, index)
@@ -370,7 +392,8 @@ class AuditWriter:
 
     def _write(self, connection: Connection, events: list[AuditEvent]) -> tuple[list[AuditReceipt], _Edge]:
         self._lock_log(connection)
-        size = log_size(connection)
+        (last,) = self._log_size.rows(connection)[0]
+        size = 0 if last is None else int(last) + 1
         rows: list[dict[str, object]] = []
         receipts: list[AuditReceipt] = []
         leaves: list[bytes] = []
@@ -398,14 +421,14 @@ class AuditWriter:
             receipts.append(AuditReceipt(item.request_id, index, b64encode(digest), decision, code))
         for order_id, (used, last) in charges.items():
             mac = None if self.usage_key is None else usage_mac(self.usage_key, order_id, used, last)
-            connection.execute(_CHARGE, {"order_id": order_id, "used": used,
-                                         "last": None if mac is None else last, "mac": mac})
-        connection.execute(_INSERT_ENTRIES, rows)
+            self._charge_order.rows(connection, {"order_id": order_id, "used": used,
+                                                 "last": None if mac is None else last, "mac": mac})
+        self._insert(_INSERT_ENTRIES, connection, rows)
         source = DbTreeSource(connection)
         if self._edge is not None and self._edge[0] == size:
             source.remember(self._edge[1])
         nodes = completed_nodes(source, size, leaves)
-        connection.execute(_INSERT_NODES, nodes)
+        self._insert(_INSERT_NODES, connection, nodes)
         new_size = size + len(events)
         if new_size // self.policy.every_entries > size // self.policy.every_entries:
             make_checkpoint(connection, origin=self.origin, key=self.checkpoint_key, force=False, size=new_size)

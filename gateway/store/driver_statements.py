@@ -1,0 +1,74 @@
+"""Core statements compiled once for a dialect and run on the driver's cursor, for the audit
+writer's per-batch path.
+
+Why not ``Connection.execute``: there SQLAlchemy's execution machinery (events, the compiled-cache
+lookup, parameter processing, result objects) costs several times what SQLite takes to run the
+statement (15-50 µs against 2-5 µs here), the writer runs five such statements in every batch, and
+every request waits for its batch. The statements stay SQLAlchemy Core, compiled by the dialect (no
+SQL is written by hand); they run on the cursor of the connection's own transaction; and the
+driver's errors are raised as SQLAlchemy's (``IntegrityError``, ``DataError``, …), so callers
+handle them exactly as before. Parameters go to the driver as they are, so only for columns whose
+values it takes unconverted: integers, text, bytes and NULL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+
+__all__ = ["DriverStatement"]
+
+
+class DriverStatement:
+    """``statement`` compiled for ``dialect``; for an INSERT, ``columns`` names the columns its rows carry."""
+
+    def __init__(self, statement: ClauseElement, dialect: Dialect, *, columns: Sequence[str] | None = None) -> None:
+        compiled = cast(SQLCompiler, statement.compile(dialect=dialect,
+                                                       column_keys=list(columns) if columns is not None else None))
+        self.sql = compiled.string
+        self._dialect = dialect
+        self._positional = compiled.positional
+        self._names = tuple(compiled.positiontup or ()) if compiled.positional else tuple(compiled.binds)
+        # Values the statement carries itself (a literal in a WHERE clause becomes a bound parameter).
+        self._fixed = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
+
+    def rows(self, connection: Connection, values: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run the statement once; its result rows (none for a statement that returns none)."""
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(self.sql, self._arguments(values or {}))
+            return list(cursor.fetchall()) if cursor.description is not None else []
+        except self._dialect.loaded_dbapi.Error as exc:
+            raise self._wrapped(exc) from exc
+        finally:
+            cursor.close()
+
+    def many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run the statement once for each of ``rows`` (an INSERT's rows, say); nothing if there are none."""
+        if not rows:
+            return
+        cursor = connection.connection.cursor()
+        try:
+            arguments: Any = [self._arguments(row) for row in rows]
+            cursor.executemany(self.sql, arguments)
+        except self._dialect.loaded_dbapi.Error as exc:
+            raise self._wrapped(exc) from exc
+        finally:
+            cursor.close()
+
+    def _arguments(self, values: Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
+        merged = self._fixed | dict(values) if self._fixed else values
+        if self._positional:
+            return tuple(merged[name] for name in self._names)
+        return {name: merged[name] for name in self._names}
+
+    def _wrapped(self, error: Exception) -> BaseException:
+        # Without the parameters: SQLAlchemy would render them into the message, and they are entries.
+        return DBAPIError.instance(self.sql, None, error, self._dialect.loaded_dbapi.Error, hide_parameters=True,
+                                   dialect=self._dialect)
