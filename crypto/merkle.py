@@ -169,6 +169,32 @@ class RightEdge:
         self.size += 1
         return nodes
 
+    def extend(self, leaf_hashes: Sequence[bytes], *, report_before: int) -> list[SubtreeNode]:
+        """Append every leaf of ``leaf_hashes``, as :meth:`append` one by one, and return only the
+        nodes above level 0 that they complete and that cover a leaf before index ``report_before``.
+
+        For a verifier that has checked a range's own nodes elsewhere and still has to check the
+        ones that reach back into the tree before it: one loop over the range, no list a leaf.
+        Raises :class:`ProofError` for a leaf hash that is not 32 bytes or a tree that would overflow."""
+        if len(leaf_hashes) > _MAX_COUNT - self.size:
+            raise ProofError("the tree is full (2**64 - 1 leaves)")
+        edge, sha256, prefix = self._edge, hashlib.sha256, _NODE_PREFIX
+        reported: list[SubtreeNode] = []
+        size = self.size
+        for leaf_hash in leaf_hashes:
+            if type(leaf_hash) is not bytes or len(leaf_hash) != HASH_SIZE:
+                raise ProofError(f"leaf hash must be {HASH_SIZE} bytes")
+            index, level, current = size, 0, leaf_hash
+            while index & 1:
+                current = sha256(prefix + edge.pop(level) + current).digest()
+                level, index = level + 1, index >> 1
+                if index << level < report_before:
+                    reported.append((level, index, current))
+            edge[level] = current
+            size += 1
+            self.size = size
+        return reported
+
     def root(self) -> bytes:
         """The root hash of the leaves appended so far (RFC 9162 §2.1.1)."""
         levels = sorted(self._edge)

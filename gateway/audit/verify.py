@@ -192,18 +192,22 @@ def verify_log(connection: Connection, verifier: NoteVerifier | Sequence[Schedul
     batches = entry_batches(connection, upper, chunk=chunk_size, jobs=jobs)
     try:
         for batch in batches:
-            first = batch.first
-            spanning = _spanning_nodes(connection, first, first + len(batch.leaves))
-            for leaf in batch.leaves:
-                for level, node_index, digest in edge.append(leaf):
-                    if node_index << level >= first:
-                        continue  # over this batch's leaves alone: check_range compared it
+            first, leaves = batch.first, batch.leaves
+            spanning = _spanning_nodes(connection, first, first + len(leaves))
+            done = 0
+            while done < len(leaves):
+                # Up to the next checkpoint inside the batch, or its end: each is checked at its size.
+                until = len(leaves)
+                if position < len(pending) and first + done < pending[position].size < first + until:
+                    until = pending[position].size - first
+                # Only the nodes reaching back before the batch: check_range compared those over its leaves alone.
+                for level, node_index, digest in edge.extend(leaves[done:until], report_before=first):
                     failure = node_failure(level, node_index, spanning.get((level, node_index)), digest)
                     if failure is not None:
                         raise failure
                     nodes_seen += 1
-                if position < len(pending) and pending[position].size == edge.size:  # check_checkpoints' own
-                    check_checkpoints()  # test, asked first: a call per entry of the log costs more than it does
+                done = until
+                check_checkpoints()
             # The entries before the one where the batch found a failure are folded in first, so
             # that a node or checkpoint that fails earlier in the log is the one reported.
             batch.raise_failure()

@@ -518,3 +518,30 @@ def test_the_right_edge_reports_every_node_and_the_root_of_every_size() -> None:
         assert edge.append(leaf) == expected
         tree.append(leaf)
         assert (edge.size, edge.root()) == (tree.size, root(tree, tree.size))
+
+
+@pytest.mark.parametrize(("start", "count", "report_before"), [(0, 300, 0), (0, 300, 300), (5, 64, 5), (64, 64, 64),
+                                                                (100, 157, 37), (255, 1, 255), (7, 0, 7)])
+def test_extend_is_append_one_by_one_reporting_only_the_nodes_reaching_back(start: int, count: int,
+                                                                            report_before: int) -> None:
+    leaves = [leaf_hash(n.to_bytes(4, "big")) for n in range(start + count)]
+    one_by_one, extended = RightEdge(), RightEdge()
+    for leaf in leaves[:start]:
+        one_by_one.append(leaf)
+        extended.append(leaf)
+    expected = [node for leaf in leaves[start:] for node in one_by_one.append(leaf)
+                if node[0] > 0 and node[1] << node[0] < report_before]
+    assert extended.extend(leaves[start:], report_before=report_before) == expected
+    assert (extended.size, extended.root()) == (one_by_one.size, one_by_one.root())
+    if start and count > 1 and report_before == start:
+        assert expected  # the case reaches back into the tree before the range: something is reported
+
+
+def test_extend_refuses_a_malformed_leaf_after_appending_the_ones_before_it() -> None:
+    edge, reference = RightEdge(), RightEdge()
+    good = [leaf_hash(bytes([n])) for n in range(3)]
+    for leaf in good:
+        reference.append(leaf)
+    with pytest.raises(ProofError, match="32 bytes"):
+        edge.extend([*good, b"short"], report_before=0)
+    assert (edge.size, edge.root()) == (reference.size, reference.root())
