@@ -80,7 +80,7 @@ def _spanning_nodes(connection: Connection, first: int, end: int) -> dict[tuple[
             if (first >> level) << level < first and ((first >> level) + 1) << level <= end]
     if not keys:
         return {}
-    return {(int(lv), int(ix)): bytes(digest) for lv, ix, digest in connection.execute(prefetch_statement(keys))}
+    return {(int(lv), int(ix)): bytes(digest) for lv, ix, digest in connection.execute(*prefetch_statement(keys))}
 
 
 def _nodes_past(connection: Connection, size: int) -> list[tuple[int, int]]:

@@ -39,7 +39,7 @@ def per_request_statements(gateway: Harness) -> dict[str, tuple[Executable, dict
         "writer: tree node": (select(_nodes.c.hash).where(_nodes.c.level == bindparam("l"),
                                                           _nodes.c.idx == bindparam("i")), {"l": 0, "i": 5}),
         "count fallback (one order's own entries)": (count_disclosures("ord_x"), {}),
-        "writer and proofs: tree nodes at once": (prefetch_statement([(0, 6), (1, 2), (3, 0)]), {}),
+        "writer and proofs: tree nodes at once": prefetch_statement([(0, 6), (1, 2), (3, 0)]),
     }
 
 
