@@ -35,7 +35,7 @@ from gateway.api.ratelimit import Admission, DurableSummaries, FloodControl, sum
 from gateway.api.request_log import AUDIT_INDEX, REQUEST_ID
 from gateway.api.scope import analyse, coerce_variables
 from gateway.audit.model import AuditEvent, AuditReceipt, Decision
-from gateway.auth import Caller, authenticate, single_authorization
+from gateway.auth import Caller, authenticate, bearer_token, single_authorization
 from gateway.errors import (
     AuditUnavailable,
     BadRequest,
@@ -142,8 +142,11 @@ class GraphQLEndpoint:
         handled: _Handled
         try:
             body = await self._read_body(request)
-            handled = await self.in_thread(self._process, request.headers.getlist("authorization"), body, event,
-                                           labels)
+            authorization = request.headers.getlist("authorization")
+            # No database and no key in this check, so no worker thread: a request without a
+            # well-formed bearer header (the flood that flood control counts) is refused here.
+            bearer_token(single_authorization(authorization))
+            handled = await self.in_thread(self._process, authorization, body, event, labels)
         except GatewayError as exc:
             handled = _Handled(event=event, error=exc)
         except ClientDisconnect:

@@ -6,10 +6,13 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from nacl.signing import SigningKey
 
+from gateway.api.http import GraphQLEndpoint
 from gateway.principals import PrincipalRegistry, Role
 from tests.support.harness import Harness, running_gateway
 from tests.support.jwt import b64url, kid_of, mint
@@ -44,6 +47,27 @@ def test_missing_or_non_bearer_authorization_is_unauthenticated(gateway: Harness
     assert_refused(gateway.post(None, WHOAMI, headers={"authorization": "Basic dXNlcjpwYXNz"}), 401,
                    "UNAUTHENTICATED")
     assert_refused(gateway.post(None, WHOAMI, headers={"authorization": "Bearer "}), 401, "UNAUTHENTICATED")
+
+
+def test_a_request_without_a_bearer_header_is_refused_on_the_event_loop(gateway: Harness,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The flood flood control counts takes no worker thread; a signed request still takes one."""
+    ran_in_threads: list[str] = []
+    in_thread = GraphQLEndpoint.in_thread
+
+    async def counted(self: GraphQLEndpoint, function: Callable[..., Any], *args: Any) -> Any:
+        ran_in_threads.append(function.__name__)
+        return await in_thread(self, function, *args)
+
+    monkeypatch.setattr(GraphQLEndpoint, "in_thread", counted)
+    assert_refused(gateway.post(None, WHOAMI), 401, "UNAUTHENTICATED")
+    assert_refused(gateway.post(None, WHOAMI, headers={"authorization": "Basic dXNlcjpwYXNz"}), 401,
+                   "UNAUTHENTICATED")
+    assert ran_in_threads == []
+    bka = gateway.add(Role.AUTHORITY, "bka-de")
+    assert gateway.post(bka, WHOAMI).status_code == 200
+    assert ran_in_threads == ["_process"]
+    assert gateway.audit_size() == 3
 
 
 @pytest.mark.parametrize(
