@@ -69,8 +69,10 @@ def usage_columns() -> tuple[Any, ...]:
     return (_orders.c.queries_used, _orders.c.usage_index, _orders.c.usage_mac, later.label("later_disclosure"))
 
 
-def stored_usage(order_id: str, row: Any) -> StoredUsage:
-    return StoredUsage(order_id, int(row.queries_used), row.usage_index, row.usage_mac, row.later_disclosure)
+def stored_usage(order_id: str, queries_used: int, usage_index: int | None, mac: bytes | None,
+                 later: int | None) -> StoredUsage:
+    """The values of :func:`usage_columns`, in its order, as read for ``order_id``."""
+    return StoredUsage(order_id, int(queries_used), usage_index, mac, later)
 
 
 def later_disclosure(order_id: str, index: int) -> Select[Any]:

@@ -13,7 +13,8 @@ from crypto.note import sign_checkpoint
 from gateway.audit.tree import DbTreeSource
 from gateway.store.tables import AuditCheckpoint, AuditEntry
 
-__all__ = ["CheckpointPolicy", "latest_checkpoint", "log_size", "make_checkpoint", "note_name", "stored_checkpoint"]
+__all__ = ["LOG_SIZE_STATEMENT", "CheckpointPolicy", "latest_checkpoint", "log_size", "make_checkpoint", "note_name",
+           "size_after", "stored_checkpoint"]
 
 _entries = AuditEntry.__table__  # type: ignore[attr-defined]
 _checkpoints = AuditCheckpoint.__table__  # type: ignore[attr-defined]
@@ -28,13 +29,18 @@ class CheckpointPolicy:
     every_seconds: float = 60.0
 
 
-_MAX_INDEX = select(func.max(_entries.c.idx))
+LOG_SIZE_STATEMENT = select(func.max(_entries.c.idx))
+"""The highest index (a primary-key lookup, not a count); :func:`size_after` turns it into the size."""
+
+
+def size_after(last_index: int | None) -> int:
+    """The number of entries when ``last_index`` is the highest (None: the log is empty)."""
+    return 0 if last_index is None else int(last_index) + 1
 
 
 def log_size(connection: Connection) -> int:
-    """The number of entries: one past the highest index (a primary-key lookup, not a count)."""
-    last = connection.execute(_MAX_INDEX).scalar_one()
-    return 0 if last is None else int(last) + 1
+    """The number of entries: one past the highest index."""
+    return size_after(connection.execute(LOG_SIZE_STATEMENT).scalar_one())
 
 
 def note_name(origin: str) -> str:

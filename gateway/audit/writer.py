@@ -34,21 +34,27 @@ from dataclasses import dataclass
 from typing import Any
 
 from nacl.signing import SigningKey
-from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 
 from crypto.canonical import canonical_json
 from crypto.encoding import b64encode
 from crypto.merkle import leaf_hash
-from gateway.audit.checkpoints import CheckpointPolicy, latest_checkpoint, make_checkpoint
+from gateway.audit.checkpoints import (
+    LOG_SIZE_STATEMENT,
+    CheckpointPolicy,
+    latest_checkpoint,
+    make_checkpoint,
+    size_after,
+)
 from gateway.audit.model import AuditEvent, AuditReceipt, Decision, entry_columns, entry_document
 from gateway.audit.tree import DbTreeSource, completed_nodes
 from gateway.errors import AuditUnavailable
 from gateway.store.driver_statements import DriverStatement
 from gateway.store.engine import apply_sqlite_pragmas
 from gateway.store.tables import AuditEntry, AuditNode, OrderRow, SeenToken
-from gateway.usage import StoredUsage, trusted_usage, usage_columns, usage_mac
+from gateway.usage import stored_usage, trusted_usage, usage_columns, usage_mac
 
 __all__ = ["AuditWriter", "writer_engine"]
 
@@ -59,7 +65,6 @@ _nodes = AuditNode.__table__  # type: ignore[attr-defined]
 _orders = OrderRow.__table__  # type: ignore[attr-defined]
 _seen = SeenToken.__table__  # type: ignore[attr-defined]
 # Built once: on this path building a statement costs more than the database takes to run it.
-_LOG_SIZE = select(func.max(_entries.c.idx))
 _INSERT_ENTRIES = insert(_entries)
 _INSERT_NODES = insert(_nodes)
 _LOAD_USAGE = select(*usage_columns()).where(_orders.c.id == bindparam("order_id"))
@@ -169,7 +174,7 @@ class AuditWriter:
         # The statements of every batch, on the driver's cursor (gateway/store/driver_statements.py);
         # the inserts are compiled for the columns their rows carry, on first use.
         dialect = self.engine.dialect
-        self._log_size = DriverStatement(_LOG_SIZE, dialect)
+        self._log_size = DriverStatement(LOG_SIZE_STATEMENT, dialect)
         self._load_usage = DriverStatement(_LOAD_USAGE, dialect)
         self._charge_order = DriverStatement(_CHARGE, dialect)
         self._inserts: dict[tuple[int, tuple[str, ...]], DriverStatement] = {}
@@ -330,9 +335,7 @@ class AuditWriter:
             found = self._load_usage.rows(connection, {"order_id": order_id})
             if not found:
                 return False
-            queries_used, usage_index, mac, later = found[0]  # usage_columns(), in its order
-            stored = StoredUsage(order_id, int(queries_used), usage_index, mac, later)
-            used = trusted_usage(connection, stored, self.usage_key)
+            used = trusted_usage(connection, stored_usage(order_id, *found[0]), self.usage_key)
         if used >= max_queries:
             return False
         charges[order_id] = (used + 1, index)
@@ -392,8 +395,7 @@ class AuditWriter:
 
     def _write(self, connection: Connection, events: list[AuditEvent]) -> tuple[list[AuditReceipt], _Edge]:
         self._lock_log(connection)
-        (last,) = self._log_size.rows(connection)[0]
-        size = 0 if last is None else int(last) + 1
+        size = size_after(self._log_size.rows(connection)[0][0])
         rows: list[dict[str, object]] = []
         receipts: list[AuditReceipt] = []
         leaves: list[bytes] = []

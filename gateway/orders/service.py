@@ -510,7 +510,8 @@ class Orders:
             if row is None or (authority_id is not None and row.authority_id != authority_id):
                 # Another authority's order is answered as no order at all, after the same one read.
                 raise OrderNotFound(_NO_ORDER)
-            used = trusted_usage(connection, stored_usage(order_id, row), self.usage_key)
+            used = trusted_usage(connection, stored_usage(order_id, row.queries_used, row.usage_index, row.usage_mac,
+                                                          row.later_disclosure), self.usage_key)
             # Not cached: the entry is written after the revocation's own load, and a cleared
             # column must not leave a stale "not in the log" standing.
             revoked = row.revoked_at is not None or _revoked_in_log(connection, order_id)
