@@ -20,6 +20,7 @@ from sqlmodel import col
 from crypto.errors import CryptoError
 from crypto.keys import decode_sealing_public_key, decode_signing_public_key, encode_public_key, key_id
 from gateway.errors import AuthenticationError, BadRequest
+from gateway.store.driver_statements import Prepared
 from gateway.store.engine import Database
 from gateway.store.tables import Principal, PrincipalKey
 from gateway.store.versions import bump, current
@@ -36,9 +37,9 @@ _keys = PrincipalKey.__table__  # type: ignore[attr-defined]
 _PRINCIPAL_COLUMNS = (_principals.c.id, _principals.c.role, _principals.c.name, _principals.c.country,
                       _principals.c.sealing_key, _principals.c.status)
 _TOKEN_CACHE = 4096
-_PRINCIPAL = select(*_PRINCIPAL_COLUMNS).where(_principals.c.id == bindparam("id"))
-_KEY = select(_keys.c.kid, _keys.c.public_key, _keys.c.status).where(
-    _keys.c.principal_id == bindparam("id"), _keys.c.kid == bindparam("kid"))
+_PRINCIPAL = Prepared(select(*_PRINCIPAL_COLUMNS).where(_principals.c.id == bindparam("id")))
+_KEY = Prepared(select(_keys.c.kid, _keys.c.public_key, _keys.c.status).where(
+    _keys.c.principal_id == bindparam("id"), _keys.c.kid == bindparam("kid")))
 _COUNTRIES = frozenset(code for code in phonenumbers.SUPPORTED_REGIONS if code.isalpha())
 
 
@@ -226,17 +227,18 @@ class PrincipalRegistry:
             cached = self._tokens.get((principal_id, kid))
             if cached is not None and cached[0] == version and version >= 0:
                 return cached[1], cached[2]
-            row = connection.execute(_PRINCIPAL, {"id": principal_id}).first()
-            if row is None or row.status != ACTIVE:
+            row = _PRINCIPAL.first(connection, {"id": principal_id})
+            if row is None or row[5] != ACTIVE:
                 raise _unknown()
-            key = connection.execute(_KEY, {"id": principal_id, "kid": kid}).first()
-        if key is None or key.status != ACTIVE:
+            key = _KEY.first(connection, {"id": principal_id, "kid": kid})
+        if key is None or key[2] != ACTIVE:
             raise AuthenticationError("TOKEN_INVALID", "the token's kid is not an active key of its issuer; "
                                       "sign with a registered key")
-        info = PrincipalInfo(id=row.id, role=Role(row.role), name=row.name, country=row.country,
-                             sealing_key=row.sealing_key, status=row.status,
-                             keys=(PrincipalKeyInfo(key.kid, key.public_key, key.status),))
-        verify_key = decode_signing_public_key(key.public_key)
+        found_id, role, name, country, sealing_key, status = row
+        key_kid, public_key, key_status = key
+        info = PrincipalInfo(id=found_id, role=Role(role), name=name, country=country, sealing_key=sealing_key,
+                             status=status, keys=(PrincipalKeyInfo(key_kid, public_key, key_status),))
+        verify_key = decode_signing_public_key(public_key)
         if version >= 0:
             with self._lock:
                 if len(self._tokens) >= _TOKEN_CACHE:

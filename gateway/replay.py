@@ -10,13 +10,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
 from gateway.errors import AuthenticationError
+from gateway.store.driver_statements import Prepared
 from gateway.store.engine import Database
 from gateway.store.tables import SeenToken
 
 __all__ = ["ReplayStore", "replayed"]
 
 _seen = SeenToken.__table__  # type: ignore[attr-defined]
-_SEEN = select(_seen.c.jti).where(_seen.c.issuer == bindparam("issuer"), _seen.c.jti == bindparam("jti"))
+_SEEN = Prepared(select(_seen.c.jti).where(_seen.c.issuer == bindparam("issuer"), _seen.c.jti == bindparam("jti")))
 
 _PURGE_EVERY_S = 60
 
@@ -45,7 +46,7 @@ class ReplayStore:
         request's own commit (:class:`gateway.audit.model.AuditEvent` ``consume_token``), and
         refuses it there too if another request recorded it meanwhile."""
         with self.db.reads() as connection:
-            found = connection.execute(_SEEN, {"issuer": issuer, "jti": jti}).first()
+            found = _SEEN.first(connection, {"issuer": issuer, "jti": jti})
         if found is not None:
             raise replayed()
         self._maybe_purge(now)

@@ -178,9 +178,12 @@ class AuditWriter:
         self._load_usage = DriverStatement(_LOAD_USAGE, dialect)
         self._charge_order = DriverStatement(_CHARGE, dialect)
         self._inserts: dict[tuple[int, tuple[str, ...]], DriverStatement] = {}
-        self._insert_tokens = ((postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(_seen)
-                               .on_conflict_do_nothing(index_elements=["issuer", "jti"])
-                               .returning(_seen.c.issuer, _seen.c.jti))
+        # One row a statement, its rowcount telling recorded (1) from seen before (0): RETURNING
+        # over many rows would need SQLAlchemy's path (the drivers return nothing from executemany).
+        self._insert_token = DriverStatement(
+            (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(_seen)
+            .on_conflict_do_nothing(index_elements=["issuer", "jti"]), self.engine.dialect,
+            columns=("issuer", "jti", "expires_at"))
         # The right edge of the tree after the last batch this writer committed, keyed by the size
         # it is the edge of: the next batch starts there unless another process appended meanwhile.
         self._edge: _Edge | None = None
@@ -310,9 +313,9 @@ class AuditWriter:
                 first[(issuer, jti)] = (offset, keep_until)
         if not first:
             return replayed
-        rows = [{"issuer": i, "jti": j, "expires_at": k} for (i, j), (_, k) in first.items()]
-        inserted = {(str(i), str(j)) for i, j in connection.execute(self._insert_tokens, rows)}
-        replayed.update(offset for token, (offset, _) in first.items() if token not in inserted)
+        for (issuer, jti), (offset, keep_until) in first.items():
+            if not self._insert_token.changed(connection, {"issuer": issuer, "jti": jti, "expires_at": keep_until}):
+                replayed.add(offset)
         return replayed
 
     def _insert(self, statement: Any, connection: Connection, rows: list[dict[str, object]]) -> None:

@@ -62,6 +62,7 @@ from gateway.orders.model import (
 from gateway.orders.undo import Undo, undo_row_change
 from gateway.policy import OrderDocument, OrderStatus, check_narrowing, order_status, parse_order_document
 from gateway.principals import ACTIVE, PrincipalInfo
+from gateway.store.driver_statements import Prepared
 from gateway.store.engine import Database
 from gateway.store.tables import (
     AuditEntry,
@@ -95,7 +96,7 @@ _keys = PrincipalKey.__table__  # type: ignore[attr-defined]
 _ORDER_COLUMNS = (_orders.c.id, _orders.c.request_id, _orders.c.authority_id, _orders.c.document,
                   _orders.c.revoked_at, _orders.c.revoke_reason)
 # The two statements Orders.load runs, built once (building costs more than running them).
-_LOAD_ORDER = select(*_ORDER_COLUMNS, *usage_columns()).where(_orders.c.id == bindparam("order_id"))
+_LOAD_ORDER = Prepared(select(*_ORDER_COLUMNS, *usage_columns()).where(_orders.c.id == bindparam("order_id")))
 _LOAD_APPROVALS = (
     select(_approvals.c.reviewer_id, _approvals.c.kid, _approvals.c.signature, _principals.c.role,
            _principals.c.status, _keys.c.public_key, _keys.c.status.label("key_status"))
@@ -104,9 +105,10 @@ _LOAD_APPROVALS = (
     .where(_approvals.c.order_id == bindparam("order_id"))
     .order_by(_approvals.c.created_at))
 _entries = AuditEntry.__table__  # type: ignore[attr-defined]
-_REVOKED_IN_LOG = (select(_entries.c.idx)
-                   .where(_entries.c.action == Action.REVOKE_ORDER.value, _entries.c.order_id == bindparam("order_id"),
-                          _entries.c.decision == Decision.SERVED.value).limit(1))
+_REVOKED_IN_LOG = Prepared(select(_entries.c.idx)
+                            .where(_entries.c.action == Action.REVOKE_ORDER.value,
+                                   _entries.c.order_id == bindparam("order_id"),
+                                   _entries.c.decision == Decision.SERVED.value).limit(1))
 
 
 def _text(value: str, what: str, *, limit: int = 500) -> str:
@@ -506,16 +508,16 @@ class Orders:
             raise OrderNotFound(_NO_ORDER)
         with self.db.reads() as connection:
             version = current(connection)
-            row = connection.execute(_LOAD_ORDER, {"order_id": order_id}).first()
-            if row is None or (authority_id is not None and row.authority_id != authority_id):
+            row = _LOAD_ORDER.first(connection, {"order_id": order_id})
+            if row is None or (authority_id is not None and row[2] != authority_id):
                 # Another authority's order is answered as no order at all, after the same one read.
                 raise OrderNotFound(_NO_ORDER)
-            used = trusted_usage(connection, stored_usage(order_id, row.queries_used, row.usage_index, row.usage_mac,
-                                                          row.later_disclosure), self.usage_key)
+            found_id, request_id, found_authority, text, revoked_at, revoke_reason = row[:6]
+            used = trusted_usage(connection, stored_usage(order_id, *row[6:]), self.usage_key)
             # Not cached: the entry is written after the revocation's own load, and a cleared
             # column must not leave a stale "not in the log" standing.
-            revoked = row.revoked_at is not None or _revoked_in_log(connection, order_id)
-            identity = (row.id, row.request_id, row.authority_id, row.document)
+            revoked = revoked_at is not None or _revoked_in_log(connection, order_id)
+            identity = (found_id, request_id, found_authority, text)
             verified = self._verified.get(order_id)
             if verified is None or verified.version != version or verified.identity != identity or version < 0:
                 verified = self._verify(connection, identity, version)
@@ -536,11 +538,11 @@ class Orders:
             approvals = tuple(adjusted)
         status = order_status(document, verified_approvals=counted, approvals_required=required,
                               revoked=revoked, queries_used=used, now=now, lapsed=lapsed)
-        return OrderState(id=row.id, request_id=row.request_id, authority_id=row.authority_id, text=row.document,
+        return OrderState(id=found_id, request_id=request_id, authority_id=found_authority, text=text,
                           document=document, status=status, approvals=approvals, queries_used=used,
-                          revoked_reason=row.revoke_reason, approvals_required=required,
+                          revoked_reason=revoke_reason, approvals_required=required,
                           continuation=emergency.continuation if emergency is not None else None,
-                          revoked_at=row.revoked_at)
+                          revoked_at=revoked_at)
 
     def _verify(self, connection: Connection, identity: tuple[str, str, str, str], version: int) -> _Verified:
         """Parse the document and verify every approval against the reviewers' current keys."""
@@ -616,7 +618,7 @@ class Orders:
 def _revoked_in_log(connection: Connection, order_id: str) -> bool:
     """Whether a served revokeOrder's audit entry names the order. The revoked_* columns are not
     signed and could be cleared; the entry is in the Merkle tree, and removing it breaks `audit verify`."""
-    return connection.execute(_REVOKED_IN_LOG, {"order_id": order_id}).first() is not None
+    return _REVOKED_IN_LOG.first(connection, {"order_id": order_id}) is not None
 
 
 def _check_fields(fields: Sequence[str]) -> list[str]:

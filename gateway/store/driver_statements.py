@@ -1,5 +1,5 @@
 """Core statements compiled once for a dialect and run on the driver's cursor, for the audit
-writer's per-batch path.
+writer's per-batch path and a request's reads (:class:`Prepared`).
 
 Why not ``Connection.execute``: there SQLAlchemy's execution machinery (events, the compiled-cache
 lookup, parameter processing, result objects) costs several times what SQLite takes to run the
@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
-__all__ = ["DriverStatement"]
+__all__ = ["DriverStatement", "Prepared"]
 
 
 class DriverStatement:
@@ -44,6 +44,17 @@ class DriverStatement:
         try:
             cursor.execute(self.sql, self._arguments(values or {}))
             return list(cursor.fetchall()) if cursor.description is not None else []
+        except self._dialect.loaded_dbapi.Error as exc:
+            raise self._wrapped(exc) from exc
+        finally:
+            cursor.close()
+
+    def changed(self, connection: Connection, values: Mapping[str, Any] | None = None) -> int:
+        """Run the statement once; the rows it changed (an INSERT … ON CONFLICT DO NOTHING: 0 or 1)."""
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(self.sql, self._arguments(values or {}))
+            return int(cursor.rowcount)
         except self._dialect.loaded_dbapi.Error as exc:
             raise self._wrapped(exc) from exc
         finally:
@@ -72,3 +83,35 @@ class DriverStatement:
         # Without the parameters: SQLAlchemy would render them into the message, and they are entries.
         return DBAPIError.instance(self.sql, None, error, self._dialect.loaded_dbapi.Error, hide_parameters=True,
                                    dialect=self._dialect)
+
+
+class Prepared:
+    """A Core statement compiled on first use for each dialect it runs on, then run on the
+    driver's cursor: for the reads every request makes (a version, a token's jti, an order, a
+    subject), each by primary key or one index seek, where SQLAlchemy's execution path costs
+    three times the statement (about 15 µs against 5 µs on SQLite). Its columns must be ones the
+    driver returns unconverted (integers, text, bytes, NULL)."""
+
+    def __init__(self, statement: ClauseElement) -> None:
+        self.statement = statement
+        self._compiled: dict[str, DriverStatement] = {}
+
+    def rows(self, connection: Connection, values: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return self._for(connection).rows(connection, values)
+
+    def first(self, connection: Connection, values: Mapping[str, Any] | None = None) -> tuple[Any, ...] | None:
+        found = self._for(connection).rows(connection, values)
+        return found[0] if found else None
+
+    def scalar(self, connection: Connection, values: Mapping[str, Any] | None = None) -> Any:
+        """The first column of the first row; ``None`` if there is no row."""
+        found = self._for(connection).rows(connection, values)
+        return found[0][0] if found else None
+
+    def _for(self, connection: Connection) -> DriverStatement:
+        name = connection.dialect.name
+        compiled = self._compiled.get(name)
+        if compiled is None:
+            # Racing threads may both compile: the same result, and the last one kept.
+            compiled = self._compiled[name] = DriverStatement(self.statement, connection.dialect)
+        return compiled

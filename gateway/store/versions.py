@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, Update, bindparam, select, update
 from sqlalchemy.orm import Session
 
+from gateway.store.driver_statements import Prepared
 from gateway.store.tables import StateVersion
 
 __all__ = ["REVIEWS", "bump", "bump_statement", "current", "read_version"]
@@ -22,7 +23,8 @@ __all__ = ["REVIEWS", "bump", "bump_statement", "current", "read_version"]
 REVIEWS = "reviews"
 _versions = StateVersion.__table__  # type: ignore[attr-defined]
 # Built once: constructing a statement costs more than running it on this path.
-_READ = select(_versions.c.version).where(_versions.c.name == bindparam("name"))
+_READ_STATEMENT = select(_versions.c.version).where(_versions.c.name == bindparam("name"))
+_READ = Prepared(_READ_STATEMENT)
 
 
 def read_version(name: str = REVIEWS) -> Select[Any]:
@@ -40,5 +42,8 @@ def bump(session: Session | Connection, name: str = REVIEWS) -> None:
 
 def current(connection: Connection | Session, name: str = REVIEWS) -> int:
     """The version now; -1 if the row is missing (a database not migrated: nothing is ever cached)."""
-    found = connection.execute(_READ, {"name": name}).scalar_one_or_none()
+    if isinstance(connection, Connection):
+        found = _READ.scalar(connection, {"name": name})
+    else:
+        found = connection.execute(_READ_STATEMENT, {"name": name}).scalar_one_or_none()
     return -1 if found is None else int(found)

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.errors import StoreIntegrityError, SubjectImportError, SubjectLineError
 from gateway.keys.vault import Vault
+from gateway.store.driver_statements import Prepared
 from gateway.store.engine import Database
 from gateway.store.tables import metadata
 from gateway.subjects.normalise import normalise_phone, normalise_username
@@ -63,9 +64,9 @@ class SubjectStore:
         self._batch_size = batch_size
         self._subjects: Table = metadata.tables["subjects"]
         self._index: Table = metadata.tables["subject_index"]
-        self._read_sealed = select(self._subjects.c.sealed).where(self._subjects.c.id == bindparam("id"))
-        self._read_index = select(self._index.c.subject_id).where(
-            self._index.c.kind == bindparam("kind"), self._index.c.digest == bindparam("digest"))
+        self._read_sealed = Prepared(select(self._subjects.c.sealed).where(self._subjects.c.id == bindparam("id")))
+        self._read_index = Prepared(select(self._index.c.subject_id).where(
+            self._index.c.kind == bindparam("kind"), self._index.c.digest == bindparam("digest")))
 
     # -- import ---------------------------------------------------------------------------
 
@@ -193,8 +194,8 @@ class SubjectStore:
         if not SUBJECT_ID.fullmatch(subject_id):
             return None
         # A bare connection, not an ORM session: reads on the disclosure path need no unit of work.
-        with self._db.reads() as session:
-            sealed = session.execute(self._read_sealed, {"id": subject_id}).scalar_one_or_none()
+        with self._db.reads() as connection:
+            sealed = self._read_sealed.scalar(connection, {"id": subject_id})
         if sealed is None:
             return None
         plaintext = self._vault.open(bytes(sealed), context=sealed_context(subject_id))
@@ -234,8 +235,8 @@ class SubjectStore:
 
     def _lookup(self, kind: str, normalised: str) -> SubjectId | None:
         digest = self._vault.blind_index(kind, normalised)
-        with self._db.reads() as session:
-            found = session.execute(self._read_index, {"kind": kind, "digest": digest}).scalar_one_or_none()
+        with self._db.reads() as connection:
+            found = self._read_index.scalar(connection, {"kind": kind, "digest": digest})
         return None if found is None else SubjectId(found)
 
     def find_by_phone(self, raw: str) -> SubjectId | None:

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import bindparam, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from gateway.store.driver_statements import DriverStatement
+from gateway.store.driver_statements import DriverStatement, Prepared
 from gateway.store.engine import Database
-from gateway.store.tables import AuditNode
+from gateway.store.tables import AuditNode, SeenToken
 
 _nodes = AuditNode.__table__  # type: ignore[attr-defined]
 # A literal in the WHERE clause is a bound parameter the statement carries itself.
@@ -45,3 +46,30 @@ def test_a_refused_insert_is_sqlalchemys_integrity_error_without_its_values(db: 
     message = str(raised.value)
     assert "\\xab" not in message and secret.hex() not in message
     assert raised.value.orig is not None  # the driver's own error, for the writer's log line
+
+
+def test_a_prepared_read_answers_as_sqlalchemy_does_and_compiles_once_per_dialect(db: Database) -> None:
+    rows = [{"level": 0, "idx": idx, "hash": bytes([idx]) * 32} for idx in range(3)]
+    prepared = Prepared(_AT_LEVEL_ZERO_FROM)
+    with db.engine.begin() as connection:
+        connection.execute(insert(_nodes), rows)
+        assert prepared.rows(connection, {"start": 1}) == [tuple(row) for row in
+                                                             connection.execute(_AT_LEVEL_ZERO_FROM, {"start": 1})]
+        assert prepared.first(connection, {"start": 2}) == (2, b"\x02" * 32)
+        assert prepared.scalar(connection, {"start": 1}) == 1
+        assert prepared.first(connection, {"start": 3}) is None
+        assert prepared.scalar(connection, {"start": 3}) is None
+    assert list(prepared._compiled) == [db.engine.dialect.name]
+
+
+def test_changed_counts_an_insert_that_conflicts_as_nothing(db: Database) -> None:
+    _seen = SeenToken.__table__  # type: ignore[attr-defined]
+    dialect = postgresql if db.dialect == "postgresql" else sqlite
+    statement = DriverStatement(dialect.insert(_seen).on_conflict_do_nothing(index_elements=["issuer", "jti"]),
+                                db.engine.dialect, columns=("issuer", "jti", "expires_at"))
+    with db.engine.begin() as connection:
+        assert statement.changed(connection, {"issuer": "bka-de", "jti": "j1", "expires_at": 10}) == 1
+        assert statement.changed(connection, {"issuer": "bka-de", "jti": "j1", "expires_at": 11}) == 0
+        assert statement.changed(connection, {"issuer": "bka-de", "jti": "j2", "expires_at": 10}) == 1
+        stored = sorted(tuple(row) for row in connection.execute(select(_seen.c.jti, _seen.c.expires_at)))
+    assert stored == [("j1", 10), ("j2", 10)]

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.sql import Executable
 
 from gateway.audit.tree import prefetch_statement
-from gateway.orders.service import _LOAD_APPROVALS, _LOAD_ORDER
+from gateway.orders.service import _LOAD_APPROVALS, _LOAD_ORDER, _REVOKED_IN_LOG
 from gateway.principals import _KEY, _PRINCIPAL
 from gateway.replay import _SEEN
 from gateway.store.tables import AuditEntry, AuditNode, OrderRow
@@ -26,14 +26,15 @@ _orders = OrderRow.__table__  # type: ignore[attr-defined]
 def per_request_statements(gateway: Harness) -> dict[str, tuple[Executable, dict[str, Any]]]:
     subjects = gateway.services.subjects
     return {
-        "state version": (_READ, {"name": "reviews"}),
-        "token key: principal": (_PRINCIPAL, {"id": "bka-de"}),
-        "token key: key": (_KEY, {"id": "bka-de", "kid": "0" * 16}),
-        "replay pre-check": (_SEEN, {"issuer": "bka-de", "jti": "j"}),
-        "order row with its count's proof": (_LOAD_ORDER, {"order_id": "ord_x"}),
+        "state version": (_READ.statement, {"name": "reviews"}),
+        "token key: principal": (_PRINCIPAL.statement, {"id": "bka-de"}),
+        "token key: key": (_KEY.statement, {"id": "bka-de", "kid": "0" * 16}),
+        "replay pre-check": (_SEEN.statement, {"issuer": "bka-de", "jti": "j"}),
+        "order row with its count's proof": (_LOAD_ORDER.statement, {"order_id": "ord_x"}),
+        "order's revocation in the log": (_REVOKED_IN_LOG.statement, {"order_id": "ord_x"}),
         "approvals, reviewers and keys": (_LOAD_APPROVALS, {"order_id": "ord_x"}),
-        "subject by id": (subjects._read_sealed, {"id": "sub_x"}),
-        "subject by blind index": (subjects._read_index, {"kind": "phone", "digest": b"\x00" * 32}),
+        "subject by id": (subjects._read_sealed.statement, {"id": "sub_x"}),
+        "subject by blind index": (subjects._read_index.statement, {"kind": "phone", "digest": b"\x00" * 32}),
         "writer: log size": (select(func.max(_entries.c.idx)), {}),
         "writer: order to charge": (select(*usage_columns()).where(_orders.c.id == bindparam("o")), {"o": "ord_x"}),
         "writer: tree node": (select(_nodes.c.hash).where(_nodes.c.level == bindparam("l"),
