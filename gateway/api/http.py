@@ -25,12 +25,13 @@ import anyio
 import anyio.to_thread
 from graphql.language.ast import FieldNode, OperationDefinitionNode
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from gateway.api.access import authorize
 from gateway.api.context import RequestContext
 from gateway.api.engine import GraphQLEngine
+from gateway.api.json_response import CompactJSONResponse
 from gateway.api.ratelimit import Admission, DurableSummaries, FloodControl, summary_event
 from gateway.api.request_log import AUDIT_INDEX, REQUEST_ID
 from gateway.api.scope import analyse, coerce_variables
@@ -168,7 +169,7 @@ class GraphQLEndpoint:
                     try:
                         summary_index = await self.summaries.covering()
                     except AuditUnavailable as exc:
-                        return JSONResponse(error_body(exc), status_code=exc.status)
+                        return CompactJSONResponse(error_body(exc), status_code=exc.status)
                     state[AUDIT_INDEX] = summary_index
                     return _rate_limited(admission, summary_index)
         try:
@@ -177,7 +178,7 @@ class GraphQLEndpoint:
             # Unlogged means undone: a review action must not stand without its entry.
             await self.in_thread(reverse, handled.undo)
             labels["code"] = exc.code
-            return JSONResponse(error_body(exc), status_code=exc.status)
+            return CompactJSONResponse(error_body(exc), status_code=exc.status)
         bind_audit_index(receipt.index)
         if handled.error is None and receipt.decision is Decision.REFUSED and handled.undo:
             await self.in_thread(reverse, handled.undo)  # pragma: no cover - mutations spend tokens first
@@ -292,8 +293,8 @@ class GraphQLEndpoint:
                              else OrderExhausted("the order has no queries left; ask for a new order"))
         if handled.error is not None:
             body = error_body(handled.error) | {"extensions": extensions}
-            return JSONResponse(body, status_code=handled.error.status)
-        return JSONResponse({"data": handled.data, "extensions": extensions})
+            return CompactJSONResponse(body, status_code=handled.error.status)
+        return CompactJSONResponse({"data": handled.data, "extensions": extensions})
 
 
 def root_operation(operation: OperationDefinitionNode) -> str:
@@ -312,7 +313,7 @@ def _rate_limited(admission: Admission, summary_index: int | None) -> Response:
     summary entry that counts it, instead of a receipt (docs/PROTOCOL.md §7 cannot hold for it)."""
     error = RateLimited("too many refused requests from your address; send signed requests, or retry after "
                         f"{admission.retry_after_s} s")
-    return JSONResponse(error_body(error) | {"extensions": {"audit": admission.extension(summary_index)}},
+    return CompactJSONResponse(error_body(error) | {"extensions": {"audit": admission.extension(summary_index)}},
                         status_code=error.status, headers={"retry-after": str(admission.retry_after_s)})
 
 
