@@ -57,3 +57,11 @@ def test_the_cpu_benchmark_drives_real_disclosures_through_both_apps(settings: S
     finally:
         engine.dispose()
     assert disclosed == 50 + 3  # the warm-up and the round: every request a real, audited disclosure
+
+
+def test_a_missing_valgrind_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import bench_instructions
+
+    monkeypatch.setattr(shutil, "which", lambda _: None)
+    with pytest.raises(SystemExit, match="apt-get install -y valgrind"):
+        bench_instructions.need_valgrind()
