@@ -30,7 +30,6 @@ import argparse
 import json
 import os
 import shlex
-import shutil
 import statistics
 import subprocess
 import sys
@@ -60,7 +59,7 @@ from gateway.values.window import TimeWindow
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script, bench/ is not a package on the path
 from bench.audit_fixture import fill_log  # noqa: E402
-from bench.servers import free_port, fresh_database, serve_gateway, stop, wait_up  # noqa: E402
+from bench.servers import free_port, fresh_database, need_program, serve_gateway, stop, wait_up  # noqa: E402
 
 GATEWAY_QUERY = "query($id: ID!) { subject(by: {id: $id}) { phoneNumber { ciphertext } ipAddresses { ciphertext } } }"
 USED = 9_000
@@ -122,11 +121,7 @@ class Result:
 
 
 def need_wrk() -> str:
-    found = shutil.which("wrk")
-    if found is None:
-        raise SystemExit("this benchmark drives the servers with wrk, which is not installed.\n"
-                         "Install it with:  apt-get update && apt-get install -y wrk   (Debian package `wrk`)")
-    return found
+    return need_program("wrk", "this benchmark drives the servers with wrk")
 
 
 def prepare(settings: Settings, orders: int) -> Setup:

@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,16 +32,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script, bench/ is not a package on the path
 
+from bench.servers import need_program  # noqa: E402
+
 _WARM_UP = 20
 _SUMMARY = re.compile(r"^summary: (\d+)$", re.MULTILINE)
 
 
 def need_valgrind() -> str:
-    found = shutil.which("valgrind")
-    if found is None:
-        raise SystemExit("valgrind is not installed: on Debian or Ubuntu, `apt-get install -y valgrind`, then run "
-                         "this again")
-    return found
+    return need_program("valgrind", "this benchmark counts instructions with valgrind's callgrind")
 
 
 def counted(valgrind: str, app: str, requests: int, minted: int, tmp: Path) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,7 +21,7 @@ import sqlalchemy
 from gateway.config import Settings
 from gateway.initialize import initialize
 
-__all__ = ["free_port", "fresh_database", "serve_gateway", "stop", "wait_up"]
+__all__ = ["free_port", "fresh_database", "need_program", "serve_gateway", "stop", "wait_up"]
 
 
 @contextlib.contextmanager
@@ -43,6 +44,15 @@ def fresh_database(tmp: Path, postgres: str | None, name: str = "var") -> Iterat
             with admin.begin() as conn:
                 conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
             admin.dispose()
+
+
+def need_program(name: str, purpose: str) -> str:
+    """The path of the Debian package ``name``'s program of the same name, or exit saying how to install it."""
+    found = shutil.which(name)
+    if found is None:
+        raise SystemExit(f"{purpose}, and {name} is not installed.\n"
+                         f"Install it with:  apt-get update && apt-get install -y {name}   (Debian package `{name}`)")
+    return found
 
 
 def free_port() -> int:
