@@ -314,7 +314,7 @@ def _rate_limited(admission: Admission, summary_index: int | None) -> Response:
     error = RateLimited("too many refused requests from your address; send signed requests, or retry after "
                         f"{admission.retry_after_s} s")
     return CompactJSONResponse(error_body(error) | {"extensions": {"audit": admission.extension(summary_index)}},
-                        status_code=error.status, headers={"retry-after": str(admission.retry_after_s)})
+                               status_code=error.status, headers={"retry-after": str(admission.retry_after_s)})
 
 
 def parse_payload(body: bytes) -> dict[str, Any]:

@@ -95,7 +95,7 @@ _principals = Principal.__table__  # type: ignore[attr-defined]
 _keys = PrincipalKey.__table__  # type: ignore[attr-defined]
 _ORDER_COLUMNS = (_orders.c.id, _orders.c.request_id, _orders.c.authority_id, _orders.c.document,
                   _orders.c.revoked_at, _orders.c.revoke_reason)
-# The two statements Orders.load runs, built once (building costs more than running them).
+# The statements Orders.load runs, built once (building costs more than running them).
 _LOAD_ORDER = Prepared(select(*_ORDER_COLUMNS, *usage_columns()).where(_orders.c.id == bindparam("order_id")))
 _LOAD_APPROVALS = (
     select(_approvals.c.reviewer_id, _approvals.c.kid, _approvals.c.signature, _principals.c.role,
