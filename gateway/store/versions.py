@@ -23,8 +23,7 @@ __all__ = ["REVIEWS", "bump", "bump_statement", "current", "read_version"]
 REVIEWS = "reviews"
 _versions = StateVersion.__table__  # type: ignore[attr-defined]
 # Built once: constructing a statement costs more than running it on this path.
-_READ_STATEMENT = select(_versions.c.version).where(_versions.c.name == bindparam("name"))
-_READ = Prepared(_READ_STATEMENT)
+_READ = Prepared(select(_versions.c.version).where(_versions.c.name == bindparam("name")))
 
 
 def read_version(name: str = REVIEWS) -> Select[Any]:
@@ -45,5 +44,5 @@ def current(connection: Connection | Session, name: str = REVIEWS) -> int:
     if isinstance(connection, Connection):
         found = _READ.scalar(connection, {"name": name})
     else:
-        found = connection.execute(_READ_STATEMENT, {"name": name}).scalar_one_or_none()
+        found = connection.execute(_READ.statement, {"name": name}).scalar_one_or_none()
     return -1 if found is None else int(found)
