@@ -11,10 +11,12 @@ at a time as in bench_request_cpu (no HTTP server: uvicorn and the sockets are n
 once with ``--baseline`` requests and once with ``--baseline + --requests``. Both runs do the same
 set-up (the database, the keys, the same number of tokens minted), so the difference of their
 totals divided by ``--requests`` is what one request executes: all threads, the interpreter, SQLite
-and libsodium. Instructions are not time (an fsync is one call; a cache miss costs more than an
-add), so the ratio is a yardstick for CPU work, not the throughput ratio.
+and libsodium. A third pair of runs counts only the cryptography docs/PROTOCOL.md fixes for one
+disclosure (bench/protocol_floor.py), after one real disclosure that gives the sizes. Instructions
+are not time (an fsync is one call; a cache miss costs more than an add), so the ratio is a
+yardstick for CPU work, not the throughput ratio.
 
-Needs valgrind (Debian: ``apt-get install -y valgrind``); a run takes about four minutes.
+Needs valgrind (Debian: ``apt-get install -y valgrind``); a run takes five to nine minutes.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script, bench/ is not a package on the path
 
+from bench.protocol_floor import ratio_bound  # noqa: E402
 from bench.servers import need_program  # noqa: E402
 
 _WARM_UP = 20
@@ -59,8 +62,9 @@ def counted(valgrind: str, app: str, requests: int, minted: int, tmp: Path) -> i
 
 async def serve(app_name: str, requests: int, minted: int) -> None:
     from bench.bench_disclosure import mint, peer_body, prepare
-    from bench.bench_request_cpu import cpu_per_request
+    from bench.bench_request_cpu import cpu_per_request, post
     from bench.peer_app import app as peer_app
+    from bench.protocol_floor import protocol_cryptography_ms, sealed_plaintext_sizes
     from bench.servers import fresh_database
     from gateway.app import create_app
 
@@ -81,6 +85,13 @@ async def serve(app_name: str, requests: int, minted: int) -> None:
                                            lifespan.get, replies.put))
         await replies.get()
         try:
+            if app_name == "cryptography":
+                # One real disclosure in every run, for the sizes; then only the fixed cryptography.
+                response = bytearray()
+                await post(gateway, setup.body, tokens[0], response)
+                protocol_cryptography_ms(str(tokens[1]), setup.authority.verify_key,
+                                         sealed_plaintext_sizes(bytes(response)), _WARM_UP + requests)
+                return
             await cpu_per_request(gateway, setup.body, tokens[:_WARM_UP + requests])
         finally:
             await lifespan.put({"type": "lifespan.shutdown"})
@@ -92,7 +103,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--baseline", type=int, default=30)
-    parser.add_argument("--child", choices=("gateway", "peer"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("gateway", "peer", "cryptography"), help=argparse.SUPPRESS)
     parser.add_argument("--minted", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
@@ -108,18 +119,20 @@ def main() -> int:
     minted = _WARM_UP + args.baseline + args.requests
     per_request: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-instructions-") as name, Progress(console=console) as progress:
-        task = progress.add_task("callgrind runs", total=4)
-        for app in ("peer", "gateway"):
+        task = progress.add_task("callgrind runs", total=6)
+        for app in ("peer", "gateway", "cryptography"):
             small = counted(valgrind, app, args.baseline, minted, Path(name))
             progress.advance(task)
             large = counted(valgrind, app, args.baseline + args.requests, minted, Path(name))
             progress.advance(task)
             per_request[app] = (large - small) / args.requests
-    peer, gateway = per_request["peer"], per_request["gateway"]
+    peer, gateway, cryptography = per_request["peer"], per_request["gateway"], per_request["cryptography"]
     console.print(f"instructions per request (callgrind, in process, one at a time, {args.requests} requests):")
     console.print(f"  peer     {peer / 1e6:8.2f} M")
     console.print(f"  gateway  {gateway / 1e6:8.2f} M   {gateway / peer:.1f}x the peer's "
                   f"(peer/gateway {peer / gateway:.2f})")
+    console.print(f"  of which the protocol's cryptography (bench/protocol_floor.py) {cryptography / 1e6:8.2f} M: "
+                  f"the peer's work plus it alone would be {ratio_bound(peer, cryptography):.2f} of the peer")
     console.print("command: " + shlex.join([".venv/bin/python", "bench/bench_instructions.py", *sys.argv[1:]]))
     return 0
 

@@ -10,6 +10,9 @@ the event loop, the worker threads and the audit writer) divided by the requests
 serves the same real disclosures as bench_disclosure (a fresh token each, an ACTIVE order with two
 approvals, every response audited and durable); the peer is bench/peer_app.py, the same query
 shape with nothing behind it. Rounds alternate the two and the medians are compared.
+
+Each round also times the cryptography docs/PROTOCOL.md fixes for one disclosure
+(bench/protocol_floor.py) and prints the ratio a gateway could reach if it did nothing else.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ sys.path.insert(0, str(ROOT))  # run as a script, bench/ is not a package on the
 
 from bench.bench_disclosure import mint, peer_body, prepare  # noqa: E402
 from bench.peer_app import app as peer_app  # noqa: E402
+from bench.protocol_floor import protocol_cryptography_ms, ratio_bound, sealed_plaintext_sizes  # noqa: E402
 from bench.servers import fresh_database  # noqa: E402
 from gateway.app import create_app  # noqa: E402
 
@@ -38,8 +42,8 @@ App = Callable[[MutableMapping[str, Any], Callable[[], Awaitable[Message]], Call
                Awaitable[None]]
 
 
-async def post(app: App, body: bytes, token: str | None) -> int:
-    """One POST /graphql through ``app``; its status."""
+async def post(app: App, body: bytes, token: str | None, reply: bytearray | None = None) -> int:
+    """One POST /graphql through ``app``; its status, and its body into ``reply`` if given."""
     delivered = False
 
     async def receive() -> Message:
@@ -56,6 +60,8 @@ async def post(app: App, body: bytes, token: str | None) -> int:
         nonlocal status
         if message["type"] == "http.response.start":
             status = int(message["status"])
+        elif message["type"] == "http.response.body" and reply is not None:
+            reply.extend(message.get("body", b""))
 
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                (b"host", b"127.0.0.1")]
@@ -78,7 +84,9 @@ async def cpu_per_request(app: App, body: bytes, tokens: list[str | None]) -> fl
     return (time.process_time() - started) * 1000 / len(tokens)
 
 
-async def run(gateway: App, setup: Any, requests: int, rounds: int) -> tuple[list[float], list[float]]:
+async def run(gateway: App, setup: Any, requests: int, rounds: int) -> tuple[list[float], list[float], list[float]]:
+    """Per round: the gateway's and the peer's CPU per request, and the protocol's cryptography
+    for one disclosure (bench/protocol_floor.py), each in milliseconds."""
     lifespan: asyncio.Queue[Message] = asyncio.Queue()
     replies: asyncio.Queue[Message] = asyncio.Queue()
     await lifespan.put({"type": "lifespan.startup"})
@@ -89,20 +97,29 @@ async def run(gateway: App, setup: Any, requests: int, rounds: int) -> tuple[lis
         order = setup.orders[0]
         await cpu_per_request(gateway, setup.body, list(mint(setup, order, 50)))  # warm-up
         await cpu_per_request(peer_app, peer_body(setup), [None] * 50)
+        response = bytearray()
+        token = mint(setup, order, 1)[0]
+        if await post(gateway, setup.body, token, response) != 200:
+            raise SystemExit("the gateway refused a disclosure: nothing to measure")
+        plaintext_sizes = sealed_plaintext_sizes(bytes(response))
         gateway_ms: list[float] = []
         peer_ms: list[float] = []
+        cryptography_ms: list[float] = []
         for number in range(rounds):
             peer_ms.append(await cpu_per_request(peer_app, peer_body(setup), [None] * requests))
             gateway_ms.append(await cpu_per_request(gateway, setup.body,
                                                     list(mint(setup, setup.orders[number % len(setup.orders)],
                                                               requests))))
+            cryptography_ms.append(protocol_cryptography_ms(token, setup.authority.verify_key, plaintext_sizes,
+                                                            requests))
             print(f"  round {number + 1}: peer {peer_ms[-1]:.3f} ms, gateway {gateway_ms[-1]:.3f} ms "
-                  f"({gateway_ms[-1] / peer_ms[-1]:.1f}x)", flush=True)
+                  f"({gateway_ms[-1] / peer_ms[-1]:.1f}x), the protocol's cryptography alone "
+                  f"{cryptography_ms[-1]:.3f} ms", flush=True)
     finally:
         await lifespan.put({"type": "lifespan.shutdown"})
         await replies.get()
         await task
-    return gateway_ms, peer_ms
+    return gateway_ms, peer_ms, cryptography_ms
 
 
 def main() -> int:
@@ -115,11 +132,17 @@ def main() -> int:
     print(f"CPU time per request, in process, one at a time ({args.requests} requests a round):", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-cpu-") as name, fresh_database(Path(name), None, "cpu") as settings:
         setup = prepare(settings, args.rounds)
-        gateway_ms, peer_ms = asyncio.run(run(create_app(settings), setup, args.requests, args.rounds))
+        gateway_ms, peer_ms, cryptography_ms = asyncio.run(run(create_app(settings), setup, args.requests,
+                                                               args.rounds))
     gateway, peer = statistics.median(gateway_ms), statistics.median(peer_ms)
+    cryptography = statistics.median(cryptography_ms)
     print(f"  median: peer {peer:.3f} ms, gateway {gateway:.3f} ms per request: the gateway at most "
           f"{1000 / gateway:,.0f} disclosures per CPU-second, {peer / gateway:.2f} of the peer's "
           f"(issue 12's ratio target 0.5 needs <= {2 * peer:.2f} ms)")
+    print(f"  the protocol's cryptography for one disclosure (a token verified, two values signed and sealed): "
+          f"{cryptography:.3f} ms. A gateway doing the peer's work, that cryptography and nothing else "
+          f"would reach {ratio_bound(peer, cryptography):.2f} of the peer on one core, leaving "
+          f"{max(0.0, peer - cryptography) * 1000:.0f} us for every other step under a 0.5 target")
     print("SQLite (WAL, synchronous=FULL)")
     print("command: " + shlex.join([".venv/bin/python", "bench/bench_request_cpu.py", *sys.argv[1:]]))
     return 0

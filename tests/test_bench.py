@@ -47,8 +47,9 @@ def test_the_cpu_benchmark_drives_real_disclosures_through_both_apps(settings: S
     from gateway.app import create_app
 
     setup = bench_disclosure.prepare(settings, 1)
-    gateway_ms, peer_ms = asyncio.run(bench_request_cpu.run(create_app(settings), setup, 3, 1))
-    assert len(gateway_ms) == len(peer_ms) == 1 and gateway_ms[0] > 0 and peer_ms[0] > 0
+    gateway_ms, peer_ms, cryptography_ms = asyncio.run(bench_request_cpu.run(create_app(settings), setup, 3, 1))
+    assert len(gateway_ms) == len(peer_ms) == len(cryptography_ms) == 1
+    assert gateway_ms[0] > cryptography_ms[0] > 0 and peer_ms[0] > 0
     engine = sqlalchemy.create_engine(settings.sqlalchemy_url)
     try:
         with engine.connect() as connection:
@@ -56,7 +57,9 @@ def test_the_cpu_benchmark_drives_real_disclosures_through_both_apps(settings: S
                 "SELECT count(*) FROM audit_entries WHERE decision = 'disclosed'")).scalar_one()
     finally:
         engine.dispose()
-    assert disclosed == 50 + 3  # the warm-up and the round: every request a real, audited disclosure
+    # The warm-up, the response whose sealed sizes the cryptography is timed at, and the round:
+    # every request a real, audited disclosure.
+    assert disclosed == 50 + 1 + 3
 
 
 def test_a_missing_valgrind_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -65,3 +68,30 @@ def test_a_missing_valgrind_says_how_to_install_it(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(shutil, "which", lambda _: None)
     with pytest.raises(SystemExit, match="apt-get install -y valgrind"):
         bench_instructions.need_valgrind()
+
+
+def test_the_protocol_floor_reads_the_sealed_sizes_and_times_real_cryptography() -> None:
+    import base64
+    import json
+
+    from nacl.public import PrivateKey, SealedBox
+    from nacl.signing import SigningKey
+
+    from bench.protocol_floor import SEALED_BOX_OVERHEAD, protocol_cryptography_ms, ratio_bound, sealed_plaintext_sizes
+    from crypto.tokens import create_token
+
+    recipient = PrivateKey.generate()
+    sealed = [base64.b64encode(bytes(SealedBox(recipient.public_key).encrypt(b"y" * n))).decode() for n in (300, 900)]
+    response = json.dumps({"data": {"subject": {"phoneNumber": {"ciphertext": sealed[0]},
+                                                "ipAddresses": {"ciphertext": sealed[1]}}}}).encode()
+    assert sealed_plaintext_sizes(response) == [300, 900]
+    assert len(base64.b64decode(sealed[0])) == 300 + SEALED_BOX_OVERHEAD
+    with pytest.raises(ValueError, match="no sealed value"):
+        sealed_plaintext_sizes(b'{"data": {"subject": null}}')
+
+    authority = SigningKey.generate()
+    token = create_token(authority, issuer="a", audience="g", body=b"{}", now=1_000, lifetime=60)
+    assert protocol_cryptography_ms(token, authority.verify_key, [300, 900], 20) > 0
+    with pytest.raises(Exception, match="Signature was forged or corrupt"):  # the token is really verified
+        protocol_cryptography_ms(token, SigningKey.generate().verify_key, [300], 1)
+    assert ratio_bound(0.3, 0.3) == 0.5
