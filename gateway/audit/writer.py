@@ -35,7 +35,6 @@ from typing import Any
 
 from nacl.signing import SigningKey
 from sqlalchemy import Connection, Engine, bindparam, create_engine, event, insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 
 from crypto.canonical import canonical_json
@@ -49,11 +48,12 @@ from gateway.audit.checkpoints import (
     size_after,
 )
 from gateway.audit.model import AuditEvent, AuditReceipt, Decision, entry_columns, entry_document
+from gateway.audit.seen_tokens import SeenTokenInsert
 from gateway.audit.tree import DbTreeSource, completed_nodes
 from gateway.errors import AuditUnavailable
 from gateway.store.driver_statements import DriverStatement
 from gateway.store.engine import apply_sqlite_pragmas
-from gateway.store.tables import AuditEntry, AuditNode, OrderRow, SeenToken
+from gateway.store.tables import AuditEntry, AuditNode, OrderRow
 from gateway.usage import stored_usage, trusted_usage, usage_columns, usage_mac
 
 __all__ = ["AuditWriter", "writer_engine"]
@@ -63,7 +63,6 @@ log = logging.getLogger("gateway.audit")
 _entries = AuditEntry.__table__  # type: ignore[attr-defined]
 _nodes = AuditNode.__table__  # type: ignore[attr-defined]
 _orders = OrderRow.__table__  # type: ignore[attr-defined]
-_seen = SeenToken.__table__  # type: ignore[attr-defined]
 # Built once: on this path building a statement costs more than the database takes to run it.
 _INSERT_ENTRIES = insert(_entries)
 _INSERT_NODES = insert(_nodes)
@@ -178,12 +177,7 @@ class AuditWriter:
         self._load_usage = DriverStatement(_LOAD_USAGE, dialect)
         self._charge_order = DriverStatement(_CHARGE, dialect)
         self._inserts: dict[tuple[int, tuple[str, ...]], DriverStatement] = {}
-        # One row a statement, its rowcount telling recorded (1) from seen before (0): RETURNING
-        # over many rows would need SQLAlchemy's path (the drivers return nothing from executemany).
-        self._insert_token = DriverStatement(
-            (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(_seen)
-            .on_conflict_do_nothing(index_elements=["issuer", "jti"]), self.engine.dialect,
-            columns=("issuer", "jti", "expires_at"))
+        self._seen_tokens = SeenTokenInsert(dialect)
         # The right edge of the tree after the last batch this writer committed, keyed by the size
         # it is the edge of: the next batch starts there unless another process appended meanwhile.
         self._edge: _Edge | None = None
@@ -311,11 +305,9 @@ class AuditWriter:
                 replayed.add(offset)
             else:
                 first[(issuer, jti)] = (offset, keep_until)
-        if not first:
-            return replayed
-        for (issuer, jti), (offset, keep_until) in first.items():
-            if not self._insert_token.changed(connection, {"issuer": issuer, "jti": jti, "expires_at": keep_until}):
-                replayed.add(offset)
+        recorded = self._seen_tokens.recorded(
+            connection, [(issuer, jti, keep_until) for (issuer, jti), (_, keep_until) in first.items()])
+        replayed.update(offset for pair, (offset, _) in first.items() if pair not in recorded)
         return replayed
 
     def _insert(self, statement: Any, connection: Connection, rows: list[dict[str, object]]) -> None:

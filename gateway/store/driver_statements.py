@@ -40,18 +40,10 @@ class DriverStatement:
 
     def rows(self, connection: Connection, values: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run the statement once; its result rows (none for a statement that returns none)."""
-        return self._execute(connection, values)[0]
-
-    def changed(self, connection: Connection, values: Mapping[str, Any] | None = None) -> int:
-        """Run the statement once; the rows it changed (an INSERT … ON CONFLICT DO NOTHING: 0 or 1)."""
-        return self._execute(connection, values)[1]
-
-    def _execute(self, connection: Connection, values: Mapping[str, Any] | None) -> tuple[list[tuple[Any, ...]], int]:
         cursor = connection.connection.cursor()
         try:
             cursor.execute(self.sql, self._arguments(values or {}))
-            found = list(cursor.fetchall()) if cursor.description is not None else []
-            return found, int(cursor.rowcount)
+            return list(cursor.fetchall()) if cursor.description is not None else []
         except self._dialect.loaded_dbapi.Error as exc:
             raise self._wrapped(exc) from exc
         finally:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import bindparam, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from gateway.audit.seen_tokens import SeenTokenInsert
 from gateway.store.driver_statements import DriverStatement, Prepared
 from gateway.store.engine import Database
 from gateway.store.tables import AuditNode, SeenToken
@@ -62,14 +62,18 @@ def test_a_prepared_read_answers_as_sqlalchemy_does_and_compiles_once_per_dialec
     assert list(prepared._compiled) == [db.engine.dialect.name]
 
 
-def test_changed_counts_an_insert_that_conflicts_as_nothing(db: Database) -> None:
+@pytest.mark.parametrize("count", [1, 3, 4, 5])
+def test_seen_tokens_are_recorded_in_one_statement_that_returns_only_the_new_ones(db: Database, count: int) -> None:
     _seen = SeenToken.__table__  # type: ignore[attr-defined]
-    dialect = postgresql if db.dialect == "postgresql" else sqlite
-    statement = DriverStatement(dialect.insert(_seen).on_conflict_do_nothing(index_elements=["issuer", "jti"]),
-                                db.engine.dialect, columns=("issuer", "jti", "expires_at"))
+    inserts = SeenTokenInsert(db.engine.dialect)
     with db.engine.begin() as connection:
-        assert statement.changed(connection, {"issuer": "bka-de", "jti": "j1", "expires_at": 10}) == 1
-        assert statement.changed(connection, {"issuer": "bka-de", "jti": "j1", "expires_at": 11}) == 0
-        assert statement.changed(connection, {"issuer": "bka-de", "jti": "j2", "expires_at": 10}) == 1
-        stored = sorted(tuple(row) for row in connection.execute(select(_seen.c.jti, _seen.c.expires_at)))
-    assert stored == [("j1", 10), ("j2", 10)]
+        assert inserts.recorded(connection, [("bka-de", "old", 10)]) == {("bka-de", "old")}
+        assert inserts.recorded(connection, []) == set()
+        # count new jtis (padded up to a power of two with repeats of the last), then the old one
+        tokens = [("bka-de", f"new-{n}", 20 + n) for n in range(count)]
+        assert inserts.recorded(connection, [*tokens, ("bka-de", "old", 99)]) == {(i, j) for i, j, _ in tokens}
+        assert inserts.recorded(connection, [("bka-de", "new-0", 5), ("fbi", "new-0", 6)]) == {("fbi", "new-0")}
+        stored = sorted(tuple(row) for row in connection.execute(select(_seen.c.issuer, _seen.c.jti,
+                                                                         _seen.c.expires_at)))
+    assert stored == sorted([("bka-de", "old", 10), ("fbi", "new-0", 6), *tokens])  # an old row keeps its expiry
+    assert sorted(inserts._statements) == sorted({1, 2, 1 << count.bit_length()})
