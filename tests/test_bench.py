@@ -95,3 +95,26 @@ def test_the_protocol_floor_reads_the_sealed_sizes_and_times_real_cryptography()
     with pytest.raises(Exception, match="Signature was forged or corrupt"):  # the token is really verified
         protocol_cryptography_ms(token, SigningKey.generate().verify_key, [300], 1)
     assert ratio_bound(0.3, 0.3) == 0.5
+
+
+def test_the_writer_benchmark_commits_real_batches_of_token_bearing_entries(settings: Settings) -> None:
+    from bench import bench_writer_batch
+    from gateway.audit.checkpoints import CheckpointPolicy
+    from gateway.audit.writer import AuditWriter
+
+    writer = AuditWriter(settings.sqlalchemy_url, checkpoint_key=load_gateway_keys(settings).signing_key,
+                         origin=settings.origin, policy=CheckpointPolicy(10**9, 3600.0), group_commit=True)
+    try:
+        times = bench_writer_batch.batch_milliseconds(writer, 3, 2)
+    finally:
+        writer.close()
+    assert len(times) == 2 and min(times) > 0
+    engine = sqlalchemy.create_engine(settings.sqlalchemy_url)
+    try:
+        with engine.connect() as connection:
+            counts = connection.execute(sqlalchemy.text(
+                "SELECT (SELECT count(*) FROM audit_entries WHERE decision = 'served'), "
+                "(SELECT count(*) FROM seen_tokens)")).one()
+    finally:
+        engine.dispose()
+    assert tuple(counts) == (3 * (5 + 2),) * 2  # the warm-up and the timed batches, each jti recorded
