@@ -40,27 +40,31 @@ class DriverStatement:
 
     def rows(self, connection: Connection, values: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run the statement once; its result rows (none for a statement that returns none)."""
-        cursor = connection.connection.cursor()
+        cursor = None
         try:
+            cursor = connection.connection.cursor()
             cursor.execute(self.sql, self._arguments(values or {}))
             return list(cursor.fetchall()) if cursor.description is not None else []
         except self._dialect.loaded_dbapi.Error as exc:
-            raise self._wrapped(exc) from exc
+            raise self._wrapped(exc, connection, cursor) from exc
         finally:
-            cursor.close()
+            if cursor is not None:
+                cursor.close()
 
     def many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run the statement once for each of ``rows`` (an INSERT's rows, say); nothing if there are none."""
         if not rows:
             return
-        cursor = connection.connection.cursor()
+        cursor = None
         try:
+            cursor = connection.connection.cursor()
             arguments: Any = [self._arguments(row) for row in rows]
             cursor.executemany(self.sql, arguments)
         except self._dialect.loaded_dbapi.Error as exc:
-            raise self._wrapped(exc) from exc
+            raise self._wrapped(exc, connection, cursor) from exc
         finally:
-            cursor.close()
+            if cursor is not None:
+                cursor.close()
 
     def _arguments(self, values: Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
         merged = self._fixed | dict(values) if self._fixed else values
@@ -68,10 +72,15 @@ class DriverStatement:
             return tuple(merged[name] for name in self._names)
         return {name: merged[name] for name in self._names}
 
-    def _wrapped(self, error: Exception) -> BaseException:
+    def _wrapped(self, error: Exception, connection: Connection, cursor: Any) -> BaseException:
+        # A lost connection is invalidated, as SQLAlchemy's own path would: the pool then drops it
+        # instead of handing it to the next request.
+        lost = self._dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
+        if lost and not connection.invalidated:
+            connection.invalidate(error)
         # Without the parameters: SQLAlchemy would render them into the message, and they are entries.
         return DBAPIError.instance(self.sql, None, error, self._dialect.loaded_dbapi.Error, hide_parameters=True,
-                                   dialect=self._dialect)
+                                   connection_invalidated=lost, dialect=self._dialect)
 
 
 class Prepared:

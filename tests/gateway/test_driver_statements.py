@@ -4,9 +4,11 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
-from sqlalchemy import bindparam, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from gateway.audit.seen_tokens import SeenTokenInsert
 from gateway.store.driver_statements import DriverStatement, Prepared
@@ -77,3 +79,31 @@ def test_seen_tokens_are_recorded_in_one_statement_that_returns_only_the_new_one
                                                                          _seen.c.expires_at)))
     assert stored == sorted([("bka-de", "old", 10), ("fbi", "new-0", 6), *tokens])  # an old row keeps its expiry
     assert sorted(inserts._statements) == sorted({1, 2, 1 << count.bit_length()})
+
+
+def _lose(connection: Connection, db: Database) -> None:
+    """Cut ``connection`` from its database underneath SQLAlchemy, as a restart or a network fault would."""
+    if db.dialect == "postgresql":
+        pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        connection.commit()
+        with db.engine.connect() as other:
+            other.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+    else:
+        connection.connection.dbapi_connection.close()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("run", ["rows", "many"])
+def test_a_lost_connection_is_invalidated_and_the_pool_hands_out_a_live_one(db: Database, run: str) -> None:
+    read = DriverStatement(_AT_LEVEL_ZERO_FROM, db.engine.dialect)
+    write = DriverStatement(insert(_nodes), db.engine.dialect, columns=("level", "idx", "hash"))
+    with db.engine.connect() as connection:
+        _lose(connection, db)
+        statement: Callable[[], object] = ((lambda: read.rows(connection, {"start": 0})) if run == "rows" else
+                                           (lambda: write.many(connection, [{"level": 0, "idx": 0,
+                                                                             "hash": b"\x00" * 32}])))
+        with pytest.raises(DBAPIError) as raised:
+            statement()
+        assert raised.value.connection_invalidated
+        assert connection.invalidated, "the pool must not hand this connection to the next request"
+    with db.engine.connect() as connection:
+        assert read.rows(connection, {"start": 0}) == []
