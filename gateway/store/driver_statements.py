@@ -75,7 +75,8 @@ class DriverStatement:
     def _wrapped(self, error: Exception, connection: Connection, cursor: Any) -> BaseException:
         # A lost connection is invalidated, as SQLAlchemy's own path would: the pool then drops it
         # instead of handing it to the next request.
-        lost = self._dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
+        # The driver's own Error; typed as DBAPI's protocol class, which no driver subclasses.
+        lost = self._dialect.is_disconnect(cast(Any, error), connection.connection.dbapi_connection, cursor)
         if lost and not connection.invalidated:
             connection.invalidate(error)
         # Without the parameters: SQLAlchemy would render them into the message, and they are entries.
