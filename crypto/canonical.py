@@ -109,24 +109,43 @@ def parse_if_canonical(text: str) -> dict[str, Any] | None:
     return document if encoded == text.encode("ascii") else None
 
 
+class _DuplicateKey(Exception):
+    pass
+
+
+class _Constant(Exception):
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey
+        result[key] = value
+    return result
+
+
+def _no_constants(name: str) -> Any:
+    raise _Constant(name)
+
+
+# Built once, as _PLAIN_DECODER: json.loads given hooks builds a decoder per call, more than half
+# the cost of parsing a token's header. The hooks raise private errors; the caller names the document.
+_STRICT_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+
+
 def parse_json_object(data: bytes | str, *, what: str = "document") -> dict[str, Any]:
     """Parse a JSON object strictly: duplicate keys, NaN and non-objects are refused."""
-
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in result:
-                raise EncodingError(f"{what} has a duplicate key")
-            result[key] = value
-        return result
-
-    def no_constants(name: str) -> Any:
-        raise EncodingError(f"{what} holds {name}, which JSON does not allow")
-
     try:
         # Decode bytes as strict UTF-8 ourselves: json.loads would also take UTF-16/32 and a BOM.
         text = data.decode("utf-8") if isinstance(data, bytes) else data
-        value = json.loads(text, object_pairs_hook=no_duplicates, parse_constant=no_constants)
+        value = _STRICT_DECODER.decode(text)
+    except _DuplicateKey:
+        raise EncodingError(f"{what} has a duplicate key") from None
+    except _Constant as exc:
+        raise EncodingError(f"{what} holds {exc.name}, which JSON does not allow") from None
     except (ValueError, UnicodeError, RecursionError) as exc:
         raise EncodingError(f"{what} is not valid JSON") from exc
     if not isinstance(value, dict):
