@@ -13,8 +13,8 @@ values it takes unconverted: integers, text, bytes and NULL.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Select
 from sqlalchemy.engine import Dialect
@@ -23,6 +23,8 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
 __all__ = ["DriverStatement", "Prepared"]
+
+T = TypeVar("T")
 
 
 class DriverStatement:
@@ -40,26 +42,28 @@ class DriverStatement:
 
     def rows(self, connection: Connection, values: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run the statement once; its result rows (none for a statement that returns none)."""
-        cursor = None
-        try:
-            cursor = connection.connection.cursor()
-            cursor.execute(self.sql, self._arguments(values or {}))
-            return list(cursor.fetchall()) if cursor.description is not None else []
-        except self._dialect.loaded_dbapi.Error as exc:
-            raise self._wrapped(exc, connection, cursor) from exc
-        finally:
-            if cursor is not None:
-                cursor.close()
+        return self._on_cursor(connection, self._fetch, self._arguments(values or {}))
 
     def many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run the statement once for each of ``rows`` (an INSERT's rows, say); nothing if there are none."""
-        if not rows:
-            return
+        if rows:
+            self._on_cursor(connection, self._execute_many, [self._arguments(row) for row in rows])
+
+    def _fetch(self, cursor: Any, arguments: Any) -> list[tuple[Any, ...]]:
+        cursor.execute(self.sql, arguments)
+        return list(cursor.fetchall()) if cursor.description is not None else []
+
+    def _execute_many(self, cursor: Any, arguments: Any) -> None:
+        cursor.executemany(self.sql, arguments)
+
+    def _on_cursor(self, connection: Connection, work: Callable[[Any, Any], T], arguments: Any) -> T:
+        """``work(cursor, arguments)`` on a cursor of ``connection``'s own transaction, closed
+        afterwards; the driver's errors, opening the cursor included, raised as SQLAlchemy's by
+        :meth:`_wrapped`. A plain call, not a context manager: that costs 1.3 µs a statement here."""
         cursor = None
         try:
             cursor = connection.connection.cursor()
-            arguments: Any = [self._arguments(row) for row in rows]
-            cursor.executemany(self.sql, arguments)
+            return work(cursor, arguments)
         except self._dialect.loaded_dbapi.Error as exc:
             raise self._wrapped(exc, connection, cursor) from exc
         finally:
@@ -74,8 +78,8 @@ class DriverStatement:
 
     def _wrapped(self, error: Exception, connection: Connection, cursor: Any) -> BaseException:
         # A lost connection is invalidated, as SQLAlchemy's own path would: the pool then drops it
-        # instead of handing it to the next request.
-        # The driver's own Error; typed as DBAPI's protocol class, which no driver subclasses.
+        # instead of handing it to the next request. (The cast: the stubs type the error as DBAPI's
+        # protocol class, which no driver's Error subclasses.)
         lost = self._dialect.is_disconnect(cast(Any, error), connection.connection.dbapi_connection, cursor)
         if lost and not connection.invalidated:
             connection.invalidate(error)
