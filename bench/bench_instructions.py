@@ -84,19 +84,20 @@ async def serve(app_name: str, requests: int, minted: int) -> None:
         task = asyncio.create_task(gateway({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}},
                                            lifespan.get, replies.put))
         await replies.get()
+        response = bytearray()
         try:
             if app_name == "cryptography":
-                # One real disclosure in every run, for the sizes; then only the fixed cryptography.
-                response = bytearray()
-                await post(gateway, setup.body, tokens[0], response)
-                protocol_cryptography_ms(str(tokens[1]), setup.authority.verify_key,
-                                         sealed_plaintext_sizes(bytes(response)), _WARM_UP + requests)
-                return
-            await cpu_per_request(gateway, setup.body, tokens[:_WARM_UP + requests])
+                await post(gateway, setup.body, tokens[0], response)  # one real disclosure, for the sizes
+            else:
+                await cpu_per_request(gateway, setup.body, tokens[:_WARM_UP + requests])
         finally:
             await lifespan.put({"type": "lifespan.shutdown"})
             await replies.get()
             await task
+        if app_name == "cryptography":
+            # After the gateway's threads have stopped: their timed wake-ups would count here too.
+            protocol_cryptography_ms(str(tokens[1]), setup.authority.verify_key,
+                                     sealed_plaintext_sizes(bytes(response)), _WARM_UP + requests)
 
 
 def main() -> int:

@@ -28,6 +28,7 @@ from bench.servers import fresh_database  # noqa: E402
 from gateway.audit.checkpoints import CheckpointPolicy  # noqa: E402
 from gateway.audit.model import AuditEvent, Decision  # noqa: E402
 from gateway.audit.writer import AuditWriter  # noqa: E402
+from gateway.config import Settings  # noqa: E402
 from gateway.keys.keyring import load_gateway_keys  # noqa: E402
 
 _NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -39,6 +40,12 @@ def served_with_token() -> AuditEvent:
     return AuditEvent(request_id="req_" + secrets.token_hex(12), time=_NOW, decision=Decision.SERVED,
                       principal="bench-authority", principal_verified=True, jti=jti,
                       consume_token=("bench-authority", jti, 10**10))
+
+
+def writer_for(settings: Settings) -> AuditWriter:
+    """A group-committing writer on ``settings``' database whose checkpoints never fall in a batch."""
+    return AuditWriter(settings.sqlalchemy_url, checkpoint_key=load_gateway_keys(settings).signing_key,
+                       origin=settings.origin, policy=CheckpointPolicy(10**9, 3600.0), group_commit=True)
 
 
 def batch_milliseconds(writer: AuditWriter, size: int, batches: int) -> list[float]:
@@ -63,8 +70,7 @@ def main() -> int:
         raise SystemExit("--batch must be 1 to 512 (the writer's largest batch) and --batches at least 1")
     with tempfile.TemporaryDirectory(prefix="bench-writer-") as name, \
             fresh_database(Path(name), args.postgres, "writer") as settings:
-        writer = AuditWriter(settings.sqlalchemy_url, checkpoint_key=load_gateway_keys(settings).signing_key,
-                             origin=settings.origin, policy=CheckpointPolicy(10**9, 3600.0), group_commit=True)
+        writer = writer_for(settings)
         try:
             times = batch_milliseconds(writer, args.batch, args.batches)
         finally:

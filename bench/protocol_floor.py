@@ -12,13 +12,14 @@ this stack can reach against that peer.
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from typing import Any
 
 from nacl.public import PrivateKey, SealedBox
 from nacl.signing import SigningKey, VerifyKey
+
+from crypto.encoding import b64decode, b64url_decode
 
 __all__ = ["SEALED_BOX_OVERHEAD", "SIGNATURE_WRAPPING", "protocol_cryptography_ms", "ratio_bound",
            "sealed_plaintext_sizes"]
@@ -38,7 +39,7 @@ def sealed_plaintext_sizes(response: bytes) -> list[int]:
     def walk(value: Any) -> None:
         if isinstance(value, dict):
             if isinstance(value.get("ciphertext"), str):
-                sizes.append(len(base64.b64decode(value["ciphertext"])) - SEALED_BOX_OVERHEAD)
+                sizes.append(len(b64decode(value["ciphertext"], what="ciphertext")) - SEALED_BOX_OVERHEAD)
             for child in value.values():
                 walk(child)
         elif isinstance(value, list):
@@ -59,7 +60,7 @@ def protocol_cryptography_ms(token: str, verify_key: VerifyKey, plaintext_sizes:
     The keys are made here: their making is not part of a request."""
     signing_input, _, signature_segment = token.rpartition(".")
     message = signing_input.encode("ascii")
-    signature = base64.urlsafe_b64decode(signature_segment + "=" * (-len(signature_segment) % 4))
+    signature = b64url_decode(signature_segment)
     gateway_key = SigningKey.generate()
     recipient = PrivateKey.generate().public_key
     values = [(b"x" * (size - SIGNATURE_WRAPPING), b"x" * size) for size in plaintext_sizes]

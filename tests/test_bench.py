@@ -99,11 +99,8 @@ def test_the_protocol_floor_reads_the_sealed_sizes_and_times_real_cryptography()
 
 def test_the_writer_benchmark_commits_real_batches_of_token_bearing_entries(settings: Settings) -> None:
     from bench import bench_writer_batch
-    from gateway.audit.checkpoints import CheckpointPolicy
-    from gateway.audit.writer import AuditWriter
 
-    writer = AuditWriter(settings.sqlalchemy_url, checkpoint_key=load_gateway_keys(settings).signing_key,
-                         origin=settings.origin, policy=CheckpointPolicy(10**9, 3600.0), group_commit=True)
+    writer = bench_writer_batch.writer_for(settings)
     try:
         times = bench_writer_batch.batch_milliseconds(writer, 3, 2)
     finally:
