@@ -33,7 +33,7 @@ from nacl.signing import SigningKey
 from crypto.keys import encode_public_key
 from crypto.tokens import create_token
 from gateway.config import Settings
-from gateway.principals import PrincipalRegistry, Role
+from gateway.principals.registry import PrincipalRegistry, Role
 from gateway.store.engine import Database
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -48,11 +48,11 @@ from crypto.signing import ORDER_DOMAIN, sign_over
 from crypto.tokens import create_token
 from gateway.audit.checkpoints import log_size
 from gateway.config import Settings
-from gateway.demo_data import generate_subjects
 from gateway.keys.keyring import load_gateway_keys
 from gateway.orders.model import DraftInput, LegalRequestSubmission
-from gateway.principals import Role
+from gateway.principals.registry import Role
 from gateway.services import Services
+from gateway.subjects.synthetic import generate_subjects
 from gateway.values.selector import Selector
 from gateway.values.window import TimeWindow
 

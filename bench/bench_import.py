@@ -25,12 +25,12 @@ from urllib.parse import quote
 import sqlalchemy
 
 from gateway.config import Settings
-from gateway.demo_data import generate_subjects
-from gateway.initialize import initialize
 from gateway.keys.keyring import load_gateway_keys
 from gateway.keys.vault import Vault
+from gateway.maintenance.initialize import initialize
 from gateway.store.engine import Database
 from gateway.subjects.store import SubjectStore
+from gateway.subjects.synthetic import generate_subjects
 
 
 def main() -> int:

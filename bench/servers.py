@@ -19,7 +19,7 @@ from urllib.parse import quote
 import sqlalchemy
 
 from gateway.config import Settings
-from gateway.initialize import initialize
+from gateway.maintenance.initialize import initialize
 
 __all__ = ["free_port", "fresh_database", "need_program", "serve_gateway", "stop", "wait_up"]
 

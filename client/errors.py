@@ -7,6 +7,8 @@ stopped a call, what failed to verify, and what the person typed wrong.
     └── GatewayRefused        a §6 error body: ``code``, ``message``, HTTP ``status``, ``audit``
     UnsealError               a response whose values cannot all be opened and verified (exit 1)
     UsageError                a bad option, a missing key file, an unreadable court order (exit 2)
+    MonitorError              the monitor could not do its check (network, bad state): no evidence
+    MonitorAlarm              the monitored log is not what it claimed to be (exit 1)
 
 Each carries ``message``: what went wrong and what to do, never anything from inside a sealed value.
 """
@@ -18,8 +20,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from client.http import AuditRef
 
-__all__ = ["ClientError", "GatewayRefused", "GatewayResponseError", "GatewayUnreachable", "UnsealError",
-           "UsageError"]
+__all__ = ["ClientError", "GatewayRefused", "GatewayResponseError", "GatewayUnreachable", "MonitorAlarm",
+           "MonitorError", "UnsealError", "UsageError"]
 
 
 class _MessageError(Exception):
@@ -62,3 +64,11 @@ class UnsealError(_MessageError):
 class UsageError(_MessageError):
     """What the person asked for cannot be done as asked: a bad option, a missing key file, an
     unreadable file. The command prints ``message`` and exits 2 (as the gateway's own commands do)."""
+
+
+class MonitorError(Exception):
+    """The monitor could not do its check (network, bad state): not evidence against the log."""
+
+
+class MonitorAlarm(Exception):
+    """The log is not what it claimed to be: the message names the sizes involved."""

@@ -36,8 +36,6 @@ edge masks any that escapes as INTERNAL_ERROR. They keep the library bases calle
     InvalidField             (Exception) the subject parser's reason for one field, never its value
     LogVerificationError     (Exception) `gateway audit verify`: the log does not verify
     MissingNode              (LookupError) a stored tree node is missing: the database is damaged
-    MonitorError             (Exception) `gateway audit monitor` could not check
-    MonitorAlarm             (Exception) the monitored log is not what it claimed
     ReportSignatureError     (Exception) a transparency report's signature does not verify
     ReportVerificationError  (Exception) a transparency report does not verify against the log
     FiguresError             (ValueError) an entry's facts are malformed; no figure can be computed
@@ -47,10 +45,10 @@ No other module of ``gateway`` defines an exception class (tests/gateway/test_er
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 from crypto.errors import CryptoError
-from gateway.values.fields import SUBJECT_FIELDS
 
 __all__ = [
     "AuditUnavailable",
@@ -68,8 +66,6 @@ __all__ = [
     "LogVerificationError",
     "MethodNotAllowed",
     "MissingNode",
-    "MonitorAlarm",
-    "MonitorError",
     "NotFound",
     "OperatorError",
     "OrderExhausted",
@@ -266,10 +262,11 @@ class SubjectLineError(ValueError):
 
 
 class UnknownSubjectField(ValueError):
-    """A field name that is not one of :data:`SUBJECT_FIELDS`."""
+    """A field name that is not one of ``expected`` (the value layer's field names: errors sit below
+    the value layer, so the caller passes them)."""
 
-    def __init__(self) -> None:
-        super().__init__(f"unknown subject field; expected one of {', '.join(SUBJECT_FIELDS)}")
+    def __init__(self, expected: Sequence[str]) -> None:
+        super().__init__(f"unknown subject field; expected one of {', '.join(expected)}")
 
 
 class InvalidField(Exception):
@@ -307,14 +304,6 @@ class LogVerificationError(Exception):
 
 class MissingNode(LookupError):
     """A tree node that should be stored is not: the database is damaged (or edited)."""
-
-
-class MonitorError(Exception):
-    """The monitor could not do its check (network, bad state): not evidence against the log."""
-
-
-class MonitorAlarm(Exception):
-    """The log is not what it claimed to be: the message names the sizes involved."""
 
 
 class ReportSignatureError(Exception):

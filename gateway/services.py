@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from gateway.audit.checkpointer import Checkpointer, CheckpointSchedule
 from gateway.audit.checkpoints import CheckpointPolicy
+from gateway.audit.usage import usage_key
 from gateway.audit.witnessing import WitnessFeeder
 from gateway.audit.writer import AuditWriter, writer_engine
 from gateway.config import Settings
@@ -16,11 +17,10 @@ from gateway.keys.keyring import GatewayKeys, load_gateway_keys
 from gateway.keys.vault import Vault
 from gateway.observability.metrics import GatewayMetrics
 from gateway.orders.service import Orders
-from gateway.principals import PrincipalRegistry
-from gateway.replay import ReplayStore
+from gateway.principals.registry import PrincipalRegistry
+from gateway.principals.replay import ReplayStore
 from gateway.store.engine import Database
 from gateway.subjects.store import SubjectStore
-from gateway.usage import usage_key
 
 __all__ = ["Services", "utc_now"]
 
@@ -52,7 +52,7 @@ class Services:
         if keys.blind_index_next is not None:
             raise OperatorError("a blind-index key rotation is under way (blind-index.key.next exists); finish it "
                                 "with `gateway keys rotate blind-index` before starting the gateway")
-        # A connection for every worker thread, so no request waits on the pool (gateway/api/http.py).
+        # A connection for every worker thread, so no request waits on the pool (gateway/api/http/endpoint.py).
         db = Database(settings.sqlalchemy_url, pool_size=max(5, settings.worker_threads))
         counter_key = usage_key(keys.at_rest_key)
         # The writer signs no checkpoints on its own schedule: the checkpointer does, off the

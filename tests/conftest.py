@@ -69,7 +69,7 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
 @pytest.fixture
 def settings(make_settings: Callable[..., Settings], database_url: str) -> Settings:
     """Initialised settings (keys and schema) on the parametrised database."""
-    from gateway.initialize import initialize
+    from gateway.maintenance.initialize import initialize
 
     config = make_settings(database_url=database_url)
     initialize(config)

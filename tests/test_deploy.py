@@ -1,7 +1,7 @@
 """The deploy examples (issue 11, finding 4): a lost key must stop the gateway (and be restored from
 backup), never be replaced over live data. The systemd unit never runs `gateway init`; compose runs
 it as a one-shot the gateway waits for, which is safe because `init` refuses to mint a key over an
-initialised database (tests/gateway/test_initialize.py) and its failure keeps the gateway down."""
+initialised database (tests/gateway/maintenance/test_initialize.py) and its failure keeps the gateway down."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """The audit log (docs/PROTOCOL.md §7): one writer, a Merkle tree over its entries, signed
-checkpoints, tiles, witnesses' cosignatures, ``verify`` for the whole log, and the ``monitor``
-an outsider runs against a gateway over HTTP.
+checkpoints, tiles, witnesses' cosignatures, ``verify`` for the whole log, and ``usage`` (each
+order's query count, kept by the writer with a MAC). The monitor an outsider runs lives in
+:mod:`client.monitor`.
 
-Imports: ``crypto``, the value layer, ``errors``, ``config``, ``store``, ``keys`` and ``usage``;
-no domain (orders, subjects) and nothing of ``api`` or ``cli``. ``monitor`` imports only
-``crypto``, ``errors`` and httpx.
+Imports: ``crypto``, the value layer, ``errors``, ``config``, ``store``, ``keys`` and
+``principals.replay`` (the writer records a batch's jtis); no domain (orders, subjects) and
+nothing of ``api`` or ``cli``.
 """

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from nacl.signing import SigningKey
-from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy import Connection, Engine, func, select
 
-from gateway.audit.checkpoints import log_size, make_checkpoint
+from gateway.audit.checkpoints import lock_log, log_size, make_checkpoint
 from gateway.store.tables import AuditCheckpoint
 
 __all__ = ["CheckpointSchedule", "Checkpointer", "sign_if_missing"]
@@ -34,7 +34,6 @@ __all__ = ["CheckpointSchedule", "Checkpointer", "sign_if_missing"]
 log = logging.getLogger("gateway.audit.checkpointer")
 
 _checkpoints = AuditCheckpoint.__table__  # type: ignore[attr-defined]
-_ADVISORY_LOCK = 0x6A75_6469_7400  # the writer's lock (gateway.audit.writer): one log, one lock
 
 
 class _Notified(Protocol):
@@ -66,11 +65,6 @@ class CheckpointSchedule:
         self.last_signed_at = now
 
 
-def _lock_log(connection: Connection) -> None:
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK})
-
-
 def signed_size(connection: Connection) -> int | None:
     """The size of the largest stored checkpoint, or None before the first."""
     found = connection.execute(select(func.max(_checkpoints.c.tree_size))).scalar_one_or_none()
@@ -81,7 +75,7 @@ def sign_if_missing(engine: Engine, *, origin: str, key: SigningKey) -> int | No
     """Sign the current tree (the empty tree on a new log) when no checkpoint exists; return the
     size signed, or None when one existed."""
     with engine.begin() as connection:
-        _lock_log(connection)
+        lock_log(connection)
         if signed_size(connection) is not None:
             return None
         return make_checkpoint(connection, origin=origin, key=key, force=True)
@@ -119,7 +113,7 @@ class Checkpointer:
         if not self.schedule.due(now, size, -1 if signed is None else signed):
             return None
         with self.engine.begin() as connection:
-            _lock_log(connection)
+            lock_log(connection)
             made = make_checkpoint(connection, origin=self.origin, key=self.key, force=False)
         self.schedule.signed(now)
         for listener in self.listeners:

@@ -6,17 +6,29 @@ import time
 from dataclasses import dataclass
 
 from nacl.signing import SigningKey
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, insert, select, text
 
 from crypto import merkle
 from crypto.note import sign_checkpoint
 from gateway.audit.tree import DbTreeSource
 from gateway.store.tables import AuditCheckpoint, AuditEntry
 
-__all__ = ["LOG_SIZE_STATEMENT", "CheckpointPolicy", "latest_checkpoint", "log_size", "make_checkpoint", "note_name",
-           "size_after", "stored_checkpoint"]
+__all__ = ["LOG_SIZE_STATEMENT", "CheckpointPolicy", "latest_checkpoint", "lock_log", "log_size", "make_checkpoint",
+           "note_name", "size_after", "stored_checkpoint"]
 
 _entries = AuditEntry.__table__  # type: ignore[attr-defined]
+# The log's write lock on PostgreSQL: a transaction-scoped advisory lock in a class of the log's own,
+# keyed by the schema, since one log lives in one schema: every process writing that log takes the
+# same lock, and a log in another schema of the same database (another gateway, a parallel test)
+# never waits on it. SQLite needs none: ``BEGIN IMMEDIATE`` takes the database's write lock.
+_LOCK_CLASS = 0x6A75_6469  # any constant shared by all gateway processes
+_LOCK_STATEMENT = text("SELECT pg_advisory_xact_lock(:class, hashtext(current_schema()))")
+
+
+def lock_log(connection: Connection) -> None:
+    """Take the log's write lock for ``connection``'s transaction (PostgreSQL only)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(_LOCK_STATEMENT, {"class": _LOCK_CLASS})
 _checkpoints = AuditCheckpoint.__table__  # type: ignore[attr-defined]
 
 

@@ -14,7 +14,7 @@ entries; and a consistency proof from the previous checkpoint, served from the s
 verify between their two signed roots (RFC 9162 §2.1.4.2). Checkpoints that outsiders kept
 (``trusted``) are held to the same roots, which is what catches a log rewritten together with its
 stored checkpoints. Finally nothing may lie past the end: no checkpoint, no tree node; and each
-order's stored query count, which the gateway reads instead of counting (gateway/usage.py), must
+order's stored query count, which the gateway reads instead of counting (gateway/audit/usage.py), must
 equal the disclosures the log holds for it.
 
 Checks run in log order, so the first failure is the earliest point where the stored log stops
@@ -33,11 +33,11 @@ from sqlalchemy import Connection, and_, func, or_, select
 
 from crypto import merkle
 from crypto.errors import CryptoError, NoteError
+from crypto.key_schedule import ScheduledVerifier, single, verify_by_size
 from crypto.note import NoteVerifier
 from gateway.audit.checkpoints import log_size
 from gateway.audit.entry_checks import node_failure
 from gateway.audit.entry_pool import entry_batches
-from gateway.audit.signers import ScheduledVerifier, single, verify_by_size
 from gateway.audit.tree import DbTreeSource, prefetch_statement, prefetched
 from gateway.errors import LogVerificationError, MissingNode
 from gateway.store.tables import AuditCheckpoint, AuditNode, OrderRow
@@ -242,7 +242,7 @@ def _stored_counts(connection: Connection) -> dict[str, int]:
 
 
 def _check_counts(before: dict[str, int], after: dict[str, int], disclosed: Counter[str]) -> None:
-    """Hold each order's stored query count (gateway/usage.py) to the disclosures in the log.
+    """Hold each order's stored query count (gateway/audit/usage.py) to the disclosures in the log.
 
     The writer charges an order and appends the disclosure in one commit, so a count read before
     the log's size was cannot exceed the log's count, and one read after the last entry cannot

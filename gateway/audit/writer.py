@@ -3,7 +3,7 @@
 Requests hand their :class:`AuditEvent` to :meth:`AuditWriter.append` and wait. A committer thread
 takes every event queued meanwhile and writes them in ONE transaction: the entries with dense,
 ordered indexes, the Merkle nodes they complete, the query each disclosure counts against its
-order (with the MAC that lets a reader trust the count, gateway/usage.py), and the jti of each
+order (with the MAC that lets a reader trust the count, gateway/audit/usage.py), and the jti of each
 request's token (docs/PROTOCOL.md §2: a jti already recorded, or twice in the batch, makes the
 later request a TOKEN_REPLAYED refusal); then one commit, which is one fsync (SQLite WAL with
 ``synchronous=FULL``; PostgreSQL with ``synchronous_commit`` on, which the writer's connections
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nacl.signing import SigningKey
-from sqlalchemy import Connection, Engine, bindparam, create_engine, event, insert, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, insert, select, update
 from sqlalchemy.exc import DataError, IntegrityError
 
 from crypto.canonical import canonical_json
@@ -44,17 +44,18 @@ from gateway.audit.checkpoints import (
     LOG_SIZE_STATEMENT,
     CheckpointPolicy,
     latest_checkpoint,
+    lock_log,
     make_checkpoint,
     size_after,
 )
 from gateway.audit.model import AuditEvent, AuditReceipt, Decision, entry_columns, entry_document
-from gateway.audit.seen_tokens import SeenTokenInsert
 from gateway.audit.tree import DbTreeSource, completed_nodes
+from gateway.audit.usage import stored_usage, trusted_usage, usage_columns, usage_mac
 from gateway.errors import AuditUnavailable
+from gateway.principals.replay import SeenTokenInsert
 from gateway.store.driver_statements import DriverStatement
 from gateway.store.engine import apply_sqlite_pragmas
 from gateway.store.tables import AuditEntry, AuditNode, OrderRow
-from gateway.usage import stored_usage, trusted_usage, usage_columns, usage_mac
 
 __all__ = ["AuditWriter", "writer_engine"]
 
@@ -71,7 +72,6 @@ _CHARGE = (update(_orders).where(_orders.c.id == bindparam("order_id"))
            .values(queries_used=bindparam("used"), usage_index=bindparam("last"), usage_mac=bindparam("mac")))
 _Edge = tuple[int, dict[tuple[int, int], bytes]]
 """A tree size and the right-edge nodes of the tree of that size."""
-_ADVISORY_LOCK = 0x6A75_6469_7400  # any constant shared by all gateway processes
 _MAX_BATCH = 512
 _UNAVAILABLE = "the audit entry could not be made durable, so nothing was disclosed; retry later"
 
@@ -226,7 +226,7 @@ class AuditWriter:
         """Sign and store a checkpoint of the current tree if it has grown since the last one (also
         of the empty tree when there is none yet); return the latest checkpoint note."""
         with self.engine.begin() as connection:
-            self._lock_log(connection)
+            lock_log(connection)
             make_checkpoint(connection, origin=self.origin, key=self.checkpoint_key, force=True)
             return latest_checkpoint(connection)
 
@@ -283,14 +283,10 @@ class AuditWriter:
     def _checkpoint_if_grown(self) -> None:
         try:
             with self.engine.begin() as connection:
-                self._lock_log(connection)
+                lock_log(connection)
                 make_checkpoint(connection, origin=self.origin, key=self.checkpoint_key, force=False)
         except Exception as exc:
             log.error("periodic audit checkpoint failed: %s", _describe(exc))
-
-    def _lock_log(self, connection: Connection) -> None:
-        if self.dialect == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK})
 
     def _record_tokens(self, connection: Connection, events: list[AuditEvent]) -> set[int]:
         """Record the batch's token jtis (docs/PROTOCOL.md §2); return the offsets of the events
@@ -389,7 +385,7 @@ class AuditWriter:
         return receipts
 
     def _write(self, connection: Connection, events: list[AuditEvent]) -> tuple[list[AuditReceipt], _Edge]:
-        self._lock_log(connection)
+        lock_log(connection)
         size = size_after(self._log_size.rows(connection)[0][0])
         rows: list[dict[str, object]] = []
         receipts: list[AuditReceipt] = []

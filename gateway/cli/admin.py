@@ -10,8 +10,8 @@ import typer
 from rich.table import Table
 
 from gateway.cli.common import console, handle_errors, open_database, settings
-from gateway.initialize import initialize
-from gateway.principals import ACTIVE, SUSPENDED, PrincipalInfo, PrincipalRegistry, Role
+from gateway.maintenance.initialize import initialize
+from gateway.principals.registry import ACTIVE, SUSPENDED, PrincipalInfo, PrincipalRegistry, Role
 
 __all__ = ["init", "principals_app"]
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -24,16 +24,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy import Connection, select
 
-from crypto.canonical import canonical_json, parse_json_object
-from crypto.encoding import b64decode, b64encode
-from crypto.errors import CryptoError, EncodingError
-from crypto.merkle import leaf_hash, verify_inclusion
+from client.proof import check_saved_proof, discovered_schedule, read_proof, read_text
+from crypto.encoding import b64encode
+from crypto.errors import CryptoError
+from crypto.key_schedule import ScheduledVerifier, single
 from crypto.note import parse_verifier_key
 from gateway.audit import proofs
 from gateway.audit.checkpoints import CheckpointPolicy, log_size
 from gateway.audit.entry_pool import usable_cpus
 from gateway.audit.model import Decision
-from gateway.audit.signers import ScheduledVerifier, schedule_for, single, verify_by_size
+from gateway.audit.signers import schedule_for
 from gateway.audit.verify import verify_log
 from gateway.audit.writer import AuditWriter
 from gateway.cli.common import console, err_console, fail, handle_errors, open_database, settings
@@ -91,7 +91,7 @@ def verify(
     not hold and exit 1."""
     config = settings()
     verifier = single(parse_verifier_key(verifier_key)) if verifier_key is not None else _own_verifiers(config)
-    trusted = [_read_text(path) for path in checkpoint or []]
+    trusted = [read_text(path) for path in checkpoint or []]
     with _connection(config) as connection:
         total = log_size(connection)
         with _progress(total) as bar:
@@ -150,82 +150,17 @@ def check_proof(
     the audit path to the signed root. Needs no database. Exit 0 when it holds, 1 when it does not."""
     verifier = [s for key in verifier_key or [] for s in single(parse_verifier_key(key))]  # malformed: exit 2
     if discovery is not None:
-        verifier += _discovered(discovery)
+        verifier += discovered_schedule(discovery)
     if not verifier:
         fail("give --verifier-key or --discovery")
-    saved = _read_proof(file)
+    saved = read_proof(file)
     try:
-        statement = _check_saved_proof(saved, verifier, origin)
+        statement = check_saved_proof(saved, verifier, origin)
     except (CryptoError, ValueError) as exc:
         message = exc.message if isinstance(exc, CryptoError) else str(exc)
         err_console.print(f"[bold red]proof does NOT hold:[/] {escape(message)}")
         raise typer.Exit(1) from None
     console.print(statement)
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise OperatorError(f"cannot read {path}: {type(exc).__name__}") from exc
-
-
-def _read_proof(path: Path) -> dict[str, Any]:
-    try:
-        return parse_json_object(_read_text(path), what="proof file")
-    except EncodingError as exc:
-        raise OperatorError(f"{path}: {exc.message}") from exc
-
-
-def _discovered(path: Path) -> list[ScheduledVerifier]:
-    """The verifier keys of a saved discovery document, with the sizes each signs."""
-    try:
-        document = parse_json_object(_read_text(path), what="discovery document")
-    except EncodingError as exc:
-        raise OperatorError(f"{path}: {exc.message}") from exc
-    listed = document.get("checkpoint_verifier_keys")
-    if not isinstance(listed, list):
-        current = document.get("checkpoint_verifier_key")
-        if not isinstance(current, str):
-            raise OperatorError(f"{path} has neither checkpoint_verifier_keys nor checkpoint_verifier_key")
-        return single(parse_verifier_key(current))
-    schedule = []
-    for item in listed:
-        if not (isinstance(item, dict) and isinstance(item.get("verifier_key"), str)
-                and isinstance(item.get("from_size"), int)
-                and (item.get("until_size") is None or isinstance(item.get("until_size"), int))):
-            raise OperatorError(f"{path}: each checkpoint_verifier_keys item needs verifier_key, from_size and "
-                                "until_size (null for the current key)")
-        schedule.append(ScheduledVerifier(parse_verifier_key(item["verifier_key"]), item["from_size"],
-                                          item["until_size"]))
-    return schedule
-
-
-def _check_saved_proof(saved: dict[str, Any], verifier: list[ScheduledVerifier], origin: str | None) -> str:
-    """Raise ``CryptoError``/``ValueError`` unless the proof holds; return what it proves."""
-    index, size, entry = saved.get("index"), saved.get("tree_size"), saved.get("entry")
-    hashes, claimed_leaf, note = saved.get("hashes"), saved.get("leaf_hash"), saved.get("checkpoint")
-    if not (isinstance(index, int) and isinstance(size, int) and isinstance(entry, str) and isinstance(note, str)
-            and isinstance(claimed_leaf, str) and isinstance(hashes, list)
-            and all(isinstance(h, str) for h in hashes)) or isinstance(index, bool) or isinstance(size, bool):
-        raise ValueError("the file needs index and tree_size (integers), leaf_hash, checkpoint and entry "
-                         "(strings) and hashes (a list of strings)")
-    checkpoint = verify_by_size(note, verifier, origin=origin)
-    if checkpoint.size != size:
-        raise ValueError(f"the checkpoint is for tree size {checkpoint.size}, the proof for {size}")
-    raw = entry.encode("utf-8")
-    document = parse_json_object(raw, what="entry")
-    if canonical_json(document) != raw:
-        raise ValueError("the entry is not in canonical RFC 8785 form, so it is not what was hashed")
-    if document.get("index") != index:
-        raise ValueError(f"the entry says it is entry {document.get('index')!r}, the proof is for {index}")
-    leaf = leaf_hash(raw)
-    if b64encode(leaf) != claimed_leaf:
-        raise ValueError("leaf_hash is not SHA-256(0x00 || entry)")
-    path = [b64decode(h, length=32, what="proof hash") for h in hashes]
-    verify_inclusion(leaf, index, size, path, checkpoint.root_hash)
-    return (f"proof holds: entry {index} is in the log {checkpoint.origin} of {size} entries, root "
-            f"{b64encode(checkpoint.root_hash)}, signed by {checkpoint.origin}'s key for that size")
 
 
 def _micros(text: str, option: str) -> int:

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 # One console and one way to fail for both programs: the operator's commands print as the
 # principals' commands do.
 from client.cli.common import console, err_console, fail, is_interactive, print_json
+from client.errors import UsageError
 from crypto.errors import CryptoError
 from gateway.config import Settings, SettingsError, load_settings
 from gateway.errors import GatewayError, OperatorError
@@ -26,13 +27,13 @@ R = TypeVar("R")
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn the gateway's and crypto's errors into a message and exit code 2, never a traceback."""
+    """Turn the gateway's, crypto's and the client's usage errors into a message and exit code 2, never a traceback."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
-        except (GatewayError, CryptoError) as exc:
+        except (GatewayError, CryptoError, UsageError) as exc:
             fail(exc.message)
         except ValidationError as exc:
             fail(f"invalid configuration: {exc.errors()[0].get('msg', exc)}")

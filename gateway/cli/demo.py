@@ -54,11 +54,11 @@ from crypto.note import parse_verifier_key, verify_checkpoint
 from gateway.cli.common import console, err_console, fail, handle_errors, open_database, settings
 from gateway.cli.subjects import import_report_line, subject_store
 from gateway.config import Settings, load_settings
-from gateway.demo_data import generate_subjects
 from gateway.errors import OperatorError, SubjectImportError
-from gateway.initialize import initialize
-from gateway.principals import ACTIVE, PrincipalRegistry, Role
+from gateway.maintenance.initialize import initialize
+from gateway.principals.registry import ACTIVE, PrincipalRegistry, Role
 from gateway.subjects.store import ImportReport, SubjectStore
+from gateway.subjects.synthetic import generate_subjects
 from gateway.values.times import format_seconds
 
 __all__ = ["app", "run", "seed"]
@@ -69,7 +69,7 @@ DEMO_DATA_DIR: Final = Path("./var/demo")
 DEMO_SEED: Final = 7
 AUTHORITY_ID: Final = "demo-bka"
 REVIEWER_IDS: Final = ("demo-reviewer-1", "demo-reviewer-2")
-# Demo events fall in 2026 (gateway.demo_data); the order narrows the request to two months of it.
+# Demo events fall in 2026 (gateway.subjects.synthetic); the order narrows the request to two months of it.
 REQUEST_WINDOW: Final = ("2026-03-01T00:00:00Z", "2026-09-01T00:00:00Z")
 ORDER_WINDOW: Final = ("2026-05-01T00:00:00Z", "2026-07-01T00:00:00Z")
 REQUEST_FIELDS: Final = ["phoneNumber", "ipAddresses", "devices", "usernameHistory"]

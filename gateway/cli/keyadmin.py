@@ -18,8 +18,8 @@ from crypto.note import verifier_key_string
 from gateway.audit.checkpoints import note_name
 from gateway.cli.common import console, err_console, fail, handle_errors, open_database, settings
 from gateway.errors import OperatorError
-from gateway.keys.backup import decrypt_backup, encrypt_backup, read_key_files, restore_keys
-from gateway.keys.rotation import Progress, rotate_at_rest, rotate_blind_index, rotate_signing
+from gateway.maintenance.backup import decrypt_backup, encrypt_backup, read_key_files, restore_keys
+from gateway.maintenance.rotation import Progress, rotate_at_rest, rotate_blind_index, rotate_signing
 
 __all__ = ["app"]
 

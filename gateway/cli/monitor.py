@@ -19,11 +19,11 @@ from rich.markup import escape
 
 from client.errors import ClientError
 from client.http import fetch_discovery
+from client.monitor import Auditor, MonitorConfig, MonitorReport
+from client.monitor import follow as follow_log
 from crypto.cosignature import parse_cosigner_key
 from crypto.keys import read_signing_key
 from crypto.note import parse_verifier_key
-from gateway.audit.monitor import Auditor, MonitorConfig, MonitorReport
-from gateway.audit.monitor import follow as follow_log
 from gateway.cli.common import console, err_console, fail, handle_errors
 
 __all__ = ["monitor"]

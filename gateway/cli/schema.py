@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from gateway.api.schema import schema_sdl
+from gateway.api.graphql.schema import schema_sdl
 from gateway.cli.common import console, fail
 
 __all__ = ["schema"]

@@ -9,7 +9,7 @@ import typer
 import uvicorn
 from starlette.applications import Starlette
 
-from gateway.api.request_log import logging_config
+from gateway.api.http.request_log import logging_config
 from gateway.cli.common import fail, handle_errors, open_database, settings
 from gateway.keys.keyring import load_gateway_keys
 from gateway.observability.logs import log_config
@@ -74,7 +74,7 @@ def serve(
                 forwarded_allow_ips=forwarded_allow_ips if proxy_headers else "",
                 ssl_certfile=certfile, ssl_keyfile=keyfile,
                 # uvicorn's access log prints query strings and client addresses; the gateway's
-                # own request log (gateway.api.request_log) holds neither.
+                # own request log (gateway.api.http.request_log) holds neither.
                 access_log=False,
                 log_config=log_config(log_level) if config.log_format == "json" else logging_config(log_level),
                 h11_max_incomplete_event_size=MAX_HEADER_BYTES)

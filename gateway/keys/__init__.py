@@ -1,6 +1,5 @@
 """The gateway's own keys: the key files and their loading (``keyring``), encryption at rest and
-blind indexes (``vault``), key backups (``backup``) and rotation (``rotation``).
+blind indexes (``vault``). Backing them up and rotating them are :mod:`gateway.maintenance`'s.
 
-Imports: ``crypto``, ``errors``, ``config`` and, for backup and rotation, ``store`` and the
-domains whose sealed rows they re-seal; never ``api`` or ``cli``.
+Imports: ``crypto``, ``errors`` and ``config``; nothing of the domains.
 """

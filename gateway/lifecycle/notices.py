@@ -25,8 +25,8 @@ from gateway.audit.model import AuditEvent, Decision
 from gateway.audit.writer import AuditWriter
 from gateway.errors import AuditUnavailable, OperatorError
 from gateway.orders.model import OrderState
+from gateway.orders.policy import OrderStatus
 from gateway.orders.service import Orders
-from gateway.policy import OrderStatus
 from gateway.store.engine import Database
 from gateway.store.tables import AuditEntry, NoticeSent
 from gateway.transparency import facts

@@ -22,10 +22,10 @@ from sqlmodel import col
 
 from gateway.errors import BadRequest, NotFound
 from gateway.keys.vault import Vault
-from gateway.orders.undo import Undo, undo_row_change
-from gateway.principals import PrincipalInfo
+from gateway.principals.registry import PrincipalInfo
 from gateway.store.engine import Database
 from gateway.store.tables import PreservationRow, Principal
+from gateway.store.undo import Undo, undo_row_change
 from gateway.subjects.store import SubjectStore
 from gateway.values.ids import is_gateway_id
 from gateway.values.selector import Selector

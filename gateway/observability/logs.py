@@ -88,7 +88,7 @@ def _access(record: logging.LogRecord) -> dict[str, Any]:
 
 
 def _request_line(fields: dict[str, Any]) -> dict[str, Any]:
-    """The gateway's own request log record (gateway.api.request_log.RequestLine): a route template,
+    """The gateway's own request log record (gateway.api.http.request_log.RequestLine): a route template,
     never the path sent, so an unmatched path is ``other``."""
     route = str(fields.get("path", "-"))
     line: dict[str, Any] = {"message": "request", "method": fields.get("method"),

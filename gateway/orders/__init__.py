@@ -3,11 +3,11 @@
 - :mod:`~gateway.orders.model` — the values: enums, limits, inputs, :class:`LegalRequest`,
   :class:`OrderState`.
 - :mod:`~gateway.orders.approvals` — whether a reviewer's signature over an order text counts.
-- :mod:`~gateway.orders.undo` — reversing a committed change when its request ends unaudited.
 - :mod:`~gateway.orders.service` — :class:`Orders`: submit, review, draft, approve, revoke, load.
+- :mod:`~gateway.orders.policy` — whether an order may be used (pure, no storage).
+- :mod:`~gateway.orders.emergency` — the emergency rules: verification, hours, lapse (pure).
+- :mod:`~gateway.orders.disclosure` — the permitted fields of one subject, signed and sealed.
 
-Whether an order may be used is decided by :mod:`gateway.policy` (pure, no storage).
-
-Imports: the value layer, ``errors``, ``policy``, ``principals``, ``store``, ``subjects``,
-``lifecycle.emergency``, ``keys.vault``, ``usage``, ``audit.model`` and ``crypto``; never ``api`` or ``cli``.
+Imports: the value layer, ``errors``, ``principals``, ``store``, ``subjects``, ``keys.vault``,
+``audit`` and ``crypto``; never ``lifecycle``, ``api`` or ``cli``.
 """

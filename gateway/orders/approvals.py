@@ -6,7 +6,7 @@ from __future__ import annotations
 from crypto.errors import CryptoError
 from crypto.keys import decode_signing_public_key
 from crypto.signing import ORDER_DOMAIN, verify_signature_over
-from gateway.principals import ACTIVE, Role
+from gateway.principals.registry import ACTIVE, Role
 
 __all__ = ["counts_as_reviewer", "signing_key_of"]
 

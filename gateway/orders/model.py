@@ -13,10 +13,10 @@ from typing import Any
 from gateway.errors import (
     BadRequest,
 )
-from gateway.lifecycle.emergency import (
+from gateway.orders.emergency import (
     CourtOrder,
 )
-from gateway.policy import OrderDocument, OrderStatus
+from gateway.orders.policy import OrderDocument, OrderStatus
 from gateway.values.selector import Selector
 from gateway.values.times import parse_time
 from gateway.values.window import TimeWindow

@@ -3,9 +3,9 @@
 
 An order's status is never read from a column: :meth:`Orders.load` parses the stored document,
 verifies every approval against the reviewers' current keys and status, and combines that with
-the clock, the revocation and the query count (:func:`gateway.policy.order_status`). The parsing
+the clock, the revocation and the query count (:func:`gateway.orders.policy.order_status`). The parsing
 and the verification are kept while the document and the state version hold
-(gateway/store/versions.py); the revocation and the count (gateway/usage.py) are read every time.
+(gateway/store/versions.py); the revocation and the count (gateway/audit/usage.py) are read every time.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from sqlmodel import col
 
 from crypto.canonical import canonical_json
 from gateway.audit.model import Action, Decision
+from gateway.audit.usage import stored_usage, trusted_usage, usage_columns
 from gateway.errors import (
     BadRequest,
     GatewayError,
@@ -35,7 +36,8 @@ from gateway.errors import (
     OrderRevoked,
 )
 from gateway.keys.vault import Vault
-from gateway.lifecycle.emergency import (
+from gateway.orders.approvals import counts_as_reviewer, signing_key_of
+from gateway.orders.emergency import (
     ApprovalRule,
     CourtOrder,
     EmergencyTerms,
@@ -45,7 +47,6 @@ from gateway.lifecycle.emergency import (
     continuation_text,
     parse_continuation,
 )
-from gateway.orders.approvals import counts_as_reviewer, signing_key_of
 from gateway.orders.model import (
     LEGAL_PROCESSES,
     MAX_ORDER_DAYS,
@@ -59,9 +60,8 @@ from gateway.orders.model import (
     LegalRequestSubmission,
     OrderState,
 )
-from gateway.orders.undo import Undo, undo_row_change
-from gateway.policy import OrderDocument, OrderStatus, check_narrowing, order_status, parse_order_document
-from gateway.principals import ACTIVE, PrincipalInfo
+from gateway.orders.policy import OrderDocument, OrderStatus, check_narrowing, order_status, parse_order_document
+from gateway.principals.registry import ACTIVE, PrincipalInfo
 from gateway.store.driver_statements import Prepared
 from gateway.store.engine import Database
 from gateway.store.tables import (
@@ -74,9 +74,9 @@ from gateway.store.tables import (
     Principal,
     PrincipalKey,
 )
+from gateway.store.undo import Undo, undo_row_change
 from gateway.store.versions import bump, current
 from gateway.subjects.store import SubjectStore
-from gateway.usage import stored_usage, trusted_usage, usage_columns
 from gateway.values.fields import SUBJECT_FIELDS
 from gateway.values.ids import LEGAL_REQUEST_PREFIX, ORDER_PREFIX, is_gateway_id, new_id
 from gateway.values.times import format_time, parse_time
@@ -577,7 +577,7 @@ class Orders:
     def _emergency(self, document: OrderDocument, checked: Sequence[Approval], *,
                    now: datetime) -> _EmergencyState | None:
         """For an emergency document: its continuation text, the signatures over it, and the
-        approval rule (:func:`gateway.lifecycle.emergency.approval_rule`) they and ``checked`` amount to."""
+        approval rule (:func:`gateway.orders.emergency.approval_rule`) they and ``checked`` amount to."""
         terms = document.emergency
         if terms is None:
             return None

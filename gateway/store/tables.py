@@ -103,7 +103,7 @@ class OrderRow(SQLModel, table=True):
     created_by: str = Field(foreign_key="principals.id", max_length=64)
     created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
     queries_used: int = Field(default=0)
-    # Written by the audit writer alone, with the count (gateway/usage.py): the index of the entry
+    # Written by the audit writer alone, with the count (gateway/audit/usage.py): the index of the entry
     # that charged the order last and a MAC over both, so an edited count is never believed.
     usage_index: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     usage_mac: bytes | None = Field(default=None, sa_column=Column(LargeBinary(32), nullable=True))
@@ -130,7 +130,7 @@ class AuditEntry(SQLModel, table=True):
     __tablename__ = "audit_entries"
     __table_args__ = (
         UniqueConstraint("request_id", name="uq_audit_entries_request_id"),
-        # With idx last: an order's disclosures past an index are one seek (gateway/usage.py).
+        # With idx last: an order's disclosures past an index are one seek (gateway/audit/usage.py).
         Index("ix_audit_entries_order_decision_idx", "order_id", "decision", "idx"),
         Index("ix_audit_entries_action_order", "action", "order_id"),
     )

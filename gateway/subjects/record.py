@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Final, TypeAlias
 
 from gateway.errors import StoreIntegrityError, UnknownSubjectField
+from gateway.values.fields import SUBJECT_FIELDS
 from gateway.values.ids import SubjectId
 from gateway.values.times import format_time
 
@@ -106,7 +107,7 @@ class SubjectRecord:
             return [d.to_json() for d in self.devices if _overlaps(d.first_seen, d.last_seen, window)]
         if field == "usernameHistory":
             return [u.to_json() for u in self.username_history if _overlaps(u.from_, u.until, window)]
-        raise UnknownSubjectField()
+        raise UnknownSubjectField(SUBJECT_FIELDS)
 
     def to_document(self) -> dict[str, Any]:
         """Everything but the id, in the import shape with normalised values: what is sealed."""

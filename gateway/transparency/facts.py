@@ -16,8 +16,8 @@ from enum import StrEnum
 from typing import Any
 
 from gateway.orders.model import LegalRequest, OrderState
-from gateway.policy import OrderDocument, OrderStatus
-from gateway.principals import PrincipalInfo
+from gateway.orders.policy import OrderDocument, OrderStatus
+from gateway.principals.registry import PrincipalInfo
 from gateway.values.times import format_time
 
 __all__ = ["LIFECYCLE_KINDS", "REQUEST_KINDS", "FactKind", "approved", "court_order_attached", "disclosed", "drafted",

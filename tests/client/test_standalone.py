@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gateway.cli.main import app as gateway_cli
-from gateway.demo_data import generate_subjects
+from gateway.subjects.synthetic import generate_subjects
 from tests.support.live import REPO, Finished, clean_env, free_port, run, serving
 
 pytestmark = pytest.mark.e2e

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from crypto.merkle import leaf_hash
 from gateway.config import Settings
-from gateway.initialize import initialize
+from gateway.maintenance.initialize import initialize
 from gateway.store.engine import Database
 from gateway.store.tables import AuditEntry
 from tests.support.server import WHOAMI, audit_cli, graphql_body, load, register, server_env, start_server

@@ -22,7 +22,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from gateway.cli.main import app as gateway_cli
-from gateway.demo_data import generate_subjects
+from gateway.subjects.synthetic import generate_subjects
 from tests.support.live import GATEWAY_CLI, Finished, clean_env, free_port, run, serving
 from tests.support.plaintext import leaks, secrets_of
 

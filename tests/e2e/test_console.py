@@ -23,9 +23,9 @@ from typer.testing import CliRunner
 
 from gateway.audit.checkpoints import log_size
 from gateway.cli.main import app as gateway_cli
-from gateway.demo_data import generate_subjects
 from gateway.store.engine import Database
 from gateway.store.tables import AuditEntry, LegalRequestRow, OrderRow
+from gateway.subjects.synthetic import generate_subjects
 from tests.support.browser import Watched, launch, screenshot_dir, watched
 from tests.support.live import clean_env, free_port, serving
 from tests.support.plaintext import leaks, secrets_of

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.demo_data import generate_subjects
+from gateway.subjects.synthetic import generate_subjects
 from tests.support.live import GATEWAY, clean_env, free_port, run
 
 pytestmark = pytest.mark.e2e

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from gateway.config import Settings
-from gateway.initialize import initialize
+from gateway.maintenance.initialize import initialize
 from gateway.services import Services
 from tests.support.harness import Harness
 from tests.support.live import clean_env, free_port, serving

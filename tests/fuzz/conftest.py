@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import Settings
-from gateway.initialize import initialize
+from gateway.maintenance.initialize import initialize
 from tests.support.harness import running_gateway
 from tests.support.pg import throwaway_schema
 from tests.support.world import World, build_world

@@ -9,7 +9,7 @@ import dataclasses
 import pytest
 from hypothesis import Phase
 
-from gateway.disclosure import Disclosure, seal_field
+from gateway.orders.disclosure import Disclosure, seal_field
 from gateway.values.fields import SUBJECT_FIELDS
 from tests.support.fuzz import CallerKind, Fuzzer, FuzzFailure
 from tests.support.world import World
@@ -19,7 +19,7 @@ PHASES = (Phase.explicit, Phase.generate)
 
 
 def allow_every_scope(*_: object, **__: object) -> None:
-    """gateway.policy.check_scope with its checks removed."""
+    """gateway.orders.policy.check_scope with its checks removed."""
 
 
 @pytest.mark.fuzz
@@ -30,9 +30,9 @@ def test_the_same_small_run_passes_with_the_scope_check_in_place(fuzz_world: Wor
 
 @pytest.mark.fuzz
 def test_a_scope_check_that_allows_everything_is_caught(fuzz_world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The resolvers' own lock (gateway.disclosure.seal_field) still refuses to seal outside the
+    # The resolvers' own lock (gateway.orders.disclosure.seal_field) still refuses to seal outside the
     # order, so what leaks is whether a subject exists: caught by the served-subject and oracle checks.
-    monkeypatch.setattr("gateway.api.access.check_scope", allow_every_scope)
+    monkeypatch.setattr("gateway.api.graphql.access.check_scope", allow_every_scope)
     fuzzer = Fuzzer(fuzz_world, CallerKind.AUTHORITY_OUTSIDE_ORDER)
     with pytest.raises(FuzzFailure, match="outside the order"):
         fuzzer.run(max_examples=SMALL, seed=7, phases=PHASES)
@@ -49,8 +49,8 @@ def test_sealing_outside_the_order_is_caught_by_opening_the_sealed_values(
         widened = dataclasses.replace(request.order, subjects=everyone, fields=frozenset(SUBJECT_FIELDS))
         return seal_field(dataclasses.replace(request, order=widened), subject, field)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("gateway.api.access.check_scope", allow_every_scope)
-    monkeypatch.setattr("gateway.api.context.seal_field", seal_anything)
+    monkeypatch.setattr("gateway.api.graphql.access.check_scope", allow_every_scope)
+    monkeypatch.setattr("gateway.api.graphql.context.seal_field", seal_anything)
     fuzzer = Fuzzer(fuzz_world, CallerKind.AUTHORITY_OUTSIDE_ORDER, keep_going=True)
     with pytest.raises(FuzzFailure) as failure:
         fuzzer.run(max_examples=SMALL, seed=7, phases=PHASES)

@@ -15,7 +15,7 @@ from gateway.app import create_app
 from gateway.config import Settings
 from gateway.console import SECURITY_HEADERS
 from gateway.console.files import STATIC_DIR
-from gateway.initialize import initialize
+from gateway.maintenance.initialize import initialize
 
 REPO = Path(__file__).resolve().parents[2]
 STATIC_FILES = sorted(p.name for p in STATIC_DIR.iterdir() if p.is_file())

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from gateway.audit.seen_tokens import SeenTokenInsert
+from gateway.principals.replay import SeenTokenInsert
 from gateway.store.driver_statements import DriverStatement, Prepared
 from gateway.store.engine import Database
 from gateway.store.tables import AuditNode, SeenToken

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, text
 
-from gateway.principals import PrincipalRegistry
+from gateway.principals.registry import PrincipalRegistry
 from tests.support.harness import running_gateway
 from tests.support.jwt import kid_of, mint
 from tests.support.world import World

@@ -10,12 +10,12 @@ from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.sql import Executable
 
 from gateway.audit.tree import prefetch_statement
+from gateway.audit.usage import count_disclosures, usage_columns
 from gateway.orders.service import _LOAD_APPROVALS, _LOAD_ORDER, _REVOKED_IN_LOG
-from gateway.principals import _KEY, _PRINCIPAL
-from gateway.replay import _SEEN
+from gateway.principals.registry import _KEY, _PRINCIPAL
+from gateway.principals.replay import _SEEN
 from gateway.store.tables import AuditEntry, AuditNode, OrderRow
 from gateway.store.versions import _READ
-from gateway.usage import count_disclosures, usage_columns
 from tests.support.harness import Harness
 
 _entries = AuditEntry.__table__  # type: ignore[attr-defined]

@@ -74,9 +74,9 @@ from sqlalchemy import text
 from crypto.errors import SealedValueError
 from crypto.keys import key_id
 from crypto.sealing import SealedValue, open_record
-from gateway.api.schema import build_schema
+from gateway.api.graphql.schema import build_schema
 from gateway.errors import PROTOCOL_CODES
-from gateway.principals import Role
+from gateway.principals.registry import Role
 from gateway.subjects.normalise import normalise_phone
 from gateway.values.fields import SUBJECT_FIELDS
 from tests.support.harness import Actor, Harness

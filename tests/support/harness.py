@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from crypto.keys import encode_public_key
 from gateway.app import create_app
 from gateway.config import Settings
-from gateway.principals import PrincipalRegistry, Role
+from gateway.principals.registry import PrincipalRegistry, Role
 from gateway.services import Services
 from tests.support.jwt import mint
 

@@ -20,7 +20,7 @@ from nacl.signing import SigningKey
 
 from crypto.keys import encode_public_key
 from gateway.config import Settings
-from gateway.principals import PrincipalRegistry, Role
+from gateway.principals.registry import PrincipalRegistry, Role
 from gateway.store.engine import Database
 from tests.support.jwt import mint
 from tests.support.live import free_port, launch_serve, wait_until_up

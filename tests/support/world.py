@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crypto.signing import ORDER_DOMAIN, sign_over
-from gateway.demo_data import generate_subjects
-from gateway.principals import Role
+from gateway.principals.registry import Role
+from gateway.subjects.synthetic import generate_subjects
 from tests.support.harness import Actor, Harness
 
 SUBMIT = "mutation($i: LegalRequestInput!) { submitRequest(input: $i) { id status } }"

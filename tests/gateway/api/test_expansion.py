@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from graphql import parse
 
-from gateway.api.engine import MAX_EXPANDED_SELECTIONS
-from gateway.api.expansion import measure_expansion
+from gateway.api.graphql.engine import MAX_EXPANDED_SELECTIONS
+from gateway.api.graphql.expansion import measure_expansion
 from gateway.errors import GraphQLParseFailed, QueryTooComplex
 from tests.gateway.api.test_hostile import audited_once
 from tests.support.world import World

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from nacl.signing import SigningKey
 
-from gateway.principals import PrincipalRegistry
+from gateway.principals.registry import PrincipalRegistry
 from gateway.subjects.normalise import normalise_phone
 from tests.support.harness import Harness
 from tests.support.jwt import b64url, kid_of, mint

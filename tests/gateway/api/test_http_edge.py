@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from nacl.signing import SigningKey
 
-from gateway.api.http import GraphQLEndpoint
-from gateway.principals import PrincipalRegistry, Role
+from gateway.api.http.endpoint import GraphQLEndpoint
+from gateway.principals.registry import PrincipalRegistry, Role
 from tests.support.harness import Harness, running_gateway
 from tests.support.jwt import b64url, kid_of, mint
 

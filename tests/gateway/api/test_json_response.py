@@ -1,4 +1,4 @@
-"""The GraphQL endpoint's responses (gateway/api/json_response.py) are the bytes Starlette's own
+"""The GraphQL endpoint's responses (gateway/api/http/json_response.py) are the bytes Starlette's own
 JSONResponse would send, orjson or not."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from starlette.responses import JSONResponse
 
-from gateway.api.json_response import CompactJSONResponse
+from gateway.api.http.json_response import CompactJSONResponse
 
 CONTENTS: list[Any] = [
     {"data": {"subject": {"ipAddresses": {"algorithm": "x25519-xsalsa20-poly1305", "ciphertext": "QUJD+/=="}}},

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from gateway.api.request_log import LOGGER, RequestLine
+from gateway.api.http.request_log import LOGGER, RequestLine
 from tests.support.harness import Harness
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gateway.api.access import ROOT_ROLES
-from gateway.api.schema import build_schema, schema_sdl
+from gateway.api.graphql.access import ROOT_ROLES
+from gateway.api.graphql.schema import build_schema, schema_sdl
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -15,7 +15,7 @@ from crypto.note import parse_checkpoint, parse_verifier_key, verify_note
 from crypto.tiles import TileHashes, TileRef, decode_bundle, tile_path
 from gateway.audit.checkpointer import CheckpointSchedule
 from gateway.config import Settings
-from gateway.principals import Role
+from gateway.principals.registry import Role
 from tests.support.audit import event
 from tests.support.harness import Actor, Harness, running_gateway
 from tests.support.jwt import mint
@@ -80,7 +80,7 @@ def test_the_schedule_covers_every_commit_within_the_interval() -> None:
 
 def test_the_first_checkpoint_after_a_request_covers_it_within_one_second(
         make_settings: Callable[..., Settings], database_url: str) -> None:
-    from gateway.initialize import initialize
+    from gateway.maintenance.initialize import initialize
 
     config = make_settings(database_url=database_url, checkpoint_every_seconds=1.0)
     initialize(config)

@@ -15,7 +15,7 @@ from sqlalchemy import insert
 from crypto import merkle
 from crypto.note import Checkpoint, NoteVerifier, parse_verifier_key, verify_checkpoint
 from gateway.audit.tree import DbTreeSource, completed_nodes
-from gateway.principals import Role
+from gateway.principals.registry import Role
 from gateway.store.engine import Database
 from gateway.store.tables import AuditNode
 from tests.support.harness import Actor, Harness

@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from gateway.api.ratelimit import FloodControl
+from gateway.api.http.rate_limit import FloodControl
 from gateway.app import create_app
 from gateway.config import Settings
-from gateway.initialize import initialize
-from gateway.principals import Role
+from gateway.maintenance.initialize import initialize
+from gateway.principals.registry import Role
 from gateway.services import Services
 from gateway.store.tables import AuditEntry
 from tests.support.harness import Harness

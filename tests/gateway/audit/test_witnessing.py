@@ -15,14 +15,14 @@ import pytest
 from sqlalchemy import delete, select
 from starlette.testclient import TestClient
 
+from client.errors import MonitorAlarm
+from client.monitor import MonitorConfig, MonitorReport, check_once, follow
 from crypto.cosignature import CosignerVerifier, parse_cosigner_key, split_note, verify_cosignatures
 from crypto.note import NoteVerifier, parse_verifier_key, verifier_key_string
 from crypto.tiles import TileRef, tile_path, tile_width
 from gateway.app import create_app
 from gateway.audit.checkpoints import log_size, note_name
-from gateway.audit.monitor import MonitorConfig, MonitorReport, check_once, follow
 from gateway.config import Settings
-from gateway.errors import MonitorAlarm
 from gateway.services import Services
 from gateway.store.tables import AuditCheckpoint, AuditCosignature, AuditEntry, AuditNode
 from gateway.witness.app import create_witness_app
@@ -77,8 +77,8 @@ def _witness(tmp_path: Path, name: str, log_vkey: str) -> tuple[Witness, TestCli
 
 @pytest.fixture
 def deployment(make_settings: Callable[..., Settings], database_url: str, tmp_path: Path) -> Iterator[Deployment]:
-    from gateway.initialize import initialize
     from gateway.keys.keyring import load_gateway_keys
+    from gateway.maintenance.initialize import initialize
 
     bare = make_settings(database_url=database_url)
     initialize(bare)

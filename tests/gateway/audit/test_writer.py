@@ -21,7 +21,7 @@ from gateway.audit.model import AuditReceipt, Decision
 from gateway.audit.verify import verify_log
 from gateway.audit.writer import AuditWriter
 from gateway.errors import AuditUnavailable
-from gateway.principals import Role
+from gateway.principals.registry import Role
 from gateway.store.engine import Database
 from gateway.store.tables import AuditEntry, OrderRow
 from tests.support.audit import event

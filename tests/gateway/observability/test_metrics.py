@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from gateway.config import Settings
-from gateway.initialize import initialize
+from gateway.maintenance.initialize import initialize
 from tests.support.harness import Harness, running_gateway
 from tests.support.plaintext import leaks, secrets_of
 from tests.support.world import World, build_world

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from crypto.signing import ORDER_DOMAIN, sign_over
-from gateway.principals import PrincipalRegistry
+from gateway.principals.registry import PrincipalRegistry
 from tests.support.harness import Actor
 from tests.support.world import APPROVE, DRAFT, World
 

@@ -16,7 +16,14 @@ from gateway.errors import (
     OrderRevoked,
     SubjectNotPermitted,
 )
-from gateway.policy import OrderStatus, check_narrowing, check_scope, order_status, parse_order_document, refusal_for
+from gateway.orders.policy import (
+    OrderStatus,
+    check_narrowing,
+    check_scope,
+    order_status,
+    parse_order_document,
+    refusal_for,
+)
 from gateway.values.window import TimeWindow
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)

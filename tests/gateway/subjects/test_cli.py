@@ -12,8 +12,8 @@ from typer.testing import CliRunner, Result
 
 from gateway.cli import demo, subjects
 from gateway.config import load_settings
-from gateway.demo_data import generate_subjects
-from gateway.initialize import initialize
+from gateway.maintenance.initialize import initialize
+from gateway.subjects.synthetic import generate_subjects
 
 cli = typer.Typer()
 cli.add_typer(subjects.app, name="subjects")

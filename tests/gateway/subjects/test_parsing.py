@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from crypto.canonical import canonical_json
-from gateway.demo_data import generate_subjects
 from gateway.errors import StoreIntegrityError, SubjectLineError, UnknownSubjectField
 from gateway.subjects.normalise import normalise_ip, normalise_phone
 from gateway.subjects.parsing import parse_subject, parse_subject_line
 from gateway.subjects.record import SubjectRecord, encode_document
+from gateway.subjects.synthetic import generate_subjects
 from gateway.values.fields import SUBJECT_FIELDS
 from gateway.values.times import format_time, parse_time
 

@@ -13,7 +13,6 @@ import sqlalchemy
 from sqlalchemy import func, select, text
 
 from gateway.config import Settings
-from gateway.demo_data import generate_subjects
 from gateway.errors import StoreIntegrityError, SubjectImportError
 from gateway.keys.keyring import load_gateway_keys
 from gateway.keys.vault import Vault
@@ -22,6 +21,7 @@ from gateway.store.tables import metadata
 from gateway.subjects.normalise import normalise_phone
 from gateway.subjects.parsing import parse_subject
 from gateway.subjects.store import SubjectStore
+from gateway.subjects.synthetic import generate_subjects
 
 Subject = dict[str, Any]
 SUBJECTS = metadata.tables["subjects"]

@@ -19,7 +19,7 @@ from gateway.audit.checkpoints import note_name
 from gateway.cli import audit, transparency
 from gateway.config import Settings
 from gateway.keys.keyring import load_gateway_keys
-from gateway.principals import Role
+from gateway.principals.registry import Role
 from gateway.store.tables import AuditEntry
 from gateway.values.times import parse_rfc3339_us
 from tests.support.harness import Actor

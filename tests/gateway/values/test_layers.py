@@ -54,7 +54,7 @@ def closure(start: str) -> set[str]:
 
 
 def test_policy_imports_no_storage() -> None:
-    reached = closure("gateway.policy")
+    reached = closure("gateway.orders.policy")
     assert {m.partition(".")[0] for m in reached} & STORAGE_LIBRARIES == set()
     assert [m for m in reached if m.startswith(STORAGE_MODULES)] == []
 

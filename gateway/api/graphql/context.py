@@ -1,0 +1,94 @@
+"""The typed context every resolver receives, and the outcome it builds for the audit log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from crypto.keys import decode_sealing_public_key
+from crypto.sealing import SealedValue
+from gateway.audit.model import Action
+from gateway.errors import ForbiddenRole, SubjectNotPermitted
+from gateway.orders.disclosure import Disclosure, seal_field
+from gateway.orders.model import OrderState
+from gateway.principals.authenticate import Caller
+from gateway.principals.registry import Role
+from gateway.store.undo import Undo
+from gateway.subjects.record import SubjectRecord
+from gateway.values.selector import Selector
+
+if TYPE_CHECKING:
+    from gateway.services import Services
+
+__all__ = ["Outcome", "RequestContext"]
+
+# Decoding checks the key's point with an X25519 multiplication (crypto.keys), twice per
+# disclosure of two fields; a registered key is public and never changes, so it is checked once.
+_recipient_key = lru_cache(maxsize=1024)(decode_sealing_public_key)
+
+
+@dataclass
+class Outcome:
+    """What the request did, as far as the audit log must know: filled in by resolvers."""
+
+    order_id: str | None = None
+    fields: set[str] = field(default_factory=set)
+    subjects: set[str] = field(default_factory=set)
+    ciphertexts: list[str] = field(default_factory=list)
+    charge_order: str | None = None
+    max_queries: int | None = None
+    facts: list[dict[str, Any]] = field(default_factory=list)  # written only if the request is served
+    action: Action | None = None  # an effect the audit entry must prove (a revocation)
+
+
+@dataclass
+class RequestContext:
+    services: Services
+    caller: Caller
+    request_id: str
+    now: datetime
+    outcome: Outcome = field(default_factory=Outcome)
+    order: OrderState | None = None
+    resolved: dict[Selector, str] = field(default_factory=dict)
+    undo: list[Undo] = field(default_factory=list)  # reverses this request's committed mutations
+
+    @property
+    def role(self) -> Role:
+        return self.caller.principal.role
+
+    def require(self, *roles: Role) -> None:
+        """Refuse with ``FORBIDDEN_ROLE`` unless the caller has one of ``roles``."""
+        if self.role not in roles:
+            allowed = " or ".join(r.value for r in roles)
+            raise ForbiddenRole(f"this operation is for a {allowed}; your principal is a {self.role.value}")
+
+    def subject_for(self, selector: Selector) -> SubjectRecord:
+        """The subject a pre-checked selector resolved to (the scope check resolved them all)."""
+        subject_id = self.resolved.get(selector)
+        record = None if subject_id is None else self.services.subjects.get(subject_id)
+        if record is None:
+            raise SubjectNotPermitted("the order does not cover the selected subject; nothing was disclosed")
+        return record
+
+    def order_subjects(self) -> list[SubjectRecord]:
+        if self.order is None or self.order.document is None:
+            raise SubjectNotPermitted("no active order is in scope for this request")
+        records = (self.services.subjects.get(s) for s in sorted(self.order.document.subjects))
+        return [r for r in records if r is not None]
+
+    def disclose(self, subject: SubjectRecord, field_name: str) -> SealedValue:
+        """Seal one field for the caller and record it in the outcome (one query for the request)."""
+        if self.order is None or self.order.document is None or self.caller.principal.sealing_key is None:
+            raise SubjectNotPermitted("no active order is in scope for this request")
+        document = self.order.document
+        sealed = seal_field(Disclosure(
+            request_id=self.request_id, order=document,
+            recipient=_recipient_key(self.caller.principal.sealing_key),
+            gateway_key=self.services.keys.signing_key, now=self.now), subject, field_name)
+        self.outcome.ciphertexts.append(sealed.ciphertext)
+        self.outcome.fields.add(field_name)
+        self.outcome.subjects.add(subject.id)
+        self.outcome.charge_order, self.outcome.max_queries = document.order_id, document.max_queries
+        return sealed

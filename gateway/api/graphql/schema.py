@@ -1,0 +1,33 @@
+"""The GraphQL schema, composed from one mixin per area; `schema.graphql` is generated from it."""
+
+from __future__ import annotations
+
+import strawberry
+
+from gateway.api.graphql.audit_area import AuditQuery
+from gateway.api.graphql.authority import AuthorityMutation, AuthorityQuery
+from gateway.api.graphql.preservation_area import PreservationMutation, PreservationQuery
+from gateway.api.graphql.review import ReviewMutation, ReviewQuery
+from gateway.api.graphql.transparency_area import TransparencyQuery
+from gateway.api.graphql.whoami import WhoamiQuery
+
+__all__ = ["build_schema", "schema_sdl"]
+
+
+@strawberry.type
+class Query(WhoamiQuery, AuthorityQuery, ReviewQuery, AuditQuery, TransparencyQuery, PreservationQuery):
+    pass
+
+
+@strawberry.type
+class Mutation(AuthorityMutation, ReviewMutation, PreservationMutation):
+    pass
+
+
+def build_schema() -> strawberry.Schema:
+    return strawberry.Schema(query=Query, mutation=Mutation)
+
+
+def schema_sdl() -> str:
+    """The schema as SDL, exactly as committed in `schema.graphql`."""
+    return build_schema().as_str() + "\n"

@@ -1,0 +1,242 @@
+"""GraphQL object and input types shared by the areas (docs/PROTOCOL.md §5)."""
+
+from __future__ import annotations
+
+import json
+
+import strawberry
+
+from gateway.orders.model import LegalProcess, LegalRequest, LegalRequestStatus, OffenseCategory, OrderState
+from gateway.orders.policy import OrderStatus
+from gateway.subjects.record import SubjectRecord
+from gateway.values.times import format_time
+
+__all__ = ["ConsistencyProof", "InclusionProof", "LegalProcess", "LegalRequestStatus", "LegalRequestType",
+           "OffenseCategory", "OrderStatus", "OrderType", "Sealed", "SubjectSelector", "SubjectType",
+           "TimeWindowInput", "TimeWindowType", "legal_request", "order_type"]
+
+# The domain's enums, exposed as GraphQL enums (strawberry.enum registers them in place).
+strawberry.enum(OrderStatus)
+strawberry.enum(LegalRequestStatus, name="RequestStatus")  # the wire name stays (schema.graphql)
+strawberry.enum(OffenseCategory)
+strawberry.enum(LegalProcess)
+
+
+@strawberry.type(description="A value sealed to the authority's X25519 key (docs/PROTOCOL.md §4).")
+class Sealed:
+    algorithm: str
+    recipient_key_id: str
+    ciphertext: str
+
+
+@strawberry.input(description="Exactly one of id, username or phoneNumber.")
+class SubjectSelector:
+    id: strawberry.ID | None = None
+    username: str | None = None
+    phone_number: str | None = None
+
+
+@strawberry.input
+class TimeWindowInput:
+    from_: str = strawberry.field(name="from")
+    until: str
+
+
+@strawberry.type(name="TimeWindow")
+class TimeWindowType:
+    from_: str = strawberry.field(name="from")
+    until: str
+
+
+@strawberry.type(name="InclusionProof")
+class InclusionProof:
+    index: int
+    tree_size: int
+    leaf_hash: str
+    hashes: list[str]
+    checkpoint: str
+
+
+@strawberry.type(name="AuditEntry", description="One audit log entry: its index, its exact JCS text and its "
+                                                "RFC 9162 leaf hash SHA-256(0x00 || entry), base64.")
+class AuditEntryView:
+    index: int
+    leaf_hash: str
+    entry: str
+
+
+@strawberry.type(name="ConsistencyProof")
+class ConsistencyProof:
+    from_size: int
+    to_size: int
+    hashes: list[str]
+    checkpoint: str
+
+
+@strawberry.type(name="EmergencyVerification")
+class EmergencyVerificationType:
+    by: strawberry.ID
+    at: str
+    method: str
+
+
+@strawberry.type(name="LegalRequest")
+class LegalRequestType:
+    id: strawberry.ID
+    status: LegalRequestStatus
+    authority_id: strawberry.ID
+    case_reference: str
+    court: str
+    jurisdiction: str
+    legal_basis: str
+    offense_category: OffenseCategory
+    court_order_sha256: str | None
+    fields: list[str]
+    data_window: TimeWindowType
+    justification: str
+    emergency: bool
+    legal_process: LegalProcess
+    imminent_risk: str | None
+    non_disclosure_until: str | None
+    verification: EmergencyVerificationType | None
+    created_at: str
+    rejection_reason: str | None
+    order_ids: list[strawberry.ID]
+    resolved_subject_ids: list[strawberry.ID] = strawberry.field(
+        description="Reviewers only: which subjects the selectors resolved to.")
+    unresolved_selectors: int = strawberry.field(description="Reviewers only: selectors that matched no subject.")
+
+
+def legal_request(request: LegalRequest) -> LegalRequestType:
+    details = request.details
+    window = details["data_window"]
+    return LegalRequestType(
+        id=strawberry.ID(request.id), status=LegalRequestStatus(request.status),
+        authority_id=strawberry.ID(request.authority_id), case_reference=details["case_reference"],
+        court=details["court"], jurisdiction=details["jurisdiction"], legal_basis=details["legal_basis"],
+        offense_category=OffenseCategory(details["offense_category"]),
+        court_order_sha256=details.get("court_order_sha256"),
+        fields=list(details["fields"]), data_window=TimeWindowType(from_=window["from"], until=window["until"]),
+        justification=details["justification"], emergency=bool(details["emergency"]),
+        legal_process=LegalProcess(request.legal_process),
+        imminent_risk=details.get("imminent_risk"), non_disclosure_until=request.non_disclosure_until,
+        verification=_verification(request),
+        created_at=_unix(request.created_at), rejection_reason=request.rejection_reason,
+        order_ids=[strawberry.ID(i) for i in request.order_ids],
+        resolved_subject_ids=[strawberry.ID(i) for i in request.resolved_subject_ids],
+        unresolved_selectors=request.unresolved_selectors,
+    )
+
+
+def _verification(request: LegalRequest) -> EmergencyVerificationType | None:
+    found = request.verification
+    if found is None:
+        return None
+    return EmergencyVerificationType(by=strawberry.ID(str(found["by"])), at=str(found["at"]),
+                                     method=str(found["method"]))
+
+
+def _unix(seconds: int) -> str:
+    from datetime import UTC, datetime
+
+    return format_time(datetime.fromtimestamp(seconds, UTC))
+
+
+def _disclose(info: strawberry.Info, subject: SubjectType, field: str) -> Sealed:
+    from gateway.api.graphql.context import RequestContext
+
+    context: RequestContext = info.context
+    sealed = context.disclose(subject.record, field)
+    return Sealed(algorithm=sealed.algorithm, recipient_key_id=sealed.recipient_key_id, ciphertext=sealed.ciphertext)
+
+
+@strawberry.type(name="Subject", description="A platform user. Every data field is sealed to the authority.")
+class SubjectType:
+    id: strawberry.ID
+    record: strawberry.Private[SubjectRecord]
+
+    @strawberry.field(description="E.164 phone number, sealed.")
+    def phone_number(self, info: strawberry.Info) -> Sealed | None:
+        return _disclose(info, self, "phoneNumber")
+
+    @strawberry.field(description="IP address events overlapping the order's data window, sealed.")
+    def ip_addresses(self, info: strawberry.Info) -> Sealed | None:
+        return _disclose(info, self, "ipAddresses")
+
+    @strawberry.field(description="Devices seen within the order's data window, sealed.")
+    def devices(self, info: strawberry.Info) -> Sealed | None:
+        return _disclose(info, self, "devices")
+
+    @strawberry.field(description="Usernames held within the order's data window, sealed.")
+    def username_history(self, info: strawberry.Info) -> Sealed | None:
+        return _disclose(info, self, "usernameHistory")
+
+
+@strawberry.type(name="EmergencyTerms")
+class EmergencyTermsType:
+    lapses_at: str
+    verified_by: strawberry.ID | None
+    verified_at: str | None
+    verification_method: str | None
+    court_order_sha256: str | None = strawberry.field(description="Attached by the authority, if it was.")
+
+
+def _emergency(state: OrderState) -> EmergencyTermsType | None:
+    terms = state.document.emergency if state.document is not None else None
+    if terms is None:
+        return None
+    court_order = None
+    if state.continuation is not None:
+        court_order = json.loads(state.continuation)["court_order"]["sha256"]
+    return EmergencyTermsType(
+        lapses_at=format_time(terms.lapses_at),
+        verified_by=strawberry.ID(terms.verified_by) if terms.verified_by else None,
+        verified_at=format_time(terms.verified_at) if terms.verified_at else None,
+        verification_method=terms.method, court_order_sha256=court_order)
+
+
+@strawberry.type(name="Order")
+class OrderType:
+    id: strawberry.ID
+    status: OrderStatus
+    authority_id: strawberry.ID
+    request_id: strawberry.ID
+    fields: list[str]
+    subject_ids: list[strawberry.ID]
+    data_window: TimeWindowType | None
+    valid_until: str
+    max_queries: int
+    queries_used: int
+    approvals: int = strawberry.field(description="Approvals that verify now, from distinct active reviewers.")
+    approvals_required: int
+    revoked_reason: str | None
+    document: str = strawberry.field(description="The exact JCS text that approvals sign (docs/PROTOCOL.md §3); "
+                                                 "an emergency order's continuation text once a court order is "
+                                                 "attached (§16.1).")
+    state: strawberry.Private[OrderState]
+    emergency: EmergencyTermsType | None = strawberry.field(
+        default=None, description="An emergency order's signed terms (docs/PROTOCOL.md §16.1).")
+    non_disclosure_until: str | None = None
+
+    @strawberry.field(description="Authority: the order's subjects, for disclosure of permitted fields.")
+    def subjects(self, info: strawberry.Info) -> list[SubjectType]:
+        from gateway.api.graphql.context import RequestContext
+
+        context: RequestContext = info.context
+        return [SubjectType(id=strawberry.ID(record.id), record=record) for record in context.order_subjects()]
+
+
+def order_type(state: OrderState, approvals_required: int) -> OrderType:
+    raw = state.document.raw if state.document is not None else {}
+    window = raw.get("data_window")
+    return OrderType(
+        id=strawberry.ID(state.id), status=state.status, authority_id=strawberry.ID(state.authority_id),
+        request_id=strawberry.ID(state.request_id), fields=list(raw.get("fields", [])),
+        subject_ids=[strawberry.ID(s) for s in raw.get("subjects", [])],
+        data_window=TimeWindowType(from_=window["from"], until=window["until"]) if window else None,
+        valid_until=str(raw.get("valid_until", "")), max_queries=int(raw.get("max_queries", 0)),
+        queries_used=state.queries_used, approvals=state.verified_approvals,
+        approvals_required=state.approvals_required or approvals_required,
+        revoked_reason=state.revoked_reason, document=state.signing_text, state=state,
+        emergency=_emergency(state), non_disclosure_until=raw.get("non_disclosure_until"),
+    )
