@@ -25,6 +25,41 @@ PG_URL_ENV = "GATEWAY_TEST_DATABASE_URL"
 VECTORS_DIR = Path(__file__).resolve().parent / "assets" / "vectors"
 
 
+# Suites kept to one pytest-xdist worker each (scripts/test runs `-n auto --dist loadgroup`): the
+# end-to-end tests start real servers and the fuzz campaigns each run a thousand cases per caller,
+# so in a group of their own each runs beside the in-process tests instead of beside its own kind.
+# By path, since the scheduler sees only node ids: pytest-xdist's own `xdist_group` marks do not
+# reach them under pytest 9 (it suffixes `Item._nodeid`, which pytest 9 no longer reads). A test
+# marked e2e or fuzz outside these paths fails collection, so the two never drift apart.
+SERIAL_SUITES = {"e2e": ("tests/e2e/", "tests/client/test_standalone.py"), "fuzz": ("tests/fuzz/",)}
+
+
+def serial_suite(nodeid: str) -> str | None:
+    return next((suite for suite, paths in SERIAL_SUITES.items() if nodeid.startswith(paths)), None)
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    for suite in SERIAL_SUITES:
+        if item.get_closest_marker(suite) is not None and serial_suite(item.nodeid) != suite:
+            raise pytest.UsageError(f"{item.nodeid} is marked {suite}: put it under {SERIAL_SUITES[suite][0]} "
+                                    "or add its file to SERIAL_SUITES in tests/conftest.py")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SuiteScheduling(LoadScopeScheduling):
+        """Each test a unit of its own, but a serial suite one unit for one worker."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return serial_suite(nodeid) or nodeid
+
+    return SuiteScheduling(config, log)  # type: ignore[arg-type]
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "db_kind" in metafunc.fixturenames:
         kinds = ["sqlite"]

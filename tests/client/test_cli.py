@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from client.operations import QueryTarget
 from crypto.canonical import canonical_json
 from crypto.keys import generate_signing_key, write_key_file
 from crypto.signing import ORDER_DOMAIN, verify_signature_over
+from tests.support.live import free_port
 
 DOCUMENT = {"v": 1, "order_id": "ord_1", "request_id": "req_1", "authority_id": "bka-de", "fields": ["phoneNumber"],
             "subjects": ["sub_1"], "data_window": {"from": "2026-01-01T00:00:00Z", "until": "2026-02-01T00:00:00Z"}}
@@ -40,9 +40,7 @@ def run() -> Callable[..., Result]:
 @pytest.fixture
 def closed_url() -> str:
     """A loopback URL where nothing listens: reaching it would fail with "cannot connect"."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 @pytest.fixture

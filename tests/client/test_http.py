@@ -4,7 +4,6 @@ against stub transports for what a real gateway never answers."""
 from __future__ import annotations
 
 import json
-import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +19,7 @@ from crypto.keys import encode_public_key
 from crypto.note import verifier_key_string
 from crypto.tokens import verify_token
 from tests.support.harness import Actor, Harness
+from tests.support.live import free_port
 from tests.support.world import World
 
 WHOAMI = "{ whoami { id role } }"
@@ -145,10 +145,7 @@ def test_the_token_signs_exactly_the_body_sent_with_a_60_s_lifetime_and_the_orde
 
 
 def test_a_closed_port_is_unreachable_and_the_message_says_to_start_gateway_serve() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{free_port()}"
     started = time.monotonic()
     with pytest.raises(GatewayUnreachable) as unreachable:
         GatewayClient(url, "bka-de", SigningKey.generate(), timeout=2).execute(WHOAMI)

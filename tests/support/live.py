@@ -25,10 +25,34 @@ GATEWAY = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-c", "from g
 GATEWAY_CLI = GATEWAY
 
 
+# Ports a test hands to a server it starts come from a block of this worker's own (pytest-xdist runs
+# several), below the kernel's ephemeral range (32768 on): the kernel never gives them to an outgoing
+# connection, and no other worker hands them out, so a port probed free here is still free when the
+# server binds it a moment later. Each is probed by binding it, and never handed out twice.
+_PORTS_PER_WORKER = 400
+_FIRST_PORT = 21000
+
+
+def _worker_ports() -> Iterator[int]:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    first = _FIRST_PORT + _PORTS_PER_WORKER * (int(worker) if worker.isdigit() else 0)
+    return iter(range(first, first + _PORTS_PER_WORKER))
+
+
+_ports = _worker_ports()
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A loopback port nothing listens on, that no other test (in this worker or another) is given."""
+    for port in _ports:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError(f"this test worker used all of its {_PORTS_PER_WORKER} ports")
 
 
 def clean_env(**values: str) -> dict[str, str]:
