@@ -15,10 +15,7 @@ Each carries ``message``: what went wrong and what to do, never anything from in
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from client.http import AuditRef
+from client.audit_ref import AuditRef
 
 __all__ = ["ClientError", "GatewayRefused", "GatewayResponseError", "GatewayUnreachable", "MonitorAlarm",
            "MonitorError", "UnsealError", "UsageError"]

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 from nacl.signing import SigningKey, VerifyKey
 
+from client.audit_ref import AuditRef
 from client.errors import ClientError, GatewayRefused, GatewayResponseError, GatewayUnreachable
 from crypto.errors import CryptoError
 from crypto.keys import decode_signing_public_key, encode_public_key
@@ -30,7 +31,6 @@ __all__ = [
     "DEFAULT_URL",
     "DISCOVERY_PATH",
     "TOKEN_LIFETIME_S",
-    "AuditRef",
     "ClientResult",
     "Discovery",
     "GatewayClient",
@@ -42,28 +42,6 @@ DEFAULT_URL: Final = "http://127.0.0.1:8080"
 DISCOVERY_PATH: Final = "/.well-known/disclosure-gateway"
 TOKEN_LIFETIME_S: Final = 60
 """Long enough for a slow link and a clock a little off; far inside the gateway's 300 s cap."""
-
-
-@dataclass(frozen=True)
-class AuditRef:
-    """``extensions.audit`` of a response (docs/PROTOCOL.md §7): where the request sits in the log."""
-
-    request_id: str
-    index: int
-    leaf_hash: str
-
-    @classmethod
-    def from_json(cls, value: object) -> AuditRef | None:
-        """The reference, or ``None`` when ``value`` is not one (the caller decides if that matters)."""
-        if not isinstance(value, Mapping):
-            return None
-        request_id, index, leaf = value.get("request_id"), value.get("index"), value.get("leaf_hash")
-        if not isinstance(request_id, str) or not request_id or type(index) is not int or not isinstance(leaf, str):
-            return None
-        return cls(request_id=request_id, index=index, leaf_hash=leaf)
-
-    def as_json(self) -> dict[str, Any]:
-        return {"request_id": self.request_id, "index": self.index, "leaf_hash": self.leaf_hash}
 
 
 @dataclass(frozen=True)

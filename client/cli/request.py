@@ -16,7 +16,7 @@ from rich.markup import escape
 from client import operations
 from client.cli.common import client_command, connect, console, key_table, print_json
 from client.cli.options import DEFAULT_URL, IdOption, KeyOption, UrlOption, fields_option
-from client.cli.requests import add_list_and_show, preservation_rows, print_request
+from client.cli.views import add_list_and_show, preservation_rows, print_request
 from client.errors import UsageError
 from client.operations import extend_preservation, submit_preservation, submit_request
 from client.wire import LegalProcess, OffenseCategory

@@ -32,7 +32,7 @@ from client.cli.common import (
     signing_key_for,
 )
 from client.cli.options import DEFAULT_URL, IdOption, KeyOption, UrlOption, fields_option, split_list
-from client.cli.requests import add_list_and_show, preservation_rows, print_request
+from client.cli.views import add_list_and_show, preservation_rows, print_request
 from client.errors import ClientError, UsageError
 from client.operations import (
     approve_order,

@@ -12,8 +12,9 @@ import httpx
 import pytest
 from nacl.signing import SigningKey
 
+from client.audit_ref import AuditRef
 from client.errors import ClientError, GatewayRefused, GatewayResponseError, GatewayUnreachable
-from client.http import TOKEN_LIFETIME_S, AuditRef, GatewayClient
+from client.http import TOKEN_LIFETIME_S, GatewayClient
 from client.operations import SUBMIT_REQUEST
 from crypto.keys import encode_public_key
 from crypto.note import verifier_key_string
