@@ -21,10 +21,8 @@ import hashlib
 import hmac
 from typing import Final
 
-import nacl.bindings
-import nacl.exceptions
-import nacl.utils
-
+from crypto.aead import KEY_BYTES, OVERHEAD_BYTES, aead_open, aead_seal
+from crypto.errors import SealedValueError
 from gateway.errors import StoreIntegrityError
 from gateway.keys.keyring import GatewayKeys
 
@@ -32,9 +30,6 @@ __all__ = ["BLIND_INDEX_KINDS", "Vault"]
 
 _VERSION: Final = b"\x01"
 _AD_DOMAIN: Final = b"disclosure-gateway/at-rest/v1\x00"
-_NONCE_BYTES: Final = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
-_TAG_BYTES: Final = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_ABYTES
-_KEY_BYTES: Final = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_KEYBYTES
 
 BLIND_INDEX_KINDS: Final = frozenset({"phone", "username"})
 """What may be blind-indexed: ``phone`` (E.164) and ``username`` (casefolded)."""
@@ -51,8 +46,8 @@ class Vault:
     def __init__(self, at_rest_key: bytes, blind_index_key: bytes, *,
                  previous_at_rest_key: bytes | None = None) -> None:
         keys = [at_rest_key, blind_index_key] + ([previous_at_rest_key] if previous_at_rest_key is not None else [])
-        if any(len(key) != _KEY_BYTES for key in keys):
-            raise ValueError(f"vault keys must be {_KEY_BYTES} bytes each")
+        if any(len(key) != KEY_BYTES for key in keys):
+            raise ValueError(f"vault keys must be {KEY_BYTES} bytes each")
         # One key for two purposes would let a weakness in one construction leak into the other.
         if hmac.compare_digest(at_rest_key, blind_index_key) or (
                 previous_at_rest_key is not None and hmac.compare_digest(previous_at_rest_key, blind_index_key)):
@@ -79,28 +74,21 @@ class Vault:
 
     def seal(self, plaintext: bytes, *, context: bytes) -> bytes:
         """Encrypt ``plaintext`` bound to ``context``; a fresh random nonce every call."""
-        nonce = nacl.utils.random(_NONCE_BYTES)
-        ciphertext = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
-            plaintext, self._associated_data(context), nonce, self._at_rest_key
-        )
-        return _VERSION + nonce + ciphertext
+        return _VERSION + aead_seal(self._at_rest_key, plaintext, self._associated_data(context))
 
     def open(self, ciphertext: bytes, *, context: bytes) -> bytes:
         """Decrypt what :meth:`seal` made under the same ``context``.
 
         Raises :class:`StoreIntegrityError` (one fixed message) for a wrong version, a short or
         altered ciphertext, another context or another key."""
-        if len(ciphertext) < 1 + _NONCE_BYTES + _TAG_BYTES or ciphertext[:1] != _VERSION:
+        if len(ciphertext) < 1 + OVERHEAD_BYTES or ciphertext[:1] != _VERSION:
             raise StoreIntegrityError()
-        nonce = ciphertext[1 : 1 + _NONCE_BYTES]
         for key in (self._at_rest_key, self._previous_key):
             if key is None:
                 continue
             try:
-                return nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
-                    ciphertext[1 + _NONCE_BYTES :], self._associated_data(context), nonce, key
-                )
-            except nacl.exceptions.CryptoError:
+                return aead_open(key, ciphertext[1:], self._associated_data(context))
+            except SealedValueError:
                 continue
         # `from None`: libsodium's message is harmless, but the chain adds nothing to act on.
         raise StoreIntegrityError() from None

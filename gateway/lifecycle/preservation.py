@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from gateway.errors import BadRequest, NotFound
+from gateway.keys.contexts import hold_context
 from gateway.keys.vault import Vault
 from gateway.principals.registry import PrincipalInfo
 from gateway.store.engine import Database
@@ -93,11 +94,6 @@ def _text(value: str, what: str, *, limit: int) -> str:
     if not value or "\x00" in value or len(value) > limit:
         raise BadRequest(f"{what} must be 1-{limit} characters without NUL")
     return value
-
-
-def hold_context(hold_id: str) -> bytes:
-    """The AEAD context of a preservation request's sealed selectors."""
-    return b"preservation:" + hold_id.encode("ascii")
 
 
 class Preservations:

@@ -31,14 +31,13 @@ from gateway.audit.usage import usage_key, usage_mac
 from gateway.audit.writer import AuditWriter
 from gateway.config import Settings
 from gateway.errors import OperatorError, StoreIntegrityError
+from gateway.keys.contexts import hold_context, request_context, subject_context
 from gateway.keys.keyring import KEY_FILES, NEXT_SUFFIX, RetiredSigningKey, load_gateway_keys, write_history
 from gateway.keys.vault import Vault
-from gateway.lifecycle.preservation import hold_context
-from gateway.orders.service import request_context
 from gateway.store.engine import Database
 from gateway.store.tables import LegalRequestRow, OrderRow, PreservationRow, Subject, SubjectIndex
 from gateway.subjects.normalise import normalise_username
-from gateway.subjects.store import SubjectStore, sealed_context
+from gateway.subjects.store import SubjectStore
 
 __all__ = ["Progress", "SigningRotation", "rotate_at_rest", "rotate_blind_index", "rotate_signing"]
 
@@ -98,7 +97,7 @@ def rotate_at_rest(settings: Settings, *, progress: Progress | None = None, batc
     resealed = 0
     try:
         for what, table, column, context in (
-                ("subjects", _subjects, "sealed", sealed_context),
+                ("subjects", _subjects, "sealed", subject_context),
                 ("requests", _requests, "selectors_sealed", request_context),
                 ("preservations", _preservations, "selectors_sealed", hold_context)):
             resealed += _reseal(db, vault, what, table, column, context, progress, batch_size)

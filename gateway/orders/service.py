@@ -35,6 +35,7 @@ from gateway.errors import (
     OrderNotFound,
     OrderRevoked,
 )
+from gateway.keys.contexts import request_context
 from gateway.keys.vault import Vault
 from gateway.orders.approvals import counts_as_reviewer, signing_key_of
 from gateway.orders.emergency import (
@@ -630,8 +631,3 @@ def _check_fields(fields: Sequence[str]) -> list[str]:
         # Counted, not echoed: whatever a client puts in `fields` may be anything at all.
         raise BadRequest(f"{len(unknown)} unknown field name(s); fields are {', '.join(SUBJECT_FIELDS)}")
     return unique
-
-
-def request_context(request_id: str) -> bytes:
-    """The AEAD context of a legal request's sealed selectors and free texts."""
-    return b"request:" + request_id.encode("utf-8")

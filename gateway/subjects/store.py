@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Table, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from gateway.errors import StoreIntegrityError, SubjectImportError, SubjectLineError
+from gateway.keys.contexts import subject_context
 from gateway.keys.vault import Vault
 from gateway.store.driver_statements import Prepared
 from gateway.store.engine import Database
@@ -22,7 +23,7 @@ from gateway.subjects.record import SUBJECT_ID, SubjectRecord, encode_document
 from gateway.values.ids import SubjectId
 from gateway.values.selector import Selector
 
-__all__ = ["ImportReport", "SubjectStore", "sealed_context"]
+__all__ = ["ImportReport", "SubjectStore"]
 
 _BATCH_SIZE: Final = 500
 
@@ -45,11 +46,6 @@ class _Prepared:
     sealed: bytes
     phone_digest: bytes
     username_digest: bytes
-
-
-def sealed_context(subject_id: str) -> bytes:
-    """The AEAD context of a subject's sealed row: a ciphertext copied onto another row does not open."""
-    return b"subject:" + subject_id.encode("ascii")
 
 
 class SubjectStore:
@@ -124,7 +120,7 @@ class SubjectStore:
         return _Prepared(
             line_number=line_number,
             subject_id=record.id,
-            sealed=self._vault.seal(blob, context=sealed_context(record.id)),
+            sealed=self._vault.seal(blob, context=subject_context(record.id)),
             phone_digest=self._vault.blind_index("phone", record.phone),
             username_digest=self._vault.blind_index("username", normalise_username(record.username)),
         )
@@ -198,7 +194,7 @@ class SubjectStore:
             sealed = self._read_sealed.scalar(connection, {"id": subject_id})
         if sealed is None:
             return None
-        plaintext = self._vault.open(bytes(sealed), context=sealed_context(subject_id))
+        plaintext = self._vault.open(bytes(sealed), context=subject_context(subject_id))
         try:
             document = json.loads(plaintext)
         except ValueError:
@@ -217,7 +213,7 @@ class SubjectStore:
         """Seal ``record`` again in place of its stored ciphertext (a fresh nonce), inside the
         caller's transaction: retention drops old events this way. Phone and username, and so the
         blind indexes, are unchanged."""
-        sealed = self._vault.seal(encode_document(record.to_document()), context=sealed_context(record.id))
+        sealed = self._vault.seal(encode_document(record.to_document()), context=subject_context(record.id))
         conn.execute(self._subjects.update().where(self._subjects.c.id == record.id).values(sealed=sealed))
 
     def exists(self, subject_id: str) -> bool:
@@ -279,4 +275,3 @@ class SubjectStore:
             elif found not in resolved:
                 resolved.append(found)
         return resolved, unresolved
-

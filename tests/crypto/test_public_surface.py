@@ -11,8 +11,8 @@ EXPECTED = {
     "read_sealing_key", "read_signing_key", "seal_record", "sign_checkpoint", "sign_document", "verify_checkpoint",
     "verify_consistency", "verify_document_signature", "verify_inclusion", "verify_token",
 }
-MODULES = ("canonical", "cosignature", "encoding", "errors", "key_schedule", "keys", "merkle", "note", "sealing",
-           "signing", "tiles", "tokens")
+MODULES = ("aead", "canonical", "cosignature", "encoding", "errors", "key_schedule", "keys", "merkle", "note",
+           "sealing", "signing", "tiles", "tokens")
 
 
 def test_package_exports_exactly_the_recipes() -> None:
