@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +29,7 @@ from gateway.orders.service import Orders
 from gateway.store.engine import Database
 from gateway.store.tables import AuditEntry, NoticeSent
 from gateway.transparency import facts
+from gateway.values.ids import NOTICE_RUN, new_id
 from gateway.values.times import format_time, parse_rfc3339_us, parse_time
 
 __all__ = ["Notice", "Notices", "due_at", "ended_at", "notice_id"]
@@ -142,7 +142,7 @@ class Notices:
         with self.db.session() as session:
             for notice in marked:
                 session.add(NoticeSent(id=notice.id, sent_at=int(now.timestamp())))
-        event = AuditEvent(request_id="ntc_" + secrets.token_hex(12), time=now, decision=Decision.SERVED,
+        event = AuditEvent(request_id=new_id(NOTICE_RUN), time=now, decision=Decision.SERVED,
                            subjects=sorted({n.subject_id for n in marked}),
                            facts=[facts.notice_sent(n.id, n.request_id) for n in marked])
         try:

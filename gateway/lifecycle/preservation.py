@@ -10,7 +10,6 @@ them named a user.
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,7 +27,7 @@ from gateway.store.engine import Database
 from gateway.store.tables import PreservationRow, Principal
 from gateway.store.undo import Undo, undo_row_change
 from gateway.subjects.store import SubjectStore
-from gateway.values.ids import is_gateway_id
+from gateway.values.ids import PRESERVATION, is_gateway_id, new_id
 from gateway.values.selector import Selector
 from gateway.values.times import format_time
 
@@ -115,7 +114,7 @@ class Preservations:
         details = {"case_reference": _text(data.case_reference, "caseReference", limit=200),
                    "jurisdiction": jurisdiction, "legal_basis": _text(data.legal_basis, "legalBasis", limit=500)}
         resolved, unresolved = self.subjects.resolve_all(data.subjects)
-        hold_id = f"prs_{secrets.token_hex(10)}"
+        hold_id = new_id(PRESERVATION)
         sealed = self.vault.seal(json.dumps([[s.kind, s.value] for s in data.subjects]).encode("utf-8"),
                                  context=hold_context(hold_id))
         with self.db.session() as session:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -30,6 +29,7 @@ from gateway.store.engine import Database
 from gateway.subjects.record import SubjectRecord
 from gateway.subjects.store import SubjectStore
 from gateway.transparency import facts
+from gateway.values.ids import RETENTION_RUN, new_id
 from gateway.values.times import format_time
 
 __all__ = ["Cutoffs", "PurgeReport", "expire", "run_retention"]
@@ -122,7 +122,7 @@ def run_retention(*, db: Database, subjects: SubjectStore, holds: Preservations,
     cutoff = {"ip_events": format_time(cutoffs.ip_events),
               "devices": format_time(cutoffs.devices) if cutoffs.devices else None,
               "username_history": format_time(cutoffs.username_history) if cutoffs.username_history else None}
-    event = AuditEvent(request_id="ret_" + secrets.token_hex(12), time=now, decision=Decision.SERVED,
+    event = AuditEvent(request_id=new_id(RETENTION_RUN), time=now, decision=Decision.SERVED,
                        facts=[facts.retention_purge(report.counts(), cutoff=cutoff)])
     return report, audit.append_sync(event)
 

@@ -79,7 +79,7 @@ from gateway.store.undo import Undo, undo_row_change
 from gateway.store.versions import bump, current
 from gateway.subjects.store import SubjectStore
 from gateway.values.fields import SUBJECT_FIELDS
-from gateway.values.ids import LEGAL_REQUEST_PREFIX, ORDER_PREFIX, is_gateway_id, new_id
+from gateway.values.ids import LEGAL_REQUEST, ORDER, is_gateway_id, new_id
 from gateway.values.times import format_time, parse_time
 from gateway.values.window import TimeWindow
 
@@ -222,7 +222,7 @@ class Orders:
             # Sent with the request itself: attached now, in time by definition.
             details["court_order_attached_at"] = format_time(now.replace(microsecond=0))
         resolved, unresolved = self.subjects.resolve_all(data.subjects)
-        request_id = new_id(LEGAL_REQUEST_PREFIX)
+        request_id = new_id(LEGAL_REQUEST)
         # Selectors and the free-text justification name people: both are stored encrypted.
         secret: dict[str, Any] = {"selectors": [[s.kind, s.value] for s in data.subjects],
                                   "justification": _text(data.justification, "justification", limit=5000)}
@@ -387,7 +387,7 @@ class Orders:
             raise BadRequest(f"validUntil is more than {MAX_ORDER_DAYS} days away")
         if not 1 <= data.max_queries <= MAX_QUERIES:
             raise BadRequest(f"maxQueries must be between 1 and {MAX_QUERIES}")
-        order_id = new_id(ORDER_PREFIX)
+        order_id = new_id(ORDER)
         document = {
             "v": 1, "order_id": order_id, "request_id": request.id, "authority_id": request.authority_id,
             "case_reference": request.case_reference, "jurisdiction": request.details["jurisdiction"],

@@ -15,7 +15,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,6 +52,7 @@ from gateway.principals.replay import replayed
 from gateway.services import Services
 from gateway.store.undo import Undo
 from gateway.transparency import facts
+from gateway.values.ids import HTTP_REQUEST, new_id
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
@@ -133,7 +133,7 @@ class GraphQLEndpoint:
 
     async def _handle(self, request: Request, labels: dict[str, str]) -> Response:
         services = self.services
-        request_id = "req_" + secrets.token_hex(12)
+        request_id = new_id(HTTP_REQUEST)
         bind_request(request_id)
         labels["request_id"] = request_id
         state = request.scope.setdefault("state", {})  # for the request log (gateway.api.http.request_log)

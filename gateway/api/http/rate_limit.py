@@ -33,13 +33,13 @@ logged refusals a window, and each process writes its own summary.
 from __future__ import annotations
 
 import asyncio
-import secrets
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from gateway.audit.model import AuditEvent, AuditReceipt, Decision
+from gateway.values.ids import RATE_LIMIT_SUMMARY, new_id
 from gateway.values.times import rfc3339_us
 
 __all__ = ["Admission", "DurableSummaries", "FloodControl", "WindowSummary", "summary_event"]
@@ -79,7 +79,7 @@ class WindowSummary:
 
 def summary_event(summary: WindowSummary, now: datetime) -> AuditEvent:
     """The audit event that stands for ``summary``'s requests."""
-    return AuditEvent(request_id="rl_" + secrets.token_hex(12), time=now, decision=Decision.RATE_LIMITED,
+    return AuditEvent(request_id=new_id(RATE_LIMIT_SUMMARY), time=now, decision=Decision.RATE_LIMITED,
                       code="RATE_LIMITED", count=summary.count, window=(summary.start, summary.end),
                       sources=summary.sources)
 
