@@ -3,6 +3,7 @@ only (a token over the empty body), and auditEntries in GraphQL."""
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import time
 from collections.abc import Callable
@@ -138,6 +139,37 @@ def test_entry_bundles_hold_the_entries_whose_leaves_the_tree_holds(gateway: Har
         assert b64encode(leaf_hash(entry)) == receipt["leaf_hash"]
         verify_inclusion(leaf_hash(entry), receipt["index"], size, inclusion_proof(tiles, receipt["index"], size),
                          signed_root)
+
+
+def test_entry_bundles_are_gzip_coded_for_clients_that_take_gzip_and_plain_otherwise(
+        gateway: Harness, auditor: Actor) -> None:
+    for _ in range(40):
+        gateway.post(auditor, WHOAMI)
+    gateway.services.audit.checkpoint_now()
+    size, _ = served_checkpoint(gateway)
+    url = f"/audit/tile/{tile_path(TileRef(None, 0, size))}"
+
+    def raw(accept_encoding: str) -> tuple[dict[str, str], bytes]:
+        headers = {"authorization": f"Bearer {token(gateway, auditor)}", "accept-encoding": accept_encoding}
+        with gateway.client.stream("GET", url, headers=headers) as response:
+            assert response.status_code == 200
+            return dict(response.headers), b"".join(response.iter_raw())
+
+    plain_headers, plain = raw("identity")
+    assert "content-encoding" not in plain_headers and len(decode_bundle(plain)) == size
+    for accept in ("gzip", "gzip, deflate, br, zstd", "*"):
+        headers, body = raw(accept)
+        assert headers["content-encoding"] == "gzip", accept
+        assert gzip.decompress(body) == plain and len(body) < len(plain) // 2
+        assert int(headers["content-length"]) == len(body)
+    for accept in ("identity", "gzip;q=0, identity", "deflate"):
+        headers, body = raw(accept)
+        assert "content-encoding" not in headers and body == plain, accept
+    for headers in (plain_headers, raw("gzip")[0]):  # the coding follows the request: caches must key on it
+        assert (headers["vary"], headers["cache-control"]) == ("Accept-Encoding", "private, no-store")
+        assert headers["content-type"] == "application/octet-stream"
+    tile = gateway.client.get(f"/audit/tile/0/000.p/{size}", headers={"accept-encoding": "gzip"})
+    assert "content-encoding" not in tile.headers and len(tile.content) == 32 * size  # hashes stay as they are
 
 
 def test_audit_entries_are_for_auditors_with_index_and_leaf_hash(gateway: Harness, auditor: Actor) -> None:
