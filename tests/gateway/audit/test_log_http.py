@@ -7,9 +7,12 @@ import gzip
 import itertools
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+import httpx
 import pytest
 
+from client.monitor import Auditor, MonitorConfig, check_once
 from crypto.encoding import b64encode
 from crypto.merkle import inclusion_proof, leaf_hash, root, verify_inclusion
 from crypto.note import parse_checkpoint, parse_verifier_key, verify_note
@@ -170,6 +173,25 @@ def test_entry_bundles_are_gzip_coded_for_clients_that_take_gzip_and_plain_other
         assert headers["content-type"] == "application/octet-stream"
     tile = gateway.client.get(f"/audit/tile/0/000.p/{size}", headers={"accept-encoding": "gzip"})
     assert "content-encoding" not in tile.headers and len(tile.content) == 32 * size  # hashes stay as they are
+
+
+def test_the_monitor_asks_for_gzip_and_identity_and_checks_the_gzip_coded_bundles(
+        gateway: Harness, auditor: Actor, tmp_path: Path) -> None:
+    for _ in range(300):
+        gateway.services.audit.submit(event())
+    gateway.services.audit.append_sync(event())
+    gateway.services.audit.checkpoint_now()
+    log_key = gateway.client.get("/.well-known/disclosure-gateway").json()["checkpoint_verifier_key"]
+    config = MonitorConfig(url="http://testserver", log_key=parse_verifier_key(log_key),
+                           auditor=Auditor(auditor.id, auditor.signing_key, gateway.settings.id))
+    answers: list[httpx.Response] = []
+    gateway.client.event_hooks["response"] = [answers.append]
+    report = check_once(config, tmp_path, gateway.client, now=int(time.time()), check_entries=True)
+    assert (report.size, report.entries_checked) == (301, 301)
+    bundles = [a for a in answers if "/tile/entries/" in a.request.url.path]
+    assert [a.request.url.path for a in bundles] == ["/audit/tile/entries/000", "/audit/tile/entries/001.p/45"]
+    assert all((a.request.headers["accept-encoding"], a.headers["content-encoding"]) == ("gzip, identity", "gzip")
+               for a in bundles)
 
 
 def test_audit_entries_are_for_auditors_with_index_and_leaf_hash(gateway: Harness, auditor: Actor) -> None:
