@@ -16,8 +16,9 @@ as an ``ALARM`` line naming the sizes, since only a rolled-back or forked log pr
 - a 422 (the consistency proof from the size it cosigned does not verify, or, for an equal size,
   the roots differ);
 - a 409 naming the very size it was sent as the old size, for a checkpoint of that size: the old
-  size matched, so the roots differ. The current tlog-witness answers 422 there (as does
-  transparency-dev's witness); its earlier text prescribed 409, so both count as the fork they prove.
+  size matched, so the roots differ. tlog-witness prescribes 422 for an equal size with another
+  root (transparency-dev's witness answers so); its earlier text prescribed 409, and both answers
+  prove the same fork.
 """
 
 from __future__ import annotations
