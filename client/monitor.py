@@ -150,7 +150,8 @@ def check_once(config: MonitorConfig, state_dir: Path, http: httpx.Client, *, no
             assert config.auditor is not None
             token = create_token(config.auditor.signing_key, issuer=config.auditor.principal_id,
                                  audience=config.auditor.audience, body=b"", now=now)
-            headers = {"authorization": f"Bearer {token}"}
+            # tlog-tiles: clients SHOULD name gzip and identity; httpx undoes the gzip coding.
+            headers = {"authorization": f"Bearer {token}", "accept-encoding": "gzip, identity"}
         answer = _get(http, url, headers)
         if answer.status_code != 200:
             raise MonitorAlarm(f"the log serves no {tile_path(tile)} although its checkpoint at tree size "

@@ -31,7 +31,10 @@ def create_witness_app(witness: Witness, *, clock: Callable[[], float] = time.ti
         except ClientDisconnect:
             return PlainTextResponse("the client closed the connection\n", status_code=400)
         answer = witness.add_checkpoint(b"".join(chunks), int(clock()))
-        return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
+        # The header, not media_type: Starlette appends "; charset=utf-8" to every text/* media type,
+        # and tlog-witness fixes the 409's Content-Type as exactly `text/x.tlog.size`.
+        return Response(answer.body.encode("utf-8"), status_code=answer.status,
+                        headers={"content-type": answer.content_type})
 
     async def checkpoint(request: Request) -> Response:
         note = witness.latest_note(request.path_params["origin"])

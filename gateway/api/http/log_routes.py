@@ -6,9 +6,13 @@ so they need an auditor's signed token (docs/PROTOCOL.md §2), bound to the empt
 (``body_sha256`` = SHA-256 of zero bytes) and single use like every token. Refusals are §6 bodies
 with their codes; a tile the log does not (yet) hold is a plain 404. These reads are not audit
 entries, like checkpoint reads: a log that logged its monitors' reads would grow under them forever.
+Entry bundles are gzip-coded when the client's ``Accept-Encoding`` takes gzip (tlog-tiles: they
+SHOULD be compressed at the HTTP layer), hash tiles never (hashes do not compress).
 """
 
 from __future__ import annotations
+
+import gzip
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -16,6 +20,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from crypto.errors import CryptoError
 from crypto.tiles import TileRef, parse_tile_path
+from gateway.api.http.content_coding import accepts_gzip
 from gateway.api.http.endpoint import error_body
 from gateway.audit.cosigned import published_checkpoint
 from gateway.audit.tiles import entry_bundle, hash_tile
@@ -62,8 +67,13 @@ class LogEndpoints:
             return _refusal(AuditUnavailable("this entry bundle cannot be encoded"))
         if data is None:
             return PlainTextResponse("the log does not hold this tile (yet)\n", status_code=404)
-        cache = _IMMUTABLE if tile.level is not None else "private, no-store"
-        return Response(data, media_type="application/octet-stream", headers={"cache-control": cache})
+        if tile.level is not None:
+            return Response(data, media_type="application/octet-stream", headers={"cache-control": _IMMUTABLE})
+        headers = {"cache-control": "private, no-store", "vary": "Accept-Encoding"}
+        if accepts_gzip(request.headers.get("accept-encoding")):
+            data = await run_in_threadpool(gzip.compress, data, 6, mtime=0)  # mtime 0: the same bytes each time
+            headers["content-encoding"] = "gzip"
+        return Response(data, media_type="application/octet-stream", headers=headers)
 
     def _authorize_auditor(self, authorization: str | None) -> None:
         services = self.services

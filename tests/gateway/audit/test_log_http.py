@@ -3,12 +3,16 @@ only (a token over the empty body), and auditEntries in GraphQL."""
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+import httpx
 import pytest
 
+from client.monitor import Auditor, MonitorConfig, check_once
 from crypto.encoding import b64encode
 from crypto.merkle import inclusion_proof, leaf_hash, root, verify_inclusion
 from crypto.note import parse_checkpoint, parse_verifier_key, verify_note
@@ -138,6 +142,56 @@ def test_entry_bundles_hold_the_entries_whose_leaves_the_tree_holds(gateway: Har
         assert b64encode(leaf_hash(entry)) == receipt["leaf_hash"]
         verify_inclusion(leaf_hash(entry), receipt["index"], size, inclusion_proof(tiles, receipt["index"], size),
                          signed_root)
+
+
+def test_entry_bundles_are_gzip_coded_for_clients_that_take_gzip_and_plain_otherwise(
+        gateway: Harness, auditor: Actor) -> None:
+    for _ in range(40):
+        gateway.post(auditor, WHOAMI)
+    gateway.services.audit.checkpoint_now()
+    size, _ = served_checkpoint(gateway)
+    url = f"/audit/tile/{tile_path(TileRef(None, 0, size))}"
+
+    def raw(accept_encoding: str) -> tuple[dict[str, str], bytes]:
+        headers = {"authorization": f"Bearer {token(gateway, auditor)}", "accept-encoding": accept_encoding}
+        with gateway.client.stream("GET", url, headers=headers) as response:
+            assert response.status_code == 200
+            return dict(response.headers), b"".join(response.iter_raw())
+
+    plain_headers, plain = raw("identity")
+    assert "content-encoding" not in plain_headers and len(decode_bundle(plain)) == size
+    for accept in ("gzip", "gzip, deflate, br, zstd", "*"):
+        headers, body = raw(accept)
+        assert headers["content-encoding"] == "gzip", accept
+        assert gzip.decompress(body) == plain and len(body) < len(plain) // 2
+        assert int(headers["content-length"]) == len(body)
+    for accept in ("identity", "gzip;q=0, identity", "deflate"):
+        headers, body = raw(accept)
+        assert "content-encoding" not in headers and body == plain, accept
+    for headers in (plain_headers, raw("gzip")[0]):  # the coding follows the request: caches must key on it
+        assert (headers["vary"], headers["cache-control"]) == ("Accept-Encoding", "private, no-store")
+        assert headers["content-type"] == "application/octet-stream"
+    tile = gateway.client.get(f"/audit/tile/0/000.p/{size}", headers={"accept-encoding": "gzip"})
+    assert "content-encoding" not in tile.headers and len(tile.content) == 32 * size  # hashes stay as they are
+
+
+def test_the_monitor_asks_for_gzip_and_identity_and_checks_the_gzip_coded_bundles(
+        gateway: Harness, auditor: Actor, tmp_path: Path) -> None:
+    for _ in range(300):
+        gateway.services.audit.submit(event())
+    gateway.services.audit.append_sync(event())
+    gateway.services.audit.checkpoint_now()
+    log_key = gateway.client.get("/.well-known/disclosure-gateway").json()["checkpoint_verifier_key"]
+    config = MonitorConfig(url="http://testserver", log_key=parse_verifier_key(log_key),
+                           auditor=Auditor(auditor.id, auditor.signing_key, gateway.settings.id))
+    answers: list[httpx.Response] = []
+    gateway.client.event_hooks["response"] = [answers.append]
+    report = check_once(config, tmp_path, gateway.client, now=int(time.time()), check_entries=True)
+    assert (report.size, report.entries_checked) == (301, 301)
+    bundles = [a for a in answers if "/tile/entries/" in a.request.url.path]
+    assert [a.request.url.path for a in bundles] == ["/audit/tile/entries/000", "/audit/tile/entries/001.p/45"]
+    assert all((a.request.headers["accept-encoding"], a.headers["content-encoding"]) == ("gzip, identity", "gzip")
+               for a in bundles)
 
 
 def test_audit_entries_are_for_auditors_with_index_and_leaf_hash(gateway: Harness, auditor: Actor) -> None:

@@ -18,15 +18,16 @@ from starlette.testclient import TestClient
 from client.errors import MonitorAlarm
 from client.monitor import MonitorConfig, MonitorReport, check_once, follow
 from crypto.cosignature import CosignerVerifier, parse_cosigner_key, split_note, verify_cosignatures
-from crypto.note import NoteVerifier, parse_verifier_key, verifier_key_string
+from crypto.note import NoteVerifier, parse_checkpoint, parse_verifier_key, verifier_key_string
 from crypto.tiles import TileRef, tile_path, tile_width
 from gateway.app import create_app
 from gateway.audit.checkpoints import log_size, note_name
+from gateway.audit.witnessing import SubmitOutcome
 from gateway.config import Settings
 from gateway.services import Services
 from gateway.store.tables import AuditCheckpoint, AuditCosignature, AuditEntry, AuditNode
 from gateway.witness.app import create_witness_app
-from gateway.witness.service import Witness, init_witness
+from gateway.witness.service import Answer, Witness, init_witness
 from tests.support.audit import event
 
 _entries = AuditEntry.__table__  # type: ignore[attr-defined]
@@ -183,6 +184,81 @@ def test_a_log_rolled_back_below_what_a_witness_cosigned_raises_the_alarm(
                for o in outcomes)
     with pytest.raises(MonitorAlarm, match="tree size 7 after the verified tree size 10"):
         check_once(deployment.monitor(state, quorum=0), state, deployment.client, now=0)
+
+
+class EarlierTextWitness(Witness):
+    """A witness following the earlier text of tlog-witness, which answered an equal size with
+    another root with 409 (its body: the size it cosigned) where the current text answers 422."""
+
+    def add_checkpoint(self, body: bytes, now: int) -> Answer:
+        answer = super().add_checkpoint(body, now)
+        header, note = body.decode().split("\n\n", 1)
+        old = int(header.split("\n")[0].removeprefix("old "))
+        if answer.status == 422 and old == parse_checkpoint(split_note(note)[0]).size:
+            return Answer(409, f"{old}\n", "text/x.tlog.size")
+        return answer
+
+
+def test_every_answer_that_an_equal_size_has_another_root_raises_the_alarm_and_backs_off(
+        deployment: Deployment, caplog: pytest.LogCaptureFixture) -> None:
+    deployment.witnessed_log_of(10)
+    second = deployment.witnesses[1]
+    earlier = EarlierTextWitness.load(second.state, [verifier_key_string(deployment.log_key.name,
+                                                                         deployment.log_key.public_key)])
+    deployment.services.witnesses[1].client = TestClient(create_witness_app(earlier, clock=lambda: 1.78e9),
+                                                         base_url="http://w2.test")
+    fork_below(deployment, 5)
+    deployment.grow(5)  # another tree of size 10, signed by the log's own key
+    fork = "has cosigned another tree of size 10 than this log's checkpoint at that size: the log was forked"
+    outcomes = deployment.checkpoint_and_witness()
+    assert [(o.status, o.problem) for o in outcomes] == [  # type: ignore[attr-defined]
+        (422, f"ALARM: witness w1.test/witness {fork}"), (409, f"ALARM: witness w2.test/witness {fork}")]
+    assert f"ALARM: witness w2.test/witness {fork}" in caplog.text
+    assert all(o.fork for o in outcomes)  # type: ignore[attr-defined]
+
+    # As after a restart, from old size 0: the 409 names 10, and from 10 the same 409 is the alarm.
+    feeder = deployment.services.witnesses[1]
+    feeder.known_size = 0
+    again = feeder.submit_latest()
+    assert again is not None and (again.status, again.fork, again.problem) == (409, True, outcomes[1].problem)  # type: ignore[attr-defined]
+
+    # Each round alarms again, and the next waits for a pause that doubles.
+    caplog.clear()
+    assert [feeder.step() for _ in range(9)] == [5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 320.0, 600.0, 600.0]
+    assert caplog.text.count(f"ALARM: witness w2.test/witness {fork}") == 9
+    assert [w.latest(deployment.log_key.name).size for w in deployment.witnesses] == [10, 10]  # type: ignore[union-attr]
+
+
+def test_a_refusal_or_an_outage_is_retried_after_a_doubling_pause_that_a_success_resets(
+        deployment: Deployment) -> None:
+    feeder = deployment.services.witnesses[0]
+    down = SubmitOutcome(None, problem="unreachable")
+    assert [feeder.pause_after(down) for _ in range(7)] == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+    assert feeder.pause_after(SubmitOutcome(200, cosigned=3)) == 0.0
+    assert feeder.pause_after(None) == 0.0  # nothing to submit
+    assert feeder.pause_after(down) == 1.0
+
+
+def test_a_409_naming_a_size_another_gateway_process_had_cosigned_is_no_alarm(
+        deployment: Deployment, caplog: pytest.LogCaptureFixture) -> None:
+    deployment.witnessed_log_of(10)
+    with deployment.services.db.engine.connect() as connection:
+        stale = connection.execute(select(_checkpoints.c.note).where(_checkpoints.c.tree_size == 10)).scalar_one()
+    deployment.grow(5)
+    deployment.checkpoint_and_witness()  # the witnesses now hold 15
+    # A second process read the checkpoint at 10 before the one at 15 was stored, and knows no size.
+    feeder = deployment.services.witnesses[0]
+    feeder.known_size = 0
+    outcome = feeder.submit(10, stale)
+    assert (outcome.status, outcome.problem, feeder.known_size) == (409, None, 15)
+    assert "ALARM" not in caplog.text and not outcome.fork
+    assert feeder.submit(10, stale) == SubmitOutcome(None)  # it knows 15 now, and so does the log
+    assert "ALARM" not in caplog.text
+    # A size larger than any checkpoint the log holds is the rollback alarm still.
+    fork_below(deployment, 10)
+    rolled_back = feeder.submit(10, stale)
+    assert rolled_back.fork and "has cosigned tree size 15, larger than this log's latest checkpoint at size 10" \
+        in str(rolled_back.problem)
 
 
 def test_following_the_log_keeps_checking_after_an_alarm_and_moves_time_instead_of_waiting(

@@ -61,9 +61,21 @@ def test_a_consistent_series_is_cosigned_with_a_timestamped_cosignature(witness:
 def test_an_old_size_other_than_the_last_cosigned_gets_409_with_that_size(witness: tuple[Witness, TestClient]) -> None:
     _, client = witness
     assert post(client, body(0, 8))[0] == 200
-    assert post(client, body(0, 12)) == (409, "8\n", "text/x.tlog.size; charset=utf-8")
-    assert post(client, body(5, 12)) == (409, "8\n", "text/x.tlog.size; charset=utf-8")
+    assert post(client, body(0, 12)) == (409, "8\n", "text/x.tlog.size")
+    assert post(client, body(5, 12)) == (409, "8\n", "text/x.tlog.size")
     assert post(client, body(8, 12))[0] == 200
+
+
+def test_the_409_content_type_is_exactly_text_x_tlog_size(witness: tuple[Witness, TestClient]) -> None:
+    # Clients compare the whole header value: no parameter (no charset) may follow the media type.
+    _, client = witness
+    assert post(client, body(0, 8))[0] == 200
+    response = client.post("/add-checkpoint", content=body(0, 12))
+    assert response.status_code == 409
+    assert [v for k, v in response.headers.raw if k.lower() == b"content-type"] == [b"text/x.tlog.size"]
+    assert response.content == b"8\n"
+    other = client.post("/add-checkpoint", content=b"\xff")  # every other answer is still UTF-8 text
+    assert other.headers["content-type"] == "text/plain; charset=utf-8"
 
 
 def test_a_checkpoint_inconsistent_with_the_cosigned_one_gets_422(witness: tuple[Witness, TestClient]) -> None:
