@@ -1,7 +1,6 @@
 """Who may select what, decided before any resolver runs (deny by default).
 
-Every root field is listed with the roles that may select it; a root field missing from the
-table is refused, so a new operation is closed until someone opens it here. An operation that
+Every field selected is held to the role tables of :mod:`gateway.api.graphql.roles`. An operation that
 touches subject data must come from an authority whose token names its own order, that order
 must be ACTIVE, and every field and subject it selects must be in the order (docs/PROTOCOL.md §5).
 """
@@ -9,6 +8,7 @@ must be ACTIVE, and every field and subject it selects must be in the order (doc
 from __future__ import annotations
 
 from gateway.api.graphql.context import RequestContext
+from gateway.api.graphql.roles import check_role
 from gateway.api.graphql.scope import OperationScope
 from gateway.errors import ForbiddenRole, OrderLapsed, OrderNotActive, OrderNotFound
 from gateway.orders.policy import OrderStatus, check_scope, refusal_for
@@ -16,50 +16,7 @@ from gateway.principals.registry import Role
 from gateway.values.fields import SUBJECT_FIELDS
 from gateway.values.selector import Selector
 
-__all__ = ["FIELD_ROLES", "ROOT_ROLES", "authorize"]
-
-_ALL = frozenset(Role)
-ROOT_ROLES: dict[tuple[str, str], frozenset[Role]] = {
-    ("Query", "whoami"): _ALL,
-    ("Query", "order"): frozenset({Role.AUTHORITY}),
-    ("Query", "subject"): frozenset({Role.AUTHORITY}),
-    ("Query", "requests"): frozenset({Role.AUTHORITY, Role.REVIEWER}),
-    ("Query", "requestById"): frozenset({Role.AUTHORITY, Role.REVIEWER}),
-    ("Query", "orderById"): frozenset({Role.REVIEWER, Role.AUDITOR}),
-    ("Query", "orders"): frozenset({Role.REVIEWER, Role.AUDITOR}),
-    ("Query", "auditProof"): frozenset({Role.AUDITOR, Role.AUTHORITY}),
-    ("Query", "consistencyProof"): _ALL,
-    ("Query", "auditCheckpoint"): _ALL,
-    ("Query", "transparencyReports"): frozenset({Role.AUDITOR}),
-    ("Query", "transparencyReport"): frozenset({Role.AUDITOR}),
-    ("Query", "auditEntries"): frozenset({Role.AUDITOR}),
-    ("Mutation", "submitRequest"): frozenset({Role.AUTHORITY}),
-    ("Mutation", "draftOrder"): frozenset({Role.REVIEWER}),
-    ("Mutation", "approveOrder"): frozenset({Role.REVIEWER}),
-    ("Mutation", "rejectRequest"): frozenset({Role.REVIEWER}),
-    ("Mutation", "revokeOrder"): frozenset({Role.REVIEWER}),
-    ("Mutation", "verifyEmergency"): frozenset({Role.REVIEWER}),
-    ("Mutation", "attachCourtOrder"): frozenset({Role.AUTHORITY}),
-    ("Mutation", "submitPreservation"): frozenset({Role.AUTHORITY}),
-    ("Mutation", "extendPreservation"): frozenset({Role.AUTHORITY}),
-    ("Mutation", "grantPreservation"): frozenset({Role.REVIEWER}),
-    ("Mutation", "rejectPreservation"): frozenset({Role.REVIEWER}),
-    ("Query", "preservations"): frozenset({Role.AUTHORITY, Role.REVIEWER}),
-    ("Query", "preservationCounts"): frozenset({Role.REVIEWER, Role.AUDITOR}),
-}
-"""Root fields and the roles that may select them."""
-
-FIELD_ROLES: dict[tuple[str, str], frozenset[Role]] = {
-    # To an authority these would say who is a user (docs/PROTOCOL.md §5).
-    ("LegalRequest", "resolvedSubjectIds"): frozenset({Role.REVIEWER}),
-    ("LegalRequest", "unresolvedSelectors"): frozenset({Role.REVIEWER}),
-    # Free texts that name people or officers, and who at the platform verified: reviewers only.
-    ("LegalRequest", "verification"): frozenset({Role.REVIEWER}),
-    ("Preservation", "subjectIds"): frozenset({Role.REVIEWER}),
-    ("Preservation", "unresolvedSelectors"): frozenset({Role.REVIEWER}),
-    ("Order", "subjects"): frozenset({Role.AUTHORITY}),
-}
-"""Non-root fields restricted to some roles; every other field is open to whoever reached its parent."""
+__all__ = ["authorize"]
 
 _UNRESOLVED = "\x00unresolved"  # a subject id no order can contain
 
@@ -68,14 +25,8 @@ def authorize(scope: OperationScope, context: RequestContext) -> None:
     """Raise the §6 refusal for the first thing the caller may not select, or load and check the
     order and resolve the selectors into ``context`` for the resolvers."""
     role = context.role
-    for type_field in sorted(scope.type_fields):
-        type_name, _ = type_field
-        allowed = ROOT_ROLES.get(type_field) if type_name in ("Query", "Mutation") else FIELD_ROLES.get(type_field)
-        if allowed is None and type_name in ("Query", "Mutation"):
-            raise ForbiddenRole(f"{type_field[1]} is not open to any principal")
-        if allowed is not None and role not in allowed:
-            roles = " or ".join(sorted(r.value for r in allowed))
-            raise ForbiddenRole(f"{type_field[1]} is for a {roles}; your principal is a {role.value}")
+    for type_name, field_name in sorted(scope.type_fields):
+        check_role(type_name, field_name, role)
     if scope.touches_subjects and role is not Role.AUTHORITY:
         raise ForbiddenRole("subject data is only ever disclosed to an authority")
     if not (scope.touches_subjects or "order" in scope.root_fields):

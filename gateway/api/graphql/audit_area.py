@@ -43,7 +43,7 @@ class AuditQuery:
         context = info.context
         if tree_size is strawberry.UNSET:  # UNSET keeps the SDL as docs/PROTOCOL.md §5 writes it: `treeSize: Int`
             tree_size = None
-        context.require(Role.AUDITOR, Role.AUTHORITY)
+        context.require(info)
         services = context.services
         with services.db.engine.connect() as connection:
             size = proofs.checked_tree_size(connection, tree_size)
@@ -79,7 +79,7 @@ class AuditQuery:
                                   "each with its index and leaf hash.")
     def audit_entries(self, info: strawberry.Info[RequestContext, None], from_index: int,
                       limit: int = 100) -> list[AuditEntryView]:
-        info.context.require(Role.AUDITOR)
+        info.context.require(info)
         if from_index < 0:
             raise BadRequest("fromIndex must not be negative")
         if not 1 <= limit <= MAX_ENTRIES:

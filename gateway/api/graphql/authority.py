@@ -17,7 +17,6 @@ from gateway.api.graphql.types import (
 )
 from gateway.errors import OrderNotFound
 from gateway.orders.model import LegalProcess, LegalRequestSubmission
-from gateway.principals.registry import Role
 from gateway.transparency import facts
 from gateway.values.selector import Selector
 from gateway.values.times import format_time
@@ -56,7 +55,7 @@ class AuthorityQuery:
     @strawberry.field(description="Authority: the order named by the token's `ord` claim.")
     def order(self, info: strawberry.Info[RequestContext, None]) -> OrderType:
         context = info.context
-        context.require(Role.AUTHORITY)
+        context.require(info)
         if context.order is None:  # pragma: no cover - authorize() loads it for every `order` selection
             raise OrderNotFound("the token names no order")
         return order_type(context.order, context.services.settings.approvals_required)
@@ -64,7 +63,7 @@ class AuthorityQuery:
     @strawberry.field(description="Authority: one subject of the order named by the token's `ord` claim.")
     def subject(self, info: strawberry.Info[RequestContext, None], by: SubjectSelector) -> SubjectType:
         context = info.context
-        context.require(Role.AUTHORITY)
+        context.require(info)
         record = context.subject_for(selector_of(by))
         return SubjectType(id=strawberry.ID(record.id), record=record)
 
@@ -74,7 +73,7 @@ class AuthorityMutation:
     @strawberry.mutation(description="Authority: submit a legal request for review.")
     def submit_request(self, info: strawberry.Info[RequestContext, None], input: LegalRequestInput) -> LegalRequestType:
         context = info.context
-        context.require(Role.AUTHORITY)
+        context.require(info)
         window = TimeWindow.parse(input.data_window.from_, input.data_window.until, what="dataWindow")
         secrecy = None
         if input.non_disclosure_until is not None:
@@ -96,7 +95,7 @@ class AuthorityMutation:
     def attach_court_order(self, info: strawberry.Info[RequestContext, None], request_id: strawberry.ID,
                            court_order_sha256: str) -> LegalRequestType:
         context = info.context
-        context.require(Role.AUTHORITY)
+        context.require(info)
         request = context.services.orders.attach_court_order(context.caller.principal, str(request_id),
                                                              court_order_sha256, now=context.now, undo=context.undo)
         context.outcome.facts.append(facts.court_order_attached(request))

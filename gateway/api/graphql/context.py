@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from crypto.keys import decode_sealing_public_key
 from crypto.sealing import SealedValue
+from gateway.api.graphql.roles import check_role
 from gateway.audit.model import Action
 from gateway.errors import ForbiddenRole, SubjectNotPermitted
 from gateway.orders.disclosure import Disclosure, seal_field
@@ -20,6 +21,8 @@ from gateway.subjects.record import SubjectRecord
 from gateway.values.selector import Selector
 
 if TYPE_CHECKING:
+    from strawberry import Info
+
     from gateway.services import Services
 
 __all__ = ["Outcome", "RequestContext"]
@@ -58,11 +61,14 @@ class RequestContext:
     def role(self) -> Role:
         return self.caller.principal.role
 
-    def require(self, *roles: Role) -> None:
-        """Refuse with ``FORBIDDEN_ROLE`` unless the caller has one of ``roles``."""
-        if self.role not in roles:
-            allowed = " or ".join(r.value for r in roles)
-            raise ForbiddenRole(f"this operation is for a {allowed}; your principal is a {self.role.value}")
+    def require(self, info: Info[Any, Any]) -> None:
+        """Refuse with ``FORBIDDEN_ROLE`` unless the caller's role may run the field ``info``
+        resolves, by the one table (:mod:`gateway.api.graphql.roles`). The access check refused
+        the operation before any resolver ran; this holds each resolver to the same rule."""
+        type_name = info.path.typename
+        if type_name not in ("Query", "Mutation"):  # only root resolvers ask; anything else is closed
+            raise ForbiddenRole(f"{info.field_name} is not open to any principal")
+        check_role(type_name, info.field_name, self.role)
 
     def subject_for(self, selector: Selector) -> SubjectRecord:
         """The subject a pre-checked selector resolved to (the scope check resolved them all)."""

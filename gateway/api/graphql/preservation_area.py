@@ -89,7 +89,7 @@ class PreservationQuery:
     def preservations(self, info: strawberry.Info[RequestContext, None],
                       status: PreservationStatus | None = None) -> list[PreservationType]:
         context = info.context
-        context.require(Role.REVIEWER, Role.AUTHORITY)
+        context.require(info)
         own = context.caller.principal.id if context.role is Role.AUTHORITY else None
         found = _holds(context).find(status=status.value if status else None, authority_id=own)
         return [_type(h, context.now) for h in found]
@@ -97,7 +97,7 @@ class PreservationQuery:
     @strawberry.field(description="Reviewer, auditor: preservation requests per country, and holds active now.")
     def preservation_counts(self, info: strawberry.Info[RequestContext, None]) -> list[PreservationCountType]:
         context = info.context
-        context.require(Role.REVIEWER, Role.AUDITOR)
+        context.require(info)
         return [PreservationCountType(**row) for row in _holds(context).counts(context.now)]
 
 
@@ -107,7 +107,7 @@ class PreservationMutation:
     def submit_preservation(self, info: strawberry.Info[RequestContext, None],
                             input: PreservationInputType) -> PreservationType:
         context = info.context
-        context.require(Role.AUTHORITY)
+        context.require(info)
         data = PreservationInput(case_reference=input.case_reference, jurisdiction=input.jurisdiction,
                                  legal_basis=input.legal_basis, subjects=[selector_of(s) for s in input.subjects],
                                  until=_time(input.until, "until"))
@@ -118,7 +118,7 @@ class PreservationMutation:
     @strawberry.mutation(description="Reviewer: grant a pending hold (at most 90 days).")
     def grant_preservation(self, info: strawberry.Info[RequestContext, None], id: strawberry.ID) -> PreservationType:
         context = info.context
-        context.require(Role.REVIEWER)
+        context.require(info)
         hold = _holds(context).grant(context.caller.principal, str(id), now=context.now, undo=context.undo)
         context.outcome.facts.append(facts.preservation(FactKind.PRESERVATION_GRANTED, hold.fact()))
         return _type(hold, context.now)
@@ -127,7 +127,7 @@ class PreservationMutation:
     def reject_preservation(self, info: strawberry.Info[RequestContext, None], id: strawberry.ID,
                             reason: str) -> PreservationType:
         context = info.context
-        context.require(Role.REVIEWER)
+        context.require(info)
         hold = _holds(context).reject(context.caller.principal, str(id), reason, now=context.now, undo=context.undo)
         context.outcome.facts.append(facts.preservation(FactKind.PRESERVATION_REJECTED, hold.fact()))
         return _type(hold, context.now)
@@ -136,7 +136,7 @@ class PreservationMutation:
     def extend_preservation(self, info: strawberry.Info[RequestContext, None], id: strawberry.ID,
                             until: str) -> PreservationType:
         context = info.context
-        context.require(Role.AUTHORITY)
+        context.require(info)
         hold = _holds(context).extend(context.caller.principal, str(id), _time(until, "until"), now=context.now,
                                       undo=context.undo)
         context.outcome.facts.append(facts.preservation(FactKind.PRESERVATION_EXTENDED, hold.fact()))

@@ -43,7 +43,7 @@ class ReviewQuery:
     def requests(self, info: strawberry.Info[RequestContext, None],
                  status: LegalRequestStatus | None = None) -> list[LegalRequestType]:
         context = info.context
-        context.require(Role.REVIEWER, Role.AUTHORITY)
+        context.require(info)
         own = context.caller.principal.id if context.role is Role.AUTHORITY else None
         found = context.services.orders.list_requests(status=status.value if status else None, authority_id=own)
         return [legal_request(r) for r in found]
@@ -51,21 +51,21 @@ class ReviewQuery:
     @strawberry.field(description="Reviewer: any request; authority: its own.")
     def request_by_id(self, info: strawberry.Info[RequestContext, None], id: strawberry.ID) -> LegalRequestType:
         context = info.context
-        context.require(Role.REVIEWER, Role.AUTHORITY)
+        context.require(info)
         own = context.caller.principal.id if context.role is Role.AUTHORITY else None
         return legal_request(context.services.orders.get_request(str(id), authority_id=own))
 
     @strawberry.field(description="Reviewer, auditor: any order, with its status computed now.")
     def order_by_id(self, info: strawberry.Info[RequestContext, None], id: strawberry.ID) -> OrderType | None:
         context = info.context
-        context.require(Role.REVIEWER, Role.AUDITOR)
+        context.require(info)
         state = context.services.orders.load(str(id), now=context.now)
         return order_type(state, context.services.settings.approvals_required)
 
     @strawberry.field(description="Reviewer, auditor: every order.")
     def orders(self, info: strawberry.Info[RequestContext, None]) -> list[OrderType]:
         context = info.context
-        context.require(Role.REVIEWER, Role.AUDITOR)
+        context.require(info)
         orders = context.services.orders
         required = context.services.settings.approvals_required
         return [order_type(orders.load(i, now=context.now), required) for i in orders.order_ids()]
@@ -76,7 +76,7 @@ class ReviewMutation:
     @strawberry.mutation(description="Reviewer: draft an order that narrows (never widens) its request.")
     def draft_order(self, info: strawberry.Info[RequestContext, None], input: DraftOrderInput) -> OrderType:
         context = info.context
-        context.require(Role.REVIEWER)
+        context.require(info)
         window = None
         if input.data_window is not None:
             window = TimeWindow.parse(input.data_window.from_, input.data_window.until, what="dataWindow")
@@ -93,7 +93,7 @@ class ReviewMutation:
     def approve_order(self, info: strawberry.Info[RequestContext, None], order_id: strawberry.ID,
                       signature: str) -> OrderType:
         context = info.context
-        context.require(Role.REVIEWER)
+        context.require(info)
         state = context.services.orders.approve_order(context.caller.principal, str(order_id), signature,
                                                       now=context.now, undo=context.undo)
         context.outcome.facts.append(facts.approved(state))
@@ -103,7 +103,7 @@ class ReviewMutation:
     def reject_request(self, info: strawberry.Info[RequestContext, None], request_id: strawberry.ID,
                        reason: str) -> LegalRequestType:
         context = info.context
-        context.require(Role.REVIEWER)
+        context.require(info)
         request = context.services.orders.reject_request(context.caller.principal, str(request_id), reason,
                                                          now=context.now, undo=context.undo)
         context.outcome.facts.append(facts.rejected(request))
@@ -113,7 +113,7 @@ class ReviewMutation:
     def revoke_order(self, info: strawberry.Info[RequestContext, None], order_id: strawberry.ID,
                      reason: str) -> OrderType:
         context = info.context
-        context.require(Role.REVIEWER)
+        context.require(info)
         state = context.services.orders.revoke_order(context.caller.principal, str(order_id), reason,
                                                      now=context.now, undo=context.undo)
         context.outcome.facts.append(facts.revoked(state))
@@ -127,7 +127,7 @@ class ReviewMutation:
     def verify_emergency(self, info: strawberry.Info[RequestContext, None], request_id: strawberry.ID,
                          method: VerificationMethod, note: str) -> LegalRequestType:
         context = info.context
-        context.require(Role.REVIEWER)
+        context.require(info)
         request = context.services.orders.verify_emergency(context.caller.principal, str(request_id),
                                                            VerificationMethod(method).value, note, now=context.now,
                                                            undo=context.undo)

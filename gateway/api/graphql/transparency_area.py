@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 import strawberry
 
 from gateway.api.graphql.context import RequestContext
-from gateway.principals.registry import Role
 from gateway.transparency.period import parse_period
 from gateway.transparency.store import StoredReport, find_report, list_reports
 from gateway.values.times import format_time
@@ -40,14 +39,14 @@ def _report(stored: StoredReport, *, files: bool) -> TransparencyReport:
 class TransparencyQuery:
     @strawberry.field(description="Auditor: every stored transparency report version, newest version first.")
     def transparency_reports(self, info: strawberry.Info[RequestContext, None]) -> list[TransparencyReport]:
-        info.context.require(Role.AUDITOR)
+        info.context.require(info)
         with info.context.services.db.engine.connect() as connection:
             return [_report(r, files=False) for r in list_reports(connection)]
 
     @strawberry.field(description="Auditor: one period's report, its latest version unless version is given.")
     def transparency_report(self, info: strawberry.Info[RequestContext, None], period: str,
                             version: int | None = None) -> TransparencyReport | None:
-        info.context.require(Role.AUDITOR)
+        info.context.require(info)
         name = parse_period(period).name
         with info.context.services.db.engine.connect() as connection:
             stored = find_report(connection, name, version)

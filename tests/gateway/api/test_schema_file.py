@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gateway.api.graphql.access import ROOT_ROLES
+from gateway.api.graphql.roles import ROOT_ROLES
 from gateway.api.graphql.schema import build_schema, schema_sdl
 
 ROOT = Path(__file__).resolve().parents[3]
