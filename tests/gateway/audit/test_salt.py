@@ -137,7 +137,7 @@ def test_an_entry_without_salt_after_a_salted_one_is_named(
 
 
 @pytest.mark.parametrize("salt", ["", "AAAA", "A" * 24, "AAAAAAAAAAAAAAAAAAAAAA", 7, None],
-                         ids=["empty", "short", "unpadded-24", "unpadded-22", "number", "null"])
+                         ids=["empty", "short", "18-bytes", "unpadded-16-bytes", "number", "null"])
 def test_a_malformed_salt_is_named(db: Database, make_writer: Callable[..., AuditWriter], verifier: NoteVerifier,
                                    salt: object) -> None:
     writer = make_writer()
