@@ -12,6 +12,7 @@ hours of.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -23,7 +24,7 @@ from crypto import merkle
 from crypto.canonical import canonical_json
 from crypto.note import sign_checkpoint
 from gateway.audit.checkpoints import note_name
-from gateway.audit.model import AuditEvent, Decision, entry_columns, entry_document
+from gateway.audit.model import SALT_BYTES, AuditEvent, Decision, entry_columns, entry_document
 from gateway.store.tables import AuditCheckpoint, AuditEntry, AuditNode, OrderRow
 
 __all__ = ["fill_log"]
@@ -66,7 +67,8 @@ def fill_log(url: str, entries: int, *, key: SigningKey, origin: str, every_entr
                     fields=["ipAddresses", "phoneNumber"] if disclosure else [],
                     subjects=["sub_bench"] if disclosure else [],
                     disclosure_sha256=f"{index:064x}" if disclosure else None)
-                document = entry_document(event, index, event.decision, event.code)
+                document = entry_document(event, index, event.decision, event.code,
+                                          salt=os.urandom(SALT_BYTES))
                 # RFC 8785 of these documents (ASCII keys, strings, small ints) is json.dumps with
                 # sorted keys; the first of each chunk is checked against the real thing.
                 text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

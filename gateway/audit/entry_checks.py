@@ -7,7 +7,10 @@ the nodes that span two ranges and the checkpoints, which need the whole tree so
 Each entry must exist (indexes without a gap), be canonical RFC 8785 JSON that parses strictly,
 with ``v`` 1 and ``index`` equal to its row, have the leaf hash ``SHA-256(0x00 || entry)`` stored
 beside it, and indexed copies (request id, time, principal, order, decision, action) equal to its
-fields, since `audit show` and the authority's own-entry check read those. Every tree node whose
+fields, since `audit show` and the authority's own-entry check read those. An entry's ``salt`` must
+be 16 bytes of standard base64; an entry without one (as gateways wrote before entries were salted)
+passes only before the first salted entry: a gateway that stopped salting would make its leaf hashes
+an oracle again, so an unsalted entry after a salted one is a failure. Every tree node whose
 leaves all lie in the range (RFC 9162 §2.1.1) must be stored with the hash those leaves give,
 since proofs are served from those rows.
 """
@@ -23,18 +26,21 @@ from sqlalchemy import Connection, and_, or_, select
 
 from crypto import merkle
 from crypto.canonical import canonical_json, parse_if_canonical, parse_json_object
+from crypto.encoding import b64decode
 from crypto.errors import CryptoError
-from gateway.audit.model import entry_columns
+from gateway.audit.model import SALT_BYTES, entry_columns
 from gateway.errors import LogVerificationError
 from gateway.store.tables import AuditEntry, AuditNode
 
-__all__ = ["EntryBatch", "check_range", "node_failure"]
+__all__ = ["UNSALTED", "EntryBatch", "check_range", "node_failure"]
 
 _entries = AuditEntry.__table__  # type: ignore[attr-defined]
 _nodes = AuditNode.__table__  # type: ignore[attr-defined]
 _COLUMNS = ("request_id", "time_us", "principal", "order_id", "decision", "action")
 _stored_columns = itemgetter(*range(3, 3 + len(_COLUMNS)))
 _entry_columns = itemgetter(*_COLUMNS)
+_SALT_CHARS = 4 * -(-SALT_BYTES // 3)  # its standard padded base64
+UNSALTED = "the entry carries no salt, though an earlier entry does"
 _READ = select(_entries.c.idx, _entries.c.entry, _entries.c.leaf_hash, *(_entries.c[c] for c in _COLUMNS))
 
 
@@ -43,10 +49,15 @@ class EntryBatch:
     """What a range gave: the leaf hashes of the entries before the one where the first failure was
     found (all of them when none was), the disclosures per order and the nodes compared among
     those, and the failure as ``(reason, index, node)`` for :class:`LogVerificationError`. Plain
-    data, so that it crosses a process boundary as it is."""
+    data, so that it crosses a process boundary as it is.
+
+    ``unsalted`` is the first entry among those that carries no salt, and ``salted`` whether any
+    does: whether an unsalted entry follows a salted one in an earlier range is for the caller."""
 
     first: int
     leaves: list[bytes] = field(default_factory=list)
+    unsalted: int | None = None
+    salted: bool = False
     disclosed: Counter[str] = field(default_factory=Counter)
     nodes: int = 0
     failure: tuple[str, int | None, tuple[int, int] | None] | None = None
@@ -120,9 +131,15 @@ def check_range(connection: Connection, first: int, end: int) -> EntryBatch:
         if int(row.idx) != expected:
             return _failed(batch, tree, LogVerificationError("the entry is missing", index=expected))
         try:
-            leaf = _check_entry(expected, row)
+            leaf, salted = _check_entry(expected, row)
         except LogVerificationError as exc:
             return _failed(batch, tree, exc)
+        if salted:
+            batch.salted = True
+        elif batch.salted:
+            return _failed(batch, tree, LogVerificationError(UNSALTED, index=expected))
+        elif batch.unsalted is None:
+            batch.unsalted = expected
         node = tree.append(expected, leaf)
         if node is not None:
             return _failed(batch, tree, node)
@@ -142,8 +159,8 @@ def _failed(batch: EntryBatch, tree: _InnerTree, exc: LogVerificationError) -> E
     return batch
 
 
-def _check_entry(index: int, row: Any) -> bytes:
-    """Check one stored entry; return its leaf hash."""
+def _check_entry(index: int, row: Any) -> tuple[bytes, bool]:
+    """Check one stored entry; return its leaf hash and whether it carries a salt."""
     text = row.entry
     try:
         raw = text.encode("utf-8")
@@ -163,6 +180,16 @@ def _check_entry(index: int, row: Any) -> bytes:
     claimed = document.get("index")
     if claimed != index or isinstance(claimed, bool):
         raise LogVerificationError(f"the entry stored at index {index} says it is entry {claimed!r}", index=index)
+    salted = "salt" in document
+    if salted:
+        salt = document["salt"]
+        try:
+            if type(salt) is not str or len(salt) != _SALT_CHARS:
+                raise ValueError(salt)
+            b64decode(salt, length=SALT_BYTES)
+        except (ValueError, CryptoError) as exc:
+            raise LogVerificationError(f"the entry's salt is not {SALT_BYTES} bytes of standard base64",
+                                       index=index) from exc
     digest = merkle.leaf_hash(raw)
     if bytes(row.leaf_hash) != digest:
         raise LogVerificationError("the stored leaf hash is not SHA-256(0x00 || entry)", index=index)
@@ -174,4 +201,4 @@ def _check_entry(index: int, row: Any) -> bytes:
         for name in _COLUMNS:
             if getattr(row, name) != columns[name]:
                 raise LogVerificationError(f"the stored {name} column differs from the entry's", index=index)
-    return digest
+    return digest, salted

@@ -7,10 +7,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from crypto.encoding import b64encode
 from gateway.values.times import rfc3339_us, rfc3339_us_micros
 
-__all__ = ["Action", "AuditEvent", "AuditLog", "AuditReceipt", "Decision", "entry_columns", "entry_document"]
+__all__ = ["SALT_BYTES", "Action", "AuditEvent", "AuditLog", "AuditReceipt", "Decision", "entry_columns",
+           "entry_document"]
 
+# An entry's other fields are guessable (a request's own time to the microsecond, a count of a few
+# values), and its leaf hash reaches those who may not read it: the authority in its receipt, anyone
+# in the public hash tiles. 128 random bits in the hashed text make that hash say nothing of the
+# entry to whoever lacks its text (docs/PROTOCOL.md §7).
+SALT_BYTES = 16
 _COLUMN_CHARS = 64  # the width of the indexed copies (request_id, principal, order_id) in audit_entries
 
 
@@ -97,15 +104,19 @@ def _text(value: str | None) -> str | None:
     return value
 
 
-def entry_document(event: AuditEvent, index: int, decision: Decision, code: str | None) -> dict[str, Any]:
-    """The §7 entry for ``event`` at ``index`` (its JCS is the Merkle leaf)."""
+def entry_document(event: AuditEvent, index: int, decision: Decision, code: str | None, *,
+                   salt: bytes) -> dict[str, Any]:
+    """The §7 entry for ``event`` at ``index`` (its JCS is the Merkle leaf), with ``salt``: a fresh
+    :data:`SALT_BYTES` random bytes for every entry, never reused."""
+    if len(salt) != SALT_BYTES:
+        raise ValueError(f"an entry's salt is {SALT_BYTES} random bytes")
     document: dict[str, Any] = {
         "v": 1, "index": index, "time": rfc3339_us(event.time), "request_id": _text(event.request_id),
         "principal": _text(event.principal), "principal_verified": event.principal_verified,
         "order_id": _text(event.order_id), "jti": _text(event.jti), "operation_sha256": event.operation_sha256,
         "fields": sorted(_text(f) or "" for f in event.fields),
         "subjects": sorted(_text(s) or "" for s in event.subjects), "decision": decision.value,
-        "code": code, "disclosure_sha256": event.disclosure_sha256,
+        "code": code, "disclosure_sha256": event.disclosure_sha256, "salt": b64encode(salt),
     }
     if event.count is not None:
         document["count"] = event.count

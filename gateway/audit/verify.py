@@ -2,8 +2,9 @@
 stored thing to it.
 
 In index order, streaming in chunks (memory stays O(chunk + log n)), each entry is checked on its
-own (:mod:`gateway.audit.entry_checks`: no gap, canonical RFC 8785, its index, leaf hash and
-indexed copies), in worker processes when asked (:mod:`gateway.audit.entry_pool`).
+own (:mod:`gateway.audit.entry_checks`: no gap, canonical RFC 8785, its index, salt, leaf hash and
+indexed copies), in worker processes when asked (:mod:`gateway.audit.entry_pool`); that no entry
+without a salt follows a salted one is checked across ranges here.
 
 The tree is rebuilt from the leaves (RFC 9162 §2.1.1), keeping only its right edge; every node
 that completes is compared with the stored ``audit_nodes`` row, since proofs are served from those.
@@ -36,7 +37,7 @@ from crypto.errors import CryptoError, NoteError
 from crypto.key_schedule import ScheduledVerifier, single, verify_by_size
 from crypto.note import NoteVerifier
 from gateway.audit.checkpoints import log_size
-from gateway.audit.entry_checks import node_failure
+from gateway.audit.entry_checks import UNSALTED, EntryBatch, node_failure
 from gateway.audit.entry_pool import entry_batches
 from gateway.audit.tree import DbTreeSource, prefetch_statement, prefetched
 from gateway.errors import LogVerificationError, MissingNode
@@ -190,8 +191,12 @@ def verify_log(connection: Connection, verifier: NoteVerifier | Sequence[Schedul
 
     check_checkpoints()
     batches = entry_batches(connection, upper, chunk=chunk_size, jobs=jobs)
+    salted = False  # whether an earlier range held a salted entry
     try:
         for batch in batches:
+            if salted:
+                _unsalted_after_salted(batch)
+            salted = salted or batch.salted
             first, leaves = batch.first, batch.leaves
             spanning = _spanning_nodes(connection, first, first + len(leaves))
             done = 0
@@ -234,6 +239,17 @@ def verify_log(connection: Connection, verifier: NoteVerifier | Sequence[Schedul
     _check_counts(counted_before, _stored_counts(connection), disclosed)
     return VerifyReport(entries=edge.size, root_hash=edge.root(), checkpoints=stored_seen, trusted=trusted_seen,
                         nodes=nodes_seen)
+
+
+def _unsalted_after_salted(batch: EntryBatch) -> None:
+    """Make ``batch``'s first unsalted entry its failure, unless the batch failed before it: an
+    earlier range held a salted entry, and an unsalted one may only precede every salted one. At
+    the entry where the batch failed, this comes first, as in a range: the entry is checked before
+    the tree nodes its leaf completes."""
+    unsalted = batch.unsalted
+    if unsalted is not None and unsalted <= batch.first + len(batch.leaves):
+        del batch.leaves[unsalted - batch.first:]
+        batch.failure = (UNSALTED, unsalted, None)
 
 
 def _stored_counts(connection: Connection) -> dict[str, int]:

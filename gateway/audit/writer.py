@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import os
 import queue
 import threading
 import time
@@ -48,7 +49,7 @@ from gateway.audit.checkpoints import (
     make_checkpoint,
     size_after,
 )
-from gateway.audit.model import AuditEvent, AuditReceipt, Decision, entry_columns, entry_document
+from gateway.audit.model import SALT_BYTES, AuditEvent, AuditReceipt, Decision, entry_columns, entry_document
 from gateway.audit.tree import DbTreeSource, completed_nodes
 from gateway.audit.usage import stored_usage, trusted_usage, usage_columns, usage_mac
 from gateway.errors import AuditUnavailable
@@ -392,6 +393,7 @@ class AuditWriter:
         leaves: list[bytes] = []
         replayed = self._record_tokens(connection, events)
         charges: dict[str, tuple[int, int]] = {}  # order -> (queries used, index of the last charge)
+        salts = os.urandom(SALT_BYTES * len(events))  # one call for the batch: the OS CSPRNG, as secrets uses
         for offset, item in enumerate(events):
             decision, code = item.decision, item.code
             if offset in replayed and decision is not Decision.REFUSED:
@@ -403,7 +405,8 @@ class AuditWriter:
                 # concurrent disclosures past max_queries become ORDER_EXHAUSTED here.
                 decision, code = Decision.REFUSED, "ORDER_EXHAUSTED"
             index = size + offset
-            document = entry_document(item, index, decision, code)
+            document = entry_document(item, index, decision, code,
+                                      salt=salts[offset * SALT_BYTES:(offset + 1) * SALT_BYTES])
             if decision is not item.decision:
                 document["disclosure_sha256"] = None  # nothing is sent, so nothing was disclosed
             entry = canonical_json(document)

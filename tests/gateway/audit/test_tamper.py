@@ -23,7 +23,7 @@ from gateway.audit.writer import AuditWriter
 from gateway.errors import LogVerificationError
 from gateway.store.engine import Database
 from gateway.store.tables import AuditCheckpoint, AuditEntry, AuditNode
-from tests.support.audit import event
+from tests.support.audit import document, event, rewrite
 
 _entries = AuditEntry.__table__  # type: ignore[attr-defined]
 _nodes = AuditNode.__table__  # type: ignore[attr-defined]
@@ -66,27 +66,6 @@ def fails(db: Database, verifier: NoteVerifier, **options: Any) -> LogVerificati
     with pytest.raises(LogVerificationError) as caught:
         verify(db, verifier, **options)
     return caught.value
-
-
-def document(db: Database, index: int) -> dict[str, Any]:
-    with db.engine.connect() as connection:
-        return dict(json.loads(connection.execute(select(_entries.c.entry).where(_entries.c.idx == index))
-                               .scalar_one()))
-
-
-def rewrite(db: Database, index: int, new: dict[str, Any], *, leaf: bool = False, columns: bool = False,
-            at: int | None = None) -> bytes:
-    """Store ``new`` canonically at ``at`` (default ``index``); with ``leaf``/``columns`` also
-    the leaf hash and indexed copies that go with it, as a careful forger would."""
-    text = canonical_json(new)
-    values: dict[str, Any] = {"entry": text.decode()}
-    if leaf:
-        values["leaf_hash"] = leaf_hash(text)
-    if columns:
-        values |= entry_columns(new)
-    with db.engine.begin() as connection:
-        connection.execute(update(_entries).where(_entries.c.idx == (index if at is None else at)).values(**values))
-    return leaf_hash(text)
 
 
 def all_leaves(db: Database) -> list[bytes]:
