@@ -31,7 +31,6 @@ from gateway.audit.checkpoints import note_name
 from gateway.audit.signers import schedule_for
 from gateway.config import Settings
 from gateway.console import ConsoleFiles
-from gateway.lifecycle.preservation import Preservations
 from gateway.lifecycle.retention import Cutoffs, run_retention
 from gateway.observability.metrics import CONTENT_TYPE, start_metrics_server
 from gateway.observability.tracing import gateway_tracer
@@ -75,7 +74,7 @@ def retention_once(services: Services) -> None:
     now = services.clock()
     try:
         run_retention(db=services.db, subjects=services.subjects,
-                      holds=Preservations(services.db, services.subjects, services.vault), audit=services.audit,
+                      holds=services.preservations, audit=services.audit,
                       cutoffs=Cutoffs.at(now, services.settings), now=now)
     except Exception as exc:
         log.error("retention run failed: %s", type(exc).__name__)

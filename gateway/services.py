@@ -1,4 +1,6 @@
-"""Everything a running gateway holds, built once per process from its settings."""
+"""Everything a running gateway holds, built once per process from its settings: the composition
+root. Every domain service is built here, so resolvers and commands use the one instance and never
+construct a service, or reach the database or the vault, themselves."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from gateway.config import Settings
 from gateway.errors import OperatorError
 from gateway.keys.keyring import GatewayKeys, load_gateway_keys
 from gateway.keys.vault import Vault
+from gateway.lifecycle.notices import Notices
+from gateway.lifecycle.preservation import Preservations
 from gateway.observability.metrics import GatewayMetrics
 from gateway.orders.service import Orders
 from gateway.principals.registry import PrincipalRegistry
@@ -40,6 +44,8 @@ class Services:
     vault: Vault
     subjects: SubjectStore
     orders: Orders
+    preservations: Preservations
+    notices: Notices
     checkpointer: Checkpointer
     witnesses: list[WitnessFeeder]
     clock: Callable[[], datetime] = field(default=utc_now)
@@ -74,7 +80,8 @@ class Services:
                         emergency_order_hours=settings.emergency_order_hours)
         services = cls(settings=settings, db=db, keys=keys, registry=PrincipalRegistry(db),
                        replay=ReplayStore(db, retention_s=settings.jti_retention_s), audit=audit, vault=vault,
-                       subjects=subjects, orders=orders, checkpointer=checkpointer, witnesses=witnesses,
+                       subjects=subjects, orders=orders, preservations=Preservations(db, subjects, vault),
+                       notices=Notices(db, orders, audit), checkpointer=checkpointer, witnesses=witnesses,
                        clock=clock)
         services.metrics.watch(db.engine.connect, services.order_statuses, clock)
         audit.observer = services.metrics.audit_commit

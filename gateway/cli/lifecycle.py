@@ -12,8 +12,6 @@ from typing import Annotated
 import typer
 
 from gateway.cli.common import console, handle_errors, open_database, print_json, settings
-from gateway.lifecycle.notices import Notices
-from gateway.lifecycle.preservation import Preservations
 from gateway.lifecycle.retention import Cutoffs, run_retention
 from gateway.services import Services, utc_now
 
@@ -46,7 +44,7 @@ def retention_run(
         now = utc_now()
         report, receipt = run_retention(
             db=services.db, subjects=services.subjects,
-            holds=Preservations(services.db, services.subjects, services.vault), audit=services.audit,
+            holds=services.preservations, audit=services.audit,
             cutoffs=Cutoffs.at(now, services.settings), now=now)
     counts = report.counts() | {"audit_index": receipt.index}
     if as_json:
@@ -63,7 +61,7 @@ def retention_run(
 def notices_due() -> None:
     """Print the notices due now as JSON Lines, for the platform's messaging system to deliver."""
     with _services() as services:
-        due = Notices(services.db, services.orders, services.audit).due(utc_now())
+        due = services.notices.due(utc_now())
     for notice in due:
         typer.echo(json.dumps(notice.as_json(), sort_keys=True))
 
@@ -75,5 +73,5 @@ def notices_mark_sent(
 ) -> None:
     """Record that these notices were delivered (one audit entry); they are no longer due."""
     with _services() as services:
-        marked = Notices(services.db, services.orders, services.audit).mark_sent(ids, now=utc_now())
+        marked = services.notices.mark_sent(ids, now=utc_now())
     console.print(f"{len(marked)} notices recorded as sent", markup=False)

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import text
 
 from gateway.audit.model import AuditReceipt
-from gateway.lifecycle.preservation import Preservations
 from gateway.lifecycle.retention import Cutoffs, PurgeReport, run_retention
 from gateway.services import Services
 
@@ -21,7 +20,7 @@ EXTEND_HOLD = "mutation($id: ID!, $u: String!) { extendPreservation(id: $id, unt
 
 def retention(services: Services, now: Any) -> tuple[PurgeReport, AuditReceipt]:
     return run_retention(db=services.db, subjects=services.subjects,
-                         holds=Preservations(services.db, services.subjects, services.vault), audit=services.audit,
+                         holds=services.preservations, audit=services.audit,
                          cutoffs=Cutoffs.at(now, services.settings), now=now)
 
 

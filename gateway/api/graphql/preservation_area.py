@@ -72,8 +72,7 @@ def _type(hold: Preservation, now: datetime) -> PreservationType:
 
 
 def _holds(context: RequestContext) -> Preservations:
-    services = context.services
-    return Preservations(services.db, services.subjects, services.vault)
+    return context.services.preservations
 
 
 def _time(value: str, what: str) -> datetime:

@@ -58,7 +58,7 @@ def secret_order(world: World, clock: Clock, *, non_disclosure_until: str | None
 
 def notices(world: World) -> Notices:
     services = world.gateway.services
-    return Notices(services.db, services.orders, services.audit)
+    return services.notices
 
 
 def test_a_notice_falls_due_only_after_the_non_disclosure_period_once_and_mark_sent_removes_it(
