@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from crypto.encoding import b64encode
 from gateway.values.times import rfc3339_us, rfc3339_us_micros
 
-__all__ = ["SALT_BYTES", "Action", "AuditEvent", "AuditLog", "AuditReceipt", "Decision", "entry_columns",
+__all__ = ["SALT_BYTES", "Action", "AuditEvent", "AuditReceipt", "Decision", "entry_columns",
            "entry_document"]
 
 # An entry's other fields are guessable (a request's own time to the microsecond, a count of a few
@@ -35,7 +35,7 @@ class Action(StrEnum):
     REVOKE_ORDER = "revoke_order"  # the entry's order_id names the order revoked
 
 
-@dataclass
+@dataclass(frozen=True)
 class AuditEvent:
     """One request as the audit log records it. Holds no plaintext subject data: ``subjects`` are
     gateway subject ids, ``operation_sha256`` is over the operation with its literals removed.
@@ -83,12 +83,6 @@ class AuditReceipt:
     def extension(self) -> dict[str, Any]:
         """The ``extensions.audit`` object of docs/PROTOCOL.md §7."""
         return {"request_id": self.request_id, "index": self.index, "leaf_hash": self.leaf_hash}
-
-
-class AuditLog(Protocol):
-    async def append(self, event: AuditEvent) -> AuditReceipt:
-        """Make the entry durable and return its receipt; raise ``AuditUnavailable`` if it cannot be."""
-        ...
 
 
 def _text(value: str | None) -> str | None:

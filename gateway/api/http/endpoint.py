@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
@@ -69,12 +70,46 @@ def error_body(error: GatewayError) -> dict[str, Any]:
 
 @dataclass
 class _Handled:
-    """What processing produced before the audit entry is written."""
+    """What processing produced before the audit entry is written: what the request showed of
+    itself on the way (who called, which operation, what the resolvers did) and how it ended. The
+    audit event is built from it once, where the request ends (:func:`audit_event`)."""
 
-    event: AuditEvent
+    caller: Caller | None = None
+    operation_sha256: str | None = None
+    token_spent: bool = False  # a mutation spent its token in a commit of its own, before running
+    context: RequestContext | None = None
     data: dict[str, Any] | None = None
     error: GatewayError | None = None
     undo: list[Undo] = field(default_factory=list)
+
+
+def audit_event(request_id: str, now: datetime, handled: _Handled, *, keep_until: Callable[[int], int]) -> AuditEvent:
+    """The request's one audit event, from the caller, the prepared operation, the resolvers'
+    outcome and the error. A refused request records what it selected and touched, but no
+    disclosure, no charge and no facts: its changes were undone, so there is nothing to count."""
+    caller, context = handled.caller, handled.context
+    event: dict[str, Any] = {"request_id": request_id, "time": now, "operation_sha256": handled.operation_sha256}
+    if caller is not None:
+        claims = caller.claims
+        event |= {"principal": caller.principal.id, "principal_verified": True, "jti": claims.jti}
+        if not handled.token_spent:
+            # Recorded in the audit entry's own commit, refused or not, so the token is spent either way.
+            event["consume_token"] = (claims.issuer, claims.jti, keep_until(claims.expires_at))
+    if context is not None:
+        outcome = context.outcome
+        event |= {"order_id": outcome.order_id, "fields": sorted(outcome.fields),
+                  "subjects": sorted(outcome.subjects), "action": outcome.action}
+    if handled.error is not None:
+        return AuditEvent(decision=Decision.REFUSED, code=handled.error.code, **event)
+    assert context is not None  # a request served was authenticated and ran
+    outcome = context.outcome
+    if not outcome.ciphertexts:
+        return AuditEvent(decision=Decision.SERVED, facts=list(outcome.facts), **event)
+    disclosed = [] if context.order is None or context.order.document is None else [
+        facts.disclosed(context.order.document)]
+    return AuditEvent(decision=Decision.DISCLOSED, facts=[*outcome.facts, *disclosed],
+                      disclosure_sha256=hashlib.sha256("\n".join(outcome.ciphertexts).encode("ascii")).hexdigest(),
+                      charge_order=outcome.charge_order, max_queries=outcome.max_queries, **event)
 
 
 def reverse(undo: list[Undo]) -> None:
@@ -139,7 +174,6 @@ class GraphQLEndpoint:
         state = request.scope.setdefault("state", {})  # for the request log (gateway.api.http.request_log)
         state[REQUEST_ID] = request_id
         now = services.clock()
-        event = AuditEvent(request_id=request_id, time=now, decision=Decision.REFUSED)
         handled: _Handled
         try:
             body = await self._read_body(request)
@@ -147,21 +181,17 @@ class GraphQLEndpoint:
             # No database and no key in this check, so no worker thread: a request without a
             # well-formed bearer header (the flood that flood control counts) is refused here.
             bearer_token(single_authorization(authorization))
-            handled = await self.in_thread(self._process, authorization, body, event, labels)
+            handled = await self.in_thread(self._process, authorization, body, now, labels)
         except GatewayError as exc:
-            handled = _Handled(event=event, error=exc)
+            handled = _Handled(error=exc)
         except ClientDisconnect:
-            handled = _Handled(event=event, error=BadRequest("the client closed the connection mid-body"))
+            handled = _Handled(error=BadRequest("the client closed the connection mid-body"))
         except Exception as exc:  # a bug (in authentication, say): masked, logged without values, audited
             log.error("request failed with %s", type(exc).__name__)
-            handled = _Handled(event=event, error=InternalError("the gateway failed to answer; nothing was disclosed"))
+            handled = _Handled(error=InternalError("the gateway failed to answer; nothing was disclosed"))
         if handled.error is not None:
             labels["code"] = handled.error.code
-            handled.event.decision, handled.event.code = Decision.REFUSED, handled.error.code
-            handled.event.disclosure_sha256 = None
-            handled.event.charge_order = None
-            handled.event.facts = []  # a refused request's changes are undone: nothing to count
-            if not handled.event.principal_verified:
+            if handled.caller is None:
                 # Refused before authentication: flood control decides whether it gets an entry.
                 admission = self.flood.refusal(request.client.host if request.client else None, now)
                 if not admission.allowed:
@@ -173,7 +203,8 @@ class GraphQLEndpoint:
                     state[AUDIT_INDEX] = summary_index
                     return _rate_limited(admission, summary_index)
         try:
-            receipt = await services.audit.append(handled.event)
+            receipt = await services.audit.append(
+                audit_event(request_id, now, handled, keep_until=services.replay.keep_until))
         except AuditUnavailable as exc:
             # Unlogged means undone: a review action must not stand without its entry.
             await self.in_thread(reverse, handled.undo)
@@ -214,72 +245,49 @@ class GraphQLEndpoint:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _process(self, authorization: list[str], body: bytes, event: AuditEvent,
-                 labels: dict[str, str]) -> _Handled:
+    def _process(self, authorization: list[str], body: bytes, now: datetime, labels: dict[str, str]) -> _Handled:
         """Authenticate and run the operation (in a worker thread: it touches the database)."""
         with self.services.db.request_reads():
-            return self._process_reading(authorization, body, event, labels)
+            return self._process_reading(authorization, body, now, labels)
 
-    def _process_reading(self, authorization: list[str], body: bytes, event: AuditEvent,
+    def _process_reading(self, authorization: list[str], body: bytes, now: datetime,
                          labels: dict[str, str]) -> _Handled:
         services = self.services
-        now_s = int(event.time.timestamp())
         try:
             caller = authenticate(single_authorization(authorization), body, registry=services.registry,
-                                  replay=services.replay, settings=services.settings, now=now_s, consume=False)
+                                  replay=services.replay, settings=services.settings, now=int(now.timestamp()),
+                                  consume=False)
         except GatewayError as exc:
-            return _Handled(event=event, error=exc)
-        event.principal, event.principal_verified, event.jti = caller.principal.id, True, caller.claims.jti
-        # Recorded in the audit entry's own commit, refused or not, so the token is spent either way.
-        event.consume_token = (caller.claims.issuer, caller.claims.jti,
-                               services.replay.keep_until(caller.claims.expires_at))
-        context = RequestContext(services=services, caller=caller, request_id=event.request_id, now=event.time)
+            return _Handled(error=exc)
+        handled = _Handled(caller=caller)
+        context = handled.context = RequestContext(services=services, caller=caller, request_id=labels["request_id"],
+                                                   now=now)
         try:
-            data = self._run(body, caller, context, event, labels)
+            handled.data = self._run(body, handled, context, labels)
         except GatewayError as exc:
             # All or nothing, mutations too: what an earlier field of this request changed is undone.
             reverse(context.undo)
-            self._fill_event(event, context)
-            return _Handled(event=event, error=exc)
+            handled.error = exc
         except Exception as exc:  # a bug: masked, logged without values
             log.error("request failed with %s", type(exc).__name__)
             reverse(context.undo)
-            self._fill_event(event, context)
-            return _Handled(event=event, error=InternalError("the gateway failed to answer; nothing was disclosed"))
-        self._fill_event(event, context)
-        if context.outcome.ciphertexts:
-            event.decision = Decision.DISCLOSED
-            event.disclosure_sha256 = hashlib.sha256(
-                "\n".join(context.outcome.ciphertexts).encode("ascii")).hexdigest()
-            event.charge_order, event.max_queries = context.outcome.charge_order, context.outcome.max_queries
-            if context.order is not None and context.order.document is not None:
-                context.outcome.facts.append(facts.disclosed(context.order.document))
+            handled.error = InternalError("the gateway failed to answer; nothing was disclosed")
         else:
-            event.decision = Decision.SERVED
-        event.facts = list(context.outcome.facts)
-        return _Handled(event=event, data=data, undo=context.undo)
+            handled.undo = context.undo
+        return handled
 
-    @staticmethod
-    def _fill_event(event: AuditEvent, context: RequestContext) -> None:
-        outcome = context.outcome
-        if outcome.order_id is not None:
-            event.order_id = outcome.order_id
-        event.fields = sorted(outcome.fields)
-        event.subjects = sorted(outcome.subjects)
-        event.action = outcome.action
-
-    def _run(self, body: bytes, caller: Caller, context: RequestContext, event: AuditEvent,
-             labels: dict[str, str]) -> dict[str, Any]:
+    def _run(self, body: bytes, handled: _Handled, context: RequestContext, labels: dict[str, str]) -> dict[str, Any]:
         payload = parse_payload(body)
         prepared = self.engine.prepare(payload["query"], payload.get("operationName"))
         labels["operation"] = root_operation(prepared.operation)
-        event.operation_sha256 = prepared.shape_sha256
+        handled.operation_sha256 = prepared.shape_sha256
         if prepared.kind != "query":
             # A mutation commits before its entry does: its token is spent first, in a commit of
             # its own, so that no replay of it can change anything.
-            claims, event.consume_token = caller.claims, None
+            claims = context.caller.claims
+            handled.token_spent = True
             self.services.replay.consume(claims.issuer, claims.jti, expires_at=claims.expires_at,
-                                         now=int(event.time.timestamp()))
+                                         now=int(context.now.timestamp()))
         variables = coerce_variables(self.engine.schema, prepared, payload.get("variables"), self.engine.known_names)
         authorize(analyse(self.engine.schema, prepared, variables), context)
         return self.engine.execute(prepared, payload.get("variables"), context)

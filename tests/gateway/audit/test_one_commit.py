@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -18,12 +19,11 @@ NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
 def _event(jti: str, *, order: str | None = None) -> AuditEvent:
-    event = AuditEvent(request_id="req_" + secrets.token_hex(12), time=NOW, decision=Decision.SERVED,
-                       principal="bka-de", principal_verified=True, jti=jti, consume_token=("bka-de", jti, 10**10))
-    if order is not None:
-        event.decision, event.order_id, event.charge_order, event.max_queries = Decision.DISCLOSED, order, order, 5
-        event.disclosure_sha256 = "ab" * 32
-    return event
+    charged = {} if order is None else {"decision": Decision.DISCLOSED, "order_id": order, "charge_order": order,
+                                        "max_queries": 5, "disclosure_sha256": "ab" * 32}
+    return AuditEvent(**{"request_id": "req_" + secrets.token_hex(12), "time": NOW, "decision": Decision.SERVED,
+                         "principal": "bka-de", "principal_verified": True, "jti": jti,
+                         "consume_token": ("bka-de", jti, 10**10), **charged})
 
 
 def test_a_jti_twice_in_one_batch_is_refused_the_second_time(make_writer: Callable[..., AuditWriter],
@@ -48,8 +48,7 @@ def test_a_jti_twice_in_one_batch_is_refused_the_second_time(make_writer: Callab
 
 def test_a_refused_request_still_spends_its_token(make_writer: Callable[..., AuditWriter]) -> None:
     writer = make_writer()
-    refused = _event("jti-r")
-    refused.decision, refused.code = Decision.REFUSED, "FORBIDDEN_ROLE"
+    refused = replace(_event("jti-r"), decision=Decision.REFUSED, code="FORBIDDEN_ROLE")
     (receipt,) = writer._transaction([refused])
     assert receipt.code == "FORBIDDEN_ROLE", "an entry refused already keeps its own code"
     (replay,) = writer._transaction([_event("jti-r")])
