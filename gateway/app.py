@@ -93,11 +93,15 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
     schema = build_schema()
     engine = GraphQLEngine(schema._schema, max_tokens=settings.max_tokens, max_depth=settings.max_query_depth,
                            max_aliases=settings.max_aliases)
-    discovery = discovery_document(services)
+    # Built again only when the process takes a rotated signing key (services.keys is then another object).
+    discovery: tuple[object, dict[str, Any]] = (services.keys, discovery_document(services))
     endpoint = GraphQLEndpoint(services, engine, tracer=gateway_tracer(provider))
 
     async def well_known(_: Request) -> Response:
-        return JSONResponse(discovery)
+        nonlocal discovery
+        if discovery[0] is not services.keys:
+            discovery = (services.keys, discovery_document(services))
+        return JSONResponse(discovery[1])
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
