@@ -6,19 +6,21 @@ key past its end is named as such."""
 from __future__ import annotations
 
 import contextlib
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from nacl.signing import SigningKey
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
+from starlette.testclient import TestClient
 from typer.testing import Result
 
 from crypto import merkle
 from crypto.errors import NoteError
 from crypto.keys import encode_public_key
 from crypto.note import NoteVerifier, sign_checkpoint, verifier_key_string, verify_checkpoint
-from gateway.app import discovery_document
+from gateway.app import create_app, discovery_document
 from gateway.audit.checkpoints import CheckpointPolicy, lock_log, note_name
 from gateway.audit.model import Decision
 from gateway.audit.tree import DbTreeSource
@@ -29,11 +31,12 @@ from gateway.keys.keyring import load_gateway_keys
 from gateway.maintenance.rotation import rotate_signing
 from gateway.services import Services
 from gateway.store.engine import Database
-from gateway.store.tables import AuditCheckpoint
+from gateway.store.tables import AuditCheckpoint, AuditSigningKey
 from tests.support.audit import event
 from tests.support.operator import operator_cli
 
 _checkpoints = AuditCheckpoint.__table__  # type: ignore[attr-defined]
+_signing_keys = AuditSigningKey.__table__  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -134,3 +137,72 @@ def test_a_checkpoint_forged_with_the_retired_key_past_its_end_is_named_by_audit
     assert (f"at checkpoint at tree size 7: it is signed by the retired key {retired}, whose end is tree size 3"
             in message), message
     assert "a retired key cannot sign past its end" in message
+
+
+def pod(make_settings: Callable[..., Settings], settings: Settings, tmp_path: Path, name: str, *,
+        staged: bool) -> Settings:
+    """A process whose keys directory is its own copy of the operator's (a pod's, copied from the
+    Secret at start), with or without the staged next key."""
+    config = make_settings(database_url=settings.sqlalchemy_url, data_dir=tmp_path / name)
+    shutil.copytree(settings.keys_dir, config.keys_dir)
+    if not staged:
+        (config.keys_dir / "checkpoint.sign.key.next").unlink()
+    return config
+
+
+def test_keys_from_a_read_only_secret_the_staged_key_is_taken_and_a_pod_without_it_is_not_ready(
+        settings: Settings, db: Database, make_settings: Callable[..., Settings], tmp_path: Path,
+        run: Callable[..., Result]) -> None:
+    old_key = load_gateway_keys(settings).signing_key
+    staged = rotate_signing(settings, stage_only=True)  # on the operator's machine
+    assert staged.tree_size is None
+    assert bytes(load_gateway_keys(settings).signing_key.verify_key) == bytes(old_key.verify_key)
+    ready = Services.build(pod(make_settings, settings, tmp_path, "ready", staged=True))
+    behind = Services.build(pod(make_settings, settings, tmp_path, "behind", staged=False))
+    try:
+        for services in (ready, behind):
+            services.checkpointer.tick(0.0)
+            services.audit.append_sync(event(Decision.REFUSED))
+        assert ready.checkpointer.tick(10_000.0) == 2  # by the old key: the staged one waits for the handover
+
+        rotation = rotate_signing(settings)
+        assert rotation.tree_size == 2
+        for services in (ready, behind):
+            services.audit.append_sync(event(Decision.SERVED))
+        assert behind.checkpointer.tick(10_000.0) is None  # refused, and the new key is not in its directory
+        assert behind.current_key.retired
+        with TestClient(create_app(behind.settings, services=behind)) as client:
+            answer = client.get("/readyz")
+        assert answer.status_code == 503 and answer.json()["signing_key"] == "retired"
+
+        assert ready.checkpointer.tick(20_000.0) == 4
+        assert not ready.current_key.retired
+        assert bytes(ready.keys.signing_key.verify_key) == bytes(rotation.new_key)
+        listed = discovery_document(ready)["checkpoint_verifier_keys"]
+        assert [(k["from_size"], k["until_size"]) for k in listed] == [(0, 2), (2, None)]
+    finally:
+        ready.close()
+        behind.close()
+    new_key = load_gateway_keys(settings).signing_key
+    signed = signers_of_checkpoints(db, settings.origin, {"old": old_key, "new": new_key})
+    assert signed == {0: "old", 2: "old", 4: "new"}
+    assert run("audit", "verify").exit_code == 0
+
+
+def test_a_handover_edited_in_the_database_is_not_taken(
+        settings: Settings, db: Database, make_settings: Callable[..., Settings], tmp_path: Path) -> None:
+    rotate_signing(settings, stage_only=True)
+    services = Services.build(pod(make_settings, settings, tmp_path, "pod", staged=True))
+    try:
+        services.audit.append_sync(event(Decision.REFUSED))
+        rotation = rotate_signing(settings)
+        # Moving the boundary would let the retired key sign further, were it trusted.
+        with db.engine.begin() as connection:
+            connection.execute(update(_signing_keys).where(_signing_keys.c.until_size.is_(None))
+                               .values(from_size=1000))
+        with db.engine.connect() as connection:
+            assert not services.current_key.follow(connection)
+        assert bytes(services.keys.signing_key.verify_key) != bytes(rotation.new_key)
+        assert services.current_key.retired
+    finally:
+        services.close()
