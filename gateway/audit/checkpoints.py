@@ -66,7 +66,7 @@ def make_checkpoint(connection: Connection, *, origin: str, key: SigningKey, for
     """Sign and store a checkpoint at ``size`` (default: the current size) unless one exists
     there already or the tree is empty and ``force`` is false. Return the size checkpointed.
 
-    Call it under the log's lock (:func:`lock_log`): :class:`~gateway.audit.key_record.KeyRetired`,
+    Call it under the log's lock (:func:`lock_log`): :class:`~gateway.errors.KeyRetired`,
     with nothing written, unless the log's key record lets ``key`` sign that size."""
     if size is None:
         size = log_size(connection)

@@ -29,9 +29,9 @@ from sqlalchemy import Connection
 from crypto.encoding import b64encode
 from crypto.key_schedule import ScheduledVerifier
 from gateway.audit.checkpoints import make_checkpoint
-from gateway.audit.key_record import KeyRetired, KeySpan, current_span, handover_verifies, read_record
+from gateway.audit.key_record import KeySpan, current_span, handover_verifies, read_record
 from gateway.audit.signers import schedule_for
-from gateway.errors import OperatorError
+from gateway.errors import KeyRetired, OperatorError
 from gateway.keys.keyring import GatewayKeys, RetiredSigningKey
 
 __all__ = ["CurrentKey"]

@@ -24,10 +24,11 @@ from sqlalchemy import Connection, insert, select, update
 from crypto.encoding import b64decode, b64encode
 from crypto.errors import CryptoError
 from crypto.signing import sign_document, verify_document_signature
+from gateway.errors import KeyRetired
 from gateway.keys.keyring import GatewayKeys
 from gateway.store.tables import AuditSigningKey
 
-__all__ = ["HANDOVER_DOMAIN", "KeyRetired", "KeySpan", "check_signer", "current_span", "hand_over",
+__all__ = ["HANDOVER_DOMAIN", "KeySpan", "check_signer", "current_span", "hand_over",
            "handover_verifies", "read_record", "seed_record"]
 
 HANDOVER_DOMAIN = b"disclosure-gateway/signing-key-handover/v1"
@@ -46,17 +47,6 @@ class KeySpan:
 
     def covers(self, size: int) -> bool:
         return self.until_size is None or size <= self.until_size
-
-
-class KeyRetired(Exception):
-    """A checkpoint of ``size`` was about to be signed by ``held``, which the log's record does not
-    let sign that size (retired at ``own.until_size``, or not in the record at all). Raised before
-    anything is written, so the caller's transaction is intact."""
-
-    def __init__(self, held: bytes, size: int, own: KeySpan | None, current: KeySpan | None) -> None:
-        ended = "it is not in the log's key record" if own is None else f"it was retired at tree size {own.until_size}"
-        super().__init__(f"the signing key {b64encode(held)} may not sign tree size {size}: {ended}")
-        self.held, self.size, self.own, self.current = held, size, own, current
 
 
 def _raw(text: str | None) -> bytes | None:
@@ -85,7 +75,12 @@ def check_signer(connection: Connection, public_key: bytes, size: int) -> None:
         return  # never rotated: every process holds the one key
     own = next((s for s in spans if s.public_key == public_key), None)
     if own is None or not own.covers(size):
-        raise KeyRetired(public_key, size, own, current_span(spans))
+        raise _refusal(public_key, size, own)
+
+
+def _refusal(held: bytes, size: int, own: KeySpan | None) -> KeyRetired:
+    ended = "it is not in the log's key record" if own is None else f"it was retired at tree size {own.until_size}"
+    return KeyRetired(f"the signing key {b64encode(held)} may not sign tree size {size}: {ended}", size=size)
 
 
 def seed_record(connection: Connection, keys: GatewayKeys) -> None:
@@ -111,9 +106,7 @@ def hand_over(connection: Connection, *, origin: str, old: VerifyKey, new: Signi
     retired = connection.execute(update(_keys).where(_keys.c.public_key == b64encode(bytes(old)),
                                                      _keys.c.until_size.is_(None)).values(until_size=size))
     if retired.rowcount != 1:
-        spans = read_record(connection)
-        raise KeyRetired(bytes(old), size, next((s for s in spans if s.public_key == bytes(old)), None),
-                         current_span(spans))
+        raise _refusal(bytes(old), size, next((s for s in read_record(connection) if s.public_key == bytes(old)), None))
     new_public = bytes(new.verify_key)
     signature = sign_document(HANDOVER_DOMAIN, _handover_document(origin, bytes(old), size, new_public), new)
     connection.execute(insert(_keys).values(public_key=b64encode(new_public), from_size=size, until_size=None,
