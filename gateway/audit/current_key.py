@@ -78,22 +78,28 @@ class CurrentKey:
         """:func:`make_checkpoint` with this process's key, under the caller's lock of the log. If the
         record refuses the key, take the record's key (when it can be found) and sign with it;
         otherwise sign nothing and return None."""
-        try:
-            return make_checkpoint(connection, origin=self.origin, key=self._signing, force=force, size=size)
-        except KeyRetired as refused:
-            if not self._take(read_record(connection)):
-                log.error("no checkpoint signed: %s; this process looks for the key the log's record names in "
-                          "its keys directory every %.0f s", refused, self._retry_every)
-                return None
-        return make_checkpoint(connection, origin=self.origin, key=self._signing, force=force, size=size)
+        for _ in range(2):  # this key, then the one the record names if it was taken
+            try:
+                return make_checkpoint(connection, origin=self.origin, key=self._signing, force=force, size=size)
+            except KeyRetired as refused:
+                reason = refused.reason
+                if not self._take(read_record(connection)):
+                    break
+        log.error("no checkpoint signed: %s; this process looks for the key the log's record names in its keys "
+                  "directory every %.0f s", reason, self._retry_every)
+        return None
 
     def follow(self, connection: Connection) -> bool:
         """Take the record's current key if it is not this one; return whether this process holds it."""
         return self._take(read_record(connection))
 
     def _take(self, spans: list[KeySpan]) -> bool:
+        if not spans:
+            return True  # never rotated: every process holds the one key
         current = current_span(spans)
-        if current is None or current.public_key == bytes(self._signing.verify_key):
+        if current is None:
+            return False  # no key may sign (an edited record): nothing to take
+        if current.public_key == bytes(self._signing.verify_key):
             return True
         with self._lock:
             if current.public_key == bytes(self._signing.verify_key):
