@@ -31,6 +31,7 @@ __all__ = [
     "KeyFileError",
     "NoteError",
     "ProofError",
+    "RetiredKeyError",
     "SealedValueError",
     "SignatureError",
     "TokenAudienceError",
@@ -82,6 +83,11 @@ class ProofError(CryptoError):
 
 class NoteError(CryptoError):
     """A C2SP signed note or checkpoint that does not parse or does not verify."""
+
+
+class RetiredKeyError(NoteError):
+    """A checkpoint signed by an earlier key of the gateway for a tree size past that key's end:
+    whoever holds a retired key cannot speak for the log after it (docs/PROTOCOL.md §13)."""
 
 
 class TokenError(CryptoError):

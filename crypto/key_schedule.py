@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from crypto.errors import NoteError
+from crypto.errors import NoteError, RetiredKeyError
 from crypto.note import Checkpoint, NoteVerifier, verifier_key_string, verify_checkpoint
 
 __all__ = ["ScheduledVerifier", "single", "verify_by_size"]
@@ -54,9 +54,6 @@ def verify_by_size(note: str, schedule: Sequence[ScheduledVerifier], *, origin: 
     the key that verified it."""
     size = _claimed_size(note)
     candidates = [s for s in schedule if size is not None and s.covers(size)]
-    if not candidates:
-        raise NoteError(f"no checkpoint key of this gateway signs tree size {size}: earlier keys sign only up "
-                        "to the size at which they were rotated out")
     failure: NoteError | None = None
     for scheduled in candidates:
         try:
@@ -66,4 +63,26 @@ def verify_by_size(note: str, schedule: Sequence[ScheduledVerifier], *, origin: 
             continue
         if scheduled.covers(checkpoint.size):
             return checkpoint
+    _name_retired_signer(note, schedule, origin)
+    if not candidates:
+        raise NoteError(f"no checkpoint key of this gateway signs tree size {size}: earlier keys sign only up "
+                        "to the size at which they were rotated out")
     raise failure or NoteError("the checkpoint is signed by a key outside its tree size range")
+
+
+def _name_retired_signer(note: str, schedule: Sequence[ScheduledVerifier], origin: str | None) -> None:
+    """Raise :class:`RetiredKeyError` if an earlier key whose range ends before the note's size
+    signed it: the failure then has a cause an operator can act on, not just "does not verify"."""
+    for scheduled in schedule:
+        if scheduled.until_size is None:
+            continue
+        try:
+            checkpoint = verify_checkpoint(note, scheduled.verifier, origin=origin)
+        except NoteError:
+            continue
+        if scheduled.covers(checkpoint.size):
+            continue  # pragma: no cover - verify_by_size returned it already
+        key = verifier_key_string(scheduled.verifier.name, scheduled.verifier.public_key)
+        raise RetiredKeyError(f"it is signed by the retired key {key}, whose end is tree size {scheduled.until_size} "
+                              f"(it signs tree sizes {scheduled.from_size}..{scheduled.until_size} only), for tree "
+                              f"size {checkpoint.size}: a retired key cannot sign past its end")

@@ -45,7 +45,8 @@ __all__ = ["create_app"]
 def discovery_document(services: Services) -> dict[str, Any]:
     """`GET /.well-known/disclosure-gateway` (docs/PROTOCOL.md §8)."""
     settings = services.settings
-    verify_key = services.keys.signing_key.verify_key
+    keys = services.keys  # once: a rotation taken meanwhile must not mix two keys into one document
+    verify_key = keys.signing_key.verify_key
     return {
         "gateway_id": settings.id,
         "checkpoint_origin": settings.origin,
@@ -55,7 +56,7 @@ def discovery_document(services: Services) -> dict[str, Any]:
         # and its disclosure-record key, so checkpoints and records signed before a rotation verify.
         "checkpoint_verifier_keys": [
             scheduled.describe() | {"gateway_signing_key": b64encode(scheduled.verifier.public_key)}
-            for scheduled in schedule_for(services.keys, settings.origin)],
+            for scheduled in schedule_for(keys, settings.origin)],
         "approvals_required": settings.approvals_required,
         "max_token_lifetime_s": settings.max_token_lifetime_s,
         "token_leeway_s": settings.token_leeway_s,
@@ -91,11 +92,15 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
     schema = build_schema()
     engine = GraphQLEngine(schema._schema, max_tokens=settings.max_tokens, max_depth=settings.max_query_depth,
                            max_aliases=settings.max_aliases)
-    discovery = discovery_document(services)
+    # Built again only when the process takes a rotated signing key (services.keys is then another object).
+    discovery: tuple[object, dict[str, Any]] = (services.keys, discovery_document(services))
     endpoint = GraphQLEndpoint(services, engine, tracer=gateway_tracer(provider))
 
     async def well_known(_: Request) -> Response:
-        return JSONResponse(discovery)
+        nonlocal discovery
+        if discovery[0] is not services.keys:
+            discovery = (services.keys, discovery_document(services))
+        return JSONResponse(discovery[1])
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -105,6 +110,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
             await endpoint.in_thread(services.db.ping)
         except SQLAlchemyError:
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        if services.current_key.retired:  # it would sign disclosure records with a retired key
+            return JSONResponse({"status": "unavailable", "database": "reachable", "signing_key": "retired"},
+                                status_code=503)
         return JSONResponse({"status": "ok", "database": "reachable"})
 
     log_endpoints = LogEndpoints(services)

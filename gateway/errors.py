@@ -63,6 +63,7 @@ __all__ = [
     "GraphQLValidationFailed",
     "InternalError",
     "InvalidField",
+    "KeyRetired",
     "LogVerificationError",
     "MethodNotAllowed",
     "MissingNode",
@@ -300,6 +301,18 @@ class LogVerificationError(Exception):
         if self.order is not None:
             return f"order {self.order}"
         return f"entry {self.index}"
+
+
+class KeyRetired(Exception):
+    """A checkpoint of ``size`` was about to be signed by a key that the log's signing-key record
+    (gateway/audit/key_record.py) does not let sign it: retired before that size, or not in the
+    record. Raised before anything is written, so the caller's transaction is intact; never an answer
+    to a client (the signer takes the record's key or signs nothing)."""
+
+    def __init__(self, reason: str, *, size: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.size = size
 
 
 class MissingNode(LookupError):

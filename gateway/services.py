@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from gateway.audit.checkpointer import Checkpointer, CheckpointSchedule
 from gateway.audit.checkpoints import CheckpointPolicy
+from gateway.audit.current_key import CurrentKey
 from gateway.audit.usage import usage_key
 from gateway.audit.witnessing import WitnessFeeder
 from gateway.audit.writer import AuditWriter, writer_engine
@@ -37,7 +38,7 @@ def utc_now() -> datetime:
 class Services:
     settings: Settings
     db: Database
-    keys: GatewayKeys
+    current_key: CurrentKey
     registry: PrincipalRegistry
     replay: ReplayStore
     audit: AuditWriter
@@ -61,16 +62,18 @@ class Services:
         # A connection for every worker thread, so no request waits on the pool (gateway/api/http/endpoint.py).
         db = Database(settings.sqlalchemy_url, pool_size=max(5, settings.worker_threads))
         counter_key = usage_key(keys.at_rest_key)
+        # Shared by all that sign, so a rotation by any process is taken by all of them at once.
+        current_key = CurrentKey(keys, origin=settings.origin, reload=lambda: load_gateway_keys(settings))
         # The writer signs no checkpoints on its own schedule: the checkpointer does, off the
         # request path (the writer still signs the tail of the log when it closes).
-        audit = AuditWriter(settings.sqlalchemy_url, checkpoint_key=keys.signing_key, origin=settings.origin,
+        audit = AuditWriter(settings.sqlalchemy_url, checkpoint_key=current_key, origin=settings.origin,
                             policy=CheckpointPolicy(every_entries=2**62, every_seconds=3600.0),
                             group_commit=settings.audit_group_commit, usage_key=counter_key)
         signer_engine = writer_engine(settings.sqlalchemy_url)
         witnesses = [WitnessFeeder(w, signer_engine, timeout=settings.witness_timeout_s)
                      for w in settings.witness_list]
         checkpointer = Checkpointer(
-            signer_engine, key=keys.signing_key, origin=settings.origin, listeners=witnesses, reader=db.engine,
+            signer_engine, key=current_key, origin=settings.origin, listeners=witnesses, reader=db.engine,
             schedule=CheckpointSchedule.for_interval(settings.checkpoint_every_seconds,
                                                      settings.checkpoint_every_entries))
         vault = Vault.from_keys(keys)
@@ -78,7 +81,7 @@ class Services:
         orders = Orders(db, subjects, vault, approvals_required=settings.approvals_required, usage_key=counter_key,
                         emergency_approvals_required=settings.emergency_approvals_required,
                         emergency_order_hours=settings.emergency_order_hours)
-        services = cls(settings=settings, db=db, keys=keys, registry=PrincipalRegistry(db),
+        services = cls(settings=settings, db=db, current_key=current_key, registry=PrincipalRegistry(db),
                        replay=ReplayStore(db, retention_s=settings.jti_retention_s), audit=audit, vault=vault,
                        subjects=subjects, orders=orders, preservations=Preservations(db, subjects, vault),
                        notices=Notices(db, orders, audit), checkpointer=checkpointer, witnesses=witnesses,
@@ -86,6 +89,11 @@ class Services:
         services.metrics.watch(db.engine.connect, services.order_statuses, clock)
         audit.observer = services.metrics.audit_commit
         return services
+
+    @property
+    def keys(self) -> GatewayKeys:
+        """The keys as this process holds them now: the signing key follows a rotation."""
+        return self.current_key.keys
 
     def order_statuses(self) -> list[str]:
         """Every order's status as computed now (for the ``gateway_orders`` gauge)."""

@@ -1,6 +1,7 @@
 """Fresh checkpoints off the request path (docs/PROTOCOL.md §15).
 
-A thread of its own polls the log's size every ``poll`` seconds (a primary-key lookup, on a reading
+A thread of its own polls the log's size (and the log's signing-key record, to take a rotated key,
+gateway/audit/current_key.py) every ``poll`` seconds (a primary-key lookup, on a reading
 connection that takes no write lock) and signs a checkpoint when the log grew and either
 ``every_seconds - 3·poll`` have passed since the last one it signed or ``every_entries`` entries wait
 uncovered. So an entry committed at time ``t`` is covered by a checkpoint signed by
@@ -26,7 +27,8 @@ from typing import Protocol
 from nacl.signing import SigningKey
 from sqlalchemy import Connection, Engine, func, select
 
-from gateway.audit.checkpoints import lock_log, log_size, make_checkpoint
+from gateway.audit.checkpoints import lock_log, log_size
+from gateway.audit.current_key import CurrentKey
 from gateway.store.tables import AuditCheckpoint
 
 __all__ = ["CheckpointSchedule", "Checkpointer", "sign_if_missing"]
@@ -71,14 +73,15 @@ def signed_size(connection: Connection) -> int | None:
     return None if found is None else int(found)
 
 
-def sign_if_missing(engine: Engine, *, origin: str, key: SigningKey) -> int | None:
+def sign_if_missing(engine: Engine, *, origin: str, key: SigningKey | CurrentKey) -> int | None:
     """Sign the current tree (the empty tree on a new log) when no checkpoint exists; return the
-    size signed, or None when one existed."""
+    size signed, or None when one existed (or the key may not sign it)."""
+    signer = key if isinstance(key, CurrentKey) else CurrentKey(key, origin=origin)
     with engine.begin() as connection:
         lock_log(connection)
         if signed_size(connection) is not None:
             return None
-        return make_checkpoint(connection, origin=origin, key=key, force=True)
+        return signer.checkpoint(connection, force=True)
 
 
 class Checkpointer:
@@ -87,12 +90,12 @@ class Checkpointer:
     (:func:`gateway.audit.writer.writer_engine`), so signing takes the log's write lock; ``reader``
     (default: ``engine``) serves the polls."""
 
-    def __init__(self, engine: Engine, *, key: SigningKey, origin: str, schedule: CheckpointSchedule,
+    def __init__(self, engine: Engine, *, key: SigningKey | CurrentKey, origin: str, schedule: CheckpointSchedule,
                  listeners: Sequence[_Notified] = (), clock: Callable[[], float] = time.monotonic,
                  reader: Engine | None = None) -> None:
         self.engine = engine
         self.reader = reader or engine
-        self.key = key
+        self.signer = key if isinstance(key, CurrentKey) else CurrentKey(key, origin=origin)
         self.origin = origin
         self.schedule = schedule
         self.listeners = list(listeners)
@@ -104,17 +107,20 @@ class Checkpointer:
     def tick(self, now: float) -> int | None:
         """Sign a checkpoint if one is due at ``now``; return its size, or None."""
         if not self._bootstrapped:
-            sign_if_missing(self.engine, origin=self.origin, key=self.key)
+            sign_if_missing(self.engine, origin=self.origin, key=self.signer)
             self._bootstrapped = True
             if self.schedule.last_signed_at is None:
                 self.schedule.signed(now)  # the interval counts from start: no burst of checkpoints
         with self.reader.connect() as connection:
             size, signed = log_size(connection), signed_size(connection)
+            # A rotation by another process: take the new key now, for disclosure records and
+            # proofs as much as for the next checkpoint (gateway/audit/current_key.py).
+            self.signer.follow(connection)
         if not self.schedule.due(now, size, -1 if signed is None else signed):
             return None
         with self.engine.begin() as connection:
             lock_log(connection)
-            made = make_checkpoint(connection, origin=self.origin, key=self.key, force=False)
+            made = self.signer.checkpoint(connection, force=False)
         self.schedule.signed(now)
         for listener in self.listeners:
             listener.notify()

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, func, insert, select, text
 
 from crypto import merkle
 from crypto.note import sign_checkpoint
+from gateway.audit.key_record import check_signer
 from gateway.audit.tree import DbTreeSource
 from gateway.store.tables import AuditCheckpoint, AuditEntry
 
@@ -63,7 +64,10 @@ def note_name(origin: str) -> str:
 def make_checkpoint(connection: Connection, *, origin: str, key: SigningKey, force: bool,
                     size: int | None = None) -> int | None:
     """Sign and store a checkpoint at ``size`` (default: the current size) unless one exists
-    there already or the tree is empty and ``force`` is false. Return the size checkpointed."""
+    there already or the tree is empty and ``force`` is false. Return the size checkpointed.
+
+    Call it under the log's lock (:func:`lock_log`): :class:`~gateway.errors.KeyRetired`,
+    with nothing written, unless the log's key record lets ``key`` sign that size."""
     if size is None:
         size = log_size(connection)
     if size == 0 and not force:
@@ -71,6 +75,7 @@ def make_checkpoint(connection: Connection, *, origin: str, key: SigningKey, for
     latest = connection.execute(select(func.max(_checkpoints.c.tree_size))).scalar_one()
     if latest is not None and latest >= size:
         return None
+    check_signer(connection, bytes(key.verify_key), size)
     root = merkle.root(DbTreeSource(connection), size)
     note = sign_checkpoint(origin, size, root, note_name(origin), key)
     connection.execute(insert(_checkpoints).values(tree_size=size, root_hash=root, note=note,

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, and_, func, or_, select
 
 from crypto import merkle
-from crypto.errors import CryptoError, NoteError
+from crypto.errors import CryptoError, NoteError, RetiredKeyError
 from crypto.key_schedule import ScheduledVerifier, single, verify_by_size
 from crypto.note import NoteVerifier
 from gateway.audit.checkpoints import log_size
@@ -165,6 +165,8 @@ def verify_log(connection: Connection, verifier: NoteVerifier | Sequence[Schedul
             _check_origin(checkpoint.note, origin, size)
             try:
                 parsed = verify_by_size(checkpoint.note, schedule, origin=origin)
+            except RetiredKeyError as exc:
+                raise LogVerificationError(exc.message, checkpoint=size) from exc
             except CryptoError as exc:
                 raise LogVerificationError(f"the signed note does not verify with the gateway's key: {exc.message}",
                                            checkpoint=size) from exc

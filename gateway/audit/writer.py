@@ -46,9 +46,9 @@ from gateway.audit.checkpoints import (
     CheckpointPolicy,
     latest_checkpoint,
     lock_log,
-    make_checkpoint,
     size_after,
 )
+from gateway.audit.current_key import CurrentKey
 from gateway.audit.model import SALT_BYTES, AuditEvent, AuditReceipt, Decision, entry_columns, entry_document
 from gateway.audit.tree import DbTreeSource, completed_nodes
 from gateway.audit.usage import stored_usage, trusted_usage, usage_columns, usage_mac
@@ -164,7 +164,7 @@ class AuditWriter:
     """Appends entries with group commit; ``group_commit=False`` commits each one alone (for
     measuring what group commit buys). ``batches`` and ``entries`` count what was committed."""
 
-    def __init__(self, url: str, *, checkpoint_key: SigningKey, origin: str, policy: CheckpointPolicy,
+    def __init__(self, url: str, *, checkpoint_key: SigningKey | CurrentKey, origin: str, policy: CheckpointPolicy,
                  group_commit: bool = True, monotonic: Callable[[], float] = time.monotonic,
                  usage_key: bytes | None = None) -> None:
         self.engine = writer_engine(url)
@@ -182,7 +182,9 @@ class AuditWriter:
         # The right edge of the tree after the last batch this writer committed, keyed by the size
         # it is the edge of: the next batch starts there unless another process appended meanwhile.
         self._edge: _Edge | None = None
-        self.checkpoint_key = checkpoint_key
+        # Signs the checkpoints the writer stores: the process's key, which follows a rotation.
+        self.signer = checkpoint_key if isinstance(checkpoint_key, CurrentKey) else CurrentKey(checkpoint_key,
+                                                                                                 origin=origin)
         self.origin = origin
         self.policy = policy
         self.max_batch = _MAX_BATCH if group_commit else 1
@@ -228,7 +230,7 @@ class AuditWriter:
         of the empty tree when there is none yet); return the latest checkpoint note."""
         with self.engine.begin() as connection:
             lock_log(connection)
-            make_checkpoint(connection, origin=self.origin, key=self.checkpoint_key, force=True)
+            self.signer.checkpoint(connection, force=True)
             return latest_checkpoint(connection)
 
     def close(self) -> None:
@@ -285,7 +287,7 @@ class AuditWriter:
         try:
             with self.engine.begin() as connection:
                 lock_log(connection)
-                make_checkpoint(connection, origin=self.origin, key=self.checkpoint_key, force=False)
+                self.signer.checkpoint(connection, force=False)
         except Exception as exc:
             log.error("periodic audit checkpoint failed: %s", _describe(exc))
 
@@ -427,5 +429,6 @@ class AuditWriter:
         self._insert(_INSERT_NODES, connection, nodes)
         new_size = size + len(events)
         if new_size // self.policy.every_entries > size // self.policy.every_entries:
-            make_checkpoint(connection, origin=self.origin, key=self.checkpoint_key, force=False, size=new_size)
+            # A key the log's record has retired signs nothing (and fails nothing): the batch commits.
+            self.signer.checkpoint(connection, force=False, size=new_size)
         return receipts, (new_size, source.edge(new_size))

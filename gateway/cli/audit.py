@@ -31,6 +31,7 @@ from crypto.key_schedule import ScheduledVerifier, single
 from crypto.note import parse_verifier_key
 from gateway.audit import proofs
 from gateway.audit.checkpoints import CheckpointPolicy, log_size
+from gateway.audit.current_key import CurrentKey
 from gateway.audit.entry_pool import usable_cpus
 from gateway.audit.model import Decision
 from gateway.audit.signers import schedule_for
@@ -68,8 +69,17 @@ def _connection(config: Settings) -> Iterator[Connection]:
         db.dispose()
 
 
-def _own_verifiers(config: Settings) -> list[ScheduledVerifier]:
-    return schedule_for(load_gateway_keys(config), config.origin)
+def _current_key(config: Settings, connection: Connection | None = None) -> CurrentKey:
+    """The gateway's signing key as the log's key record names it: a rotation whose files are not
+    in this keys directory yet (the next key only staged here) is taken as a serving process takes it."""
+    current = CurrentKey(load_gateway_keys(config), origin=config.origin, reload=lambda: load_gateway_keys(config))
+    if connection is not None:
+        current.follow(connection)
+    return current
+
+
+def _own_verifiers(config: Settings, connection: Connection) -> list[ScheduledVerifier]:
+    return schedule_for(_current_key(config, connection).keys, config.origin)
 
 
 @app.command("verify")
@@ -90,9 +100,10 @@ def verify(
     Exit 0 only when everything verifies; otherwise print the first entry or checkpoint that does
     not hold and exit 1."""
     config = settings()
-    verifier = single(parse_verifier_key(verifier_key)) if verifier_key is not None else _own_verifiers(config)
+    given = single(parse_verifier_key(verifier_key)) if verifier_key is not None else None
     trusted = [read_text(path) for path in checkpoint or []]
     with _connection(config) as connection:
+        verifier = given if given is not None else _own_verifiers(config, connection)
         total = log_size(connection)
         with _progress(total) as bar:
             task = bar.add_task("verifying", total=total)
@@ -120,8 +131,8 @@ def proof(
     """Export the inclusion proof of one entry, with the entry and a signed checkpoint, as JSON that
     `gateway audit check-proof` (or any RFC 9162 verifier) checks offline."""
     config = settings()
-    key = load_gateway_keys(config).signing_key
     with _connection(config) as connection:
+        key = _current_key(config, connection).signing_key
         data = proofs.inclusion(connection, index, tree_size, origin=config.origin, key=key)
         entry = proofs.stored_entry(connection, index)
     document = {"index": data.index, "tree_size": data.tree_size, "leaf_hash": b64encode(data.leaf_hash),
@@ -243,9 +254,8 @@ def _add_row(table: Table, text: str) -> None:
 def checkpoint() -> None:
     """Sign and store a checkpoint of the log as it is now (if it grew since the last), and print the latest."""
     config = settings()
-    key = load_gateway_keys(config).signing_key
     open_database(config).dispose()  # refuses an uninitialised or outdated database, with its message
-    writer = AuditWriter(config.sqlalchemy_url, checkpoint_key=key, origin=config.origin,
+    writer = AuditWriter(config.sqlalchemy_url, checkpoint_key=_current_key(config), origin=config.origin,
                          policy=CheckpointPolicy(config.checkpoint_every_entries, config.checkpoint_every_seconds))
     try:
         note = writer.checkpoint_now()

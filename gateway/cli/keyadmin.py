@@ -117,16 +117,30 @@ def _bar() -> Iterator[Progress]:
 
 @rotate_app.command("signing")
 @handle_errors
-def rotate_signing_key() -> None:
-    """Sign a last checkpoint with the current checkpoint key, retire it at that tree size, and make a
-    new one that signs checkpoints and disclosure records from then on. Discovery lists both."""
+def rotate_signing_key(
+    stage: Annotated[bool, typer.Option(
+        "--stage", help="only write the next key (keys/checkpoint.sign.key.next) and stop; where the gateway's "
+                        "keys come from a read-only Secret, give it to every process first, then run this again "
+                        "without --stage")] = False,
+) -> None:
+    """Retire the signing key at the log's current size, with the gateway serving: the current key
+    signs a last checkpoint, the log's key record names the next key from that size on, and every
+    gateway process that has the next key in its keys directory takes it over within seconds.
+    Discovery lists both keys."""
     config = settings()
     open_database(config).dispose()
-    rotation = rotate_signing(config)
+    rotation = rotate_signing(config, stage_only=stage)
     name = note_name(config.origin)
+    new = (f"{verifier_key_string(name, bytes(rotation.new_key))} "
+           f"(gateway_signing_key {b64encode(bytes(rotation.new_key))})")
+    if rotation.tree_size is None:
+        console.print(f"staged the next signing key {new} in "
+                      f"{escape(str((config.keys_dir / 'checkpoint.sign.key.next').resolve()))}; it signs nothing "
+                      "yet. Give that file to every gateway process, then run `gateway keys rotate signing`")
+        return
     console.print(f"retired {verifier_key_string(name, bytes(rotation.old_key))} at tree size {rotation.tree_size}")
-    console.print(f"new checkpoint verifier key {verifier_key_string(name, bytes(rotation.new_key))} "
-                  f"(gateway_signing_key {b64encode(bytes(rotation.new_key))}); restart every gateway process")
+    console.print(f"new checkpoint verifier key {new}; every gateway process whose keys directory holds it "
+                  "(as checkpoint.sign.key or checkpoint.sign.key.next) signs with it from now on")
 
 
 @rotate_app.command("at-rest")

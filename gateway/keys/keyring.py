@@ -9,6 +9,9 @@ Rotation (``gateway keys rotate``, docs/PROTOCOL.md §13) adds three kinds of fi
 - ``checkpoint.history.json``: the public halves of earlier signing keys and the tree sizes
   ``[from_size, until_size]`` each signed; the current key signs from the last ``until_size``. It
   lives with the keys, not in the database, so an edited row cannot make a forged checkpoint verify.
+- ``checkpoint.sign.key.next``: the next signing key, staged. It signs nothing until the log's key
+  record (the ``audit_signing_keys`` table) names it current; then every process holding it takes
+  it over within seconds (gateway/audit/current_key.py), with no restart.
 - ``at-rest.key.next`` / ``blind-index.key.next``: the new key while a rotation is under way. The
   vault then seals and indexes with the new key and still opens what the old one sealed, so an
   interrupted rotation leaves every subject readable and the next run resumes it.
@@ -62,6 +65,8 @@ class GatewayKeys:
     at_rest_key: bytes
     blind_index_key: bytes
     retired_signing_keys: tuple[RetiredSigningKey, ...] = ()
+    # The staged next signing key (checkpoint.sign.key.next): it signs once the log's key record names it.
+    signing_next: SigningKey | None = field(default=None, repr=False)
     # A rotation under way: the new key, which seals and indexes; the old one above still opens.
     at_rest_next: bytes | None = field(default=None, repr=False)
     blind_index_next: bytes | None = field(default=None, repr=False)
@@ -117,6 +122,7 @@ def load_keys_from(directory: Path) -> GatewayKeys:
             at_rest_key=read_secret_key(paths["at_rest"]),
             blind_index_key=read_secret_key(paths["blind_index"]),
             retired_signing_keys=_read_history(directory / HISTORY_FILE),
+            signing_next=_next_signing(paths["checkpoint"]),
             at_rest_next=_next(paths["at_rest"]),
             blind_index_next=_next(paths["blind_index"]),
         )
@@ -127,6 +133,11 @@ def load_keys_from(directory: Path) -> GatewayKeys:
 def _next(path: Path) -> bytes | None:
     following = path.with_name(path.name + NEXT_SUFFIX)
     return read_secret_key(following) if following.exists() else None
+
+
+def _next_signing(path: Path) -> SigningKey | None:
+    following = path.with_name(path.name + NEXT_SUFFIX)
+    return read_signing_key(following) if following.exists() else None
 
 
 def _read_history(path: Path) -> tuple[RetiredSigningKey, ...]:

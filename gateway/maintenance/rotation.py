@@ -1,9 +1,12 @@
-"""`gateway keys rotate signing|at-rest|blind-index` (docs/PROTOCOL.md §13). Run them with the
-gateway stopped (every replica): a running process keeps the keys it started with.
+"""`gateway keys rotate signing|at-rest|blind-index` (docs/PROTOCOL.md §13).
 
-- **signing**: the old key signs a checkpoint of the log as it is, is recorded with the tree sizes
-  it signed in ``checkpoint.history.json``, and a new key takes over from that size. Discovery lists
-  both, so checkpoints and disclosure records signed before the rotation still verify.
+- **signing**, with the gateway serving: the next key is staged, the old key signs a checkpoint of
+  the log as it is and the log's key record retires it at that size, in one transaction under the
+  log's lock; every process then takes the next key over (gateway/audit/current_key.py), and the
+  files follow (``checkpoint.history.json``, ``checkpoint.sign.key``). Discovery lists both keys, so
+  checkpoints and disclosure records signed before the rotation still verify.
+- The other two are run with the gateway stopped (every replica): a running process keeps the
+  keys it started with.
 - **at-rest**: a new key is written as ``at-rest.key.next``; every subject and every request's
   sealed selectors are re-sealed under it in batches, each batch one transaction; only when all are
   done does it replace ``at-rest.key``. Interrupted, the vault opens both (``gateway.keys.vault``) and
@@ -25,10 +28,12 @@ from pathlib import Path
 from nacl.signing import VerifyKey
 from sqlalchemy import Table, delete, func, insert, select, update
 
+from crypto.encoding import b64encode
 from crypto.keys import SECRET_KIND, SIGNING_KIND, generate_secret, generate_signing_key, write_key_file
-from gateway.audit.checkpoints import CheckpointPolicy, log_size
+from gateway.audit.checkpoints import lock_log, log_size, make_checkpoint
+from gateway.audit.key_record import current_span, hand_over, read_record, seed_record
 from gateway.audit.usage import usage_key, usage_mac
-from gateway.audit.writer import AuditWriter
+from gateway.audit.writer import writer_engine
 from gateway.config import Settings
 from gateway.errors import OperatorError, StoreIntegrityError
 from gateway.keys.contexts import hold_context, request_context, subject_context
@@ -55,28 +60,58 @@ _orders: Table = OrderRow.__table__  # type: ignore[attr-defined]
 class SigningRotation:
     old_key: VerifyKey
     new_key: VerifyKey
-    tree_size: int
+    tree_size: int | None  # where the new key took over; None when it was only staged
 
 
-def rotate_signing(settings: Settings) -> SigningRotation:
-    """Retire the checkpoint key at the log's current size and put a new one in its place."""
+def rotate_signing(settings: Settings, *, stage_only: bool = False) -> SigningRotation:
+    """Retire the signing key at the log's current size and put the staged next key in its place,
+    with the gateway serving (docs/PROTOCOL.md §13).
+
+    The next key is staged first as ``checkpoint.sign.key.next`` (kept if one is staged already;
+    ``stage_only`` stops there). Then, in one transaction under the log's lock: the old key signs
+    the log as it is (size N), the log's key record retires it at N and names the next key current
+    (gateway/audit/key_record.py). From that commit on no process can store a checkpoint signed by
+    the old key past N; every process that finds the next key in its keys directory takes it over.
+    Last, the files: the old key joins ``checkpoint.history.json`` and the next key replaces
+    ``checkpoint.sign.key``. Interrupted at any point, running it again finishes what is left."""
     keys = load_gateway_keys(settings)
-    writer = AuditWriter(settings.sqlalchemy_url, checkpoint_key=keys.signing_key, origin=settings.origin,
-                         policy=CheckpointPolicy(settings.checkpoint_every_entries, settings.checkpoint_every_seconds))
+    key_path = settings.keys_dir / KEY_FILES["checkpoint"]
+    staged = keys.signing_next
+    if staged is None:
+        staged = generate_signing_key()
+        write_key_file(key_path.with_name(key_path.name + NEXT_SUFFIX), SIGNING_KIND, bytes(staged))
+    old = keys.signing_key.verify_key
+    if stage_only:
+        return SigningRotation(old, staged.verify_key, None)
+    engine = writer_engine(settings.sqlalchemy_url)
     try:
-        writer.checkpoint_now()  # the old key's last word: the log as it is now
-        with writer.engine.connect() as connection:
-            size = log_size(connection)
+        with engine.begin() as connection:
+            lock_log(connection)
+            seed_record(connection, keys)
+            current = current_span(read_record(connection))
+            if current is not None and current.public_key == bytes(staged.verify_key):
+                size = current.from_size  # the handover committed before: only the files are left
+            elif current is not None and current.public_key == bytes(old):
+                # The old key's last word: the log as it is now.
+                make_checkpoint(connection, origin=settings.origin, key=keys.signing_key, force=True)
+                size = log_size(connection)
+                hand_over(connection, origin=settings.origin, old=old, new=staged, size=size)
+            else:
+                raise OperatorError(
+                    "the log's current signing key is "
+                    f"{'none' if current is None else b64encode(current.public_key)}, neither this gateway's "
+                    f"checkpoint.sign.key nor its staged next key, in {settings.keys_dir.resolve()}: a rotation "
+                    "was made with other key files. Restore those (`gateway keys restore`) and run it there")
     finally:
-        writer.close()
-    retired = (*keys.retired_signing_keys,
-               RetiredSigningKey(keys.signing_key.verify_key, keys.signing_from_size, size))
-    new = generate_signing_key()
+        engine.dispose()
+    retired = keys.retired_signing_keys
+    if not retired or bytes(retired[-1].verify_key) != bytes(old):
+        retired = (*retired, RetiredSigningKey(old, keys.signing_from_size, size))
     # History first: a crash before the key is replaced leaves the old key valid both as retired and
     # as current, which verifies the same, and the rotation can simply be run again.
     write_history(settings.keys_dir, retired)
-    write_key_file(settings.keys_dir / KEY_FILES["checkpoint"], SIGNING_KIND, bytes(new), overwrite=True)
-    return SigningRotation(keys.signing_key.verify_key, new.verify_key, size)
+    _finish(key_path)
+    return SigningRotation(old, staged.verify_key, size)
 
 
 def _finish(path: Path) -> None:

@@ -12,8 +12,9 @@ from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConst
 from sqlmodel import Field, SQLModel
 
 __all__ = [
-    "AuditCheckpoint", "AuditCosignature", "AuditEntry", "AuditNode", "ContinuationApproval", "LegalRequestRow",
-    "NoticeSent", "OrderApproval", "OrderContinuation", "OrderRow", "PreservationRow", "Principal", "PrincipalKey",
+    "AuditCheckpoint", "AuditCosignature", "AuditEntry", "AuditNode", "AuditSigningKey", "ContinuationApproval",
+    "LegalRequestRow", "NoticeSent", "OrderApproval", "OrderContinuation", "OrderRow", "PreservationRow", "Principal",
+    "PrincipalKey",
     "SeenToken", "StateVersion", "Subject", "SubjectIndex", "TransparencyReportRow", "metadata",
 ]
 
@@ -173,6 +174,24 @@ class AuditCheckpoint(SQLModel, table=True):
     tree_size: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     root_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
     note: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class AuditSigningKey(SQLModel, table=True):
+    """The log's signing keys and the tree sizes each signs (docs/PROTOCOL.md §13): the current
+    key's ``until_size`` is NULL. Every checkpoint is stored under the log's lock only if its key is
+    here and covers its size, so a process still holding a retired key cannot sign past its end.
+    A key that took over records the key before it and ``handover``, its own signature over that
+    handover (gateway/audit/key_record.py): the size at which it took over cannot be edited
+    without the new private key. This table decides who may sign; what verifies is still decided
+    by the keys held (``keys/``)."""
+
+    __tablename__ = "audit_signing_keys"
+    public_key: str = Field(primary_key=True, max_length=64)  # base64 Ed25519 public key
+    from_size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    until_size: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    previous_key: str | None = Field(default=None, max_length=64)
+    handover: str | None = Field(default=None, max_length=128)  # base64 signature
     created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 

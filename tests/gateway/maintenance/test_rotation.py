@@ -7,10 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from nacl.signing import SigningKey
 from sqlalchemy import select
 from typer.testing import Result
 
-from crypto.errors import NoteError
+from crypto.errors import NoteError, RetiredKeyError
 from crypto.key_schedule import verify_by_size
 from crypto.note import sign_checkpoint
 from gateway.app import discovery_document
@@ -94,10 +95,15 @@ def test_signing_rotation_mid_log_verifies_and_proofs_across_it_check_offline(
     # A retired key cannot speak for the log after it was retired, even if it leaked.
     schedule = schedule_for(load_gateway_keys(settings), settings.origin)
     forged = sign_checkpoint(settings.origin, 13, bytes(32), note_name(settings.origin), old_key)
-    with pytest.raises(NoteError, match="no checkpoint key of this gateway signs tree size 13"):
+    with pytest.raises(RetiredKeyError, match=r"signed by the retired key .*, whose end is tree size 6 .* for tree "
+                                              r"size 13: a retired key cannot sign past its end"):
         verify_by_size(forged, [s for s in schedule if s.until_size is not None], origin=settings.origin)
-    with pytest.raises(NoteError):
+    with pytest.raises(RetiredKeyError):
         verify_by_size(forged, schedule, origin=settings.origin)
+    # Signed by no key of the gateway at all: no key is named.
+    stranger = sign_checkpoint(settings.origin, 13, bytes(32), note_name(settings.origin), SigningKey.generate())
+    with pytest.raises(NoteError, match="no checkpoint key of this gateway signs tree size 13"):
+        verify_by_size(stranger, [s for s in schedule if s.until_size is not None], origin=settings.origin)
 
 
 def every_subject_opens(db: Database, vault: Vault, world: World) -> bool:
