@@ -355,7 +355,7 @@ class Orders:
 
         def attempt(session: Session) -> tuple[str, list[str]] | None:
             row, request = self._read_request(session, request_id, authority_id=authority.id)
-            continuations = self._continuations(request, court_order_sha256, now=now)
+            continuations = self._continuations(session, request, court_order_sha256, now=now)
             details = json.loads(row.details)
             details["court_order_sha256"] = court_order_sha256
             details["court_order_attached_at"] = format_time(now.replace(microsecond=0))
@@ -374,9 +374,11 @@ class Orders:
             self._undo_with(undo, OrderContinuation, order_id, None)
         return self.get_request(request_id)
 
-    def _continuations(self, request: LegalRequest, court_order_sha256: str, *, now: datetime) -> dict[str, str]:
+    def _continuations(self, session: Session, request: LegalRequest, court_order_sha256: str, *,
+                       now: datetime) -> dict[str, str]:
         """The continuation text of each of the request's orders that a court order attached now
-        continues; ``ORDER_LAPSED`` if all have lapsed."""
+        continues; ``ORDER_LAPSED`` if all have lapsed. Read in ``session``: a request holds no
+        third connection while its transaction is open (the pool is sized for two each)."""
         if not request.emergency:
             raise BadRequest("the request is not an emergency request; its court order came with it")
         if request.status == LegalRequestStatus.REJECTED:
@@ -387,7 +389,7 @@ class Orders:
         continuations: dict[str, str] = {}
         lapsed = 0
         for order_id in request.order_ids:
-            state = self.load(order_id, now=now)
+            state = self.load(order_id, now=now, session=session)
             terms = state.document.emergency if state.document is not None else None
             if state.document is None or terms is None or state.status is OrderStatus.REVOKED:
                 continue
