@@ -5,7 +5,8 @@ those before it on its own floor (tests/gateway/test_floors.py holds every impor
 and names the one that climbs):
 
     1  errors  config  store                  no domain imports; store/ holds the tables, the engine,
-                                              migrations and reversing a change (``undo``)
+                                              migrations, state changes as conditional writes
+                                              (``conditional``) and reversing a change (``undo``)
     2  values  keys  observability            times, windows, fields, ids, selectors; the key files and
                                               the vault (AEAD contexts, blind indexes); metrics, logs
     3  principals  subjects  audit            who asks (registry, authenticate, single use of a jti);

@@ -17,12 +17,14 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from gateway.errors import BadRequest, NotFound
 from gateway.keys.contexts import hold_context
 from gateway.keys.vault import Vault
 from gateway.principals.registry import PrincipalInfo
+from gateway.store.conditional import compare_and_set, decide
 from gateway.store.engine import Database
 from gateway.store.tables import PreservationRow, Principal
 from gateway.store.undo import Undo, undo_row_change
@@ -34,6 +36,7 @@ from gateway.values.times import format_time
 __all__ = ["MAX_HOLD_DAYS", "Preservation", "PreservationInput", "PreservationStatus", "Preservations", "hold_context"]
 
 MAX_HOLD_DAYS = 90
+_holds = PreservationRow.__table__  # type: ignore[attr-defined]
 _NO_HOLD = "no such preservation request; list them with the `preservations` query"
 
 
@@ -128,13 +131,16 @@ class Preservations:
     def grant(self, reviewer: PrincipalInfo, hold_id: str, *, now: datetime,
               undo: list[Undo] | None = None) -> Preservation:
         """Grant a pending hold until its requested end, at most :data:`MAX_HOLD_DAYS` from now."""
-        with self.db.session() as session:
+
+        def attempt(session: Session) -> bool | None:
             row = self._pending(session, hold_id)
             until = min(row.requested_until, int((now + timedelta(days=MAX_HOLD_DAYS)).timestamp()))
             if until <= now.timestamp():
                 raise BadRequest("the hold's requested end has passed; the authority must ask again")
-            row.status, row.granted_until = PreservationStatus.GRANTED.value, until
-            row.decided_by, row.decided_at = reviewer.id, int(now.timestamp())
+            return self._decided(session, hold_id, {"status": PreservationStatus.GRANTED.value, "granted_until": until,
+                                                    "decided_by": reviewer.id, "decided_at": int(now.timestamp())})
+
+        decide(self.db, attempt)
         self._undo(undo, hold_id, {"status": PreservationStatus.PENDING.value, "granted_until": None,
                                    "decided_by": None, "decided_at": None})
         return self.get(hold_id)
@@ -142,10 +148,14 @@ class Preservations:
     def reject(self, reviewer: PrincipalInfo, hold_id: str, reason: str, *, now: datetime,
                undo: list[Undo] | None = None) -> Preservation:
         reason = _text(reason, "reason", limit=2000)
-        with self.db.session() as session:
-            row = self._pending(session, hold_id)
-            row.status, row.rejection_reason = PreservationStatus.REJECTED.value, reason
-            row.decided_by, row.decided_at = reviewer.id, int(now.timestamp())
+
+        def attempt(session: Session) -> bool | None:
+            self._pending(session, hold_id)
+            return self._decided(session, hold_id, {"status": PreservationStatus.REJECTED.value,
+                                                    "rejection_reason": reason, "decided_by": reviewer.id,
+                                                    "decided_at": int(now.timestamp())})
+
+        decide(self.db, attempt)
         self._undo(undo, hold_id, {"status": PreservationStatus.PENDING.value, "rejection_reason": None,
                                    "decided_by": None, "decided_at": None})
         return self.get(hold_id)
@@ -153,7 +163,8 @@ class Preservations:
     def extend(self, authority: PrincipalInfo, hold_id: str, until: datetime, *, now: datetime,
                undo: list[Undo] | None = None) -> Preservation:
         """Extend one's own active hold, once, by at most :data:`MAX_HOLD_DAYS` past its end."""
-        with self.db.session() as session:
+
+        def attempt(session: Session) -> int | None:
             row = session.get(PreservationRow, hold_id) if is_gateway_id(hold_id) else None
             if row is None or row.authority_id != authority.id:
                 raise NotFound(_NO_HOLD)
@@ -165,17 +176,28 @@ class Preservations:
             old = row.granted_until
             if not old < until.timestamp() <= old + MAX_HOLD_DAYS * 86400:
                 raise BadRequest(f"until must lie after the hold's end and at most {MAX_HOLD_DAYS} days past it")
-            row.granted_until, row.extended_at = int(until.timestamp()), int(now.timestamp())
+            seen = {"status": row.status, "granted_until": old, "extended_at": None}
+            changed = compare_and_set(session, _holds, {"id": hold_id}, seen,
+                                      {"granted_until": int(until.timestamp()), "extended_at": int(now.timestamp())})
+            return old if changed else None
+
+        old = decide(self.db, attempt)
         self._undo(undo, hold_id, {"granted_until": old, "extended_at": None})
         return self.get(hold_id)
 
-    def _pending(self, session: Any, hold_id: str) -> PreservationRow:
+    def _pending(self, session: Session, hold_id: str) -> PreservationRow:
         row = session.get(PreservationRow, hold_id) if is_gateway_id(hold_id) else None
         if row is None:
             raise NotFound(_NO_HOLD)
         if row.status != PreservationStatus.PENDING:
             raise BadRequest(f"the preservation request is {row.status}; only a PENDING one can be decided")
-        return row  # type: ignore[no-any-return]
+        return row
+
+    @staticmethod
+    def _decided(session: Session, hold_id: str, values: dict[str, Any]) -> bool | None:
+        """Decide the hold read PENDING, if it still is; ``None`` if another decision came first."""
+        return compare_and_set(session, _holds, {"id": hold_id}, {"status": PreservationStatus.PENDING.value},
+                               values) or None
 
     def get(self, hold_id: str, *, authority_id: str | None = None) -> Preservation:
         found = self.find(hold_id=hold_id, authority_id=authority_id)

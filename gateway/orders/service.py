@@ -15,12 +15,14 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from crypto.canonical import canonical_json
@@ -63,6 +65,7 @@ from gateway.orders.model import (
 )
 from gateway.orders.policy import OrderDocument, OrderStatus, check_narrowing, order_status, parse_order_document
 from gateway.principals.registry import ACTIVE, PrincipalInfo
+from gateway.store.conditional import compare_and_set, decide, hold
 from gateway.store.driver_statements import Prepared
 from gateway.store.engine import Database
 from gateway.store.tables import (
@@ -90,6 +93,8 @@ _COUNTRY = re.compile(r"[A-Z]{2}")
 _NO_REQUEST = "no such request; list requests with the `requests` query"
 _NO_ORDER = "no such order"
 _APPROVED_ALREADY = "you have approved this order already; another reviewer must approve it"
+_REQUEST_REJECTED = "the order's request was rejected; a rejection ends the request, and its orders cannot be approved"
+_requests = LegalRequestRow.__table__  # type: ignore[attr-defined]
 _orders = OrderRow.__table__  # type: ignore[attr-defined]
 _approvals = OrderApproval.__table__  # type: ignore[attr-defined]
 _principals = Principal.__table__  # type: ignore[attr-defined]
@@ -253,12 +258,18 @@ class Orders:
         """A request; with ``authority_id``, only if it is that authority's own. Messages never
         repeat the id sent: a client may put anything there, a phone number too."""
         with self.db.session() as session:
-            row = session.get(LegalRequestRow, request_id) if is_gateway_id(request_id) else None
-            if row is None or (authority_id is not None and row.authority_id != authority_id):
-                raise NotFound(_NO_REQUEST)
-            order_ids = list(session.scalars(select(col(OrderRow.id)).where(col(OrderRow.request_id) == request_id)
-                                             .order_by(col(OrderRow.created_at))))
-        return self._request(row, order_ids)
+            return self._read_request(session, request_id, authority_id=authority_id)[1]
+
+    def _read_request(self, session: Session, request_id: str, *,
+                      authority_id: str | None = None) -> tuple[LegalRequestRow, LegalRequest]:
+        """The request's row as read in ``session`` (what a conditional write compares against) and
+        the request it holds."""
+        row = session.get(LegalRequestRow, request_id) if is_gateway_id(request_id) else None
+        if row is None or (authority_id is not None and row.authority_id != authority_id):
+            raise NotFound(_NO_REQUEST)
+        order_ids = list(session.scalars(select(col(OrderRow.id)).where(col(OrderRow.request_id) == request_id)
+                                         .order_by(col(OrderRow.created_at))))
+        return row, self._request(row, order_ids)
 
     def list_requests(self, *, status: str | None = None, authority_id: str | None = None) -> list[LegalRequest]:
         with self.db.session() as session:
@@ -278,15 +289,20 @@ class Orders:
     def reject_request(self, reviewer: PrincipalInfo, request_id: str, reason: str, *, now: datetime,
                        undo: list[Undo] | None = None) -> LegalRequest:
         reason = _text(reason, "reason", limit=2000)
-        with self.db.session() as session:
+
+        def attempt(session: Session) -> bool | None:
             row = session.get(LegalRequestRow, request_id) if is_gateway_id(request_id) else None
             if row is None:
                 raise NotFound(_NO_REQUEST)
             if row.status != LegalRequestStatus.PENDING:
                 raise BadRequest(f"the request is {row.status}; only a PENDING request can be rejected "
                                  "(revoke its orders instead)")
-            row.status, row.rejection_reason = LegalRequestStatus.REJECTED.value, reason
-            row.decided_by, row.decided_at = reviewer.id, int(now.timestamp())
+            # The request's row decides between this rejection and the approval that would grant it.
+            return compare_and_set(session, _requests, {"id": request_id}, {"status": row.status},
+                                   {"status": LegalRequestStatus.REJECTED.value, "rejection_reason": reason,
+                                    "decided_by": reviewer.id, "decided_at": int(now.timestamp())}) or None
+
+        decide(self.db, attempt)
         self._undo_with(undo, LegalRequestRow, request_id,
                         {"status": LegalRequestStatus.PENDING.value, "rejection_reason": None, "decided_by": None,
                          "decided_at": None})
@@ -302,7 +318,8 @@ class Orders:
         if method not in set(VerificationMethod):
             raise BadRequest(f"method must be one of {', '.join(VerificationMethod)}")
         note = _text(note, "note", limit=2000)
-        with self.db.session() as session:
+
+        def attempt(session: Session) -> tuple[str, bytes] | None:
             row = session.get(LegalRequestRow, request_id) if is_gateway_id(request_id) else None
             if row is None:
                 raise NotFound(_NO_REQUEST)
@@ -313,14 +330,20 @@ class Orders:
                 raise BadRequest(f"the request is {row.status}; only a PENDING request can be verified")
             if details.get("emergency_verification") is not None:
                 raise BadRequest("the request's secondary verification is recorded already")
-            old_details, old_sealed = row.details, row.selectors_sealed
             context = request_context(row.id)
             secret = json.loads(self.vault.open(row.selectors_sealed, context=context))
             secret["verification_note"] = note
             details["emergency_verification"] = {"by": reviewer.id, "at": format_time(now.replace(microsecond=0)),
                                                  "method": method}
-            row.details = json.dumps(details)
-            row.selectors_sealed = self.vault.seal(json.dumps(secret).encode("utf-8"), context=context)
+            # Once: the details read (no verification yet) must still be stored, or another
+            # reviewer's verification came first and this one is refused as a late one.
+            changed = compare_and_set(session, _requests, {"id": request_id},
+                                      {"status": row.status, "details": row.details},
+                                      {"details": json.dumps(details), "selectors_sealed": self.vault.seal(
+                                          json.dumps(secret).encode("utf-8"), context=context)})
+            return (row.details, row.selectors_sealed) if changed else None
+
+        old_details, old_sealed = decide(self.db, attempt)
         self._undo_with(undo, LegalRequestRow, request_id, {"details": old_details, "selectors_sealed": old_sealed})
         return self.get_request(request_id)
 
@@ -330,7 +353,33 @@ class Orders:
         lapsed gets a continuation text for reviewers to sign; ``ORDER_LAPSED`` if all have."""
         if not _SHA256_HEX.fullmatch(court_order_sha256):
             raise BadRequest("courtOrderSha256 must be the lowercase hex SHA-256 of the court order document")
-        request = self.get_request(request_id, authority_id=authority.id)
+
+        def attempt(session: Session) -> tuple[str, list[str]] | None:
+            row, request = self._read_request(session, request_id, authority_id=authority.id)
+            continuations = self._continuations(session, request, court_order_sha256, now=now)
+            details = json.loads(row.details)
+            details["court_order_sha256"] = court_order_sha256
+            details["court_order_attached_at"] = format_time(now.replace(microsecond=0))
+            # Once: a court order attached meanwhile changed the details read, and this is refused
+            # as a late attachment, before it writes a continuation of its own.
+            if not compare_and_set(session, _requests, {"id": request_id},
+                                   {"status": row.status, "details": row.details}, {"details": json.dumps(details)}):
+                return None
+            for order_id, text in continuations.items():
+                session.add(OrderContinuation(order_id=order_id, document=text, created_at=int(now.timestamp())))
+            return row.details, list(continuations)
+
+        old_details, continued = decide(self.db, attempt)
+        self._undo_with(undo, LegalRequestRow, request_id, {"details": old_details})
+        for order_id in continued:
+            self._undo_with(undo, OrderContinuation, order_id, None)
+        return self.get_request(request_id)
+
+    def _continuations(self, session: Session, request: LegalRequest, court_order_sha256: str, *,
+                       now: datetime) -> dict[str, str]:
+        """The continuation text of each of the request's orders that a court order attached now
+        continues; ``ORDER_LAPSED`` if all have lapsed. Read in ``session``: a request holds no
+        third connection while its transaction is open (the pool is sized for two each)."""
         if not request.emergency:
             raise BadRequest("the request is not an emergency request; its court order came with it")
         if request.status == LegalRequestStatus.REJECTED:
@@ -341,7 +390,7 @@ class Orders:
         continuations: dict[str, str] = {}
         lapsed = 0
         for order_id in request.order_ids:
-            state = self.load(order_id, now=now)
+            state = self.load(order_id, now=now, session=session)
             terms = state.document.emergency if state.document is not None else None
             if state.document is None or terms is None or state.status is OrderStatus.REVOKED:
                 continue
@@ -352,21 +401,7 @@ class Orders:
         if lapsed and not continuations:
             raise OrderLapsed("the emergency order lapsed before the court order was attached; submit a new "
                               "request with the court order")
-        with self.db.session() as session:
-            row = session.get(LegalRequestRow, request_id)
-            if row is None:  # pragma: no cover - read just above
-                raise NotFound(_NO_REQUEST)
-            old_details = row.details
-            details = json.loads(row.details)
-            details["court_order_sha256"] = court_order_sha256
-            details["court_order_attached_at"] = format_time(court_order.attached_at)
-            row.details = json.dumps(details)
-            for order_id, text in continuations.items():
-                session.add(OrderContinuation(order_id=order_id, document=text, created_at=int(now.timestamp())))
-        self._undo_with(undo, LegalRequestRow, request_id, {"details": old_details})
-        for order_id in continuations:
-            self._undo_with(undo, OrderContinuation, order_id, None)
-        return self.get_request(request_id)
+        return continuations
 
     # -- orders -------------------------------------------------------------------------------
 
@@ -374,7 +409,17 @@ class Orders:
                     undo: list[Undo] | None = None) -> OrderState:
         """Draft an order narrower than or equal to its request; what the input leaves out is
         taken whole from the request (docs/PROTOCOL.md §5)."""
-        request = self.get_request(data.request_id)
+        order_id, continued = decide(self.db, lambda session: self._draft(session, reviewer, data, now=now))
+        if continued:
+            self._undo_with(undo, OrderContinuation, order_id, None)
+        self._undo_with(undo, OrderRow, order_id, None)
+        return self.load(order_id, now=now)
+
+    def _draft(self, session: Session, reviewer: PrincipalInfo, data: DraftInput, *,
+               now: datetime) -> tuple[str, bool] | None:
+        """Store the draft (its id, and whether it has a continuation), unless the request changed
+        status since this session read it (``None``)."""
+        _, request = self._read_request(session, data.request_id)
         if request.status == LegalRequestStatus.REJECTED:
             raise BadRequest("the request was rejected; no order can be drafted for it")
         subjects = list(data.subject_ids) if data.subject_ids is not None else request.resolved_subject_ids
@@ -405,17 +450,17 @@ class Orders:
             if request.court_order is not None:
                 continuation = continuation_text(document, request.court_order)
         text = canonical_json(document).decode("utf-8")
-        with self.db.session() as session:
-            session.add(OrderRow(id=order_id, request_id=request.id, authority_id=request.authority_id,
-                                 document=text, created_by=reviewer.id, created_at=int(now.timestamp())))
-            if continuation is not None:
-                session.flush()
-                session.add(OrderContinuation(order_id=order_id, document=continuation,
-                                              created_at=int(now.timestamp())))
+        # The request's status as read is held until the order is stored: a rejection that came
+        # first refuses this draft as it refuses a late one (read again, the request is REJECTED).
+        if not hold(session, _requests, {"id": request.id}, {"status": request.status}):
+            return None
+        session.add(OrderRow(id=order_id, request_id=request.id, authority_id=request.authority_id,
+                             document=text, created_by=reviewer.id, created_at=int(now.timestamp())))
         if continuation is not None:
-            self._undo_with(undo, OrderContinuation, order_id, None)
-        self._undo_with(undo, OrderRow, order_id, None)
-        return self.load(order_id, now=now)
+            session.flush()
+            session.add(OrderContinuation(order_id=order_id, document=continuation,
+                                          created_at=int(now.timestamp())))
+        return order_id, continuation is not None
 
     def _emergency_terms(self, request: LegalRequest, *, now: datetime, valid_until: datetime) -> EmergencyTerms:
         """An emergency order lives ``emergency_order_hours`` from its drafting, at most until it
@@ -459,55 +504,80 @@ class Orders:
         if kid is None:
             raise BadRequest("the signature does not verify over this order's document with any of your active "
                              "keys; sign \"disclosure-gateway/order/v1\" || 0x00 || the exact `document` text")
-        try:
-            with self.db.session() as session:
+        request_id = state.request_id
+
+        def attempt(session: Session) -> tuple[OrderState, bool] | None:
+            # The request's row decides between this approval and a rejection: held at the status
+            # read for the whole transaction, and turned GRANTED in it if the order activates, so a
+            # rejection ends the request and no order of it becomes ACTIVE (docs/PROTOCOL.md §3).
+            status = session.scalar(select(_requests.c.status).where(_requests.c.id == request_id))
+            if status == LegalRequestStatus.REJECTED:
+                raise BadRequest(_REQUEST_REJECTED)
+            if not hold(session, _requests, {"id": request_id}, {"status": status}):
+                return None
+            try:
                 session.add(table(order_id=order_id, reviewer_id=reviewer.id, kid=kid, signature=signature,
                                   created_at=int(now.timestamp())))
-                bump(session)
-        except IntegrityError:
-            # The check above raced a concurrent approval by the same reviewer; the primary key
-            # (order, reviewer) is what decides, and the loser gets the same answer as a late twin.
-            raise BadRequest(_APPROVED_ALREADY) from None
+                session.flush()
+            except IntegrityError:
+                # A concurrent approval by the same reviewer came first; the primary key (order,
+                # reviewer) decides, and the loser gets the same answer as a late twin.
+                raise BadRequest(_APPROVED_ALREADY) from None
+            bump(session)
+            after = self.load(order_id, now=now, session=session)
+            granted = after.status is OrderStatus.ACTIVE and status == LegalRequestStatus.PENDING
+            if granted:
+                compare_and_set(session, _requests, {"id": request_id}, {"status": status},
+                                {"status": LegalRequestStatus.GRANTED.value, "decided_by": reviewer.id,
+                                 "decided_at": int(now.timestamp())})
+            return after, granted
+
+        state, granted = decide(self.db, attempt)
         self._undo_with(undo, table, (order_id, reviewer.id), None)
-        state = self.load(order_id, now=now)
-        if state.status is OrderStatus.ACTIVE:
-            with self.db.session() as session:
-                row = session.get(LegalRequestRow, state.request_id)
-                if row is not None and row.status == LegalRequestStatus.PENDING:
-                    row.status, row.decided_by = LegalRequestStatus.GRANTED.value, reviewer.id
-                    row.decided_at = int(now.timestamp())
-                    self._undo_with(undo, LegalRequestRow, state.request_id,
-                                    {"status": LegalRequestStatus.PENDING.value, "decided_by": None,
-                                     "decided_at": None})
+        if granted:
+            self._undo_with(undo, LegalRequestRow, request_id,
+                            {"status": LegalRequestStatus.PENDING.value, "decided_by": None, "decided_at": None})
         return state
 
     def revoke_order(self, reviewer: PrincipalInfo, order_id: str, reason: str, *, now: datetime,
                      undo: list[Undo] | None = None) -> OrderState:
         reason = _text(reason, "reason", limit=2000)
-        with self.db.session() as session:
+
+        def attempt(session: Session) -> bool | None:
             row = session.get(OrderRow, order_id) if is_gateway_id(order_id) else None
             if row is None:
                 raise OrderNotFound(_NO_ORDER)
             if row.revoked_at is not None:
                 raise BadRequest("the order is revoked already")
-            row.revoked_at, row.revoked_by, row.revoke_reason = int(now.timestamp()), reviewer.id, reason
+            if not compare_and_set(session, _orders, {"id": order_id}, {"revoked_at": None},
+                                   {"revoked_at": int(now.timestamp()), "revoked_by": reviewer.id,
+                                    "revoke_reason": reason}):
+                return None
             bump(session)
+            return True
+
+        decide(self.db, attempt)
         self._undo_with(undo, OrderRow, order_id, {"revoked_at": None, "revoked_by": None, "revoke_reason": None})
         return self.load(order_id, now=now)
 
     def _undo_with(self, undo: list[Undo] | None, model: Any, key: object, restore: dict[str, Any] | None) -> None:
         undo_row_change(self.db, undo, model, key, restore)
 
-    def load(self, order_id: str, *, now: datetime, authority_id: str | None = None) -> OrderState:
+    def load(self, order_id: str, *, now: datetime, authority_id: str | None = None,
+             session: Session | None = None) -> OrderState:
         """The order with its status computed from first principles; ``ORDER_NOT_FOUND`` if none.
 
         Per call: the state version, the order row and its trusted query count, each by primary key
         or one index seek. The parsed document and the verified approvals are rebuilt only when the
         row's document or the ``reviews`` version changed (gateway/store/versions.py), so a
-        suspended reviewer or a retired key stops counting on the next request in every process."""
+        suspended reviewer or a retired key stops counting on the next request in every process.
+
+        With ``session``, the order as that session's transaction sees it, its own writes included
+        (an approval deciding whether it activates the order); nothing seen there is cached."""
         if not is_gateway_id(order_id):
             raise OrderNotFound(_NO_ORDER)
-        with self.db.reads() as connection:
+        reads = nullcontext(session.connection()) if session is not None else self.db.reads()
+        with reads as connection:
             version = current(connection)
             row = _LOAD_ORDER.first(connection, {"order_id": order_id})
             if row is None or (authority_id is not None and row[2] != authority_id):
@@ -519,15 +589,15 @@ class Orders:
             # column must not leave a stale "not in the log" standing.
             revoked = revoked_at is not None or _revoked_in_log(connection, order_id)
             identity = (found_id, request_id, found_authority, text)
-            verified = self._verified.get(order_id)
+            verified = self._verified.get(order_id) if session is None else None
             if verified is None or verified.version != version or verified.identity != identity or version < 0:
                 verified = self._verify(connection, identity, version)
-                if version >= 0:
+                if version >= 0 and session is None:
                     self._verified.put(order_id, verified)
         document, approvals = verified.document, verified.approvals
         required, counted, lapsed = self.approvals_required, verified.counted, False
         # An emergency order's rule depends on the clock and its continuation, so it is not cached.
-        emergency = self._emergency(document, approvals, now=now) if document is not None else None
+        emergency = self._emergency(document, approvals, now=now, session=session) if document is not None else None
         if emergency is not None:
             required, counted, lapsed = emergency.rule.required, len(emergency.rule.counting), emergency.rule.lapsed
             adjusted = [Approval(a.reviewer_id, a.kid, a.counted and a.reviewer_id in emergency.rule.counting)
@@ -575,16 +645,16 @@ class Orders:
         return _Verified(version=version, identity=identity, document=document, approvals=tuple(checked),
                          counted=len(counted))
 
-    def _emergency(self, document: OrderDocument, checked: Sequence[Approval], *,
-                   now: datetime) -> _EmergencyState | None:
+    def _emergency(self, document: OrderDocument, checked: Sequence[Approval], *, now: datetime,
+                   session: Session | None = None) -> _EmergencyState | None:
         """For an emergency document: its continuation text, the signatures over it, and the
         approval rule (:func:`gateway.orders.emergency.approval_rule`) they and ``checked`` amount to."""
         terms = document.emergency
         if terms is None:
             return None
-        with self.db.session() as session:
-            stored = session.get(OrderContinuation, document.order_id)
-            rows = list(session.execute(
+        with nullcontext(session) if session is not None else self.db.session() as reading:
+            stored = reading.get(OrderContinuation, document.order_id)
+            rows = list(reading.execute(
                 select(ContinuationApproval, Principal, PrincipalKey)
                 .join(Principal, col(Principal.id) == col(ContinuationApproval.reviewer_id))
                 .join(PrincipalKey, (col(PrincipalKey.principal_id) == col(ContinuationApproval.reviewer_id))
