@@ -9,6 +9,7 @@ its own, dropped afterwards, so tests never see each other's rows.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -101,13 +102,33 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
     return factory
 
 
+@pytest.fixture(scope="session")
+def initialised_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One `gateway init` on SQLite for the whole session (each xdist worker makes its own): its data
+    directory (keys) beside its database file. Migrating a new database costs more than copying one."""
+    from gateway.config import Settings
+    from gateway.maintenance.initialize import initialize
+
+    root = tmp_path_factory.mktemp("initialised")
+    initialize(Settings(data_dir=root / "var", id="gateway.test", checkpoint_every_seconds=3600, _env_file=None,
+                        database_url=f"sqlite:///{root / 'gateway.db'}"))  # type: ignore[call-arg]
+    return root
+
+
 @pytest.fixture
-def settings(make_settings: Callable[..., Settings], database_url: str) -> Settings:
-    """Initialised settings (keys and schema) on the parametrised database."""
+def settings(make_settings: Callable[..., Settings], database_url: str, db_kind: str,
+             initialised_sqlite: Path, tmp_path: Path) -> Settings:
+    """Initialised settings (keys and schema) on the parametrised database. On SQLite, a copy of the
+    session's initialised gateway (its keys and database, owner-only as init made them); on
+    PostgreSQL, `gateway init` in the test's own schema."""
     from gateway.maintenance.initialize import initialize
 
     config = make_settings(database_url=database_url)
-    initialize(config)
+    if db_kind == "sqlite" and database_url == f"sqlite:///{tmp_path / 'gateway.db'}":
+        shutil.copytree(initialised_sqlite / "var", config.data_dir)
+        shutil.copy2(initialised_sqlite / "gateway.db", tmp_path / "gateway.db")
+    else:
+        initialize(config)
     return config
 
 
