@@ -147,10 +147,13 @@ class Walk:
         self.verify(request_id, self.r0)
         return request_id, self.draft(request_id)
 
-    def insert_approval(self, table: str, order_id: str, reviewer_id: str, key_id: str, signature: str) -> None:
-        edit(self.world, f"INSERT INTO {table} (order_id, reviewer_id, kid, signature, created_at) "
-                         "VALUES (:o, :r, :k, :s, :t)", o=order_id, r=reviewer_id, k=key_id, s=signature,
-             t=self.clock.unix)
+    def insert_approval(self, table: str, order_id: str, reviewer_id: str, key_id: str, signature: str,
+                        entry: str | None = None) -> None:
+        """An approval row; ``entry`` is the audit entry it claims (only the fixed code has the column)."""
+        named = (", audit_request_id", ", :e") if entry is not None else ("", "")
+        edit(self.world, f"INSERT INTO {table} (order_id, reviewer_id, kid, signature, created_at{named[0]}) "
+                         f"VALUES (:o, :r, :k, :s, :t{named[1]})", o=order_id, r=reviewer_id, k=key_id,
+             s=signature, t=self.clock.unix, e=entry)
 
     def verifier_key_under(self, reviewer: Actor) -> str:
         """The verifier's (r0's) public key written under ``reviewer``'s id; its kid."""
@@ -266,6 +269,35 @@ def approval_rows(walk: Walk) -> None:
     walk.refused(order["id"], "ORDER_NOT_ACTIVE")
 
 
+def forged_second_approval(walk: Walk, forger: Actor, entry: str) -> None:
+    """An order with one genuine approval (the reviewer who is not ``forger``), and ``forger``'s
+    signature over it written as a row that names ``entry``, a real entry that records something else."""
+    order = walk.draft(walk.normal())
+    genuine = walk.r1 if forger is walk.r0 else walk.r0
+    assert walk.approve(order["id"], genuine).json()["data"]["approveOrder"]["status"] == "PENDING_APPROVAL"
+    signature = sign_over(ORDER_DOMAIN, order["document"].encode(), forger.signing_key)
+    walk.insert_approval("order_approvals", order["id"], forger.id, kid(walk.world, forger), signature, entry=entry)
+    walk.refused(order["id"], "ORDER_NOT_ACTIVE")
+
+
+def approval_row_naming_another_orders_approval(walk: Walk) -> None:
+    """r0's approval row naming the entry of r0's genuine approval of another order."""
+    other = walk.draft(walk.normal())
+    approved = walk.approve(other["id"], walk.r0)
+    assert approved.status_code == 200, approved.text
+    forged_second_approval(walk, walk.r0, str(approved.json()["extensions"]["audit"]["request_id"]))
+
+
+def approval_row_naming_a_refused_entry(walk: Walk) -> None:
+    """r1's approval row naming the entry of r1's refused approveOrder, its decision column set to served."""
+    other = walk.draft(walk.normal())
+    refused = walk.post(walk.r1, APPROVE, {"o": other["id"], "s": "AAAA"})
+    assert refused.status_code == 400, refused.text
+    entry = str(refused.json()["extensions"]["audit"]["request_id"])
+    edit(walk.world, "UPDATE audit_entries SET decision = 'served' WHERE request_id = :r", r=entry)
+    forged_second_approval(walk, walk.r1, entry)
+
+
 def verifier_key_row(walk: Walk) -> None:
     """(b) The verifier's key written under r1's id, and an approval row of r1 signed with it."""
     _, order = walk.verified_order()
@@ -327,7 +359,8 @@ def preservation_extended(walk: Walk) -> None:
 
 EDITS: dict[str, Callable[[Walk], None]] = {case.__name__: case for case in (
     continuation_row_after_lapse, court_order_with_the_request, continuation_approval_row, verification_columns,
-    verification_by_edited, approval_rows, verifier_key_row, verifier_key_via_the_api, one_key_under_two_ids,
+    verification_by_edited, approval_rows, approval_row_naming_another_orders_approval,
+    approval_row_naming_a_refused_entry, verifier_key_row, verifier_key_via_the_api, one_key_under_two_ids,
     revocation_columns_cleared, preservation_granted, preservation_extended)}
 
 
