@@ -211,8 +211,8 @@ class Preservations:
     def find(self, *, status: str | None = None, authority_id: str | None = None,
              hold_id: str | None = None, pending: str | None = None) -> list[Preservation]:
         """The holds, each as the log proves it (``pending``: the request being served, whose own
-        entry is not written yet). ``status`` filters on the stored status: a row marked GRANTED
-        that the log does not prove is found, and answered as PENDING."""
+        entry is not written yet); a row marked GRANTED that the log does not prove is PENDING, and
+        not found under ``status`` GRANTED."""
         query = (select(PreservationRow, col(Principal.country))
                  .join(Principal, col(Principal.id) == col(PreservationRow.authority_id))
                  .order_by(col(PreservationRow.created_at), col(PreservationRow.id)))
@@ -227,7 +227,8 @@ class Preservations:
         with self.db.session() as session:
             rows = list(session.execute(query))
         with self.db.reads() as connection:
-            return [self._hold(connection, row, country, pending) for row, country in rows]
+            holds = [self._hold(connection, row, country, pending) for row, country in rows]
+        return [hold for hold in holds if status is None or hold.status == status]
 
     def _hold(self, connection: Any, row: PreservationRow, country: str | None, pending: str | None) -> Preservation:
         details = json.loads(row.details)
