@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shlex
 import statistics
 import subprocess
@@ -47,12 +48,14 @@ from crypto.keys import encode_public_key
 from crypto.signing import ORDER_DOMAIN, sign_over
 from crypto.tokens import create_token
 from gateway.audit.checkpoints import log_size
+from gateway.audit.model import AuditEvent, Decision
 from gateway.config import Settings
 from gateway.keys.keyring import load_gateway_keys
 from gateway.orders.model import DraftInput, LegalRequestSubmission
 from gateway.principals.registry import Role
 from gateway.services import Services
 from gateway.subjects.synthetic import generate_subjects
+from gateway.transparency import facts
 from gateway.values.selector import Selector
 from gateway.values.window import TimeWindow
 
@@ -154,8 +157,13 @@ def prepare(settings: Settings, orders: int) -> Setup:
             state = services.orders.draft_order(reviewers[0][0], DraftInput(
                 request_id=request.id, valid_until="2027-06-01T00:00:00Z", max_queries=MAX_QUERIES), now=now)
             for info, key in reviewers:
-                services.orders.approve_order(info, state.id, sign_over(ORDER_DOMAIN, state.text.encode(), key),
-                                              now=now)
+                # As the API's approveOrder does: the approval counts once its audit entry is in the log.
+                entry = "req_" + secrets.token_hex(12)
+                approved = services.orders.approve_order(
+                    info, state.id, sign_over(ORDER_DOMAIN, state.text.encode(), key), now=now, entry=entry)
+                services.audit.append_sync(AuditEvent(request_id=entry, time=now, decision=Decision.SERVED,
+                                                      principal=info.id, principal_verified=True,
+                                                      facts=[facts.approved(approved)]))
             order_ids.append(state.id)
     finally:
         services.close()

@@ -11,7 +11,8 @@ and names the one that climbs):
                                               the vault (AEAD contexts, blind indexes); metrics, logs
     3  principals  subjects  audit            who asks (registry, authenticate, single use of a jti);
                                               subjects and their store; the one audit writer, its tree,
-                                              checkpoints, tiles, witnessing, usage of orders
+                                              checkpoints, tiles, witnessing, usage of orders,
+                                              grants proven by their entries
     4  orders                                 legal requests, orders, policy, emergency, disclosure
     5  transparency                           figures from the log alone
     6  lifecycle                              preservation holds, notices, retention

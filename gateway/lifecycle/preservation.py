@@ -3,6 +3,10 @@ about some subjects while it obtains a court order. A reviewer grants or rejects
 granted hold discloses nothing, lasts at most :data:`MAX_HOLD_DAYS` and can be extended once by as
 many more. Retention (:mod:`gateway.lifecycle.retention`) skips the subjects of active holds.
 
+A grant and an extension hold only as their audit entries recorded them (gateway/audit/grants.py):
+a row flipped to GRANTED, or given a later end, in the database is read as not granted, or as
+ending where the log says.
+
 The selectors are stored encrypted, as a legal request's are; the authority never learns which of
 them named a user.
 """
@@ -20,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from gateway.audit.grants import PRESERVATION_EXTENDED, PRESERVATION_GRANTED, Claim, GrantProofs
 from gateway.errors import BadRequest, NotFound
 from gateway.keys.contexts import hold_context
 from gateway.keys.vault import Vault
@@ -31,7 +36,7 @@ from gateway.store.undo import Undo, undo_row_change
 from gateway.subjects.store import SubjectStore
 from gateway.values.ids import PRESERVATION, is_gateway_id, new_id
 from gateway.values.selector import Selector
-from gateway.values.times import format_time
+from gateway.values.times import format_time, parse_time
 
 __all__ = ["MAX_HOLD_DAYS", "Preservation", "PreservationInput", "PreservationStatus", "Preservations", "hold_context"]
 
@@ -91,6 +96,11 @@ def _at(seconds: int | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
 
 
+def _entry(details: dict[str, Any], key: str) -> str | None:
+    found = details.get(key)
+    return found if isinstance(found, str) else None
+
+
 def _text(value: str, what: str, *, limit: int) -> str:
     value = value.strip()
     if not value or "\x00" in value or len(value) > limit:
@@ -103,6 +113,7 @@ class Preservations:
         self.db = db
         self.subjects = subjects
         self.vault = vault
+        self.proofs = GrantProofs()
 
     def submit(self, authority: PrincipalInfo, data: PreservationInput, *, now: datetime,
                undo: list[Undo] | None = None) -> Preservation:
@@ -129,21 +140,26 @@ class Preservations:
         return self.get(hold_id)
 
     def grant(self, reviewer: PrincipalInfo, hold_id: str, *, now: datetime,
-              undo: list[Undo] | None = None) -> Preservation:
-        """Grant a pending hold until its requested end, at most :data:`MAX_HOLD_DAYS` from now."""
+              undo: list[Undo] | None = None, entry: str | None = None) -> Preservation:
+        """Grant a pending hold until its requested end, at most :data:`MAX_HOLD_DAYS` from now.
+        It holds once ``entry``, the request id of the audit entry recording it, is in the log."""
 
-        def attempt(session: Session) -> bool | None:
+        def attempt(session: Session) -> str | None:
             row = self._pending(session, hold_id)
             until = min(row.requested_until, int((now + timedelta(days=MAX_HOLD_DAYS)).timestamp()))
             if until <= now.timestamp():
                 raise BadRequest("the hold's requested end has passed; the authority must ask again")
-            return self._decided(session, hold_id, {"status": PreservationStatus.GRANTED.value, "granted_until": until,
-                                                    "decided_by": reviewer.id, "decided_at": int(now.timestamp())})
+            details = row.details
+            decided = self._decided(session, hold_id, {
+                "status": PreservationStatus.GRANTED.value, "granted_until": until, "decided_by": reviewer.id,
+                "decided_at": int(now.timestamp()),
+                "details": json.dumps(json.loads(details) | {"grant_entry": entry})})
+            return details if decided else None
 
-        decide(self.db, attempt)
+        old_details = decide(self.db, attempt)
         self._undo(undo, hold_id, {"status": PreservationStatus.PENDING.value, "granted_until": None,
-                                   "decided_by": None, "decided_at": None})
-        return self.get(hold_id)
+                                   "decided_by": None, "decided_at": None, "details": old_details})
+        return self.get(hold_id, pending=entry)
 
     def reject(self, reviewer: PrincipalInfo, hold_id: str, reason: str, *, now: datetime,
                undo: list[Undo] | None = None) -> Preservation:
@@ -161,10 +177,16 @@ class Preservations:
         return self.get(hold_id)
 
     def extend(self, authority: PrincipalInfo, hold_id: str, until: datetime, *, now: datetime,
-               undo: list[Undo] | None = None) -> Preservation:
-        """Extend one's own active hold, once, by at most :data:`MAX_HOLD_DAYS` past its end."""
+               undo: list[Undo] | None = None, entry: str | None = None) -> Preservation:
+        """Extend one's own active hold, once, by at most :data:`MAX_HOLD_DAYS` past its end. The
+        extension holds once ``entry``, the request id of the audit entry recording it, is in the log."""
+        # Active and ending as the log has it, not as the row may have been edited to say.
+        proven = self.get(hold_id, authority_id=authority.id)
+        if not proven.active(now) or proven.granted_until is None:
+            raise BadRequest("only an active, granted hold can be extended")
+        end = int(proven.granted_until.timestamp())
 
-        def attempt(session: Session) -> int | None:
+        def attempt(session: Session) -> tuple[int, str] | None:
             row = session.get(PreservationRow, hold_id) if is_gateway_id(hold_id) else None
             if row is None or row.authority_id != authority.id:
                 raise NotFound(_NO_HOLD)
@@ -174,16 +196,18 @@ class Preservations:
             if row.extended_at is not None:
                 raise BadRequest("the hold was extended once already; it cannot be extended again")
             old = row.granted_until
-            if not old < until.timestamp() <= old + MAX_HOLD_DAYS * 86400:
+            if not end < until.timestamp() <= end + MAX_HOLD_DAYS * 86400:
                 raise BadRequest(f"until must lie after the hold's end and at most {MAX_HOLD_DAYS} days past it")
-            seen = {"status": row.status, "granted_until": old, "extended_at": None}
-            changed = compare_and_set(session, _holds, {"id": hold_id}, seen,
-                                      {"granted_until": int(until.timestamp()), "extended_at": int(now.timestamp())})
-            return old if changed else None
+            details = row.details
+            seen = {"status": row.status, "granted_until": old, "extended_at": None, "details": details}
+            changed = compare_and_set(session, _holds, {"id": hold_id}, seen, {
+                "granted_until": int(until.timestamp()), "extended_at": int(now.timestamp()),
+                "details": json.dumps(json.loads(details) | {"extend_entry": entry})})
+            return (old, details) if changed else None
 
-        old = decide(self.db, attempt)
-        self._undo(undo, hold_id, {"granted_until": old, "extended_at": None})
-        return self.get(hold_id)
+        old, old_details = decide(self.db, attempt)
+        self._undo(undo, hold_id, {"granted_until": old, "extended_at": None, "details": old_details})
+        return self.get(hold_id, pending=entry)
 
     def _pending(self, session: Session, hold_id: str) -> PreservationRow:
         row = session.get(PreservationRow, hold_id) if is_gateway_id(hold_id) else None
@@ -199,14 +223,17 @@ class Preservations:
         return compare_and_set(session, _holds, {"id": hold_id}, {"status": PreservationStatus.PENDING.value},
                                values) or None
 
-    def get(self, hold_id: str, *, authority_id: str | None = None) -> Preservation:
-        found = self.find(hold_id=hold_id, authority_id=authority_id)
+    def get(self, hold_id: str, *, authority_id: str | None = None, pending: str | None = None) -> Preservation:
+        found = self.find(hold_id=hold_id, authority_id=authority_id, pending=pending)
         if not found:
             raise NotFound(_NO_HOLD)
         return found[0]
 
     def find(self, *, status: str | None = None, authority_id: str | None = None,
-             hold_id: str | None = None) -> list[Preservation]:
+             hold_id: str | None = None, pending: str | None = None) -> list[Preservation]:
+        """The holds, each as the log proves it (``pending``: the request being served, whose own
+        entry is not written yet); a row marked GRANTED that the log does not prove is PENDING, and
+        not found under ``status`` GRANTED."""
         query = (select(PreservationRow, col(Principal.country))
                  .join(Principal, col(Principal.id) == col(PreservationRow.authority_id))
                  .order_by(col(PreservationRow.created_at), col(PreservationRow.id)))
@@ -220,19 +247,45 @@ class Preservations:
             query = query.where(col(PreservationRow.id) == hold_id)
         with self.db.session() as session:
             rows = list(session.execute(query))
-        return [self._hold(row, country) for row, country in rows]
+        with self.db.reads() as connection:
+            holds = [self._hold(connection, row, country, pending) for row, country in rows]
+        return [hold for hold in holds if status is None or hold.status == status]
 
-    @staticmethod
-    def _hold(row: PreservationRow, country: str | None) -> Preservation:
+    def _hold(self, connection: Any, row: PreservationRow, country: str | None, pending: str | None) -> Preservation:
         details = json.loads(row.details)
+        status, granted_until, extended = row.status, row.granted_until, row.extended_at is not None
+        if status == PreservationStatus.GRANTED:
+            status, granted_until, extended = self._proven_grant(connection, row, details, pending)
         return Preservation(
             id=row.id, authority_id=row.authority_id, country=country or str(details["jurisdiction"]),
-            status=row.status, case_reference=details["case_reference"], jurisdiction=details["jurisdiction"],
+            status=status, case_reference=details["case_reference"], jurisdiction=details["jurisdiction"],
             legal_basis=details["legal_basis"], subject_ids=json.loads(row.subject_ids),
             unresolved_selectors=row.unresolved_selectors,
-            requested_until=datetime.fromtimestamp(row.requested_until, UTC), granted_until=_at(row.granted_until),
-            extended=row.extended_at is not None, rejection_reason=row.rejection_reason,
+            requested_until=datetime.fromtimestamp(row.requested_until, UTC), granted_until=_at(granted_until),
+            extended=extended, rejection_reason=row.rejection_reason,
             created_at=datetime.fromtimestamp(row.created_at, UTC))
+
+    def _proven_grant(self, connection: Any, row: PreservationRow, details: dict[str, Any],
+                      pending: str | None) -> tuple[str, int | None, bool]:
+        """A GRANTED row's status, end and extension as the log records them: the reviewer's
+        served grantPreservation, and the authority's served extendPreservation to the row's end."""
+        hold = (("preservation", row.id),)
+        granted = self.proofs.fact(connection, Claim(_entry(details, "grant_entry"), str(row.decided_by),
+                                                     PRESERVATION_GRANTED, hold), pending=pending)
+        if granted is None:
+            return PreservationStatus.PENDING.value, None, False
+        if row.extended_at is not None and row.granted_until is not None and self.proofs.proven(
+                connection, Claim(_entry(details, "extend_entry"), row.authority_id, PRESERVATION_EXTENDED,
+                                  (*hold, ("until", format_time(datetime.fromtimestamp(row.granted_until, UTC))))),
+                pending=pending):
+            return PreservationStatus.GRANTED.value, row.granted_until, True
+        until = granted.get("until")
+        if not isinstance(until, str):  # the pending request's own grant: its row's end
+            return PreservationStatus.GRANTED.value, row.granted_until, False
+        try:
+            return PreservationStatus.GRANTED.value, int(parse_time(until).timestamp()), False
+        except ValueError:
+            return PreservationStatus.PENDING.value, None, False
 
     def held_subjects(self, now: datetime) -> set[str]:
         """The subjects of every hold active at ``now``: retention keeps their data."""

@@ -2,10 +2,12 @@
 (docs/PROTOCOL.md §3, review operations of §5), over the store.
 
 An order's status is never read from a column: :meth:`Orders.load` parses the stored document,
-verifies every approval against the reviewers' current keys and status, and combines that with
-the clock, the revocation and the query count (:func:`gateway.orders.policy.order_status`). The parsing
-and the verification are kept while the document and the state version hold
-(gateway/store/versions.py); the revocation and the count (gateway/audit/usage.py) are read every time.
+verifies every approval against the reviewers' current keys and status and against the audit entry
+that recorded it (gateway/audit/grants.py; an emergency's verification and court order likewise),
+and combines that with the clock, the revocation and the query count
+(:func:`gateway.orders.policy.order_status`). The parsing and the verification are kept while the
+document and the state version hold and every approval's entry was found (gateway/store/versions.py);
+the revocation and the count (gateway/audit/usage.py) are read every time.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +28,16 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from crypto.canonical import canonical_json
+from crypto.errors import CryptoError
+from crypto.keys import decode_signing_public_key
+from gateway.audit.grants import (
+    COURT_ORDER_ATTACHED,
+    EMERGENCY_VERIFIED,
+    ORDER_APPROVED,
+    REQUEST_SUBMITTED,
+    Claim,
+    GrantProofs,
+)
 from gateway.audit.model import Action, Decision
 from gateway.audit.usage import stored_usage, trusted_usage, usage_columns
 from gateway.errors import (
@@ -105,11 +117,29 @@ _ORDER_COLUMNS = (_orders.c.id, _orders.c.request_id, _orders.c.authority_id, _o
 _LOAD_ORDER = Prepared(select(*_ORDER_COLUMNS, *usage_columns()).where(_orders.c.id == bindparam("order_id")))
 _LOAD_APPROVALS = (
     select(_approvals.c.reviewer_id, _approvals.c.kid, _approvals.c.signature, _principals.c.role,
-           _principals.c.status, _keys.c.public_key, _keys.c.status.label("key_status"))
+           _principals.c.status, _keys.c.public_key, _keys.c.status.label("key_status"),
+           _approvals.c.audit_request_id)
     .join(_principals, _principals.c.id == _approvals.c.reviewer_id)
     .outerjoin(_keys, (_keys.c.principal_id == _approvals.c.reviewer_id) & (_keys.c.kid == _approvals.c.kid))
     .where(_approvals.c.order_id == bindparam("order_id"))
     .order_by(_approvals.c.created_at))
+_continuation_approvals = ContinuationApproval.__table__  # type: ignore[attr-defined]
+_LOAD_CONTINUATION_APPROVALS = (
+    select(_continuation_approvals.c.reviewer_id, _continuation_approvals.c.kid, _continuation_approvals.c.signature,
+           _principals.c.role, _principals.c.status, _keys.c.public_key, _keys.c.status.label("key_status"),
+           _continuation_approvals.c.audit_request_id)
+    .join(_principals, _principals.c.id == _continuation_approvals.c.reviewer_id)
+    .join(_keys, (_keys.c.principal_id == _continuation_approvals.c.reviewer_id)
+          & (_keys.c.kid == _continuation_approvals.c.kid))
+    .where(_continuation_approvals.c.order_id == bindparam("order_id"))
+    .order_by(_continuation_approvals.c.created_at))
+_continuations = OrderContinuation.__table__  # type: ignore[attr-defined]
+_LOAD_CONTINUATION = Prepared(select(_continuations.c.document)
+                              .where(_continuations.c.order_id == bindparam("order_id")))
+_requests = LegalRequestRow.__table__  # type: ignore[attr-defined]
+_LOAD_DETAILS = Prepared(select(_requests.c.details).where(_requests.c.id == bindparam("request_id")))
+# Every key the verifier holds, retired ones too: none of them may also count as an approval.
+_VERIFIER_KEYS = Prepared(select(_keys.c.public_key).where(_keys.c.principal_id == bindparam("principal_id")))
 _entries = AuditEntry.__table__  # type: ignore[attr-defined]
 _REVOKED_IN_LOG = Prepared(select(_entries.c.idx)
                             .where(_entries.c.action == Action.REVOKE_ORDER.value,
@@ -133,6 +163,7 @@ class _EmergencyState:
     rule: ApprovalRule
     continuation: str | None  # the continuation text, when one is stored and well-formed
     continuation_approvals: tuple[Approval, ...] = ()  # verified signatures over it
+    signer_of: dict[str, str] = field(default_factory=dict)  # reviewer -> whom the approval counts as
 
 
 @dataclass(frozen=True)
@@ -145,6 +176,9 @@ class _Verified:
     document: OrderDocument | None
     approvals: tuple[Approval, ...]
     counted: int
+    keys: tuple[tuple[bytes, str], ...] = ()  # the raw key of each counted approval, and its reviewer
+    entries: frozenset[str] = frozenset()  # the audit entries that recorded the counted approvals
+    complete: bool = True  # False while an approval that verifies lacks its entry: not to be cached
 
 
 class _Bounded:
@@ -180,15 +214,17 @@ class Orders:
         self.approvals_required = approvals_required
         self.usage_key = usage_key
         self._verified = _Bounded(4096)
+        self.proofs = GrantProofs()
         self.emergency_approvals_required = emergency_approvals_required
         self.emergency_order_hours = emergency_order_hours
 
     # -- requests -----------------------------------------------------------------------------
 
     def submit_request(self, authority: PrincipalInfo, data: LegalRequestSubmission, *, now: datetime,
-                       undo: list[Undo] | None = None) -> LegalRequest:
+                       undo: list[Undo] | None = None, entry: str | None = None) -> LegalRequest:
         """Store a request, resolving its selectors to subject ids for the reviewers. The
-        selectors themselves are stored encrypted; the authority never learns which resolved."""
+        selectors themselves are stored encrypted; the authority never learns which resolved.
+        ``entry`` is the request id of the audit entry that records it (gateway/audit/grants.py)."""
         if not data.subjects:
             raise BadRequest("a request needs at least one subject selector")
         if len(data.subjects) > MAX_SELECTORS:
@@ -224,8 +260,9 @@ class Orders:
             "non_disclosure_until": format_time(secrecy) if secrecy is not None else None,
         }
         if data.emergency and data.court_order_sha256 is not None:
-            # Sent with the request itself: attached now, in time by definition.
+            # Sent with the request itself: attached now, in time by definition; its entry proves it.
             details["court_order_attached_at"] = format_time(now.replace(microsecond=0))
+            details["court_order_entry"] = entry
         resolved, unresolved = self.subjects.resolve_all(data.subjects)
         request_id = new_id(LEGAL_REQUEST)
         # Selectors and the free-text justification name people: both are stored encrypted.
@@ -311,7 +348,7 @@ class Orders:
     # -- emergencies (docs/PROTOCOL.md §16.1) ---------------------------------------------------
 
     def verify_emergency(self, reviewer: PrincipalInfo, request_id: str, method: str, note: str, *,
-                         now: datetime, undo: list[Undo] | None = None) -> LegalRequest:
+                         now: datetime, undo: list[Undo] | None = None, entry: str | None = None) -> LegalRequest:
         """Record a reviewer's secondary verification of an emergency request: how the authority
         was reached back. Orders drafted afterwards carry it in their signed document; the note
         is stored encrypted (it may name the officer reached)."""
@@ -334,7 +371,7 @@ class Orders:
             secret = json.loads(self.vault.open(row.selectors_sealed, context=context))
             secret["verification_note"] = note
             details["emergency_verification"] = {"by": reviewer.id, "at": format_time(now.replace(microsecond=0)),
-                                                 "method": method}
+                                                 "method": method, "entry": entry}
             # Once: the details read (no verification yet) must still be stored, or another
             # reviewer's verification came first and this one is refused as a late one.
             changed = compare_and_set(session, _requests, {"id": request_id},
@@ -348,7 +385,7 @@ class Orders:
         return self.get_request(request_id)
 
     def attach_court_order(self, authority: PrincipalInfo, request_id: str, court_order_sha256: str, *,
-                           now: datetime, undo: list[Undo] | None = None) -> LegalRequest:
+                           now: datetime, undo: list[Undo] | None = None, entry: str | None = None) -> LegalRequest:
         """Attach the court order to one's own emergency request. Each of its orders that has not
         lapsed gets a continuation text for reviewers to sign; ``ORDER_LAPSED`` if all have."""
         if not _SHA256_HEX.fullmatch(court_order_sha256):
@@ -360,6 +397,7 @@ class Orders:
             details = json.loads(row.details)
             details["court_order_sha256"] = court_order_sha256
             details["court_order_attached_at"] = format_time(now.replace(microsecond=0))
+            details["court_order_entry"] = entry  # the attachment holds once this entry is in the log
             # Once: a court order attached meanwhile changed the details read, and this is refused
             # as a late attachment, before it writes a continuation of its own.
             if not compare_and_set(session, _requests, {"id": request_id},
@@ -473,9 +511,10 @@ class Orders:
                               str(verification["method"]))
 
     def approve_order(self, reviewer: PrincipalInfo, order_id: str, signature: str, *, now: datetime,
-                      undo: list[Undo] | None = None) -> OrderState:
+                      undo: list[Undo] | None = None, entry: str | None = None) -> OrderState:
         """Record a reviewer's signature over the exact §3 bytes, verified against the reviewer's
-        active keys. The same reviewer twice counts once: the second approval is refused."""
+        active keys. The same reviewer twice counts once: the second approval is refused. It
+        counts once ``entry``, the request id of the audit entry recording it, is in the log."""
         state = self.load(order_id, now=now)
         if state.status is OrderStatus.REVOKED:
             raise OrderRevoked("the order was revoked; it cannot be approved")
@@ -517,14 +556,14 @@ class Orders:
                 return None
             try:
                 session.add(table(order_id=order_id, reviewer_id=reviewer.id, kid=kid, signature=signature,
-                                  created_at=int(now.timestamp())))
+                                  created_at=int(now.timestamp()), audit_request_id=entry))
                 session.flush()
             except IntegrityError:
                 # A concurrent approval by the same reviewer came first; the primary key (order,
                 # reviewer) decides, and the loser gets the same answer as a late twin.
                 raise BadRequest(_APPROVED_ALREADY) from None
             bump(session)
-            after = self.load(order_id, now=now, session=session)
+            after = self.load(order_id, now=now, session=session, pending=entry)
             granted = after.status is OrderStatus.ACTIVE and status == LegalRequestStatus.PENDING
             if granted:
                 compare_and_set(session, _requests, {"id": request_id}, {"status": status},
@@ -564,7 +603,7 @@ class Orders:
         undo_row_change(self.db, undo, model, key, restore)
 
     def load(self, order_id: str, *, now: datetime, authority_id: str | None = None,
-             session: Session | None = None) -> OrderState:
+             session: Session | None = None, pending: str | None = None) -> OrderState:
         """The order with its status computed from first principles; ``ORDER_NOT_FOUND`` if none.
 
         Per call: the state version, the order row and its trusted query count, each by primary key
@@ -573,7 +612,10 @@ class Orders:
         suspended reviewer or a retired key stops counting on the next request in every process.
 
         With ``session``, the order as that session's transaction sees it, its own writes included
-        (an approval deciding whether it activates the order); nothing seen there is cached."""
+        (an approval deciding whether it activates the order); nothing seen there is cached.
+        An approval counts only when the audit entry that recorded it is in the log
+        (gateway/audit/grants.py); ``pending`` is the request being served, whose own entry is not
+        written yet (its grants hold for its own answer)."""
         if not is_gateway_id(order_id):
             raise OrderNotFound(_NO_ORDER)
         reads = nullcontext(session.connection()) if session is not None else self.db.reads()
@@ -589,23 +631,29 @@ class Orders:
             # column must not leave a stale "not in the log" standing.
             revoked = revoked_at is not None or _revoked_in_log(connection, order_id)
             identity = (found_id, request_id, found_authority, text)
-            verified = self._verified.get(order_id) if session is None else None
+            cacheable = session is None and pending is None
+            verified = self._verified.get(order_id) if cacheable else None
             if verified is None or verified.version != version or verified.identity != identity or version < 0:
-                verified = self._verify(connection, identity, version)
-                if version >= 0 and session is None:
+                verified = self._verify(connection, identity, version, pending=pending)
+                # Only what the log proves whole is kept: an approval whose entry is not there yet
+                # (or never will be) is looked for again on the next request.
+                if version >= 0 and verified.complete and cacheable:
                     self._verified.put(order_id, verified)
-        document, approvals = verified.document, verified.approvals
+            document, approvals = verified.document, verified.approvals
+            # An emergency order's rule depends on the clock and its continuation, so it is not cached.
+            emergency = (self._emergency(connection, document, verified, now=now, pending=pending)
+                         if document is not None else None)
         required, counted, lapsed = self.approvals_required, verified.counted, False
-        # An emergency order's rule depends on the clock and its continuation, so it is not cached.
-        emergency = self._emergency(document, approvals, now=now, session=session) if document is not None else None
         if emergency is not None:
             required, counted, lapsed = emergency.rule.required, len(emergency.rule.counting), emergency.rule.lapsed
-            adjusted = [Approval(a.reviewer_id, a.kid, a.counted and a.reviewer_id in emergency.rule.counting)
-                        for a in approvals]
+            adjusted = [Approval(a.reviewer_id, a.kid, a.counted and emergency.signer_of.get(a.reviewer_id, "")
+                                 in emergency.rule.counting) for a in approvals]
             # Each reviewer counts once: over the document, or else over the continuation.
-            counted_ids = {a.reviewer_id for a in adjusted if a.counted}
-            adjusted += [Approval(a.reviewer_id, a.kid, a.reviewer_id in emergency.rule.counting
-                                  and a.reviewer_id not in counted_ids) for a in emergency.continuation_approvals]
+            counted_ids = {emergency.signer_of[a.reviewer_id] for a in adjusted if a.counted}
+            adjusted += [Approval(a.reviewer_id, a.kid, a.counted and emergency.signer_of.get(a.reviewer_id, "")
+                                  in emergency.rule.counting
+                                  and emergency.signer_of.get(a.reviewer_id) not in counted_ids)
+                         for a in emergency.continuation_approvals]
             approvals = tuple(adjusted)
         status = order_status(document, verified_approvals=counted, approvals_required=required,
                               revoked=revoked, queries_used=used, now=now, lapsed=lapsed)
@@ -615,8 +663,10 @@ class Orders:
                           continuation=emergency.continuation if emergency is not None else None,
                           revoked_at=revoked_at)
 
-    def _verify(self, connection: Connection, identity: tuple[str, str, str, str], version: int) -> _Verified:
-        """Parse the document and verify every approval against the reviewers' current keys."""
+    def _verify(self, connection: Connection, identity: tuple[str, str, str, str], version: int, *,
+                pending: str | None) -> _Verified:
+        """Parse the document and verify every approval against the reviewers' current keys and
+        the audit entry that recorded it."""
         order_id, request_id, authority_id, text = identity
         approvals = list(connection.execute(_LOAD_APPROVALS, {"order_id": order_id}))
         try:
@@ -631,50 +681,113 @@ class Orders:
         counted: set[str] = set()
         # Distinct reviewers AND distinct keys: one key registered under two reviewer ids (a
         # database edit; `principals add` refuses it) is one person, and counts once.
-        counted_keys: set[bytes] = set()
+        counted_keys: dict[bytes, str] = {}
+        entries: list[str] = []
+        complete = True
         for approval in approvals:
             raw_key = None
             if (document is not None and approval.reviewer_id not in counted
                     and counts_as_reviewer(approval.role, approval.status, approval.key_status, approval.public_key)):
                 raw_key = signing_key_of(message, approval.signature, approval.public_key)
-            ok = raw_key is not None and raw_key not in counted_keys
+            logged = raw_key is not None and self._approval_logged(connection, order_id, approval.reviewer_id,
+                                                                    approval.audit_request_id, pending=pending)
+            if raw_key is not None and not logged:
+                complete = False
+            ok = logged and raw_key is not None and raw_key not in counted_keys
             if ok and raw_key is not None:
                 counted.add(approval.reviewer_id)
-                counted_keys.add(raw_key)
+                counted_keys[raw_key] = approval.reviewer_id
+                entries.append(str(approval.audit_request_id))
             checked.append(Approval(approval.reviewer_id, approval.kid, ok))
         return _Verified(version=version, identity=identity, document=document, approvals=tuple(checked),
-                         counted=len(counted))
+                         counted=len(counted), keys=tuple(counted_keys.items()), entries=frozenset(entries),
+                         complete=complete)
 
-    def _emergency(self, document: OrderDocument, checked: Sequence[Approval], *, now: datetime,
-                   session: Session | None = None) -> _EmergencyState | None:
+    def _approval_logged(self, connection: Connection, order_id: str, reviewer_id: str, entry: str | None, *,
+                         pending: str | None) -> bool:
+        """Whether a served approveOrder of ``reviewer_id`` recorded this approval of the order."""
+        claim = Claim(entry, reviewer_id, ORDER_APPROVED, (("order", order_id),))
+        return self.proofs.proven(connection, claim, pending=pending)
+
+    def _emergency(self, connection: Connection, document: OrderDocument, verified: _Verified, *,
+                   now: datetime, pending: str | None) -> _EmergencyState | None:
         """For an emergency document: its continuation text, the signatures over it, and the
-        approval rule (:func:`gateway.orders.emergency.approval_rule`) they and ``checked`` amount to."""
+        approval rule (:func:`gateway.orders.emergency.approval_rule`) they and ``verified`` amount to.
+
+        The verification and the court order count only as their audit entries recorded them, and
+        a key counts once: an approval signed with any key the verifier holds is the verifier's."""
         terms = document.emergency
         if terms is None:
             return None
-        with nullcontext(session) if session is not None else self.db.session() as reading:
-            stored = reading.get(OrderContinuation, document.order_id)
-            rows = list(reading.execute(
-                select(ContinuationApproval, Principal, PrincipalKey)
-                .join(Principal, col(Principal.id) == col(ContinuationApproval.reviewer_id))
-                .join(PrincipalKey, (col(PrincipalKey.principal_id) == col(ContinuationApproval.reviewer_id))
-                      & (col(PrincipalKey.kid) == col(ContinuationApproval.kid)))
-                .where(col(ContinuationApproval.order_id) == document.order_id))) if stored is not None else []
-        signers = {a.reviewer_id: Signer(a.reviewer_id) for a in checked if a.counted}
-        court_order = parse_continuation(stored.document, document.raw) if stored is not None else None
+        found = _LOAD_DETAILS.first(connection, {"request_id": document.request_id})
+        details: dict[str, Any] = json.loads(found[0]) if found is not None else {}
+        if terms.verified_by is not None and not self._verification_logged(connection, document, terms, details):
+            terms = EmergencyTerms(terms.lapses_at)  # a verification the log does not hold verifies nothing
+        verifier_keys: set[bytes] = set()
+        if terms.verified_by is not None:
+            for (public_key,) in _VERIFIER_KEYS.rows(connection, {"principal_id": terms.verified_by}):
+                raw = _raw_key(public_key)
+                if raw is not None:
+                    verifier_keys.add(raw)
+        verifier = terms.verified_by
+
+        def counts_as(key: bytes, reviewer_id: str) -> str:
+            """Whom an approval counts as: its reviewer, or the verifier when signed with the verifier's key."""
+            return verifier if verifier is not None and key in verifier_keys else reviewer_id
+
+        signer_of = {reviewer_id: counts_as(key, reviewer_id) for key, reviewer_id in verified.keys}
+        signers = {signer: Signer(signer) for signer in signer_of.values()}
+        stored = _LOAD_CONTINUATION.first(connection, {"order_id": document.order_id})
+        court_order = parse_continuation(str(stored[0]), document.raw) if stored is not None else None
+        if court_order is not None and not self._court_order_logged(connection, document, court_order, details,
+                                                                     pending=pending):
+            court_order = None  # a court order the log does not hold attaches nothing
         continued: list[Approval] = []
         if stored is not None and court_order is not None:
-            message = stored.document.encode("utf-8")
-            for approval, principal, key in rows:
-                ok = (counts_as_reviewer(principal.role, principal.status, key.status, key.public_key)
-                      and signing_key_of(message, approval.signature, key.public_key) is not None)
-                if ok:
-                    signers[principal.id] = Signer(principal.id, over_continuation=True)
+            message = str(stored[0]).encode("utf-8")
+            used_keys = dict(verified.keys)
+            for approval in connection.execute(_LOAD_CONTINUATION_APPROVALS, {"order_id": document.order_id}):
+                signed_by = None
+                if counts_as_reviewer(approval.role, approval.status, approval.key_status, approval.public_key):
+                    signed_by = signing_key_of(message, approval.signature, approval.public_key)
+                ok = (signed_by is not None and used_keys.get(signed_by, approval.reviewer_id) == approval.reviewer_id
+                      # One entry records one approval: not also the reviewer's over the document.
+                      and approval.audit_request_id not in verified.entries
+                      and self._approval_logged(connection, document.order_id, approval.reviewer_id,
+                                                approval.audit_request_id, pending=pending))
+                if ok and signed_by is not None:
+                    used_keys[signed_by] = approval.reviewer_id
+                    signer_of[approval.reviewer_id] = signer = counts_as(signed_by, approval.reviewer_id)
+                    signers[signer] = Signer(signer, over_continuation=True)
                 continued.append(Approval(approval.reviewer_id, approval.kid, ok))
         rule = approval_rule(terms, fields=document.fields, signers=signers.values(), court_order=court_order,
                              normal=self.approvals_required, emergency=self.emergency_approvals_required, now=now)
-        return _EmergencyState(rule, stored.document if stored is not None and court_order is not None else None,
-                               tuple(continued))
+        return _EmergencyState(rule, str(stored[0]) if stored is not None and court_order is not None else None,
+                               tuple(continued), signer_of)
+
+    def _verification_logged(self, connection: Connection, document: OrderDocument, terms: EmergencyTerms,
+                             details: dict[str, Any]) -> bool:
+        """Whether a served verifyEmergency of the named verifier recorded the document's terms."""
+        recorded = details.get("emergency_verification")
+        entry = recorded.get("entry") if isinstance(recorded, dict) else None
+        if terms.verified_by is None or terms.verified_at is None or not isinstance(entry, str):
+            return False
+        claim = Claim(entry, terms.verified_by, EMERGENCY_VERIFIED,
+                      (("request", document.request_id), ("by", terms.verified_by), ("method", terms.method),
+                       ("at", format_time(terms.verified_at))))
+        return self.proofs.proven(connection, claim)
+
+    def _court_order_logged(self, connection: Connection, document: OrderDocument, court_order: CourtOrder,
+                            details: dict[str, Any], *, pending: str | None) -> bool:
+        """Whether the authority's served attachCourtOrder, or its emergency request that came with
+        the court order, recorded this court order's hash in the second it names."""
+        entry = details.get("court_order_entry")
+        if not isinstance(entry, str):
+            return False
+        values = (("request", document.request_id), ("court_order_sha256", court_order.sha256))
+        return any(self.proofs.proven(connection, Claim(entry, document.authority_id, kind, values,
+                                                        at=court_order.attached_at), pending=pending)
+                   for kind in (COURT_ORDER_ATTACHED, REQUEST_SUBMITTED))
 
     def for_authority(self, authority_id: str, order_id: str, *, now: datetime) -> OrderState:
         """An order as its authority may see it; another authority's order is ``ORDER_NOT_FOUND``,
@@ -684,6 +797,13 @@ class Orders:
     def order_ids(self) -> list[str]:
         with self.db.session() as session:
             return list(session.scalars(select(col(OrderRow.id)).order_by(col(OrderRow.created_at))))
+
+
+def _raw_key(public_key: str) -> bytes | None:
+    try:
+        return bytes(decode_signing_public_key(public_key))
+    except CryptoError:
+        return None
 
 
 def _revoked_in_log(connection: Connection, order_id: str) -> bool:

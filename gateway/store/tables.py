@@ -122,6 +122,9 @@ class OrderApproval(SQLModel, table=True):
     kid: str = Field(max_length=16)
     signature: str = Field(max_length=128)
     created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # The request id of the audit entry that recorded it (gateway/audit/grants.py): without that
+    # entry in the log, the row counts for nothing.
+    audit_request_id: str | None = Field(default=None, max_length=64)
 
 
 class AuditEntry(SQLModel, table=True):
@@ -241,6 +244,9 @@ class ContinuationApproval(SQLModel, table=True):
     kid: str = Field(max_length=16)
     signature: str = Field(max_length=128)
     created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # The request id of the audit entry that recorded it (gateway/audit/grants.py): without that
+    # entry in the log, the row counts for nothing.
+    audit_request_id: str | None = Field(default=None, max_length=64)
 
 
 class PreservationRow(SQLModel, table=True):

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
+from gateway.audit import grants
 from gateway.orders.model import LegalRequest, OrderState
 from gateway.orders.policy import OrderDocument, OrderStatus
 from gateway.principals.registry import PrincipalInfo
@@ -27,19 +28,20 @@ Fact = dict[str, Any]
 
 
 class FactKind(StrEnum):
-    SUBMITTED = "request_submitted"
+    # The kinds that prove a grant are named where the proofs are read (gateway/audit/grants.py).
+    SUBMITTED = grants.REQUEST_SUBMITTED
     DRAFTED = "order_drafted"
-    APPROVED = "order_approved"
+    APPROVED = grants.ORDER_APPROVED
     REJECTED = "request_rejected"
     REVOKED = "order_revoked"
     DISCLOSED = "disclosed"
     # The rest of a request's life (§16).
-    EMERGENCY_VERIFIED = "emergency_verified"
-    COURT_ORDER_ATTACHED = "court_order_attached"
+    EMERGENCY_VERIFIED = grants.EMERGENCY_VERIFIED
+    COURT_ORDER_ATTACHED = grants.COURT_ORDER_ATTACHED
     PRESERVATION_SUBMITTED = "preservation_submitted"
-    PRESERVATION_GRANTED = "preservation_granted"
+    PRESERVATION_GRANTED = grants.PRESERVATION_GRANTED
     PRESERVATION_REJECTED = "preservation_rejected"
-    PRESERVATION_EXTENDED = "preservation_extended"
+    PRESERVATION_EXTENDED = grants.PRESERVATION_EXTENDED
     RETENTION_PURGE = "retention_purge"
     NOTICE_SENT = "notice_sent"
 
@@ -56,13 +58,18 @@ LIFECYCLE_KINDS = frozenset({FactKind.EMERGENCY_VERIFIED, FactKind.COURT_ORDER_A
 def submitted(authority: PrincipalInfo, request: LegalRequest) -> Fact:
     """A request received: whose country, which process and offense, emergency, how many selectors.
     The country is the authority's registered one (an operator's record), not the request's claim;
-    the request's own jurisdiction stands in only for an authority registered without one."""
+    the request's own jurisdiction stands in only for an authority registered without one. An
+    emergency request that came with its court order names the court order's hash: the entry is
+    what proves it attached (gateway/audit/grants.py)."""
     details = request.details
-    return {"kind": FactKind.SUBMITTED.value, "request": request.id,
-            "country": authority.country or str(details["jurisdiction"]),
-            "legal_process": request.legal_process, "offense_category": str(details["offense_category"]),
-            "emergency": bool(details["emergency"]), "selectors": int(details["selector_count"]),
-            "non_disclosure": details.get("non_disclosure_until") is not None}
+    fact: Fact = {"kind": FactKind.SUBMITTED.value, "request": request.id,
+                  "country": authority.country or str(details["jurisdiction"]),
+                  "legal_process": request.legal_process, "offense_category": str(details["offense_category"]),
+                  "emergency": bool(details["emergency"]), "selectors": int(details["selector_count"]),
+                  "non_disclosure": details.get("non_disclosure_until") is not None}
+    if request.court_order is not None:
+        fact["court_order_sha256"] = request.court_order.sha256
+    return fact
 
 
 def drafted(state: OrderState) -> Fact:

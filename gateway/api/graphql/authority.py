@@ -87,7 +87,7 @@ class AuthorityMutation:
             legal_process=LegalProcess(input.legal_process).value, imminent_risk=input.imminent_risk,
             non_disclosure_until=secrecy)
         request = context.services.orders.submit_request(context.caller.principal, data, now=context.now,
-                                                         undo=context.undo)
+                                                         undo=context.undo, entry=context.request_id)
         context.outcome.facts.append(facts.submitted(context.caller.principal, request))
         return legal_request(request)
 
@@ -97,6 +97,7 @@ class AuthorityMutation:
         context = info.context
         context.require(info)
         request = context.services.orders.attach_court_order(context.caller.principal, str(request_id),
-                                                             court_order_sha256, now=context.now, undo=context.undo)
+                                                             court_order_sha256, now=context.now, undo=context.undo,
+                                                             entry=context.request_id)
         context.outcome.facts.append(facts.court_order_attached(request))
         return legal_request(request)

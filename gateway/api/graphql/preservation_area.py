@@ -118,7 +118,8 @@ class PreservationMutation:
     def grant_preservation(self, info: strawberry.Info[RequestContext, None], id: strawberry.ID) -> PreservationType:
         context = info.context
         context.require(info)
-        hold = _holds(context).grant(context.caller.principal, str(id), now=context.now, undo=context.undo)
+        hold = _holds(context).grant(context.caller.principal, str(id), now=context.now, undo=context.undo,
+                                     entry=context.request_id)
         context.outcome.facts.append(facts.preservation(FactKind.PRESERVATION_GRANTED, hold.fact()))
         return _type(hold, context.now)
 
@@ -137,6 +138,6 @@ class PreservationMutation:
         context = info.context
         context.require(info)
         hold = _holds(context).extend(context.caller.principal, str(id), _time(until, "until"), now=context.now,
-                                      undo=context.undo)
+                                      undo=context.undo, entry=context.request_id)
         context.outcome.facts.append(facts.preservation(FactKind.PRESERVATION_EXTENDED, hold.fact()))
         return _type(hold, context.now)

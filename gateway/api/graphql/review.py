@@ -95,7 +95,7 @@ class ReviewMutation:
         context = info.context
         context.require(info)
         state = context.services.orders.approve_order(context.caller.principal, str(order_id), signature,
-                                                      now=context.now, undo=context.undo)
+                                                      now=context.now, undo=context.undo, entry=context.request_id)
         context.outcome.facts.append(facts.approved(state))
         return order_type(state, context.services.settings.approvals_required)
 
@@ -130,6 +130,6 @@ class ReviewMutation:
         context.require(info)
         request = context.services.orders.verify_emergency(context.caller.principal, str(request_id),
                                                            VerificationMethod(method).value, note, now=context.now,
-                                                           undo=context.undo)
+                                                           undo=context.undo, entry=context.request_id)
         context.outcome.facts.append(facts.emergency_verified(request))
         return legal_request(request)

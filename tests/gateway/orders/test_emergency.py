@@ -111,7 +111,8 @@ def test_an_emergency_order_without_secondary_verification_stays_pending(world: 
     with services.db.engine.begin() as connection:
         for reviewer in world.reviewers:
             signature = sign_over(ORDER_DOMAIN, order["document"].encode(), reviewer.signing_key)
-            connection.execute(text("INSERT INTO order_approvals VALUES (:o, :r, :k, :s, 0)"),
+            connection.execute(text("INSERT INTO order_approvals (order_id, reviewer_id, kid, signature, created_at) "
+                                    "VALUES (:o, :r, :k, :s, 0)"),
                                {"o": order["id"], "r": reviewer.id, "s": signature,
                                 "k": services.registry.get(reviewer.id).keys[0].kid})
     state = post(world, clock, world.reviewers[2], ORDER, {"id": order["id"]}).json()["data"]["orderById"]
