@@ -61,6 +61,10 @@ class Claim:
     at: datetime | None = None
 
 
+Pending = str | frozenset[str] | None
+"""The request ids whose entries are on their way to the log (see :meth:`GrantProofs.fact`)."""
+
+
 class GrantProofs:
     """Checks claims against the log, remembering (up to ``limit``) those that held."""
 
@@ -69,13 +73,15 @@ class GrantProofs:
         self._proven: OrderedDict[Claim, dict[str, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def fact(self, connection: Connection, claim: Claim, *, pending: str | None = None) -> dict[str, Any] | None:
+    def fact(self, connection: Connection, claim: Claim, *, pending: Pending = None) -> dict[str, Any] | None:
         """The fact of ``claim``'s entry that proves it, or None. ``pending`` is the request being
         served, whose entry is not written yet: its own claims hold for its own answer (if the
-        entry never becomes durable its changes are undone), and are not remembered."""
+        entry never becomes durable its changes are undone), and are not remembered. A set of
+        request ids: each holds so (an approval deciding, over the signatures stored with it,
+        whether it is the one that activates an order; see ``Orders.approve_order``)."""
         if claim.entry is None:
             return None
-        if pending is not None and claim.entry == pending:
+        if pending is not None and claim.entry in ((pending,) if isinstance(pending, str) else pending):
             return dict(claim.values) | {"kind": claim.kind}
         with self._lock:
             found = self._proven.get(claim)
@@ -91,7 +97,7 @@ class GrantProofs:
                     self._proven.popitem(last=False)
         return found
 
-    def proven(self, connection: Connection, claim: Claim, *, pending: str | None = None) -> bool:
+    def proven(self, connection: Connection, claim: Claim, *, pending: Pending = None) -> bool:
         return self.fact(connection, claim, pending=pending) is not None
 
 

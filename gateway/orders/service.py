@@ -37,6 +37,7 @@ from gateway.audit.grants import (
     REQUEST_SUBMITTED,
     Claim,
     GrantProofs,
+    Pending,
 )
 from gateway.audit.model import Action, Decision
 from gateway.audit.usage import stored_usage, trusted_usage, usage_columns
@@ -563,7 +564,15 @@ class Orders:
                 # reviewer) decides, and the loser gets the same answer as a late twin.
                 raise BadRequest(_APPROVED_ALREADY) from None
             bump(session)
-            after = self.load(order_id, now=now, session=session, pending=entry)
+            # Whether this approval is the one that activates the order is decided here, once, in
+            # the transaction that holds the request's row, on the signatures stored for the order:
+            # a concurrent approval's entry may still be on its way to the log, and two approvals
+            # deciding on the log alone could each see the other missing and neither activate it.
+            # Every signature is still verified; what discloses is decided apart, on the approvals
+            # whose entries the log holds (load without ``pending``).
+            stored = frozenset(e for t in (OrderApproval, ContinuationApproval) for e in session.scalars(
+                select(col(t.audit_request_id)).where(col(t.order_id) == order_id)) if e is not None)
+            after = self.load(order_id, now=now, session=session, pending=stored | {entry} if entry else stored)
             granted = after.status is OrderStatus.ACTIVE and status == LegalRequestStatus.PENDING
             if granted:
                 compare_and_set(session, _requests, {"id": request_id}, {"status": status},
@@ -603,7 +612,7 @@ class Orders:
         undo_row_change(self.db, undo, model, key, restore)
 
     def load(self, order_id: str, *, now: datetime, authority_id: str | None = None,
-             session: Session | None = None, pending: str | None = None) -> OrderState:
+             session: Session | None = None, pending: Pending = None) -> OrderState:
         """The order with its status computed from first principles; ``ORDER_NOT_FOUND`` if none.
 
         Per call: the state version, the order row and its trusted query count, each by primary key
@@ -664,7 +673,7 @@ class Orders:
                           revoked_at=revoked_at)
 
     def _verify(self, connection: Connection, identity: tuple[str, str, str, str], version: int, *,
-                pending: str | None) -> _Verified:
+                pending: Pending) -> _Verified:
         """Parse the document and verify every approval against the reviewers' current keys and
         the audit entry that recorded it."""
         order_id, request_id, authority_id, text = identity
@@ -704,13 +713,13 @@ class Orders:
                          complete=complete)
 
     def _approval_logged(self, connection: Connection, order_id: str, reviewer_id: str, entry: str | None, *,
-                         pending: str | None) -> bool:
+                         pending: Pending) -> bool:
         """Whether a served approveOrder of ``reviewer_id`` recorded this approval of the order."""
         claim = Claim(entry, reviewer_id, ORDER_APPROVED, (("order", order_id),))
         return self.proofs.proven(connection, claim, pending=pending)
 
     def _emergency(self, connection: Connection, document: OrderDocument, verified: _Verified, *,
-                   now: datetime, pending: str | None) -> _EmergencyState | None:
+                   now: datetime, pending: Pending) -> _EmergencyState | None:
         """For an emergency document: its continuation text, the signatures over it, and the
         approval rule (:func:`gateway.orders.emergency.approval_rule`) they and ``verified`` amount to.
 
@@ -778,7 +787,7 @@ class Orders:
         return self.proofs.proven(connection, claim)
 
     def _court_order_logged(self, connection: Connection, document: OrderDocument, court_order: CourtOrder,
-                            details: dict[str, Any], *, pending: str | None) -> bool:
+                            details: dict[str, Any], *, pending: Pending) -> bool:
         """Whether the authority's served attachCourtOrder, or its emergency request that came with
         the court order, recorded this court order's hash in the second it names."""
         entry = details.get("court_order_entry")
