@@ -162,3 +162,28 @@ def test_the_program_itself_with_raw_bytes_in_the_environment(case: Case, tmp_pa
     done = subprocess.run([str(program), "principals", "list"], env=env, cwd=tmp_path, capture_output=True,
                           timeout=60, check=False)
     _check(case, done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace"))
+
+
+def _pem(kind: str, body: bytes) -> bytes:
+    return f"-----BEGIN {kind}-----\n".encode() + body + f"\n-----END {kind}-----\n".encode()
+
+
+TLS_KEYS = (_pem("PRIVATE KEY", SECRET.encode()), _pem("ENCRYPTED PRIVATE KEY", SECRET.encode() + b"\xff"),
+            SECRET.encode() + b"\xfe\n")
+
+
+@pytest.mark.parametrize("key", TLS_KEYS, ids=["pem", "encrypted", "bytes"])
+def test_a_tls_key_that_does_not_load_is_one_line(key: bytes, tmp_path: Path, data_dir: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """`gateway serve` with a TLS key file holding a secret that is no key: refused before
+    uvicorn loads it (and ends in a traceback), naming the option, quoting nothing of the file."""
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith("GATEWAY_"):
+            monkeypatch.delenv(name)
+    (tmp_path / "cert.pem").write_bytes(_pem("CERTIFICATE", SECRET.encode()))
+    (tmp_path / "key.pem").write_bytes(key)
+    env = {"GATEWAY_DATA_DIR": str(data_dir), "GATEWAY_SSL_CERTFILE": str(tmp_path / "cert.pem"),
+           "GATEWAY_SSL_KEYFILE": str(tmp_path / "key.pem")}
+    result = CliRunner().invoke(app, ["serve", "--port", "65002"], env=env)
+    _check(Case("ssl_keyfile", key, SECRET.encode(), url=None), result.exit_code, result.stdout, result.stderr)
