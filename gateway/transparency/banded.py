@@ -38,7 +38,11 @@ def band(exact: Mapping[str, Any], below: int, label: str, count_keys: Sequence[
         values: dict[Path, int] = {}
         for prefix, figures in sets.items():
             _counts(figures, prefix, values)
-        state = protect(values, _sums(sets, values, count_keys), below)
+        differences = _differences(sets, count_keys)
+        sums = [item for item, _ in differences]
+        values.update({item.parts[-1]: value for item, value in differences})
+        sums += _sums(sets, values, count_keys)
+        state = protect(values, sums, below, frozenset(item.parts[-1] for item in sums[:len(differences)]))
     published = {prefix: _publish(figures, prefix, state, label) for prefix, figures in sets.items()}
     if below > 1:
         for prefix, figures in published.items():
@@ -57,12 +61,34 @@ def _counts(figures: Mapping[str, Any], prefix: Path, into: dict[Path, int]) -> 
             into[(*prefix, key)] = value
 
 
+def _differences(sets: Mapping[Path, Mapping[str, Any]], count_keys: Sequence[str]) -> list[tuple[Sum, int]]:
+    """The inequalities between figures, each as a sum whose last term is an unpublished
+    difference (with its value): holds received are granted, rejected or pending; holds granted are
+    extended or not; orders granted expired unused, were used up or neither; and a set's requests
+    are its emergencies' and the rest (a block of its own, with statuses that add up)."""
+    out: list[tuple[Sum, int]] = []
+    for prefix, figures in sets.items():
+        holds, emergency = figures["preservations"], figures["emergency"]
+        hold = (*prefix, "preservations")
+        out.append((Sum((*hold, "received"), ((*hold, "granted"), (*hold, "rejected"), (*hold, "_pending"))),
+                    holds["received"] - holds["granted"] - holds["rejected"]))
+        out.append((Sum((*hold, "granted"), ((*hold, "extended"), (*hold, "_not_extended"))),
+                    holds["granted"] - holds["extended"]))
+        out.append((Sum((*prefix, "orders_granted"), ((*prefix, "orders_expired_unused"), (*prefix, "orders_exhausted"),
+                                                       (*prefix, "_orders_otherwise"))),
+                    figures["orders_granted"] - figures["orders_expired_unused"] - figures["orders_exhausted"]))
+        rest = (*prefix, "_not_emergency")
+        out += [(Sum((*prefix, key), ((*prefix, "emergency", key), (*rest, key))), figures[key] - emergency[key])
+                for key in count_keys]
+    return out
+
+
 def _sums(sets: Mapping[Path, Mapping[str, Any]], values: Mapping[Path, int], count_keys: Sequence[str]) -> list[Sum]:
     """Every sum a reader can form: statuses, categories and processes within a figure set, and
     countries adding up to the total for every count."""
     sums: list[Sum] = []
     for prefix, figures in sets.items():
-        blocks = [prefix, (*prefix, "emergency")]
+        blocks = [prefix, (*prefix, "emergency"), (*prefix, "_not_emergency")]
         blocks += [(*prefix, block, value) for block in _BLOCKS for value in figures[block]]
         sums += [Sum((*b, "requests_received"), tuple((*b, status) for status in _STATUSES)) for b in blocks]
         for block in _BLOCKS:

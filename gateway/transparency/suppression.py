@@ -37,6 +37,7 @@ class Publication(Enum):
     EXACT = "exact"
     BANDED = "banded"  # below N: published as the band's label
     WITHHELD = "withheld"  # N or more, published as null so that a band cannot be derived
+    UNPUBLISHED = "unpublished"  # a difference no figure states (pending holds...): 0 or more, unknown
 
 
 @dataclass(frozen=True)
@@ -56,10 +57,14 @@ class Sum:
             yield part, 1
 
 
-def protect(values: Mapping[Path, int], sums: Sequence[Sum], below: int) -> dict[Path, Publication]:
+def protect(values: Mapping[Path, int], sums: Sequence[Sum], below: int,
+            unpublished: frozenset[Path] = frozenset()) -> dict[Path, Publication]:
     """How each count is published under threshold ``below``: every count under it banded, and
-    enough others withheld that no band follows from the exact counts by the sums."""
-    state = {path: Publication.BANDED if value < below else Publication.EXACT for path, value in values.items()}
+    enough others withheld that no band follows from the exact counts by the sums. The
+    ``unpublished`` counts are never shown: they turn an inequality between figures (the holds
+    granted and rejected are at most those received) into a sum, with a term only known to be >= 0."""
+    state = {path: Publication.UNPUBLISHED if path in unpublished else
+             Publication.BANDED if value < below else Publication.EXACT for path, value in values.items()}
     by_cell: dict[Path, list[Sum]] = {}
     for item in sums:
         for cell in item.cells:
@@ -168,6 +173,8 @@ def _narrowed(values: Mapping[Path, int], sums: Sequence[Sum], state: Mapping[Pa
             low[path] = high[path] = fixed
         elif how is Publication.BANDED:
             low[path], high[path] = 0, below - 1
+        elif how is Publication.UNPUBLISHED:
+            low[path], high[path] = 0, _UNBOUNDED
         else:
             low[path], high[path] = below, _UNBOUNDED
     relevant = [item for item in sums if any(cell in low for cell in item.cells)]

@@ -5,7 +5,10 @@ published report alone: each sum solved for its one unknown (a total minus its o
 a count minus its other categories, received minus granted and rejected), sums whose unknown
 bands add up to 0 or to their largest value, the difference or sum of two sums (one figure set's
 categories against its processes, totals across dimensions), and shares times their denominators
-(or numerators over their shares), each result fed back in until nothing new follows. Not one
+(or numerators over their shares), and parts of a figure that nothing is left of (holds rejected
+when those granted are all those received, orders expired unused when all granted were used up,
+emergencies' counts when the set's are its emergencies'), each result fed back in until nothing
+new follows. Not one
 derivation may give a banded count's exact value.
 """
 
@@ -52,9 +55,10 @@ request_strategy = st.fixed_dictionaries({
     "non_disclosure": st.booleans(), "outcome": st.sampled_from(("pending", "rejected", "granted", "produced")),
     "subjects": st.lists(st.sampled_from(SUBJECTS), min_size=1, max_size=2, unique=True),
     "fields": st.lists(st.sampled_from(("phoneNumber", "ipAddresses", "devices")), min_size=1, max_size=2, unique=True),
-    "verified": st.booleans(),
+    "verified": st.booleans(), "disclosures": st.integers(1, 2),
 })
-hold_strategy = st.fixed_dictionaries({"country": st.sampled_from(COUNTRIES), "granted": st.booleans(),
+hold_strategy = st.fixed_dictionaries({"country": st.sampled_from(COUNTRIES),
+                                       "outcome": st.sampled_from(("pending", "granted", "rejected")),
                                        "extended": st.booleans()})
 
 
@@ -78,17 +82,17 @@ def logs(draw: st.DrawFn) -> Generated:
             generated.add({"kind": "order_drafted", "request": rid, "order": oid, "valid_until": "2026-12-01T00:00:00Z",
                            "max_queries": 2},
                           {"kind": "order_approved", "request": rid, "order": oid, "active": True})
-            if request["outcome"] == "produced":
+            for _ in range(request["disclosures"] if request["outcome"] == "produced" else 0):
                 generated.add({"kind": "disclosed", "request": rid, "order": oid}, decision="disclosed",
-                              subjects=request["subjects"], fields=request["fields"])
+                              subjects=request["subjects"], fields=request["fields"])  # twice: used up
     for n, hold in enumerate(draw(st.lists(hold_strategy, max_size=12))):
         fact = {"preservation": f"p{n}", "country": hold["country"], "subjects": 1, "until": "2026-12-01T00:00:00Z"}
         generated.add({"kind": "preservation_submitted", **fact})
-        if hold["granted"]:
+        if hold["outcome"] == "granted":
             generated.add({"kind": "preservation_granted", **fact})
             if hold["extended"]:
                 generated.add({"kind": "preservation_extended", **fact})
-        else:
+        elif hold["outcome"] == "rejected":
             generated.add({"kind": "preservation_rejected", **fact})
     return generated
 
@@ -105,6 +109,7 @@ class Attack:
     unknown_kind: dict[Path, str]  # "band", "withheld" or "hidden"
     equations: list[dict[Path, int]]
     shares: list[tuple[Path, Path, float]]  # numerator, denominator, published share
+    at_most: list[tuple[Path, Path, tuple[Path, ...]]]  # part <= whole - others (disjoint parts of it)
     derived: list[tuple[Path, Fraction, str]] = field(default_factory=list)
 
     def learn(self, path: Path, value: Fraction, how: str) -> bool:
@@ -149,6 +154,10 @@ class Attack:
                         combined[path] = combined.get(path, 0) - sign * c
                     combined = {path: c for path, c in combined.items() if c}
                     progress |= self.solve_one(combined, constant - sign * other_constant, "two sums combined")
+        for part, whole, others in self.at_most:
+            if whole in self.known and all(other in self.known for other in others) and self.known[whole] == sum(
+                    self.known[other] for other in others):
+                progress |= self.learn(part, Fraction(0), "a part of nothing left")
         for numerator, denominator, share in self.shares:
             if denominator in self.known and numerator not in self.known:
                 whole = self.known[denominator]
@@ -207,10 +216,19 @@ def attack(report: dict[str, Any], below: int) -> Attack:
                                                                           "share_under_non_disclosure")):
             if figures[share] is not None:
                 shares.append(((*prefix, numerator), (*prefix, "requests_received"), figures[share]))
+    at_most: list[tuple[Path, Path, tuple[Path, ...]]] = []
+    for prefix, _ in _figure_sets(report):
+        holds = (*prefix, "preservations")
+        at_most += [((*holds, "rejected"), (*holds, "received"), ((*holds, "granted"),)),
+                    ((*holds, "granted"), (*holds, "received"), ((*holds, "rejected"),)),
+                    ((*holds, "extended"), (*holds, "granted"), ()),
+                    ((*prefix, "orders_expired_unused"), (*prefix, "orders_granted"), ((*prefix, "orders_exhausted"),)),
+                    ((*prefix, "orders_exhausted"), (*prefix, "orders_granted"), ((*prefix, "orders_expired_unused"),))]
+        at_most += [((*prefix, "emergency", key), (*prefix, key), ()) for key in COUNT_KEYS]
     if countries:  # the total of every count is the sum of the countries'
         for path, _ in [*_cells(report["total"], ("total",)), (("total", "non_disclosure"), None)]:
             equations.append({path: -1} | {(*country, *path[1:]): 1 for country in countries})
-    return Attack(below, known, kinds, equations, shares)
+    return Attack(below, known, kinds, equations, shares, at_most)
 
 
 def _truth(generated: Generated, exact: dict[str, Any]) -> dict[Path, int]:
