@@ -71,10 +71,16 @@ def protect(values: Mapping[Path, int], sums: Sequence[Sum], below: int,
             by_cell.setdefault(cell, []).append(item)
     while True:
         derived = _derived(values, sums, state, below)
+        if not derived:
+            return state
         withheld = {choice for cell in sorted(derived)
                     if (choice := _complement(cell, values, state, by_cell)) is not None}
         if not withheld:
-            return state
+            # Deny by default: no count near the derived bands is left, so the smallest anywhere.
+            exact = [path for path, how in state.items() if how is Publication.EXACT]
+            if not exact:
+                return state
+            withheld = {min(exact, key=lambda path: (values[path], path))}
         for cell in withheld:
             state[cell] = Publication.WITHHELD
 
