@@ -29,11 +29,21 @@ _BLOCKS = ("by_offense_category", "by_legal_process")
 _STATUSES = ("requests_granted", "requests_rejected", "requests_pending")
 
 
-def band(exact: Mapping[str, Any], below: int, label: str, count_keys: Sequence[str]) -> dict[str, Any]:
-    """``{"total", "countries"}`` as published: exact when ``below`` is 0 or 1, else banded and protected."""
+def band(exact: Mapping[str, Any], below: int, label: str, count_keys: Sequence[str], *,
+         complementary: bool = True) -> dict[str, Any]:
+    """``{"total", "countries"}`` as published: exact when ``below`` is 0 or 1, else banded and,
+    when ``complementary``, protected (else each count banded alone, as reports without the
+    banding document's ``"suppression"`` were published)."""
     sets: dict[Path, Mapping[str, Any]] = {("total",): exact["total"]}
     sets.update({("countries", code): figures for code, figures in exact["countries"].items()})
     state: dict[Path, Publication] = {}
+    if below > 1 and not complementary:
+        alone = {prefix: _publish(figures, prefix, _alone(figures, prefix, below), label)
+                 for prefix, figures in sets.items()}
+        for shown in alone.values():
+            if shown["requests_received"] == label:
+                shown.update(dict.fromkeys(_RATIOS))
+        return _report(alone)
     if below > 1:
         values: dict[Path, int] = {}
         for prefix, figures in sets.items():
@@ -47,8 +57,18 @@ def band(exact: Mapping[str, Any], below: int, label: str, count_keys: Sequence[
     if below > 1:
         for prefix, figures in published.items():
             _ratios(figures, prefix, state)
+    return _report(published)
+
+
+def _report(published: Mapping[Path, dict[str, Any]]) -> dict[str, Any]:
     return {"total": published[("total",)],
             "countries": {prefix[1]: figures for prefix, figures in published.items() if prefix[0] == "countries"}}
+
+
+def _alone(figures: Mapping[str, Any], prefix: Path, below: int) -> dict[Path, Publication]:
+    values: dict[Path, int] = {}
+    _counts(figures, prefix, values)
+    return {path: Publication.BANDED if value < below else Publication.EXACT for path, value in values.items()}
 
 
 def _counts(figures: Mapping[str, Any], prefix: Path, into: dict[Path, int]) -> None:

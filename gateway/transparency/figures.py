@@ -41,9 +41,14 @@ _COUNTED = frozenset({"served", "disclosed"})
 class Banding:
     """Small counts: with ``below`` N > 1, every count under N is published as the band ``"0-(N-1)"``
     (zero too, or the band would say "not zero"), and what would let a band be worked out from the
-    rest is withheld (:mod:`gateway.transparency.banded`). ``below`` 0 publishes exact counts."""
+    rest is withheld (:mod:`gateway.transparency.banded`). ``below`` 0 publishes exact counts.
+
+    ``complementary`` False is the banding of counts alone, which withholds nothing else but the
+    share and medians of a set with fewer than N requests: a band may then follow from the rest.
+    Only a report whose banding document lacks ``"suppression"`` is recomputed so, by ``verify``."""
 
     below: int = 0
+    complementary: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.below, bool) or not isinstance(self.below, int) or not 0 <= self.below <= 1000:
@@ -56,16 +61,19 @@ class Banding:
     def document(self) -> dict[str, Any]:
         if self.below <= 1:
             return {"mode": "exact"}
-        return {"mode": "threshold", "below": self.below, "label": self.label}
+        document: dict[str, Any] = {"mode": "threshold", "below": self.below, "label": self.label}
+        return document | {"suppression": "complementary"} if self.complementary else document
 
     @classmethod
     def from_document(cls, document: Any) -> Banding:
         if document == {"mode": "exact"}:
             return cls(0)
-        if isinstance(document, dict) and document.get("mode") == "threshold" and set(document) == {
-                "mode", "below", "label"}:
-            banding = cls(document["below"])
-            if banding.below > 1 and document["label"] == banding.label:
+        if isinstance(document, dict) and document.get("mode") == "threshold" and set(document) in (
+                {"mode", "below", "label"}, {"mode", "below", "label", "suppression"}):
+            complementary = "suppression" in document
+            banding = cls(document["below"], complementary=complementary)
+            if banding.below > 1 and document["label"] == banding.label and document.get(
+                    "suppression", "complementary") == "complementary":
                 return banding
         raise FiguresError("the report's banding is not {\"mode\":\"exact\"} or a well-formed threshold")
 
@@ -310,7 +318,8 @@ class Tally:
         exact = {"total": self._figure_set(every, holds),
                  "countries": {c: self._figure_set([r for r in every if r.country == c],
                                                    [h for h in holds if h.country == c]) for c in countries}}
-        published = band(exact, self.banding.below, self.banding.label, COUNT_KEYS)
+        published = band(exact, self.banding.below, self.banding.label, COUNT_KEYS,
+                         complementary=self.banding.complementary)
         return {"as_of": None if self.last_time is None else rfc3339_us(self.last_time), **published}
 
 
