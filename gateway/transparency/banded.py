@@ -1,14 +1,15 @@
 """A report's published figures from its exact ones under threshold banding (docs/PROTOCOL.md §10.2).
 
-Every count below N is published as the band's label; :func:`gateway.transparency.suppression.protect`
-then withholds (null) enough other counts that no band follows from the rest by the report's sums.
-A share is published only when its numerator and its denominator are both published exactly, or
-the share times the denominator would give a band (or a withheld count) back; the requests under
-non-disclosure, a share's numerator that is no figure of its own, are counted and protected like
-any count. A median is withheld when the set it is over may hold fewer than N requests by what is
-published: the first disclosures' when ``requests_produced`` is banded, the decisions' when both
-``requests_granted`` and ``requests_rejected`` are; so whether a median is null tells nothing the
-counts do not.
+Every count below N is published as the band's label;
+:func:`gateway.transparency.suppression.protect` then withholds (null) enough other counts that no
+band follows from the rest by the report's sums. A share is published only when its numerator and
+its denominator are both published exactly: else the share times the denominator would give a band
+(or a withheld count) back. The requests under non-disclosure, a share's numerator that is no figure
+of its own, are counted and protected like any count, and the inequalities between figures enter as
+sums with an unpublished difference. A median is withheld when the set it is over may hold fewer
+than N requests by what is published: the first disclosures' when ``requests_produced`` is banded,
+the decisions' when both ``requests_granted`` and ``requests_rejected`` are; so whether a median is
+null tells nothing the counts do not.
 """
 
 from __future__ import annotations

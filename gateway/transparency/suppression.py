@@ -1,20 +1,21 @@
-"""Complementary suppression: which counts a banded report withholds so that no band can be worked
-out from the counts it does publish (docs/PROTOCOL.md §10.2).
+"""Complementary suppression: which counts a banded report withholds so that no band can be worked out
+from the counts it does publish (docs/PROTOCOL.md §10.2).
 
 A report's counts are tied by sums: a total is the sum of its countries, a figure set's count the
 sum over offense categories and over legal processes, ``requests_received`` the sum of granted,
-rejected and pending. Banding a small count alone hides nothing when the sum and the other terms
-are exact. So the report is audited as an outsider would attack it, and every count that lets a
-band be derived exactly makes another count in the same sum withheld, until no derivation is left:
+rejected and pending. Banding a small count alone hides nothing when the sum and the other terms are
+exact. So the report is audited as an outsider would attack it, and every count that lets a band be
+derived exactly makes another count in the same sum withheld, until no derivation is left:
 
 - linear algebra over every sum at once (any combination of sums, such as a total minus its other
-  countries, or one figure set's categories against its processes), over the prime field
-  ``2**61 - 1``: a band is derived when its unit vector lies in the span of the sums;
-- bounds: a band lies in ``[0, N-1]`` and a withheld count in ``[N, ∞)``, and each sum narrows its
-  terms' intervals in turn; a band narrowed to one value is derived.
+  countries, or one figure set's categories against its processes), over the prime field ``2**61 -
+  1``: a band is derived when its unit vector lies in the span of the sums;
+- bounds: a band lies in ``[0, N-1]``, a withheld count in ``[N, ∞)`` and an unpublished difference
+  in ``[0, ∞)``, and each sum narrows its terms' intervals in turn; a band narrowed to one value is
+  derived.
 
-Withheld is chosen deterministically (the smallest exact count in a sum with the derived band,
-then by path), so ``gateway transparency verify`` recomputes the same report from the same log.
+Withheld is chosen deterministically (the smallest exact count in a sum with the derived band, then
+by path), so ``gateway transparency verify`` recomputes the same report from the same log.
 Distinct-subject counts (``accounts_disclosed``) are only at most the sum of their parts; they are
 audited as sums all the same, since subjects are seldom shared and an attacker would assume so.
 """
