@@ -8,8 +8,8 @@ exact. So the report is audited as an outsider would attack it, and every count 
 derived exactly makes another count in the same sum withheld, until no derivation is left:
 
 - linear algebra over every sum at once (any combination of sums, such as a total minus its other
-  countries, or one figure set's categories against its processes), over the prime field ``2**61 -
-  1``: a band is derived when its unit vector lies in the span of the sums;
+  countries, or one figure set's categories against its processes), over the prime field
+  ``2**61 - 1``: a band is derived when its unit vector lies in the span of the sums;
 - bounds: a band lies in ``[0, N-1]``, a withheld count in ``[N, ∞)`` and an unpublished difference
   in ``[0, ∞)``, and each sum narrows its terms' intervals in turn; a band narrowed to one value is
   derived.
