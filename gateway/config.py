@@ -14,12 +14,13 @@ an environment or a compose file: ``GATEWAY_<NAME>_FILE`` names a file holding t
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -33,7 +34,8 @@ from sqlalchemy.engine import make_url
 from crypto.cosignature import parse_cosigner_key
 from crypto.errors import CryptoError
 
-__all__ = ["SECRETS_DIR_VARIABLE", "Settings", "SettingsError", "WitnessConfig", "load_settings", "parse_witnesses"]
+__all__ = ["SECRETS_DIR_VARIABLE", "Settings", "SettingsError", "WitnessConfig", "configuration_error", "load_settings",
+           "parse_witnesses", "undecodable_dotenv"]
 
 SECRETS_DIR_VARIABLE: Final = "GATEWAY_SECRETS_DIR"
 _MAX_SECRET_FILE_BYTES: Final = 64 * 1024
@@ -75,6 +77,66 @@ class _FileVariables(PydanticBaseSettingsSource):
             if value is not None:
                 values[key] = value
         return values
+
+
+class _SecretsDirectory(SecretsSettingsSource):
+    """``GATEWAY_SECRETS_DIR``, with a file that is not UTF-8 named rather than shown in a traceback."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        try:
+            return super().get_field_value(field, field_name)
+        except UnicodeDecodeError:
+            raise SettingsError(f"{SECRETS_DIR_VARIABLE}: gateway_{field_name} is not UTF-8 text") from None
+
+    def __call__(self) -> dict[str, Any]:
+        try:
+            return super().__call__()
+        except SettingsError as exc:
+            # pydantic-settings wraps what get_field_value raised in a message of its own.
+            if isinstance(exc.__cause__, SettingsError):
+                raise exc.__cause__ from None
+            raise
+
+
+def _utf8(value: str, what: str) -> str:
+    """An environment variable's bytes that are not UTF-8 arrive as lone surrogates: refuse them
+    here, where the message can name the setting, not when printing or connecting."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} is not UTF-8 text") from None
+    return value
+
+
+def undecodable_dotenv(path: Path = Path(".env")) -> str:
+    """What to say of a ``.env`` that is not UTF-8: the variables on its undecodable lines, by name
+    only (a name is shown only when it looks like one, so no value is ever quoted)."""
+    try:
+        lines = path.read_bytes().splitlines()
+    except OSError:
+        lines = []
+    names: list[str] = []
+    for line in lines:
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            name = line.split(b"=", 1)[0].strip().removeprefix(b"export ").strip()
+            names.append(name.decode() if re.fullmatch(rb"[A-Za-z_][A-Za-z0-9_]{0,99}", name) else "a line")
+    return f"{', '.join(names) or 'a line'} in {path} is not UTF-8 text"
+
+
+def configuration_error(exc: ValidationError) -> str:
+    """One line naming the setting that is wrong, and never its value.
+
+    pydantic's own text (``str(exc)``) quotes each input, a secret one too, so only the location
+    and the message are used; the validators' messages here never quote a secret."""
+    errors = exc.errors(include_url=False, include_context=False, include_input=False)
+    first = errors[0]
+    where = "_".join(str(part) for part in first.get("loc", ())).upper()
+    message = str(first.get("msg", "")).removeprefix("Value error, ")
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return (f"invalid configuration GATEWAY_{where}: {message}" if where
+            else f"invalid configuration: {message}") + more
 
 
 @dataclass(frozen=True)
@@ -181,8 +243,33 @@ class Settings(BaseSettings):
         if directory and getattr(file_secret_settings, "secrets_dir", None) is None:
             if not Path(directory).is_dir():
                 raise SettingsError(f"{SECRETS_DIR_VARIABLE}: {Path(directory).resolve()} is not a directory")
-            secrets = SecretsSettingsSource(settings_cls, secrets_dir=directory)
+            secrets = _SecretsDirectory(settings_cls, secrets_dir=directory)
         return init_settings, env_settings, _FileVariables(settings_cls), dotenv_settings, secrets
+
+    @field_validator("database_url")
+    @classmethod
+    def _parse_url(cls, value: SecretStr | None) -> SecretStr | None:
+        """A URL the database driver can take, checked here: SQLAlchemy's parse errors quote the
+        part they choke on, which for an unescaped password is the password."""
+        if value is None:
+            return None
+        text = _utf8(value.get_secret_value(), "the value")
+        hint = ("; a password holding @, :, / or % must be percent-encoded (%40, %3A, %2F, %25), "
+                "or set in GATEWAY_DATABASE_PASSWORD")
+        try:
+            url = make_url(text)
+        except Exception:  # ArgumentError, or ValueError for a port that is no number
+            raise ValueError(f"not a database URL (dialect+driver://user:password@host:port/database){hint}") from None
+        if "@" in (url.host or "") or (url.host and "@" in (url.database or "")) or any(c in text for c in "\r\n"):
+            raise ValueError(f"not a database URL: it holds a second @ or a line break{hint}")
+        return value
+
+    @field_validator("database_password")
+    @classmethod
+    def _password_text(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            _utf8(value.get_secret_value(), "the value")
+        return value
 
     @model_validator(mode="after")
     def _password_needs_a_url(self) -> Settings:

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from client.cli.common import console, err_console, fail, is_interactive, print_json
 from client.errors import UsageError
 from crypto.errors import CryptoError
-from gateway.config import Settings, SettingsError, load_settings
+from gateway.config import Settings, SettingsError, configuration_error, load_settings, undecodable_dotenv
 from gateway.errors import GatewayError, OperatorError
 from gateway.store.engine import Database
 from gateway.store.migrate import current_revision, head_revision
@@ -36,7 +36,7 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
         except (GatewayError, CryptoError, UsageError) as exc:
             fail(exc.message)
         except ValidationError as exc:
-            fail(f"invalid configuration: {exc.errors()[0].get('msg', exc)}")
+            fail(configuration_error(exc))
 
     return wrapper
 
@@ -45,12 +45,12 @@ def settings() -> Settings:
     try:
         return load_settings()
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first.get("loc", ()))
-        fail(f"invalid configuration GATEWAY_{where.upper()}: {first.get('msg')}" if where else
-             f"invalid configuration: {str(first.get('msg')).removeprefix('Value error, ')}")
+        fail(configuration_error(exc))
     except SettingsError as exc:
         fail(f"invalid configuration: {exc}")
+    except UnicodeDecodeError:
+        # python-dotenv reading a .env that is not UTF-8; its message would show the bytes around.
+        fail(f"invalid configuration: {undecodable_dotenv()}")
 
 
 def open_database(config: Settings) -> Database:
@@ -59,12 +59,18 @@ def open_database(config: Settings) -> Database:
         raise OperatorError(
             f"no database in {config.data_dir.resolve()}; set GATEWAY_DATA_DIR to the gateway's data directory "
             "(or GATEWAY_DATABASE_URL to its database), or run `gateway init` there to create a new, empty gateway")
-    db = Database(config.sqlalchemy_url)
+    # Only the error's type is shown: drivers' messages quote the URL's host and user, and a
+    # password with an unescaped @ lands in the host.
+    check = "GATEWAY_DATABASE_URL" + (" and GATEWAY_DATABASE_PASSWORD" if config.database_password else "")
+    try:
+        db = Database(config.sqlalchemy_url)
+    except Exception as exc:  # a URL the engine refuses
+        raise OperatorError(f"cannot use the database: {type(exc).__name__}; check {check}") from None
     try:
         revision = current_revision(db)
     except Exception as exc:  # any driver error: unreachable, bad URL, bad credentials
         db.dispose()
-        raise OperatorError(f"cannot reach the database: {type(exc).__name__}; check GATEWAY_DATABASE_URL") from exc
+        raise OperatorError(f"cannot reach the database: {type(exc).__name__}; check {check}") from None
     if revision != head_revision():
         db.dispose()
         raise OperatorError("the database schema is not up to date; run `gateway init`")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 from typing import Annotated
 
@@ -37,6 +38,26 @@ def _readable(path: Path | None, option: str) -> str | None:
     return str(path)
 
 
+class _Encrypted(Exception):
+    """The TLS key asked for a password, which `gateway serve` has no way to be given."""
+
+
+def _no_password() -> bytes:
+    raise _Encrypted
+
+
+def _check_tls(certfile: str, keyfile: str) -> None:
+    """Load the pair once before uvicorn does, which would end in a traceback (or prompt for the
+    passphrase of an encrypted key); the message names the options and never the files' content."""
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(certfile, keyfile, password=_no_password)
+    except _Encrypted:
+        fail("--ssl-keyfile (GATEWAY_SSL_KEYFILE) is encrypted; give the key without a passphrase")
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        fail(f"--ssl-certfile and --ssl-keyfile (GATEWAY_SSL_CERTFILE, GATEWAY_SSL_KEYFILE) are not a PEM "
+             f"certificate and its private key: {type(exc).__name__}")
+
+
 @handle_errors
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
@@ -64,6 +85,8 @@ def serve(
     if (ssl_certfile is None) != (ssl_keyfile is None):
         fail("--ssl-certfile and --ssl-keyfile go together: give both, or neither")
     certfile, keyfile = _readable(ssl_certfile, "--ssl-certfile"), _readable(ssl_keyfile, "--ssl-keyfile")
+    if certfile is not None and keyfile is not None:
+        _check_tls(certfile, keyfile)
     if config.metrics_port is not None and workers > 1:
         fail("GATEWAY_METRICS_PORT serves one process's metrics; with --workers > 1 use GATEWAY_METRICS=true "
              "(/metrics on the main port) instead")

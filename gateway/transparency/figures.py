@@ -21,6 +21,7 @@ from typing import Any
 
 from gateway.errors import FiguresError
 from gateway.orders.model import LEGAL_PROCESSES, OFFENSE_CATEGORIES
+from gateway.transparency.banded import NON_DISCLOSURE, band
 from gateway.transparency.facts import LIFECYCLE_KINDS, REQUEST_KINDS, FactKind
 from gateway.transparency.period import Period
 from gateway.values.fields import SUBJECT_FIELDS
@@ -38,11 +39,16 @@ _COUNTED = frozenset({"served", "disclosed"})
 
 @dataclass(frozen=True)
 class Banding:
-    """Small counts: with ``below`` N > 0, every count under N is published as the band ``"0-(N-1)"``
-    (zero too, or the band would say "not zero"), and the share and medians of a figure set with
-    fewer than N requests are withheld (null). ``below`` 0 publishes exact counts."""
+    """Small counts: with ``below`` N > 1, every count under N is published as the band ``"0-(N-1)"``
+    (zero too, or the band would say "not zero"), and what would let a band be worked out from the
+    rest is withheld (:mod:`gateway.transparency.banded`). ``below`` 0 publishes exact counts.
+
+    ``complementary`` False is the banding of counts alone, which withholds nothing else but the
+    share and medians of a set with fewer than N requests: a band may then follow from the rest.
+    Only a report whose banding document lacks ``"suppression"`` is recomputed so, by ``verify``."""
 
     below: int = 0
+    complementary: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.below, bool) or not isinstance(self.below, int) or not 0 <= self.below <= 1000:
@@ -52,25 +58,22 @@ class Banding:
     def label(self) -> str:
         return f"0-{self.below - 1}"
 
-    def count(self, value: int) -> int | str:
-        return self.label if self.below > 1 and value < self.below else value
-
-    def withholds(self, requests: int) -> bool:
-        return self.below > 1 and requests < self.below
-
     def document(self) -> dict[str, Any]:
         if self.below <= 1:
             return {"mode": "exact"}
-        return {"mode": "threshold", "below": self.below, "label": self.label}
+        document: dict[str, Any] = {"mode": "threshold", "below": self.below, "label": self.label}
+        return document | {"suppression": "complementary"} if self.complementary else document
 
     @classmethod
     def from_document(cls, document: Any) -> Banding:
         if document == {"mode": "exact"}:
             return cls(0)
-        if isinstance(document, dict) and document.get("mode") == "threshold" and set(document) == {
-                "mode", "below", "label"}:
-            banding = cls(document["below"])
-            if banding.below > 1 and document["label"] == banding.label:
+        if isinstance(document, dict) and document.get("mode") == "threshold" and set(document) in (
+                {"mode", "below", "label"}, {"mode", "below", "label", "suppression"}):
+            complementary = "suppression" in document
+            banding = cls(document["below"], complementary=complementary)
+            if banding.below > 1 and document["label"] == banding.label and document.get(
+                    "suppression", "complementary") == "complementary":
                 return banding
         raise FiguresError("the report's banding is not {\"mode\":\"exact\"} or a well-formed threshold")
 
@@ -269,45 +272,42 @@ class Tally:
                 "requests_produced": sum(1 for r in requests if r.first_disclosure is not None),
                 "accounts_specified": sum(r.selectors for r in requests), "accounts_disclosed": len(subjects)}
 
-    def _banded(self, counts: Mapping[str, int]) -> dict[str, int | str]:
-        return {key: self.banding.count(value) for key, value in counts.items()}
-
     def _figure_set(self, requests: list[_Request], holds: list[_Hold]) -> dict[str, Any]:
+        """The exact figures of ``requests`` and ``holds``, with the hidden count of requests under
+        non-disclosure (the numerator of a published share, so banding must see it)."""
         counts = self._counts(requests)
         received = counts["requests_received"]
-        withheld = self.banding.withholds(received)
         ids = {id(r) for r in requests}
         orders = [o for o in self.orders.values() if id(self.requests[o.request]) in ids]
         as_of = self.last_time
         expired_unused = sum(1 for o in orders if o.active and not o.revoked and o.disclosures == 0
                              and as_of is not None and o.valid_until <= as_of)
-        by_field = {name: sum(r.by_field.get(name, 0) for r in requests) for name in SUBJECT_FIELDS}
-        share = None if withheld or received == 0 else round(counts["requests_produced"] / received, 4)
+        non_disclosure = sum(1 for r in requests if r.non_disclosure)
         to_decision = [_hours(r.decided, r.submitted) for r in requests if r.decided is not None]
         to_disclosure = [_hours(r.first_disclosure, r.submitted) for r in requests if r.first_disclosure is not None]
-        return self._banded(counts) | {
-            "share_produced": share,
-            "median_hours_to_decision": None if withheld else _median(to_decision),
-            "median_hours_to_first_disclosure": None if withheld else _median(to_disclosure),
-            "by_offense_category": {c: self._banded(self._counts([r for r in requests if r.offense_category == c]))
+        return counts | {
+            "share_produced": None if received == 0 else round(counts["requests_produced"] / received, 4),
+            "median_hours_to_decision": _median(to_decision),
+            "median_hours_to_first_disclosure": _median(to_disclosure),
+            "by_offense_category": {c: self._counts([r for r in requests if r.offense_category == c])
                                     for c in OFFENSE_CATEGORIES},
-            "by_legal_process": {p: self._banded(self._counts([r for r in requests if r.legal_process == p]))
+            "by_legal_process": {p: self._counts([r for r in requests if r.legal_process == p])
                                  for p in LEGAL_PROCESSES},
-            "emergency": self._banded(self._counts([r for r in requests if r.emergency])),
-            "disclosures_by_field": self._banded(by_field),
-            "orders_granted": self.banding.count(sum(1 for o in orders if o.active)),
-            "orders_revoked": self.banding.count(sum(1 for o in orders if o.revoked)),
-            "orders_expired_unused": self.banding.count(expired_unused),
-            "orders_exhausted": self.banding.count(sum(1 for o in orders if o.disclosures >= o.max_queries > 0)),
+            "emergency": self._counts([r for r in requests if r.emergency]),
+            "disclosures_by_field": {name: sum(r.by_field.get(name, 0) for r in requests) for name in SUBJECT_FIELDS},
+            "orders_granted": sum(1 for o in orders if o.active),
+            "orders_revoked": sum(1 for o in orders if o.revoked),
+            "orders_expired_unused": expired_unused,
+            "orders_exhausted": sum(1 for o in orders if o.disclosures >= o.max_queries > 0),
             # Section 11: emergencies' outcomes, preservation requests, the share under non-disclosure.
-            "emergency_outcomes": self._banded({
+            "emergency_outcomes": {
                 "verified": sum(1 for r in requests if r.emergency and r.verified),
-                "court_order_attached": sum(1 for r in requests if r.emergency and r.court_order_attached)}),
-            "preservations": self._banded({"received": len(holds), "granted": sum(1 for h in holds if h.granted),
-                                           "rejected": sum(1 for h in holds if h.rejected),
-                                           "extended": sum(1 for h in holds if h.extended)}),
-            "share_under_non_disclosure": None if withheld or received == 0 else round(
-                sum(1 for r in requests if r.non_disclosure) / received, 4),
+                "court_order_attached": sum(1 for r in requests if r.emergency and r.court_order_attached)},
+            "preservations": {"received": len(holds), "granted": sum(1 for h in holds if h.granted),
+                              "rejected": sum(1 for h in holds if h.rejected),
+                              "extended": sum(1 for h in holds if h.extended)},
+            "share_under_non_disclosure": None if received == 0 else round(non_disclosure / received, 4),
+            NON_DISCLOSURE: non_disclosure,
         }
 
     def figures(self) -> dict[str, Any]:
@@ -315,10 +315,12 @@ class Tally:
         every = list(self.requests.values())
         holds = list(self.holds.values())
         countries = sorted({r.country for r in every} | {h.country for h in holds})
-        return {"as_of": None if self.last_time is None else rfc3339_us(self.last_time),
-                "total": self._figure_set(every, holds),
-                "countries": {c: self._figure_set([r for r in every if r.country == c],
-                                                  [h for h in holds if h.country == c]) for c in countries}}
+        exact = {"total": self._figure_set(every, holds),
+                 "countries": {c: self._figure_set([r for r in every if r.country == c],
+                                                   [h for h in holds if h.country == c]) for c in countries}}
+        published = band(exact, self.banding.below, self.banding.label, COUNT_KEYS,
+                         complementary=self.banding.complementary)
+        return {"as_of": None if self.last_time is None else rfc3339_us(self.last_time), **published}
 
 
 def compute_figures(documents: Iterable[Mapping[str, Any]], period: Period, banding: Banding) -> dict[str, Any]:

@@ -163,7 +163,9 @@ def report_html(report: Mapping[str, Any]) -> str:
     checkpoint = report["checkpoint"]
     banding = report["banding"]
     banding_text = ("exact counts" if banding.get("mode") == "exact"
-                    else f"counts below {banding['below']} shown as {banding['label']}")
+                    else f"counts below {banding['below']} shown as {banding['label']}" + (
+                        ", and blank (–) whatever would let such a count be worked out from the others"
+                        if "suppression" in banding else ""))
     requests = _bar_chart("Requests per country: granted, rejected, pending", labels, [
         ("granted", [f["requests_granted"] for _, f in rows]), ("rejected", [f["requests_rejected"] for _, f in rows]),
         ("pending", [f["requests_pending"] for _, f in rows])])

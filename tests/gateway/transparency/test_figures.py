@@ -84,6 +84,23 @@ def test_banding_turns_every_small_count_into_its_label_and_withholds_ratios() -
         Banding.from_document({"mode": "threshold", "below": 10, "label": "0-8"})
 
 
+def test_a_threshold_without_suppression_is_recomputed_as_counts_banded_alone() -> None:
+    """Reports whose banding document has no "suppression" were published with each count banded
+    alone; verify recomputes them so, while the gateway now writes only the complementary form."""
+    documents = [entry(n, "2026-07-02T00:00:00.000000Z", submitted(f"r{n}", "DE" if n < 10 else "NL"))
+                 for n in range(13)]
+    alone = Banding.from_document({"mode": "threshold", "below": 10, "label": "0-9"})
+    assert alone == Banding(10, complementary=False) and alone.document() == {"mode": "threshold", "below": 10,
+                                                                            "label": "0-9"}
+    figures = compute_figures(documents, PERIOD, alone)
+    assert (figures["total"]["requests_received"], figures["countries"]["DE"]["requests_received"]) == (13, 10)
+    assert figures["countries"]["NL"]["requests_received"] == "0-9"  # and 13 - 10 gives it: why it is not written
+    protected = compute_figures(documents, PERIOD, Banding(10))
+    assert None in (protected["total"]["requests_received"], protected["countries"]["DE"]["requests_received"])
+    with pytest.raises(FiguresError, match="banding"):
+        Banding.from_document({"mode": "threshold", "below": 10, "label": "0-9", "suppression": "none"})
+
+
 @pytest.mark.parametrize("fact", [
     {"kind": "request_submitted", "request": "r9"},
     submitted("r9", offense_category="MURDER"),

@@ -98,10 +98,14 @@ def test_every_figure_matches_the_tests_own_counts(scenario: Scenario, run: Call
 def test_banding_hides_small_counts_and_says_so(scenario: Scenario, run: Callable[..., Result],
                                                 tmp_path: Path) -> None:
     report = generate(run, scenario, tmp_path / "out", "--band-below", 5)
-    assert report["banding"] == {"mode": "threshold", "below": 5, "label": "0-4"}
+    assert report["banding"] == {"mode": "threshold", "below": 5, "label": "0-4", "suppression": "complementary"}
     assert report["countries"]["FR"]["requests_received"] == "0-4"
     assert report["countries"]["FR"]["share_produced"] is None
     assert report["total"]["requests_received"] == 7 and report["total"]["requests_granted"] == "0-4"
+    # Whatever else is withheld so that no band follows from the rest, verify recomputes it from the log.
+    entries = export(run, report, tmp_path)
+    result = _verify(run, scenario, tmp_path / "out" / "report.json", entries)
+    assert result.exit_code == 0, result.output
 
 
 def test_verify_passes_on_the_export(scenario: Scenario, run: Callable[..., Result], tmp_path: Path) -> None:
