@@ -28,6 +28,7 @@ from gateway.audit.grants import PRESERVATION_EXTENDED, PRESERVATION_GRANTED, Cl
 from gateway.errors import BadRequest, NotFound
 from gateway.keys.contexts import hold_context
 from gateway.keys.vault import Vault
+from gateway.orders.header import check_header, check_text
 from gateway.principals.registry import PrincipalInfo
 from gateway.store.conditional import compare_and_set, decide
 from gateway.store.engine import Database
@@ -101,13 +102,6 @@ def _entry(details: dict[str, Any], key: str) -> str | None:
     return found if isinstance(found, str) else None
 
 
-def _text(value: str, what: str, *, limit: int) -> str:
-    value = value.strip()
-    if not value or "\x00" in value or len(value) > limit:
-        raise BadRequest(f"{what} must be 1-{limit} characters without NUL")
-    return value
-
-
 class Preservations:
     def __init__(self, db: Database, subjects: SubjectStore, vault: Vault) -> None:
         self.db = db
@@ -118,15 +112,12 @@ class Preservations:
     def submit(self, authority: PrincipalInfo, data: PreservationInput, *, now: datetime,
                undo: list[Undo] | None = None) -> Preservation:
         """Store a preservation request, resolving its selectors for the reviewers."""
-        if not 1 <= len(data.subjects) <= 100:
-            raise BadRequest("a preservation request takes 1-100 subject selectors")
+        header = check_header(subjects=data.subjects, jurisdiction=data.jurisdiction,
+                              case_reference=data.case_reference, legal_basis=data.legal_basis)
         if not now < data.until <= now + timedelta(days=MAX_HOLD_DAYS):
             raise BadRequest(f"until must lie in the next {MAX_HOLD_DAYS} days; extend the hold once granted")
-        jurisdiction = data.jurisdiction.strip().upper()
-        if len(jurisdiction) != 2 or not jurisdiction.isascii() or not jurisdiction.isalpha():
-            raise BadRequest("jurisdiction must be an ISO 3166-1 alpha-2 code such as DE")
-        details = {"case_reference": _text(data.case_reference, "caseReference", limit=200),
-                   "jurisdiction": jurisdiction, "legal_basis": _text(data.legal_basis, "legalBasis", limit=500)}
+        details = {"case_reference": header.case_reference, "jurisdiction": header.jurisdiction,
+                   "legal_basis": header.legal_basis}
         resolved, unresolved = self.subjects.resolve_all(data.subjects)
         hold_id = new_id(PRESERVATION)
         sealed = self.vault.seal(json.dumps([[s.kind, s.value] for s in data.subjects]).encode("utf-8"),
@@ -163,7 +154,7 @@ class Preservations:
 
     def reject(self, reviewer: PrincipalInfo, hold_id: str, reason: str, *, now: datetime,
                undo: list[Undo] | None = None) -> Preservation:
-        reason = _text(reason, "reason", limit=2000)
+        reason = check_text(reason, "reason", limit=2000)
 
         def attempt(session: Session) -> bool | None:
             self._pending(session, hold_id)

@@ -63,11 +63,11 @@ from gateway.orders.emergency import (
     continuation_text,
     parse_continuation,
 )
+from gateway.orders.header import check_header, check_text
 from gateway.orders.model import (
     LEGAL_PROCESSES,
     MAX_ORDER_DAYS,
     MAX_QUERIES,
-    MAX_SELECTORS,
     OFFENSE_CATEGORIES,
     Approval,
     DraftInput,
@@ -102,7 +102,6 @@ from gateway.values.window import TimeWindow
 __all__ = ["Orders", "request_context"]
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
-_COUNTRY = re.compile(r"[A-Z]{2}")
 _NO_REQUEST = "no such request; list requests with the `requests` query"
 _NO_ORDER = "no such order"
 _APPROVED_ALREADY = "you have approved this order already; another reviewer must approve it"
@@ -146,17 +145,6 @@ _REVOKED_IN_LOG = Prepared(select(_entries.c.idx)
                             .where(_entries.c.action == Action.REVOKE_ORDER.value,
                                    _entries.c.order_id == bindparam("order_id"),
                                    _entries.c.decision == Decision.SERVED.value).limit(1))
-
-
-def _text(value: str, what: str, *, limit: int = 500) -> str:
-    value = value.strip()
-    if not value:
-        raise BadRequest(f"{what} must not be empty")
-    if "\x00" in value:
-        raise BadRequest(f"{what} must not contain NUL characters")
-    if len(value) > limit:
-        raise BadRequest(f"{what} is longer than {limit} characters")
-    return value
 
 
 @dataclass(frozen=True)
@@ -226,10 +214,8 @@ class Orders:
         """Store a request, resolving its selectors to subject ids for the reviewers. The
         selectors themselves are stored encrypted; the authority never learns which resolved.
         ``entry`` is the request id of the audit entry that records it (gateway/audit/grants.py)."""
-        if not data.subjects:
-            raise BadRequest("a request needs at least one subject selector")
-        if len(data.subjects) > MAX_SELECTORS:
-            raise BadRequest(f"a request takes at most {MAX_SELECTORS} subject selectors")
+        header = check_header(subjects=data.subjects, jurisdiction=data.jurisdiction,
+                              case_reference=data.case_reference, legal_basis=data.legal_basis)
         fields = _check_fields(data.fields)
         if data.offense_category not in OFFENSE_CATEGORIES:
             raise BadRequest(f"offenseCategory must be one of {', '.join(OFFENSE_CATEGORIES)}")
@@ -247,13 +233,10 @@ class Orders:
         secrecy = data.non_disclosure_until
         if secrecy is not None and secrecy <= now:
             raise BadRequest("nonDisclosureUntil must lie in the future")
-        jurisdiction = data.jurisdiction.strip().upper()
-        if not _COUNTRY.fullmatch(jurisdiction):
-            raise BadRequest("jurisdiction must be an ISO 3166-1 alpha-2 code such as DE")
         details = {
-            "case_reference": _text(data.case_reference, "caseReference", limit=200),
-            "court": _text(data.court, "court", limit=200), "jurisdiction": jurisdiction,
-            "legal_basis": _text(data.legal_basis, "legalBasis", limit=500),
+            "case_reference": header.case_reference,
+            "court": check_text(data.court, "court", limit=200), "jurisdiction": header.jurisdiction,
+            "legal_basis": header.legal_basis,
             "offense_category": data.offense_category, "court_order_sha256": data.court_order_sha256,
             "fields": fields, "data_window": data.data_window.as_document(),
             "emergency": bool(data.emergency), "selector_count": len(data.subjects),
@@ -268,9 +251,9 @@ class Orders:
         request_id = new_id(LEGAL_REQUEST)
         # Selectors and the free-text justification name people: both are stored encrypted.
         secret: dict[str, Any] = {"selectors": [[s.kind, s.value] for s in data.subjects],
-                                  "justification": _text(data.justification, "justification", limit=5000)}
+                                  "justification": check_text(data.justification, "justification", limit=5000)}
         if data.imminent_risk is not None:
-            secret["imminent_risk"] = _text(data.imminent_risk, "imminentRisk", limit=5000)
+            secret["imminent_risk"] = check_text(data.imminent_risk, "imminentRisk", limit=5000)
         sealed = json.dumps(secret)
         with self.db.session() as session:
             session.add(LegalRequestRow(
@@ -326,7 +309,7 @@ class Orders:
 
     def reject_request(self, reviewer: PrincipalInfo, request_id: str, reason: str, *, now: datetime,
                        undo: list[Undo] | None = None) -> LegalRequest:
-        reason = _text(reason, "reason", limit=2000)
+        reason = check_text(reason, "reason", limit=2000)
 
         def attempt(session: Session) -> bool | None:
             row = session.get(LegalRequestRow, request_id) if is_gateway_id(request_id) else None
@@ -355,7 +338,7 @@ class Orders:
         is stored encrypted (it may name the officer reached)."""
         if method not in set(VerificationMethod):
             raise BadRequest(f"method must be one of {', '.join(VerificationMethod)}")
-        note = _text(note, "note", limit=2000)
+        note = check_text(note, "note", limit=2000)
 
         def attempt(session: Session) -> tuple[str, bytes] | None:
             row = session.get(LegalRequestRow, request_id) if is_gateway_id(request_id) else None
@@ -589,7 +572,7 @@ class Orders:
 
     def revoke_order(self, reviewer: PrincipalInfo, order_id: str, reason: str, *, now: datetime,
                      undo: list[Undo] | None = None) -> OrderState:
-        reason = _text(reason, "reason", limit=2000)
+        reason = check_text(reason, "reason", limit=2000)
 
         def attempt(session: Session) -> bool | None:
             row = session.get(OrderRow, order_id) if is_gateway_id(order_id) else None
