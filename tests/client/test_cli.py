@@ -138,9 +138,9 @@ def test_query_without_the_sealing_key_fails_before_the_query_is_sent(
     assert "me.seal.key does not exist" in result.stderr
 
 
-def test_an_unreachable_gateway_exits_2_saying_where_and_what_to_start(
+def test_an_unreachable_gateway_exits_4_saying_where_and_what_to_start(
         run: Callable[..., Result], signing_only: Path, closed_url: str) -> None:
     result = run("review", "list", "--id", "rev-a", "--key", str(signing_only), "--url", closed_url)
-    assert result.exit_code == 2
+    assert result.exit_code == 4
     assert closed_url in result.stderr
     assert "gateway serve" in result.stderr
