@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from nacl.signing import VerifyKey
 
+from client.cli.words import plural
 from client.errors import UsageError
 from client.http import DEFAULT_URL
 from client.values import check_phone, check_time
@@ -49,13 +50,18 @@ def split_list(values: list[str] | None) -> list[str]:
     return found
 
 
-def fields_option(values: list[str] | None, *, option: str = "--fields") -> list[str]:
+def fields_option(values: list[str] | None, *, option: str = "--fields", required: bool = False) -> list[str]:
     """The disclosable fields named by ``--fields a,b`` (docs/PROTOCOL.md §5), checked here so that a
-    typo gets a list of the valid names instead of a round trip."""
+    typo gets the gateway's answer, and the typo named, without a round trip (``required``: at least
+    one, as a request and a query need)."""
     fields = split_list(values)
+    if required and not fields:
+        raise UsageError(f"{option}: name at least one field: {', '.join(DISCLOSABLE_FIELDS)}")
     unknown = [f for f in fields if f not in DISCLOSABLE_FIELDS]
     if unknown:
-        raise UsageError(f"{option}: unknown field {unknown[0]!r}; choose from {', '.join(DISCLOSABLE_FIELDS)}")
+        named = ", ".join(repr(f) for f in unknown)  # the person's own typo; it never leaves this machine
+        raise UsageError(f"{option}: {plural(len(unknown), 'unknown field name')} ({named}); "
+                         f"fields are {', '.join(DISCLOSABLE_FIELDS)}")
     return fields
 
 

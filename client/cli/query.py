@@ -161,7 +161,7 @@ def query(
     """Query subjects of your order; open and verify every sealed value, then print them."""
     selector = QueryTarget.from_options(subject_id=subject_id, phone=phone, username=username,
                                      all_subjects=all_subjects)
-    wanted = fields_option(fields)
+    wanted = fields_option(fields, required=True)
     phones_option([phone] if phone is not None else None)
     # Everything that could fail locally fails before the query is sent and counted.
     sealing_key = sealing_key_for(key)

@@ -123,7 +123,7 @@ def submit(
     variables = request_input(
         case_reference=case_reference, court=court, jurisdiction=jurisdiction, legal_basis=legal_basis,
         offense_category=offense_category, court_order_digest=digest, phones=phone or [], usernames=username or [],
-        subject_ids=subject_id or [], fields=fields_option(fields), window_from=window_from,
+        subject_ids=subject_id or [], fields=fields_option(fields, required=True), window_from=window_from,
         window_until=window_until, justification=justification, emergency=emergency, legal_process=legal_process,
         imminent_risk=imminent_risk, non_disclosure_until=non_disclosure_until)
     with connect(url, principal_id, key) as client:

@@ -57,7 +57,9 @@ def _submit(keys: Path, url: str, *extra: str) -> list[str]:
     ("--non-disclosure-until", "next year", "--non-disclosure-until: times must be RFC 3339"),
     ("--phone", "0151 2345 6789", "--phone: not a valid phone number (E.164 with its + country code)"),
     ("--phone", "+1 800 FLOWERS", "--phone: not a valid phone number"),
-    ("--fields", "phone", "--fields: unknown field 'phone'"),
+    ("--fields", "phone", "--fields: 1 unknown field name ('phone'); fields are phoneNumber, ipAddresses, "
+                          "devices, usernameHistory"),
+    ("--fields", ",", "--fields: name at least one field: phoneNumber, ipAddresses, devices, usernameHistory"),
     ("--offense-category", "shoplifting", "'shoplifting' is not one of"),
 ])
 def test_a_typo_in_a_request_exits_2_in_the_gateways_words_and_sends_nothing(

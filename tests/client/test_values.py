@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from client.cli.options import fields_option
+from client.errors import UsageError
 from client.values import PHONE_MESSAGE, TIME_MESSAGE, check_phone, check_time
 from gateway.errors import BadRequest, SubjectLineError
+from gateway.orders.service import _check_fields as check_fields
 from gateway.subjects.normalise import normalise_phone
 from gateway.subjects.parsing import parse_subject_line
 from gateway.values.times import parse_time
@@ -81,3 +84,18 @@ def test_the_phone_message_is_the_gateways() -> None:
     with pytest.raises(ValueError, match="phone") as local:
         check_phone("+1 800 FLOWERS")
     assert str(local.value) == f"--phone: {gateway_words}"
+
+
+def test_the_field_messages_are_the_gateways() -> None:
+    with pytest.raises(BadRequest) as none_given:
+        check_fields([])
+    with pytest.raises(UsageError) as locally:
+        fields_option([","], required=True)
+    assert locally.value.message == f"--fields: {none_given.value.message}"
+    with pytest.raises(BadRequest) as unknown:
+        check_fields(["email"])
+    with pytest.raises(UsageError) as typo:
+        fields_option(["email"])
+    # The gateway counts the unknown names without echoing them; the client also names the typo.
+    count, _, names = unknown.value.message.partition(" unknown field name(s); ")
+    assert typo.value.message == f"--fields: {count} unknown field name ('email'); {names}"
