@@ -25,7 +25,8 @@ internal error and logged without subject data.
     ├── AuditUnavailable                 AUDIT_UNAVAILABLE 503
     ├── InternalError                    INTERNAL_ERROR 500 (a bug, masked; never caused by input)
     └── OperatorError                    BAD_REQUEST 400 (CLI only: bad files, missing keys, bad arguments)
-        └── SubjectImportError           an import refused at one line; nothing of it stored
+        ├── SubjectImportError           an import refused at one line; nothing of it stored
+        └── DatabaseUnreachable          the database did not answer (the CLI exits 4, not 2)
 
 Errors that never reach the wire as themselves: the CLI and the verifiers report them, and the
 edge masks any that escapes as INTERNAL_ERROR. They keep the library bases callers catch them by.
@@ -54,6 +55,7 @@ __all__ = [
     "AuditUnavailable",
     "AuthenticationError",
     "BadRequest",
+    "DatabaseUnreachable",
     "FieldNotPermitted",
     "FiguresError",
     "Forbidden",
@@ -227,6 +229,11 @@ class InternalError(GatewayError):
 class OperatorError(GatewayError):
     """A CLI-side problem (missing keys, bad file, bad argument); never reaches the wire."""
 
+
+
+class DatabaseUnreachable(OperatorError):
+    """The database could not be reached or would not let the gateway in; ``message`` names the
+    setting to check, never its value."""
 
 
 class SubjectImportError(OperatorError):

@@ -1,8 +1,9 @@
 """What the client commands (`keygen`, `request`, `review`, `query`, `open`) share: the console,
-the connection, key files by prefix, and the one place where an error becomes a message and an
-exit code: 2 for a refusal ("refused: CODE: message"), an unreachable gateway or a bad option or
-file ("error: message"), 1 for a response whose values do not verify. The shared options are in
-:mod:`client.cli.options`."""
+the connection, key files by prefix, ``--version``, and the one place where an error becomes a
+message and an exit code (:data:`EXIT_CODES`): 1 for a response whose values do not verify, 2 for
+a bad option or file ("error: message"; nothing was sent), 3 for a refusal ("refused: CODE:
+message"), 4 for a gateway that could not be reached or did not answer as a gateway. The shared
+options are in :mod:`client.cli.options`."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import functools
 import json
 import sys
 from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import NoReturn, ParamSpec, TypeVar
+from typing import Final, NoReturn, ParamSpec, TypeVar
 
 import typer
 from nacl.signing import VerifyKey
@@ -20,12 +23,25 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from client.errors import ClientError, GatewayRefused, UnsealError, UsageError
+from client.errors import (
+    ClientError,
+    GatewayRefused,
+    GatewayResponseError,
+    GatewayUnreachable,
+    UnsealError,
+    UsageError,
+)
 from client.http import GatewayClient, is_loopback_url
 from client.keyfiles import sealing_key_for, signing_key_for
 from crypto.errors import CryptoError
 
 __all__ = [
+    "CHECK_FAILED",
+    "EXIT_CODES",
+    "REFUSED",
+    "UNREACHABLE",
+    "USAGE",
+    "add_version_option",
     "client_command",
     "connect",
     "console",
@@ -45,6 +61,40 @@ R = TypeVar("R")
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+CHECK_FAILED: Final = 1
+USAGE: Final = 2
+REFUSED: Final = 3
+UNREACHABLE: Final = 4
+
+EXIT_CODES: Final = (
+    "Exit status: 0 done; 1 a check failed (audit verify, audit check-proof, transparency verify, "
+    "audit monitor's ALARM, a disclosed value that does not open); 2 bad usage or local input, and "
+    "nothing was sent; 3 refused by the gateway, with its code printed; 4 the gateway or the "
+    "database could not be reached."
+)
+"""The epilog of `gateway --help` and `python -m client --help` (docs/PROTOCOL.md §9)."""
+
+
+def _print_version(value: bool) -> None:
+    if not value:
+        return
+    try:
+        found = package_version("disclosure-gateway")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        found = "unknown (not installed)"
+    console.print(f"disclosure-gateway {found}", markup=False)
+    raise typer.Exit(0)
+
+
+def add_version_option(app: typer.Typer) -> None:
+    """``--version`` on ``app``: the installed version of disclosure-gateway, then exit 0."""
+
+    @app.callback()
+    def _main(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                           help="print the version of disclosure-gateway and exit")) -> None:
+        pass
+
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print ``message`` as an error and exit with ``code``."""
@@ -73,10 +123,12 @@ def print_refusal(exc: GatewayRefused) -> None:
 def _exit_for(exc: ClientError | UnsealError) -> NoReturn:
     if isinstance(exc, GatewayRefused):
         print_refusal(exc)
-        raise typer.Exit(2)
+        raise typer.Exit(REFUSED)
     if isinstance(exc, UnsealError):
-        fail(escape(exc.message), code=1)
-    fail(escape(exc.message))
+        fail(exc.message, code=CHECK_FAILED)
+    if isinstance(exc, GatewayUnreachable | GatewayResponseError):
+        fail(exc.message, code=UNREACHABLE)
+    fail(exc.message)
 
 
 def client_command(func: Callable[P, R]) -> Callable[P, R]:

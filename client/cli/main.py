@@ -7,6 +7,7 @@ from __future__ import annotations
 import typer
 
 from client.cli import keys, query, request, review
+from client.cli.common import EXIT_CODES, add_version_option
 
 __all__ = ["app", "mount", "run"]
 
@@ -26,7 +27,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    epilog=EXIT_CODES,
 )
+add_version_option(app)
 mount(app)
 
 

@@ -19,11 +19,19 @@ import typer
 from nacl.public import PrivateKey
 from nacl.signing import VerifyKey
 from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 
 from client.cli.common import client_command, connect, console, err_console, sealing_key_for, warn_if_interceptable
-from client.cli.options import DEFAULT_URL, IdOption, KeyOption, UrlOption, fields_option, gateway_key_option
+from client.cli.options import (
+    DEFAULT_URL,
+    IdOption,
+    KeyOption,
+    UrlOption,
+    fields_option,
+    gateway_key_option,
+    phones_option,
+)
+from client.cli.tables import Col, print_table
+from client.cli.words import plain, plural
 from client.errors import UnsealError, UsageError
 from client.http import ClientResult, GatewayClient, fetch_discovery
 from client.operations import QueryTarget, disclosure_query, send_query
@@ -36,7 +44,7 @@ __all__ = [
     "query",
     "query_subjects",
     "render_value",
-    "values_table",
+    "value_rows",
 ]
 
 
@@ -63,13 +71,15 @@ def query_subjects(client: GatewayClient, *, order_id: str, selector: QueryTarge
 
 
 def _span(first: object, last: object) -> str:
-    return f"{first} → {last if last is not None else 'now'}"
+    return f"{plain(first, empty='?')} → {plain(last, empty='now')}"
 
 
 def render_value(field: str, value: Any) -> list[tuple[str, str]]:
     """``(value, seen)`` rows for one disclosed value: one row, or one per list item (docs/PROTOCOL.md §4)."""
     if field == "phoneNumber" and isinstance(value, str):
         return [(value, "")]
+    if value is None:
+        return [("(none)", "")]
     if not isinstance(value, list):
         return [(json.dumps(value, ensure_ascii=False), "")]
     if not value:
@@ -92,29 +102,30 @@ def render_value(field: str, value: Any) -> list[tuple[str, str]]:
     return rows
 
 
-def values_table(opened: OpenedResponse) -> Table:
+VALUE_COLUMNS = (Col("subject", whole=True), Col("field", whole=True), Col("value"), Col("seen"))
+"""Subject ids and field names stay whole; a value folds only where it is longer than the terminal
+(never cut short: an IPv6 address ending in "…" would be a different address)."""
+
+
+def value_rows(opened: OpenedResponse) -> list[list[str]]:
     """Subject, field, value and when it was seen; list values as sub-rows. Values are plain text."""
-    table = Table(title=f"order {opened.order_id}", title_justify="left")
-    # Fold, never truncate: an IPv6 address cut short with "…" would be a different address.
-    for name in ("subject", "field", "value", "seen"):
-        table.add_column(name, overflow="fold")
+    rows: list[list[str]] = []
     previous_subject = None
     for item in opened.values:
         for number, (value, seen) in enumerate(render_value(item.field, item.value)):
             subject = item.subject_id if number == 0 and item.subject_id != previous_subject else ""
-            table.add_row(Text(subject), Text(item.field if number == 0 else ""), Text(value), Text(seen),
-                          end_section=False)
+            rows.append([subject, item.field if number == 0 else "", value, seen])
         previous_subject = item.subject_id
-    return table
+    return rows
 
 
 def print_opened(opened: OpenedResponse, result_audit: Mapping[str, Any] | None, *, as_json: bool) -> None:
     if as_json:
         console.print_json(json.dumps(opened.as_json() | {"audit": result_audit}))
         return
-    console.print(values_table(opened))
+    print_table(console, VALUE_COLUMNS, value_rows(opened), title=f"order {opened.order_id}")
     where = f" (audit entry {result_audit['index']})" if result_audit else ""
-    console.print(f"opened and verified {len(opened.values)} sealed values of request "
+    console.print(f"opened and verified {plural(len(opened.values), 'sealed value')} of request "
                   f"{escape(opened.request_id)}{escape(where)}: gateway signature, order, subject, field and request "
                   "all check out", markup=True, style="green")
 
@@ -150,7 +161,8 @@ def query(
     """Query subjects of your order; open and verify every sealed value, then print them."""
     selector = QueryTarget.from_options(subject_id=subject_id, phone=phone, username=username,
                                      all_subjects=all_subjects)
-    wanted = fields_option(fields)
+    wanted = fields_option(fields, required=True)
+    phones_option([phone] if phone is not None else None)
     # Everything that could fail locally fails before the query is sent and counted.
     sealing_key = sealing_key_for(key)
     pinned = gateway_key_option(gateway_key)

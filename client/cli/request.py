@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from client import operations
 from client.cli.common import client_command, connect, console, key_table, print_json
-from client.cli.options import DEFAULT_URL, IdOption, KeyOption, UrlOption, fields_option
+from client.cli.options import DEFAULT_URL, IdOption, KeyOption, UrlOption, fields_option, phones_option, time_option
 from client.cli.views import add_list_and_show, preservation_rows, print_request
 from client.errors import UsageError
 from client.operations import extend_preservation, submit_preservation, submit_request
@@ -49,8 +49,14 @@ def request_input(*, case_reference: str, court: str, jurisdiction: str, legal_b
                   window_until: str, justification: str, emergency: bool = False,
                   legal_process: LegalProcess | str = LegalProcess.COURT_ORDER,
                   imminent_risk: str | None = None, non_disclosure_until: str | None = None) -> dict[str, Any]:
-    """The ``LegalRequestInput`` variables. Raises :class:`UsageError` for no subjects or a bad
-    digest; an emergency may come without a court order but not without its imminent risk."""
+    """The ``LegalRequestInput`` variables. Raises :class:`UsageError` for no subjects, a bad digest,
+    a time or a phone number the gateway would not read; an emergency may come without a court order
+    but not without its imminent risk."""
+    time_option(window_from, "--from")
+    time_option(window_until, "--until")
+    if non_disclosure_until is not None:
+        time_option(non_disclosure_until, "--non-disclosure-until")
+    phones_option(phones)
     if court_order_digest is not None and not _SHA256_HEX.fullmatch(court_order_digest):
         raise UsageError("--court-order-sha256 must be 64 hex characters")
     if court_order_digest is None and not emergency:
@@ -117,7 +123,7 @@ def submit(
     variables = request_input(
         case_reference=case_reference, court=court, jurisdiction=jurisdiction, legal_basis=legal_basis,
         offense_category=offense_category, court_order_digest=digest, phones=phone or [], usernames=username or [],
-        subject_ids=subject_id or [], fields=fields_option(fields), window_from=window_from,
+        subject_ids=subject_id or [], fields=fields_option(fields, required=True), window_from=window_from,
         window_until=window_until, justification=justification, emergency=emergency, legal_process=legal_process,
         imminent_risk=imminent_risk, non_disclosure_until=non_disclosure_until)
     with connect(url, principal_id, key) as client:
@@ -176,6 +182,8 @@ def preserve(
     as_json: Annotated[bool, typer.Option("--json", help="print the preservation request as JSON")] = False,
 ) -> None:
     """Ask the platform to preserve what it holds about subjects; nothing is disclosed."""
+    time_option(until, "--until")
+    phones_option(phone)
     with connect(url, principal_id, key) as client:
         if extend is not None:
             found = extend_preservation(client, extend, until)

@@ -17,7 +17,6 @@ from typing import Annotated, Any
 import typer
 from nacl.signing import SigningKey
 from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
 from client import operations
@@ -31,8 +30,10 @@ from client.cli.common import (
     print_json,
     signing_key_for,
 )
-from client.cli.options import DEFAULT_URL, IdOption, KeyOption, UrlOption, fields_option, split_list
+from client.cli.options import DEFAULT_URL, IdOption, KeyOption, UrlOption, fields_option, split_list, time_option
+from client.cli.tables import Col, print_table
 from client.cli.views import add_list_and_show, preservation_rows, print_request
+from client.cli.words import plain, plural
 from client.errors import ClientError, UsageError
 from client.operations import (
     approve_order,
@@ -74,6 +75,10 @@ def draft_input(request_id: str, *, valid_until: str, max_queries: int, subject_
     if (window_from is None) != (window_until is None):
         raise UsageError("give both --from and --until to narrow the data window, or neither to keep the "
                          "request's")
+    time_option(valid_until, "--valid-until")
+    if window_from is not None and window_until is not None:
+        time_option(window_from, "--from")
+        time_option(window_until, "--until")
     draft: dict[str, Any] = {"requestId": request_id, "validUntil": valid_until, "maxQueries": max_queries}
     if subject_ids:
         draft["subjectIds"] = subject_ids
@@ -129,26 +134,36 @@ def document_rows(document: Mapping[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def _approvals(order: Mapping[str, Any]) -> str:
+    required = order.get("approvalsRequired")
+    return (f"{plain(order.get('approvals'))} of {plural(required, 'approval')}" if isinstance(required, int)
+            else f"{plain(order.get('approvals'))} of {plain(required)} approvals")
+
+
+def _queries(order: Mapping[str, Any]) -> str:
+    most = order.get("maxQueries")
+    counted = plural(most, "query", "queries") if isinstance(most, int) else f"{plain(most)} queries"
+    return f"{plain(order.get('queriesUsed'))} of {counted} used"
+
+
 def order_summary(order: Mapping[str, Any]) -> str:
-    return (f"order {order.get('id')}: {order.get('status')} ({order.get('approvals')} of "
-            f"{order.get('approvalsRequired')} approvals; {order.get('queriesUsed')} of {order.get('maxQueries')} "
-            "queries used)")
+    return f"order {plain(order.get('id'))}: {plain(order.get('status'))} ({_approvals(order)}; {_queries(order)})"
 
 
 def order_rows(order: Mapping[str, Any]) -> list[tuple[str, str]]:
     window = order.get("dataWindow") or {}
     rows = [
-        ("order", str(order.get("id"))), ("status", str(order.get("status"))),
-        ("approvals", f"{order.get('approvals')} of {order.get('approvalsRequired')} required"),
-        ("request", str(order.get("requestId"))), ("authority", str(order.get("authorityId"))),
-        ("fields", ", ".join(order.get("fields") or [])),
+        ("order", plain(order.get("id"))), ("status", plain(order.get("status"))),
+        ("approvals", f"{plain(order.get('approvals'))} of {plain(order.get('approvalsRequired'))} required"),
+        ("request", plain(order.get("requestId"))), ("authority", plain(order.get("authorityId"))),
+        ("fields", plain(order.get("fields"))),
         ("subjects", "\n".join(order.get("subjectIds") or []) or "(none)"),
-        ("data window", f"{window.get('from', '?')} → {window.get('until', '?')}"),
-        ("valid until", str(order.get("validUntil"))),
-        ("queries", f"{order.get('queriesUsed')} of {order.get('maxQueries')} used"),
+        ("data window", f"{plain(window.get('from'), empty='?')} → {plain(window.get('until'), empty='?')}"),
+        ("valid until", plain(order.get("validUntil"))),
+        ("queries", _queries(order)),
     ]
     if order.get("revokedReason"):
-        rows.append(("revoked because", str(order["revokedReason"])))
+        rows.append(("revoked because", plain(order["revokedReason"])))
     return rows
 
 
@@ -187,8 +202,10 @@ def draft(
     if as_json:
         print_json(order)
         return
+    needs = order["approvalsRequired"]
+    needs_text = plural(needs, "approval") if isinstance(needs, int) else f"{plain(needs)} approvals"
     console.print(f"drafted [bold]{escape(str(order['id']))}[/] ({escape(str(order['status']))}); it needs "
-                  f"{escape(str(order['approvalsRequired']))} approvals by distinct reviewers", markup=True)
+                  f"{escape(needs_text)} by distinct reviewers", markup=True)
     console.print(key_table(order_rows(order)))
     console.print(f"next: gateway review approve {escape(str(order['id']))} --id <reviewer> --key <prefix>",
                   markup=True, style="dim")
@@ -196,8 +213,8 @@ def draft(
 
 def _show_for_approval(order: Mapping[str, Any], document: Mapping[str, Any], signing_key: SigningKey) -> None:
     console.print(key_table(document_rows(document), title=f"order document {order.get('id')} — this is what you sign"))
-    console.print(Text(f"status now: {order.get('status')} ({order.get('approvals')} of "
-                       f"{order.get('approvalsRequired')} approvals); signing key {key_id(signing_key.verify_key)}"))
+    console.print(Text(f"status now: {plain(order.get('status'))} ({_approvals(order)}); "
+                       f"signing key {key_id(signing_key.verify_key)}"))
 
 
 @app.command("approve")
@@ -326,10 +343,7 @@ def preservations(
         console.print(key_table(preservation_rows(decided)))
     for hold in listing["preservations"]:
         console.print(key_table(preservation_rows(hold)))
-    counts = Table(title="preservation requests per country")
-    for name in ("country", "pending", "granted", "rejected", "active", "extended"):
-        counts.add_column(name)
-    for row in listing["preservationCounts"]:
-        counts.add_row(*(Text(str(row[c])) for c in ("country", "pending", "granted", "rejected", "active",
-                                                      "extended")))
-    console.print(counts)
+    names = ("country", "pending", "granted", "rejected", "active", "extended")
+    print_table(console, [Col(name, whole=name == "country") for name in names],
+                [[plain(row.get(name)) for name in names] for row in listing["preservationCounts"]],
+                title="preservation requests per country")

@@ -7,15 +7,16 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
-from rich.text import Text
+from rich.console import Console
 
 from client.cli.common import client_command, connect, console, key_table, print_json
 from client.cli.options import DEFAULT_URL, IdOption, KeyOption, UrlOption
+from client.cli.tables import Col, print_table
+from client.cli.words import plain
 from client.operations import get_request, list_requests
 from client.wire import RequestStatus
 
-__all__ = ["add_list_and_show", "preservation_rows", "print_request", "request_rows", "requests_table"]
+__all__ = ["add_list_and_show", "preservation_rows", "print_request", "print_requests", "request_rows"]
 
 StatusOption = Annotated[RequestStatus | None, typer.Option(case_sensitive=False, help="only this status")]
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
@@ -23,67 +24,65 @@ JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 def _window(request: Mapping[str, Any]) -> str:
     window = request.get("dataWindow") or {}
-    return f"{window.get('from', '?')} → {window.get('until', '?')}"
+    return f"{plain(window.get('from'), empty='?')} → {plain(window.get('until'), empty='?')}"
 
 
 def request_rows(request: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Label/value rows of a request, in reading order; reviewers' fields when present."""
-    rows = [
-        ("request", str(request.get("id"))), ("status", str(request.get("status"))),
-        ("authority", str(request.get("authorityId"))), ("case reference", str(request.get("caseReference"))),
-        ("court", str(request.get("court"))), ("jurisdiction", str(request.get("jurisdiction"))),
-        ("legal basis", str(request.get("legalBasis"))), ("offense", str(request.get("offenseCategory"))),
-        ("court order sha256", str(request.get("courtOrderSha256"))),
-        ("fields", ", ".join(request.get("fields") or [])), ("data window", _window(request)),
-        ("justification", str(request.get("justification"))),
-        ("emergency", "yes" if request.get("emergency") else "no"), ("submitted", str(request.get("createdAt"))),
-    ]
+    rows = [(label, plain(request.get(key))) for label, key in (
+        ("request", "id"), ("status", "status"), ("authority", "authorityId"), ("case reference", "caseReference"),
+        ("court", "court"), ("jurisdiction", "jurisdiction"), ("legal basis", "legalBasis"),
+        ("offense", "offenseCategory"), ("court order sha256", "courtOrderSha256"), ("fields", "fields"))]
+    rows += [("data window", _window(request)), ("justification", plain(request.get("justification"))),
+             ("emergency", plain(bool(request.get("emergency")))), ("submitted", plain(request.get("createdAt")))]
     if request.get("imminentRisk"):
-        rows.append(("imminent risk", str(request["imminentRisk"])))
+        rows.append(("imminent risk", plain(request["imminentRisk"])))
     if request.get("nonDisclosureUntil"):
-        rows.append(("no notice to the user before", str(request["nonDisclosureUntil"])))
+        rows.append(("no notice to the user before", plain(request["nonDisclosureUntil"])))
     if request.get("verification"):
         found = request["verification"]
-        rows.append(("secondary verification", f"{found.get('method')} by {found.get('by')} at {found.get('at')}"))
+        rows.append(("secondary verification",
+                     f"{plain(found.get('method'))} by {plain(found.get('by'))} at {plain(found.get('at'))}"))
     if request.get("rejectionReason"):
-        rows.append(("rejected because", str(request["rejectionReason"])))
+        rows.append(("rejected because", plain(request["rejectionReason"])))
     if "resolvedSubjectIds" in request:
         resolved = request.get("resolvedSubjectIds") or []
         rows.append(("resolved subjects", "\n".join(resolved) if resolved else "(none)"))
-        rows.append(("unresolved selectors", str(request.get("unresolvedSelectors"))))
+        rows.append(("unresolved selectors", plain(request.get("unresolvedSelectors"))))
     rows.append(("orders", "\n".join(request.get("orderIds") or []) or "(none yet)"))
     return rows
 
 
-def requests_table(requests: Sequence[Mapping[str, Any]], *, reviewer: bool = False) -> Table:
-    columns = ["request", "status", "authority", "case", "offense", "fields", "data window", "orders"]
+def print_requests(requests: Sequence[Mapping[str, Any]], *, reviewer: bool = False, target: Console = console) -> None:
+    """One row a request; ids, codes and times are never broken (a record a request when the
+    terminal is too narrow for that)."""
+    columns = [Col("request", whole=True), Col("status", whole=True), Col("authority", whole=True), Col("case"),
+               Col("offense", whole=True), Col("fields"), Col("data window"), Col("orders", whole=True)]
     if reviewer:
-        columns[6:6] = ["resolved", "unresolved"]
-    table = Table()
-    for name in columns:  # fold, never truncate: a cut-off id is useless
-        table.add_column(name, overflow="fold")
+        columns[6:6] = [Col("resolved"), Col("unresolved")]
+    rows = []
     for r in requests:
-        cells = [r.get("id"), r.get("status"), r.get("authorityId"), r.get("caseReference"),
-                 r.get("offenseCategory"), ", ".join(r.get("fields") or []), _window(r),
-                 "\n".join(r.get("orderIds") or []) or "-"]
+        cells = [plain(r.get("id")), plain(r.get("status")), plain(r.get("authorityId")),
+                 plain(r.get("caseReference")), plain(r.get("offenseCategory")), plain(r.get("fields")),
+                 _window(r), "\n".join(r.get("orderIds") or []) or "-"]
         if reviewer:
-            cells[6:6] = [str(len(r.get("resolvedSubjectIds") or [])), str(r.get("unresolvedSelectors"))]
-        table.add_row(*(Text(str(c)) for c in cells))
-    return table
+            cells[6:6] = [str(len(r.get("resolvedSubjectIds") or [])), plain(r.get("unresolvedSelectors"))]
+        rows.append(cells)
+    print_table(target, columns, rows)
 
 
 def preservation_rows(hold: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Label/value rows of a preservation request; the held subjects when a reviewer reads it."""
-    rows = [(label, str(hold.get(key))) for label, key in (
+    rows = [(label, plain(hold.get(key))) for label, key in (
         ("preservation", "id"), ("status", "status"), ("authority", "authorityId"), ("country", "country"),
         ("case reference", "caseReference"), ("jurisdiction", "jurisdiction"), ("legal basis", "legalBasis"),
         ("requested until", "requestedUntil"), ("granted until", "grantedUntil"), ("active", "active"),
         ("extended", "extended"), ("submitted", "createdAt"))]
     if hold.get("rejectionReason"):
-        rows.append(("rejected because", str(hold["rejectionReason"])))
+        rows.append(("rejected because", plain(hold["rejectionReason"])))
     if "subjectIds" in hold:
         rows.append(("subjects held", "\n".join(hold.get("subjectIds") or []) or "(none)"))
-        rows.append(("unresolved selectors", str(hold.get("unresolvedSelectors"))))
+        rows.append(("unresolved selectors", plain(hold.get("unresolvedSelectors"))))
     return rows
 
 
@@ -114,7 +113,7 @@ def add_list_and_show(app: typer.Typer, *, reviewer: bool, list_help: str, show_
         elif not found:
             console.print("no requests" + (f" with status {status}" if status else ""))
         else:
-            console.print(requests_table(found, reviewer=reviewer))
+            print_requests(found, reviewer=reviewer)
 
     @app.command("show", help=show_help)
     @client_command

@@ -7,8 +7,9 @@ import time
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
+from client.cli.tables import Col, print_table
+from client.cli.words import plain
 from gateway.cli.common import console, handle_errors, open_database, settings
 from gateway.maintenance.initialize import initialize
 from gateway.principals.registry import ACTIVE, SUSPENDED, PrincipalInfo, PrincipalRegistry, Role
@@ -73,11 +74,12 @@ def list_(
     if as_json:
         console.print_json(json.dumps([_as_json(p) for p in found]))
         return
-    table = Table("id", "role", "name", "country", "status", "token keys (kid)")
-    for info in found:
-        keys = ", ".join(f"{k.kid}{'' if k.status == ACTIVE else ' (' + k.status + ')'}" for k in info.keys)
-        table.add_row(info.id, info.role.value, info.name, info.country or "", info.status, keys)
-    console.print(table)
+    columns = [Col("id", whole=True), Col("role"), Col("name"), Col("country"), Col("status"),
+               Col("token keys (kid)", whole=True)]
+    rows = [[info.id, info.role.value, info.name, plain(info.country),
+             info.status, "\n".join(f"{k.kid}{'' if k.status == ACTIVE else ' (' + k.status + ')'}" for k in info.keys)]
+            for info in found]
+    print_table(console, columns, rows)
 
 
 @principals_app.command("suspend")

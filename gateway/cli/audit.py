@@ -6,7 +6,8 @@ gateway key, only the proof file and the verifier key from ``/.well-known/disclo
 
 Exit status: 0 when the command did what it says (for ``verify`` and ``check-proof``: everything
 verifies); 1 when the log or the proof does not verify, with what failed first; 2 for bad usage
-or configuration (missing database, unreadable file, malformed key).
+or configuration (missing database, unreadable file, malformed key); 4 when the database cannot be
+reached.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 from sqlalchemy import Connection, select
 
+from client.cli.tables import Col, print_table
+from client.cli.words import plain, plural
 from client.proof import check_saved_proof, discovered_schedule, read_proof, read_text
 from crypto.encoding import b64encode
 from crypto.errors import CryptoError
@@ -115,9 +117,9 @@ def verify(
                 err_console.print(f"[bold red]audit log does NOT verify[/] at {escape(exc.where)}: "
                                   f"{escape(exc.reason)}")
                 raise typer.Exit(1) from None
-    console.print(f"audit log verifies: {report.entries} entries, root {b64encode(report.root_hash)}, "
-                  f"{report.checkpoints} stored checkpoints"
-                  + (f", {report.trusted} outside checkpoints" if trusted else ""))
+    console.print(f"audit log verifies: {plural(report.entries, 'entry')}, root {b64encode(report.root_hash)}, "
+                  f"{plural(report.checkpoints, 'stored checkpoint')}"
+                  + (f", {plural(report.trusted, 'outside checkpoint')}" if trusted else ""))
 
 
 @app.command("proof")
@@ -142,7 +144,8 @@ def proof(
         typer.echo(text, nl=False)
         return
     out.write_text(text, encoding="utf-8")
-    err_console.print(f"wrote the proof of entry {data.index} in a tree of {data.tree_size} to {escape(str(out))}")
+    err_console.print(f"wrote the proof of entry {data.index} in a tree of {plural(data.tree_size, 'entry')} "
+                      f"to {escape(str(out))}")
 
 
 @app.command("check-proof")
@@ -209,9 +212,7 @@ def show(
         conditions.append(_entries.c.time_us >= _micros(since, "--since"))
     if until is not None:
         conditions.append(_entries.c.time_us < _micros(until, "--until"))
-    table = Table()
-    for column in ("index", "time", "decision", "code", "principal", "order", "fields", "subjects", "request"):
-        table.add_column(column, overflow="fold")  # wrapped, never cut: ids must stay whole
+    rows: list[list[str]] = []
     shown = 0
     with _connection(config) as connection:
         total = log_size(connection)
@@ -229,24 +230,29 @@ def show(
                     if as_json:
                         typer.echo(text)
                     else:
-                        _add_row(table, text)
+                        rows.append(_row(text))
                 bar.advance(task, min(_SCAN_WINDOW, total - start))
                 if shown >= limit:
                     break
     if not as_json:
-        console.print(table)
-        console.print(f"{shown} entries shown" + (" (limit reached)" if shown >= limit else ""))
+        print_table(console, _SHOW_COLUMNS, rows)
+        console.print(f"{plural(shown, 'entry', 'entries')} shown" + (" (limit reached)" if shown >= limit else ""))
 
 
-def _add_row(table: Table, text: str) -> None:
+# Ids, codes and times never break; the record layout takes over on a terminal too narrow for them.
+_SHOW_COLUMNS = (Col("index", whole=True), Col("time", whole=True), Col("decision", whole=True),
+                 Col("code", whole=True), Col("principal", whole=True), Col("order", whole=True), Col("fields"),
+                 Col("subjects"), Col("request"))
+
+
+def _row(text: str) -> list[str]:
     document = json.loads(text)
     subjects = document.get("subjects") or []
-    table.add_row(str(document.get("index")), escape(str(document.get("time"))), escape(str(document.get("decision"))),
-                  escape(str(document.get("code") or "")), escape(str(document.get("principal") or "")),
-                  escape(str(document.get("order_id") or "")), escape(", ".join(document.get("fields") or [])),
-                  str(len(subjects)) if len(subjects) > 3 else escape(", ".join(subjects)),
-                  escape(str(document.get("request_id"))) + (f" (count {document['count']})"
-                                                             if "count" in document else ""))
+    return [plain(document.get("index")), plain(document.get("time")), plain(document.get("decision")),
+            plain(document.get("code"), empty=""), plain(document.get("principal"), empty=""),
+            plain(document.get("order_id"), empty=""), plain(document.get("fields"), empty=""),
+            str(len(subjects)) if len(subjects) > 3 else plain(subjects, empty=""),
+            plain(document.get("request_id")) + (f" (count {document['count']})" if "count" in document else "")]
 
 
 @app.command("checkpoint")

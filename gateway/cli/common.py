@@ -11,11 +11,11 @@ from pydantic import ValidationError
 
 # One console and one way to fail for both programs: the operator's commands print as the
 # principals' commands do.
-from client.cli.common import console, err_console, fail, is_interactive, print_json
+from client.cli.common import UNREACHABLE, console, err_console, fail, is_interactive, print_json
 from client.errors import UsageError
 from crypto.errors import CryptoError
 from gateway.config import Settings, SettingsError, configuration_error, load_settings, undecodable_dotenv
-from gateway.errors import GatewayError, OperatorError
+from gateway.errors import DatabaseUnreachable, GatewayError, OperatorError
 from gateway.store.engine import Database
 from gateway.store.migrate import current_revision, head_revision
 
@@ -27,12 +27,15 @@ R = TypeVar("R")
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn the gateway's, crypto's and the client's usage errors into a message and exit code 2, never a traceback."""
+    """Turn the gateway's, crypto's and the client's usage errors into a message and exit code 2, a
+    database that cannot be reached into exit code 4 (the codes of ``EXIT_CODES``), never a traceback."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
+        except DatabaseUnreachable as exc:
+            fail(exc.message, code=UNREACHABLE)
         except (GatewayError, CryptoError, UsageError) as exc:
             fail(exc.message)
         except ValidationError as exc:
@@ -70,7 +73,8 @@ def open_database(config: Settings) -> Database:
         revision = current_revision(db)
     except Exception as exc:  # any driver error: unreachable, bad URL, bad credentials
         db.dispose()
-        raise OperatorError(f"cannot reach the database: {type(exc).__name__}; check {check}") from None
+        # `from None`: the driver's message may quote the URL, password and all.
+        raise DatabaseUnreachable(f"cannot reach the database: {type(exc).__name__}; check {check}") from None
     if revision != head_revision():
         db.dispose()
         raise OperatorError("the database schema is not up to date; run `gateway init`")

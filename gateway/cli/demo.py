@@ -40,6 +40,7 @@ from client.cli import query as query_cli
 from client.cli import request as request_cli
 from client.cli import review as review_cli
 from client.cli.common import client_command, key_table
+from client.cli.words import plural
 from client.errors import GatewayRefused
 from client.http import GatewayClient, fetch_discovery
 from client.keyfiles import key_paths, write_key_pair
@@ -294,7 +295,7 @@ def run(
 
     _step(1, "gateway init: schema and the gateway's own keys")
     report = initialize(config)
-    _note(f"created {len(report.keys_created)} keys, schema at {report.schema_after}" if report.changed
+    _note(f"created {plural(len(report.keys_created), 'key')}, schema at {report.schema_after}" if report.changed
           else f"already initialised (schema {report.schema_after}); nothing changed")
 
     _step(2, "keys for a demo authority and two reviewers, generated locally")
@@ -351,7 +352,7 @@ def run(
             console.print(Text(note.rstrip("\n")), soft_wrap=True)
             covers = "including every request of this story" if size > last_index else \
                 "not yet this story's last requests; a newer one follows within seconds"
-            _note(f"verified with checkpoint_verifier_key from discovery: a tree of {size} entries, one per "
+            _note(f"verified with checkpoint_verifier_key from discovery: a tree of {plural(size, 'entry')}, one per "
                   f"request refused or served, {covers}")
 
         _step(12, "try it yourself")

@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
 
+from client.cli.words import plural
 from crypto.encoding import b64encode
 from crypto.note import verifier_key_string
 from gateway.audit.checkpoints import note_name
@@ -152,7 +153,7 @@ def rotate_at_rest_key() -> None:
     open_database(config).dispose()
     with _bar() as progress:
         count = rotate_at_rest(config, progress=progress)
-    console.print(f"at-rest key rotated: {count} rows re-sealed; the old key is gone (keep backups)")
+    console.print(f"at-rest key rotated: {plural(count, 'row')} re-sealed; the old key is gone (keep backups)")
 
 
 @rotate_app.command("blind-index")
@@ -163,4 +164,4 @@ def rotate_blind_index_key() -> None:
     open_database(config).dispose()
     with _bar() as progress:
         count = rotate_blind_index(config, progress=progress)
-    console.print(f"blind-index key rotated: {count} subjects re-indexed")
+    console.print(f"blind-index key rotated: {plural(count, 'subject')} re-indexed")

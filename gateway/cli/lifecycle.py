@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from client.cli.words import plural
 from gateway.cli.common import console, handle_errors, open_database, print_json, settings
 from gateway.lifecycle.retention import Cutoffs, run_retention
 from gateway.services import Services, utc_now
@@ -50,10 +51,12 @@ def retention_run(
     if as_json:
         print_json(counts)
         return
-    console.print(f"retention: {report.ip_events_deleted} IP events, {report.devices_deleted} devices and "
-                  f"{report.username_history_deleted} former usernames deleted from {report.subjects_changed} of "
-                  f"{report.subjects_scanned} subjects; {report.subjects_held} subjects kept under preservation "
-                  f"holds; audit entry {receipt.index}", markup=False)
+    console.print(f"retention: {plural(report.ip_events_deleted, 'IP event')}, "
+                  f"{plural(report.devices_deleted, 'device')} and "
+                  f"{plural(report.username_history_deleted, 'former username')} deleted from "
+                  f"{report.subjects_changed} of {plural(report.subjects_scanned, 'subject')}; "
+                  f"{plural(report.subjects_held, 'subject')} kept under preservation holds; "
+                  f"audit entry {receipt.index}", markup=False)
 
 
 @notices_app.command("due")
@@ -74,4 +77,4 @@ def notices_mark_sent(
     """Record that these notices were delivered (one audit entry); they are no longer due."""
     with _services() as services:
         marked = services.notices.mark_sent(ids, now=utc_now())
-    console.print(f"{len(marked)} notices recorded as sent", markup=False)
+    console.print(f"{plural(len(marked), 'notice')} recorded as sent", markup=False)

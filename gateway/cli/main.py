@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from client.cli.common import EXIT_CODES, add_version_option
 from client.cli.main import mount as mount_client_commands
 from gateway.cli import (
     admin,
@@ -27,7 +28,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    epilog=EXIT_CODES,
 )
+add_version_option(app)
 # Operator, on the gateway host with direct database access.
 app.command("init")(admin.init)
 app.command("serve")(serve.serve)

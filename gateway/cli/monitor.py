@@ -17,6 +17,7 @@ import httpx
 import typer
 from rich.markup import escape
 
+from client.cli.words import plural
 from client.errors import ClientError
 from client.http import fetch_discovery
 from client.monitor import Auditor, MonitorConfig, MonitorReport
@@ -71,7 +72,7 @@ def monitor(
         since = "first check" if report.previous_size is None else f"from tree size {report.previous_size}"
         console.print(f"log consistent: tree size {report.size} ({since}), cosigned by "
                       f"{', '.join(report.cosigned_by) or 'no witness'}"
-                      + (f", {report.entries_checked} entries checked" if entries else ""))
+                      + (f", {plural(report.entries_checked, 'entry')} checked" if entries else ""))
 
     with httpx.Client(timeout=30, follow_redirects=False) as http:
         # Without --follow: one check, and the same exit status as after --checks 1.

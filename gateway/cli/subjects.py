@@ -19,6 +19,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from client.cli.words import plural
 from gateway.cli.common import console, err_console, fail, handle_errors, open_database, settings
 from gateway.config import Settings
 from gateway.errors import SubjectImportError
@@ -52,7 +53,7 @@ def import_report_line(report: ImportReport) -> str:
     """``imported N subjects in S s (R subjects/s)``."""
     if report.subjects == 0:
         return "imported 0 subjects: there were no lines"
-    return f"imported {report.subjects} subjects in {report.seconds:.1f} s ({report.rate:,.0f} subjects/s)"
+    return f"imported {plural(report.subjects, 'subject')} in {report.seconds:.1f} s ({report.rate:,.0f} subjects/s)"
 
 
 def _lines(handle: BinaryIO, advance: Callable[[int], None]) -> Iterator[str]:

@@ -18,6 +18,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from client.cli.words import plural
 from crypto.note import parse_verifier_key
 from gateway.cli.common import console, err_console, fail, handle_errors, open_database, settings
 from gateway.errors import FiguresError, OperatorError, ReportVerificationError
@@ -123,5 +124,6 @@ def verify(
         raise typer.Exit(1) from None
     except OSError as exc:
         raise OperatorError(f"cannot read {entries}: {type(exc).__name__}") from exc
-    console.print(f"report {escape(result.period)} version {result.version} verifies: {result.figures} figures "
-                  f"recomputed from {result.tree_size} entries, root {result.root_hash}, signed by {verifier.name}")
+    console.print(f"report {escape(result.period)} version {result.version} verifies: "
+                  f"{plural(result.figures, 'figure')} recomputed from {plural(result.tree_size, 'entry')}, "
+                  f"root {result.root_hash}, signed by {verifier.name}")

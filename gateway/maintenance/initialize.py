@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from gateway.audit.checkpointer import sign_if_missing
 from gateway.audit.writer import writer_engine
 from gateway.config import Settings
-from gateway.errors import OperatorError
+from gateway.errors import DatabaseUnreachable, OperatorError
 from gateway.keys.keyring import ensure_gateway_keys, key_paths, load_gateway_keys
 from gateway.store.engine import Database
 from gateway.store.migrate import current_revision, upgrade
@@ -51,7 +51,9 @@ def is_initialised(settings: Settings) -> bool:
     try:
         return current_revision(db) is not None
     except Exception as exc:  # any driver error: unreachable, bad URL, bad credentials
-        raise OperatorError(f"cannot reach the database: {type(exc).__name__}; check GATEWAY_DATABASE_URL") from exc
+        # `from None`: the driver's message may quote the URL, password and all.
+        raise DatabaseUnreachable(f"cannot reach the database: {type(exc).__name__}; "
+                                  "check GATEWAY_DATABASE_URL") from None
     finally:
         db.dispose()
 

@@ -160,5 +160,5 @@ def test_request_review_and_query_work_from_the_client_alone(standalone: Standal
         [(subject["id"], "phoneNumber", order["id"])]
     refused = standalone.client("query", "--order", order["id"], *standalone.as_("bka-de"), "--all",
                                 "--fields", "devices")
-    assert refused.returncode == 2
+    assert refused.returncode == 3
     assert "refused: FIELD_NOT_PERMITTED: " in refused.stderr

@@ -145,7 +145,7 @@ def test_two_reviewers_approvals_make_the_order_active(live: Live, granted: Gran
 
 def test_the_same_reviewer_approving_twice_is_refused_with_its_code(live: Live, granted: Granted) -> None:
     result = live.cli("review", "approve", granted.order_id, *live.as_("legal-anna"), "--yes")
-    assert result.exit_code == 2
+    assert result.exit_code == 3
     assert "refused: BAD_REQUEST: you have approved this order already" in result.stderr
 
 
@@ -194,9 +194,9 @@ def test_query_by_phone_prints_a_table_of_verified_values(live: Live, granted: G
     assert "opened and verified 2 sealed values" in done.stdout
 
 
-def test_a_field_outside_the_order_exits_2_with_field_not_permitted(live: Live, granted: Granted) -> None:
+def test_a_field_outside_the_order_exits_3_with_field_not_permitted(live: Live, granted: Granted) -> None:
     done = live.gateway("query", "--order", granted.order_id, *live.as_("bka-de"), "--all", "--fields", "devices")
-    assert done.returncode == 2
+    assert done.returncode == 3
     assert "refused: FIELD_NOT_PERMITTED: " in done.stderr
     assert done.stdout == ""
 

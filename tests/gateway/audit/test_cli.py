@@ -17,6 +17,7 @@ from gateway.audit.checkpoints import note_name
 from gateway.audit.model import Decision
 from gateway.audit.writer import AuditWriter
 from gateway.cli import audit
+from gateway.cli.common import console
 from gateway.config import Settings
 from gateway.keys.keyring import load_gateway_keys
 from gateway.store.engine import Database
@@ -90,7 +91,7 @@ def test_verify_with_an_outside_key_and_checkpoint(run: Callable[..., Result], s
     (tmp_path / "kept.note").write_text(note)
     result = run("verify", "--verifier-key", verifier_key(settings), "--checkpoint", str(tmp_path / "kept.note"))
     assert result.exit_code == 0, result.output
-    assert "1 outside checkpoints" in result.stdout
+    assert "1 outside checkpoint\n" in result.stdout
 
 
 @pytest.mark.usefixtures("filled")
@@ -139,6 +140,28 @@ def test_show_filters_entries(run: Callable[..., Result], filled: list[Any]) -> 
     assert table.exit_code == 0
     assert "10 entries shown" in table.stdout
     assert run("show", "--since", "yesterday").exit_code == 2
+
+
+@pytest.mark.usefixtures("filled")
+@pytest.mark.parametrize("width", [80, 200])
+def test_show_keeps_ids_codes_and_times_whole_at_any_width(run: Callable[..., Result], width: int,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(console, "width", width)
+    entries = [json.loads(line) for line in run("show", "--json").stdout.splitlines()]
+    lines = run("show").stdout.splitlines()
+    wanted = [str(e[key]) for e in entries for key in ("time", "request_id", "decision", "code", "order_id")
+              if e.get(key)]
+    assert len(wanted) > 30
+    assert [value for value in wanted if not any(value in line for line in lines)] == []
+    assert all(len(line) <= width for line in lines)
+    assert ("\nrequest: req_" in "\n".join(lines)) == (width == 80)  # records when the table does not fit
+
+
+def test_show_says_1_entry(run: Callable[..., Result], make_writer: Callable[..., AuditWriter]) -> None:
+    writer = make_writer(every_entries=4)
+    writer.append_sync(event(Decision.REFUSED))
+    writer.close()
+    assert "1 entry shown" in run("show").stdout
 
 
 @pytest.mark.usefixtures("filled")

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from client.keyfiles import sealing_key_for, signing_key_for
 from crypto.keys import public_key_info
+from gateway.cli.common import console
 from gateway.cli.main import app
 
 
@@ -111,6 +112,19 @@ def test_duplicate_principal_is_refused(run) -> None:
     assert register(run, "reviewer", "rev").exit_code == 0
     again = register(run, "reviewer", "rev", key_prefix="rev-2")
     assert again.exit_code == 2 and "exists already" in again.output
+
+
+@pytest.mark.parametrize("width", [60, 80, 200])
+def test_principals_list_keeps_ids_and_kids_whole(run, width: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(console, "width", width)
+    assert run("init").exit_code == 0
+    for principal_id in ("bundeskriminalamt-wiesbaden-de", "legal-reviewer-anna-long-name"):
+        assert register(run, "reviewer", principal_id).exit_code == 0
+    listed = json.loads(run("principals", "list", "--json").output)
+    wanted = [p["id"] for p in listed] + [k["kid"] for p in listed for k in p["keys"]]
+    lines = run("principals", "list").output.splitlines()
+    assert [value for value in wanted if not any(value in line for line in lines)] == []
+    assert "None" not in lines
 
 
 def test_commands_before_init_say_to_run_init(run) -> None:

@@ -90,7 +90,7 @@ def test_import_accepts_a_utf8_byte_order_mark(run: Callable[..., Result], tmp_p
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps(next(generate_subjects(1, ip_events=1))).encode() + b"\n")
     result = run("subjects", "import", str(path))
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("imported 1 subjects in ")
+    assert result.stdout.startswith("imported 1 subject in ")
 
 
 @pytest.mark.usefixtures("data_dir")
