@@ -4,6 +4,7 @@ metrics under its pid."""
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import httpx
@@ -33,14 +34,21 @@ def _scrape(url: str) -> dict[str, list[tuple[dict[str, str], float]]]:
 def test_every_scrape_sums_the_counters_of_both_workers(tmp_path: Path) -> None:
     config = Settings(data_dir=tmp_path / "var", id="gateway.workers", _env_file=None)  # type: ignore[call-arg]
     initialize(config)
-    env = clean_env(GATEWAY_DATA_DIR=str(config.data_dir), GATEWAY_ID=config.id, GATEWAY_METRICS="true")
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = clean_env(GATEWAY_DATA_DIR=str(config.data_dir), GATEWAY_ID=config.id, GATEWAY_METRICS="true",
+                    TMPDIR=str(temporary))
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     with serving(env, tmp_path, free_port(), tmp_path / "server.log", args=["--workers", "2"]) as url:
+        [directory] = temporary.iterdir()  # the workers' metric files: private to the gateway's user
+        assert directory.name.startswith("disclosure-gateway-metrics-")
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700
         for _ in range(REQUESTS):
             answer = httpx.post(f"{url}/graphql", json={"query": "{ whoami { id } }"}, timeout=10,
                                 headers={"connection": "close"})
             assert answer.status_code in (401, 429)
         scrapes = [_scrape(url) for _ in range(8)]
+    assert list(temporary.iterdir()) == []  # removed at exit: a next run starts from zero
     for found in scrapes:
         counted = sum(v for labels, v in found["disclosure_gateway_requests_total"] if labels["operation"] == "none")
         assert counted == REQUESTS
