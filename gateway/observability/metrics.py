@@ -71,8 +71,9 @@ class _SharedState(Collector):
     """Gauges read from the database when scraped."""
 
     def __init__(self, connect: Callable[[], object], order_statuses: Callable[[], Iterable[str]],
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], witnesses: Iterable[str]) -> None:
         self._connect = connect
+        self._witnesses = frozenset(witnesses)
         self._order_statuses = order_statuses
         self._clock = clock
         self._lock = threading.Lock()
@@ -102,8 +103,10 @@ class _SharedState(Collector):
         lag = GaugeMetricFamily(f"{PREFIX}witness_lag_entries",
                                 "entries of the latest checkpoint past the largest one the witness cosigned",
                                 labels=["witness"])
-        for witness, cosigned_size in sorted(cosigned):
-            lag.add_metric([str(witness)], float(max(0, int(size or 0) - int(cosigned_size))))
+        # A configured witness that never cosigned lags by the whole log: the alert must see it too.
+        largest = {w: 0 for w in self._witnesses} | {str(w): int(n) for w, n in cosigned}
+        for witness, cosigned_size in sorted(largest.items()):
+            lag.add_metric([witness], float(max(0, int(size or 0) - cosigned_size)))
         yield lag
         orders = GaugeMetricFamily(f"{PREFIX}orders", "orders by computed status", labels=["status"])
         for status, count in sorted(self._order_tally().items()):
@@ -205,9 +208,10 @@ class GatewayMetrics:
             ProcessCollector(registry=self.registry)
 
     def watch(self, connect: Callable[[], object], order_statuses: Callable[[], Iterable[str]],
-              clock: Callable[[], datetime]) -> None:
-        """Report the database's shared state, read through ``connect`` at each scrape."""
-        self._shared = _SharedState(connect, order_statuses, clock)
+              clock: Callable[[], datetime], witnesses: Iterable[str] = ()) -> None:
+        """Report the database's shared state, read through ``connect`` at each scrape; ``witnesses``
+        are the configured witnesses' names, each with a lag even before its first cosignature."""
+        self._shared = _SharedState(connect, order_statuses, clock, witnesses)
         self.registry.register(self._shared)
 
     def request(self, operation: str, code: str, seconds: float) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import insert
 
 from gateway.config import Settings
 from gateway.maintenance.initialize import initialize
+from gateway.observability.metrics import GatewayMetrics
 from gateway.store.tables import AuditCosignature
 from tests.support.harness import Harness, running_gateway
 from tests.support.plaintext import leaks, secrets_of
@@ -101,6 +102,18 @@ def test_witness_lag_is_the_latest_size_past_what_the_witness_cosigned(metered: 
         connection.execute(insert(_cosignatures).values(tree_size=0, witness="w1.test/witness", line="-",
                                                         timestamp=0))
     assert value(samples(metered), "disclosure_gateway_witness_lag_entries", witness="w1.test/witness") == size
+
+
+def test_a_configured_witness_that_never_cosigned_lags_by_the_whole_log(metered: Harness) -> None:
+    metered.post(None, "{ whoami { id } }")
+    metered.services.audit.checkpoint_now()
+    metrics = GatewayMetrics()
+    metrics.watch(metered.services.db.engine.connect, list, metered.services.clock, ["w2.test/witness"])
+    found: dict[str, list[Sample]] = {}
+    for family in text_string_to_metric_families(metrics.exposition().decode()):
+        for sample in family.samples:
+            found.setdefault(sample.name, []).append(sample)
+    assert value(found, "disclosure_gateway_witness_lag_entries", witness="w2.test/witness") == metered.audit_size()
 
 
 def test_metrics_are_off_unless_asked_for(gateway: Harness) -> None:
