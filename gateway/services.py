@@ -86,7 +86,7 @@ class Services:
                        subjects=subjects, orders=orders, preservations=Preservations(db, subjects, vault),
                        notices=Notices(db, orders, audit), checkpointer=checkpointer, witnesses=witnesses,
                        clock=clock)
-        services.metrics.watch(db.engine.connect, services.order_statuses, clock)
+        services.metrics.watch(db.engine.connect, services.order_statuses, clock, [w.name for w in witnesses])
         audit.observer = services.metrics.audit_commit
         return services
 

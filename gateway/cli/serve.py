@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 import ssl
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +33,28 @@ def app_from_environment() -> Starlette:
     from gateway.app import create_app
 
     return create_app(settings())
+
+
+@contextlib.contextmanager
+def _multiprocess_metrics(workers: int) -> Iterator[None]:
+    """With several workers, a fresh private directory in ``PROMETHEUS_MULTIPROC_DIR`` for the
+    workers' metric files (gateway.observability.metrics), set before they start (they read it when
+    they first import prometheus_client) and removed once they stopped: a directory left from an
+    earlier run would add that run's counts to this one's."""
+    if workers == 1:
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="disclosure-gateway-metrics-")  # mode 0700: the workers' own
+    previous = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        else:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = previous
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _readable(path: Path | None, option: str) -> str | None:
@@ -92,6 +119,14 @@ def serve(
              "(/metrics on the main port) instead")
     load_gateway_keys(config)  # fail here, with its message, rather than in every worker
     open_database(config).dispose()
+    with _multiprocess_metrics(workers):
+        _run(config.log_format, host=host, port=port, workers=workers, log_level=log_level,
+             proxy_headers=proxy_headers, forwarded_allow_ips=forwarded_allow_ips, certfile=certfile,
+             keyfile=keyfile)
+
+
+def _run(log_format: str, *, host: str, port: int, workers: int, log_level: str, proxy_headers: bool,
+         forwarded_allow_ips: str, certfile: str | None, keyfile: str | None) -> None:
     uvicorn.run("gateway.cli.serve:app_from_environment", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, server_header=False, proxy_headers=proxy_headers,
                 forwarded_allow_ips=forwarded_allow_ips if proxy_headers else "",
@@ -99,5 +134,5 @@ def serve(
                 # uvicorn's access log prints query strings and client addresses; the gateway's
                 # own request log (gateway.api.http.request_log) holds neither.
                 access_log=False,
-                log_config=log_config(log_level) if config.log_format == "json" else logging_config(log_level),
+                log_config=log_config(log_level) if log_format == "json" else logging_config(log_level),
                 h11_max_incomplete_event_size=MAX_HEADER_BYTES)

@@ -1,5 +1,5 @@
-"""Log lines as JSON (``GATEWAY_LOG_FORMAT=json``): one object a line, with the request id and the
-audit index of the request being answered.
+"""Log lines as JSON (``GATEWAY_LOG_FORMAT=json``): one object a line, with the request id, the
+audit index and (when tracing) the W3C trace id of the request being answered.
 
 :class:`JsonFormatter` is a plain :class:`logging.Formatter`, installed by `gateway serve` through
 uvicorn's ``log_config`` (:func:`log_config`), so it formats whatever logger writes: the gateway's
@@ -23,13 +23,14 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Final
 
-__all__ = ["ROUTES", "JsonFormatter", "bind_audit_index", "bind_request", "log_config"]
+__all__ = ["ROUTES", "JsonFormatter", "bind_audit_index", "bind_request", "bind_trace", "log_config"]
 
 ROUTES: Final = frozenset({"/graphql", "/metrics", "/healthz", "/readyz", "/audit/checkpoint",
                            "/.well-known/disclosure-gateway"})
 
 _request_id: ContextVar[str | None] = ContextVar("gateway_request_id", default=None)
 _audit_index: ContextVar[int | None] = ContextVar("gateway_audit_index", default=None)
+_trace_id: ContextVar[str | None] = ContextVar("gateway_trace_id", default=None)
 
 _EXTRA_FIELDS: Final = ("operation", "code", "status", "duration_ms", "method", "route")
 """Fields a record may carry as ``extra=`` and the line then shows; any other extra is left out."""
@@ -45,9 +46,14 @@ def bind_audit_index(index: int) -> None:
     _audit_index.set(index)
 
 
+def bind_trace(trace_id: str | None) -> None:
+    """Name the trace (32 hex digits, as in ``traceparent``) of the request being answered, or none."""
+    _trace_id.set(trace_id)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object a line: ``time``, ``level``, ``logger``, ``message``, and ``request_id``,
-    ``audit_index`` and the allowed extra fields when there are any."""
+    ``audit_index``, ``trace_id`` and the allowed extra fields when there are any."""
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -71,6 +77,9 @@ class JsonFormatter(logging.Formatter):
             line["request_id"] = request_id
         if index is not None:
             line["audit_index"] = index
+        trace_id = _trace_id.get()
+        if trace_id is not None:
+            line["trace_id"] = trace_id
         if record.exc_info and record.exc_info[0] is not None:
             line["exception"] = record.exc_info[0].__name__
         return json.dumps(line, ensure_ascii=False, default=str)

@@ -6,6 +6,10 @@ prints spans as JSON on standard output; ``otlp`` sends them over OTLP/HTTP (it 
 ``opentelemetry-exporter-otlp-proto-http``, configured by the standard ``OTEL_EXPORTER_OTLP_*``
 variables, which that library reads itself).
 
+A request's span joins the caller's trace when the request carries a W3C ``traceparent`` header
+(https://www.w3.org/TR/trace-context/; one that does not parse starts a trace of its own), and its
+trace id goes into the JSON log lines written while it is answered (``logs``).
+
 A request's span carries only what a metric may carry, plus the request id and audit index: the
 root operation, the §6 code, the HTTP status. Never a subject value, a query string, a token or a
 client address.
@@ -13,16 +17,19 @@ client address.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from gateway.config import Settings
 from gateway.errors import OperatorError
+from gateway.observability.logs import bind_trace
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.trace import Tracer
+    from opentelemetry.trace import Span, Tracer
 
-__all__ = ["gateway_tracer", "tracer_provider"]
+__all__ = ["gateway_tracer", "server_span", "tracer_provider"]
 
 _INSTALL = "pip install 'disclosure-gateway[otel]'"
 
@@ -43,9 +50,7 @@ def tracer_provider(settings: Settings) -> TracerProvider | None:
         exporter = ConsoleSpanExporter()
     else:
         try:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[import-not-found]
-                OTLPSpanExporter,
-            )
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         except ImportError:
             raise OperatorError("GATEWAY_OTEL_EXPORTER=otlp needs opentelemetry-exporter-otlp-proto-http "
                                 "installed beside the gateway") from None
@@ -61,3 +66,23 @@ def gateway_tracer(provider: Any) -> Tracer | None:
         return None
     tracer: Tracer = provider.get_tracer("disclosure-gateway")
     return tracer
+
+
+@contextlib.contextmanager
+def server_span(tracer: Tracer | None, name: str, headers: Mapping[str, str]) -> Iterator[Span | None]:
+    """The server span of one request, a child of the span its ``traceparent`` header names (W3C
+    Trace Context, ``traceparent`` and ``tracestate``, only: the caller's baggage is not taken in),
+    with its trace id bound for the log lines; without a tracer, nothing and no trace id."""
+    if tracer is None:
+        bind_trace(None)
+        yield None
+        return
+    # Imported only when tracing: OpenTelemetry is an optional dependency.
+    from opentelemetry.trace import SpanKind
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    parent = TraceContextTextMapPropagator().extract(headers)
+    with tracer.start_as_current_span(name, context=parent, kind=SpanKind.SERVER) as span:
+        context = span.get_span_context()
+        bind_trace(format(context.trace_id, "032x") if context.is_valid else None)
+        yield span

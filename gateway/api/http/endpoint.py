@@ -11,7 +11,6 @@ counts are answered.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -48,6 +47,7 @@ from gateway.errors import (
     UnsupportedMediaType,
 )
 from gateway.observability.logs import bind_audit_index, bind_request
+from gateway.observability.tracing import server_span
 from gateway.principals.authenticate import Caller, authenticate, bearer_token, single_authorization
 from gateway.principals.replay import replayed
 from gateway.services import Services
@@ -148,12 +148,7 @@ class GraphQLEndpoint:
         """Answer one request, and count it: root operation, §6 code (``OK``) and latency."""
         started = time.perf_counter()
         labels = {"operation": "none", "code": "OK"}
-        span: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
-        if self.tracer is not None:
-            from opentelemetry.trace import SpanKind  # an optional dependency: imported only when tracing
-
-            span = self.tracer.start_as_current_span("POST /graphql", kind=SpanKind.SERVER)
-        with span as current:
+        with server_span(self.tracer, "POST /graphql", request.headers) as current:
             try:
                 response = await self._handle(request, labels)
             finally:
