@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 from gateway.errors import BadRequest
 from gateway.orders.model import MAX_SELECTORS
+from gateway.values.fields import SUBJECT_FIELDS
 from gateway.values.selector import Selector
 
-__all__ = ["RequestHeader", "check_header", "check_text"]
+__all__ = ["RequestHeader", "check_fields", "check_header", "check_text"]
 
 _COUNTRY = re.compile(r"[A-Z]{2}")
 
@@ -52,3 +53,15 @@ def check_header(*, subjects: Sequence[Selector], jurisdiction: str, case_refere
         raise BadRequest("jurisdiction must be an ISO 3166-1 alpha-2 code such as DE")
     return RequestHeader(case_reference=check_text(case_reference, "caseReference", limit=200), jurisdiction=country,
                          legal_basis=check_text(legal_basis, "legalBasis", limit=500))
+
+
+def check_fields(fields: Sequence[str]) -> list[str]:
+    """The field names asked for, each once, in their order; ``BAD_REQUEST`` for none or an unknown one."""
+    unique = list(dict.fromkeys(fields))
+    if not unique:
+        raise BadRequest(f"name at least one field: {', '.join(SUBJECT_FIELDS)}")
+    unknown = [f for f in unique if f not in SUBJECT_FIELDS]
+    if unknown:
+        # Counted, not echoed: whatever a client puts in `fields` may be anything at all.
+        raise BadRequest(f"{len(unknown)} unknown field name(s); fields are {', '.join(SUBJECT_FIELDS)}")
+    return unique

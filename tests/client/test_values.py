@@ -9,7 +9,7 @@ from client.cli.options import fields_option
 from client.errors import UsageError
 from client.values import PHONE_MESSAGE, TIME_MESSAGE, check_phone, check_time
 from gateway.errors import BadRequest, SubjectLineError
-from gateway.orders.service import _check_fields as check_fields
+from gateway.orders.header import check_fields
 from gateway.subjects.normalise import normalise_phone
 from gateway.subjects.parsing import parse_subject_line
 from gateway.values.times import parse_time
