@@ -65,22 +65,21 @@ def _readable(path: Path | None, option: str) -> str | None:
     return str(path)
 
 
-class _Encrypted(Exception):
-    """The TLS key asked for a password, which `gateway serve` has no way to be given."""
-
-
-def _no_password() -> bytes:
-    raise _Encrypted
-
-
 def _check_tls(certfile: str, keyfile: str) -> None:
     """Load the pair once before uvicorn does, which would end in a traceback (or prompt for the
     passphrase of an encrypted key); the message names the options and never the files' content."""
+    asked: list[bool] = []
+
+    def no_password() -> bytes:
+        # Asked only for an encrypted key: no passphrase, so it fails to load, and `asked` says why.
+        asked.append(True)
+        return b""
+
     try:
-        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(certfile, keyfile, password=_no_password)
-    except _Encrypted:
-        fail("--ssl-keyfile (GATEWAY_SSL_KEYFILE) is encrypted; give the key without a passphrase")
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(certfile, keyfile, password=no_password)
     except (ssl.SSLError, OSError, ValueError) as exc:
+        if asked:
+            fail("--ssl-keyfile (GATEWAY_SSL_KEYFILE) is encrypted; give the key without a passphrase")
         fail(f"--ssl-certfile and --ssl-keyfile (GATEWAY_SSL_CERTFILE, GATEWAY_SSL_KEYFILE) are not a PEM "
              f"certificate and its private key: {type(exc).__name__}")
 
