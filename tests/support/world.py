@@ -56,9 +56,13 @@ class World:
         return order
 
 
-def build_world(gateway: Harness, *, subjects: int = 6) -> World:
-    generated = list(generate_subjects(subjects, seed=11))
-    gateway.services.subjects.import_lines(json.dumps(s) for s in generated)
+def build_world(gateway: Harness, *, subjects: int = 6, generated: list[dict[str, Any]] | None = None,
+                import_subjects: bool = True) -> World:
+    """``generated`` replaces the synthetic subjects; ``import_subjects=False`` leaves the embedded
+    store empty (a gateway reading its subjects from the platform's database)."""
+    generated = generated if generated is not None else list(generate_subjects(subjects, seed=11))
+    if import_subjects:
+        gateway.services.subjects.import_lines(json.dumps(s) for s in generated)
     return World(
         gateway=gateway, subjects=generated, authority=gateway.add(Role.AUTHORITY, "bka-de"),
         reviewers=[gateway.add(Role.REVIEWER, f"reviewer-{n}") for n in "abc"],
