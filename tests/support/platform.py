@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy
 
+from gateway.subjects.normalise import normalise_phone
 from gateway.values.times import parse_time
 from tests.support.pg import throwaway_schema
 
@@ -37,7 +38,8 @@ def _statements(path: Path) -> list[str]:
 
 
 def fill_platform(url: str, schema_file: Path, subjects: Sequence[dict[str, Any]]) -> None:
-    """Create the platform's tables at ``url`` and insert ``subjects`` (import-shaped dicts)."""
+    """Create the platform's tables at ``url`` and insert ``subjects`` (import-shaped dicts), phones
+    in E.164 as a platform keeps them."""
     naive = "mysql" in url
     def when(text: str | None) -> Any:
         if text is None:
@@ -53,7 +55,7 @@ def fill_platform(url: str, schema_file: Path, subjects: Sequence[dict[str, Any]
             text = sqlalchemy.text
             for s in subjects:
                 conn.execute(text("INSERT INTO accounts VALUES (:id, :username, :phone, :created_at)"),
-                             {"id": s["id"], "username": s["username"], "phone": s["phone"],
+                             {"id": s["id"], "username": s["username"], "phone": normalise_phone(s["phone"]),
                               "created_at": when(s["created_at"])})
                 for u in s["username_history"]:
                     conn.execute(text("INSERT INTO username_changes VALUES (:a, :u, :f, :t)"),
