@@ -299,3 +299,30 @@ def parse(text: str) -> Any:
     from gateway.values.times import parse_time
 
     return parse_time(text)
+
+
+def test_the_sql_source_needs_a_url_and_a_mapping(make_settings: Callable[..., Settings]) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="GATEWAY_SUBJECT_SOURCE=sql needs"):
+        make_settings(subject_source="sql")
+    assert make_settings().subject_source == "embedded"
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    (lambda t: t.replace("[statements]", "[statements]\nfavourite_colour = \"SELECT 1\""),
+     "statement 'favourite_colour' is no purpose"),
+    (lambda t: t.replace('phone = "SELECT phone FROM accounts WHERE id = :subject_id"', ""),
+     "statement 'phone' is missing"),
+    (lambda t: t + "\n[extra]\n", "unknown table or key 'extra'"),
+    (lambda t: t + "\n= broken", "is not TOML"),
+    (lambda t: t.replace('"SELECT phone FROM accounts WHERE id = :subject_id"', "3"),
+     "statement 'phone' is not a string"),
+])
+def test_a_mapping_is_refused_with_one_line_naming_what_is_wrong(
+        tmp_path: Path, change: Callable[[str], str], reason: str) -> None:
+    path = tmp_path / "m.toml"
+    path.write_text(change((EXAMPLES / "mapping.postgresql.toml").read_text()))
+    with pytest.raises(OperatorError) as refused:
+        load_mapping(path)
+    assert reason in refused.value.message and "\n" not in refused.value.message
