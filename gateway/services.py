@@ -29,18 +29,18 @@ from gateway.subjects.source import SubjectSource
 from gateway.subjects.sql_source import SqlSource
 from gateway.subjects.store import SubjectStore
 
-__all__ = ["Services", "subject_source", "utc_now"]
+__all__ = ["Services", "sql_source", "utc_now"]
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def subject_source(settings: Settings, store: SubjectStore) -> SubjectSource:
-    """The source ``GATEWAY_SUBJECT_SOURCE`` names: the embedded ``store``, or the platform's database,
-    its mapping checked statement by statement (``OperatorError``, one line, if any is wrong)."""
+def sql_source(settings: Settings) -> SqlSource | None:
+    """The platform's database when ``GATEWAY_SUBJECT_SOURCE`` is ``sql`` (``None`` for the embedded
+    store), its mapping checked statement by statement: ``OperatorError``, one line, if any is wrong."""
     if settings.subject_source == "embedded":
-        return store
+        return None
     if settings.subject_source_url is None or settings.subject_source_mapping is None:  # the settings refuse it
         raise OperatorError("GATEWAY_SUBJECT_SOURCE=sql needs GATEWAY_SUBJECT_SOURCE_URL and "
                             "GATEWAY_SUBJECT_SOURCE_MAPPING")
@@ -80,6 +80,8 @@ class Services:
         if keys.blind_index_next is not None:
             raise OperatorError("a blind-index key rotation is under way (blind-index.key.next exists); finish it "
                                 "with `gateway keys rotate blind-index` before starting the gateway")
+        # Checked before anything else is opened, so a bad mapping leaves nothing running.
+        external = sql_source(settings)
         # A connection for every worker thread, so no request waits on the pool (gateway/api/http/endpoint.py).
         db = Database(settings.sqlalchemy_url, pool_size=max(5, settings.worker_threads))
         counter_key = usage_key(keys.at_rest_key)
@@ -99,7 +101,7 @@ class Services:
                                                      settings.checkpoint_every_entries))
         vault = Vault.from_keys(keys)
         subjects = SubjectStore(db, vault)
-        source = subject_source(settings, subjects)
+        source: SubjectSource = external if external is not None else subjects
         orders = Orders(db, source, vault, approvals_required=settings.approvals_required, usage_key=counter_key,
                         emergency_approvals_required=settings.emergency_approvals_required,
                         emergency_order_hours=settings.emergency_order_hours)

@@ -7,9 +7,8 @@ import typer
 from rich.markup import escape
 
 from gateway.cli.common import console, handle_errors, settings
-from gateway.errors import OperatorError
+from gateway.services import sql_source
 from gateway.subjects.mapping import PURPOSES
-from gateway.subjects.sql_source import SqlSource
 
 __all__ = ["app"]
 
@@ -22,17 +21,10 @@ def check() -> None:
     """Check the configured subject source: every mapping statement prepared, executed read-only with
     parameters no row matches, and its columns held to its purpose. Exit 2 with one line if any is wrong."""
     config = settings()
-    if config.subject_source == "embedded":
+    source = sql_source(config)  # checks every statement; OperatorError (one line) if one is wrong
+    if source is None:
         console.print("subject source: embedded (the gateway's encrypted store); nothing to check")
         return
-    if config.subject_source_url is None or config.subject_source_mapping is None:  # the settings refuse it
-        raise OperatorError("GATEWAY_SUBJECT_SOURCE=sql needs GATEWAY_SUBJECT_SOURCE_URL and "
-                            "GATEWAY_SUBJECT_SOURCE_MAPPING")
-    source = SqlSource.open(config.subject_source_url.get_secret_value(), config.subject_source_mapping,
-                            timeout_s=config.subject_source_timeout_s)
-    try:
-        source.check()
-    finally:
-        source.dispose()
+    source.dispose()
     console.print(escape(f"subject source: sql, {len(PURPOSES)} statements checked "
                          f"({', '.join(PURPOSES)}) from {config.subject_source_mapping}"))

@@ -113,15 +113,18 @@ def test_a_disclosure_through_the_sql_source_opens_to_what_the_embedded_store_an
     initialize(embedded_config)
     with running_gateway(embedded_config) as harness:
         embedded = build_world(harness, generated=SUBJECTS)
-        answers: list[list[dict[str, Any]]] = []
-        for world in (embedded, sql_world):
+        answers: list[list[dict[str, Any]]] = [[], []]
+        for answered, world in zip(answers, (embedded, sql_world), strict=True):
             order = _active(world)
-            response = _disclose(world, order, SUBJECTS[0])
-            assert response.status_code == 200, response.text
-            answers.append(_open(world, response.json()["data"]["subject"]))
+            for subject in SUBJECTS[:3]:  # named by phone, username and id in the request
+                response = _disclose(world, order, subject)
+                assert response.status_code == 200, response.text
+                answered.extend(_open(world, response.json()["data"]["subject"]))
     keep = ("subject_id", "field", "value")
     assert [{k: r[k] for k in keep} for r in answers[1]] == [{k: r[k] for k in keep} for r in answers[0]]
+    assert len(answers[1]) == 3 * len(FIELDS)
     assert any(r["value"] for r in answers[1] if r["field"] == "ipAddresses")
+    assert any(r["value"] for r in answers[1] if r["field"] == "devices")
 
 
 def test_the_source_failing_mid_request_refuses_it_audited_and_uncharged(
