@@ -150,6 +150,22 @@ def test_a_source_that_is_down_refuses_the_request(sql_world: World, platform: t
         services.source = live
 
 
+def test_a_request_submitted_while_the_source_fails_is_refused_and_nothing_stored(
+        sql_world: World, platform: tuple[str, Path]) -> None:
+    from sqlalchemy import func, select
+
+    from gateway.store.tables import LegalRequestRow
+
+    engine = sqlalchemy.create_engine(platform[0])
+    with engine.begin() as conn:  # resolving the request's selectors fails
+        conn.execute(sqlalchemy.text("ALTER TABLE accounts RENAME TO accounts_gone"))
+    engine.dispose()
+    with pytest.raises(AssertionError, match="SOURCE_UNAVAILABLE"):
+        sql_world.submit(fields=FIELDS, window=WINDOW)
+    with sql_world.gateway.services.db.session() as session:
+        assert session.execute(select(func.count()).select_from(LegalRequestRow)).scalar_one() == 0
+
+
 def test_a_value_of_the_wrong_shape_is_refused_and_nothing_disclosed(
         sql_world: World, platform: tuple[str, Path]) -> None:
     order = _active(sql_world)
