@@ -62,6 +62,7 @@ class SqlSource:
         self._engine = engine
         self._mapping = mapping
         self._timeout_s = timeout_s
+        self._binds = {name: frozenset(clause.compile().params) for name, clause in mapping.statements.items()}
 
     @classmethod
     def open(cls, url: str, mapping_path: Path, *, timeout_s: float = 2.0) -> SqlSource:
@@ -115,7 +116,7 @@ class SqlSource:
     def _execute(self, purpose: str, params: dict[str, Any]) -> tuple[list[str], Sequence[Any]]:
         """Run one statement read-only; its column names (lowercased) and rows."""
         statement = self._mapping.statements[purpose]
-        wanted = {k: v for k, v in params.items() if k in statement.compile().params}
+        wanted = {k: v for k, v in params.items() if k in self._binds[purpose]}
         with self._engine.connect() as conn:
             try:
                 self._begin_read_only(conn)
@@ -184,16 +185,12 @@ class SqlSource:
             return _phone([row["phone"] for row in rows])
         if not rows and not self.exists(subject_id):
             return None
-        value: list[dict[str, str | int]] = []
+        value: list[dict[str, str | int]] | None
         try:
-            for i, row in enumerate(rows):
-                value.extend(_event(purpose, i, row, window))
+            value = [v for i, row in enumerate(rows) for v in _event(purpose, i, row, window)]
         except InvalidField:
-            value = []
-            malformed = True
-        else:
-            malformed = False
-        if malformed:
+            value = None  # raised below, outside the handler: nothing of the row rides along
+        if value is None:
             log.warning("subject source: statement '%s' answered a value of the wrong shape", purpose)
             raise SourceUnavailable(_UNAVAILABLE)
         return value
