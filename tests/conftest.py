@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -102,13 +103,29 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
 
 
 @pytest.fixture
-def settings(make_settings: Callable[..., Settings], database_url: str) -> Settings:
-    """Initialised settings (keys and schema) on the parametrised database."""
-    from gateway.maintenance.initialize import initialize
+def subject_source() -> str:
+    """Where the gateway under test reads subjects: ``embedded``. A test module that overrides this
+    fixture with the parameters ``embedded`` and ``sql`` runs on both sources; ``sql`` is the example
+    platform (tests/support/platform.py) on PostgreSQL, skipped without GATEWAY_TEST_DATABASE_URL."""
+    return "embedded"
 
-    config = make_settings(database_url=database_url)
-    initialize(config)
-    return config
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings], database_url: str, subject_source: str) -> Iterator[Settings]:
+    """Initialised settings (keys and schema) on the parametrised database and subject source."""
+    from gateway.maintenance.initialize import initialize
+    from tests.support.platform import EXAMPLES, platform_subjects, postgresql_platform
+    from tests.support.world import world_subjects
+
+    with ExitStack() as stack:
+        overrides: dict[str, object] = {}
+        if subject_source == "sql":
+            url = stack.enter_context(postgresql_platform(platform_subjects(world_subjects())))
+            overrides = {"subject_source": "sql", "subject_source_url": url,
+                         "subject_source_mapping": EXAMPLES / "mapping.postgresql.toml"}
+        config = make_settings(database_url=database_url, **overrides)
+        initialize(config)
+        yield config
 
 
 @pytest.fixture

@@ -18,6 +18,13 @@ from tests.support.plaintext import leaks, secrets_of
 from tests.support.world import World
 
 WINDOW = {"from": "2026-03-01T00:00:00Z", "until": "2026-08-01T00:00:00Z"}
+
+
+@pytest.fixture(params=["embedded", "sql"])
+def subject_source(request: pytest.FixtureRequest) -> str:
+    """Every disclosure test on both subject sources: the wire contract does not depend on it."""
+    return str(request.param)
+
 ALL_FIELDS = ["phoneNumber", "ipAddresses", "usernameHistory"]
 
 
