@@ -17,7 +17,7 @@ from gateway.subjects.normalise import normalise_phone
 from gateway.values.times import parse_time
 from tests.support.pg import throwaway_schema
 
-__all__ = ["EXAMPLES", "MARIADB_URL_ENV", "fill_platform", "mariadb_platform", "platform_subjects",
+__all__ = ["EXAMPLES", "MARIADB_URL_ENV", "fill_platform", "mariadb_platform", "on_both_sources", "platform_subjects",
            "postgresql_platform"]
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "platform"
@@ -107,3 +107,10 @@ def mariadb_platform(subjects: Sequence[dict[str, Any]]) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(sqlalchemy.text(f"DROP DATABASE `{name}`"))
         admin.dispose()
+
+
+@pytest.fixture(name="subject_source", params=["embedded", "sql"])
+def on_both_sources(request: pytest.FixtureRequest) -> str:
+    """The ``subject_source`` fixture for a test module that runs on both sources (import it there):
+    the wire contract does not depend on where subjects are read."""
+    return str(request.param)
