@@ -231,6 +231,15 @@ class Settings(BaseSettings):
         default=None, ge=1, le=3660, description="former usernames that ended before this are deleted; unset keeps")
     retention_every_seconds: float = Field(default=3600.0, gt=0,
                                            description="how often the serving process runs retention")
+    subject_source: Literal["embedded", "sql"] = Field(
+        default="embedded", description="where subjects are read: the embedded encrypted store, or the "
+                                        "platform's own database through GATEWAY_SUBJECT_SOURCE_MAPPING")
+    subject_source_url: SecretStr | None = Field(
+        default=None, description="the SQLAlchemy URL of the platform's database (with its password; from a file)")
+    subject_source_mapping: Path | None = Field(
+        default=None, description="the TOML file of the sql source's statements, one per purpose")
+    subject_source_timeout_s: float = Field(default=2.0, gt=0, le=60,
+                                            description="the sql source's statement timeout")
 
     @classmethod
     def settings_customise_sources(
@@ -278,6 +287,13 @@ class Settings(BaseSettings):
                 raise ValueError("GATEWAY_DATABASE_PASSWORD needs GATEWAY_DATABASE_URL")
             if make_url(self.database_url.get_secret_value()).password is not None:
                 raise ValueError("GATEWAY_DATABASE_URL has a password and GATEWAY_DATABASE_PASSWORD is set; keep one")
+        return self
+
+    @model_validator(mode="after")
+    def _sql_source_needs_url_and_mapping(self) -> Settings:
+        if self.subject_source == "sql" and (self.subject_source_url is None or self.subject_source_mapping is None):
+            raise ValueError("GATEWAY_SUBJECT_SOURCE=sql needs GATEWAY_SUBJECT_SOURCE_URL (or its _FILE) and "
+                             "GATEWAY_SUBJECT_SOURCE_MAPPING")
         return self
 
     @field_validator("data_dir")

@@ -23,6 +23,7 @@ internal error and logged without subject data.
     ├── UnsupportedMediaType             UNSUPPORTED_MEDIA_TYPE 415
     ├── RateLimited                      RATE_LIMITED 429
     ├── AuditUnavailable                 AUDIT_UNAVAILABLE 503
+    ├── SourceUnavailable                SOURCE_UNAVAILABLE 503 (the subject source could not answer)
     ├── InternalError                    INTERNAL_ERROR 500 (a bug, masked; never caused by input)
     └── OperatorError                    BAD_REQUEST 400 (CLI only: bad files, missing keys, bad arguments)
         ├── SubjectImportError           an import refused at one line; nothing of it stored
@@ -82,6 +83,7 @@ __all__ = [
     "RateLimited",
     "ReportSignatureError",
     "ReportVerificationError",
+    "SourceUnavailable",
     "StoreIntegrityError",
     "SubjectImportError",
     "SubjectLineError",
@@ -102,6 +104,7 @@ PROTOCOL_CODES: dict[str, int] = {
     "ORDER_LAPSED": 403,
     "METHOD_NOT_ALLOWED": 405, "PAYLOAD_TOO_LARGE": 413, "UNSUPPORTED_MEDIA_TYPE": 415,
     "RATE_LIMITED": 429, "INTERNAL_ERROR": 500, "AUDIT_UNAVAILABLE": 503,
+    "SOURCE_UNAVAILABLE": 503,
 }
 """Every docs/PROTOCOL.md §6 code and its HTTP status."""
 
@@ -216,6 +219,14 @@ class RateLimited(GatewayError):
 
 class AuditUnavailable(GatewayError):
     code = "AUDIT_UNAVAILABLE"
+    status = 503
+
+
+class SourceUnavailable(GatewayError):
+    """The subject source (the platform's database) is down, timed out or answered a value of the
+    wrong shape: nothing is disclosed and the order is not charged. Never names the value."""
+
+    code = "SOURCE_UNAVAILABLE"
     status = 503
 
 

@@ -25,13 +25,33 @@ from gateway.orders.service import Orders
 from gateway.principals.registry import PrincipalRegistry
 from gateway.principals.replay import ReplayStore
 from gateway.store.engine import Database
+from gateway.subjects.source import SubjectSource
+from gateway.subjects.sql_source import SqlSource
 from gateway.subjects.store import SubjectStore
 
-__all__ = ["Services", "utc_now"]
+__all__ = ["Services", "sql_source", "utc_now"]
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def sql_source(settings: Settings) -> SqlSource | None:
+    """The platform's database when ``GATEWAY_SUBJECT_SOURCE`` is ``sql`` (``None`` for the embedded
+    store), its mapping checked statement by statement: ``OperatorError``, one line, if any is wrong."""
+    if settings.subject_source == "embedded":
+        return None
+    if settings.subject_source_url is None or settings.subject_source_mapping is None:  # the settings refuse it
+        raise OperatorError("GATEWAY_SUBJECT_SOURCE=sql needs GATEWAY_SUBJECT_SOURCE_URL and "
+                            "GATEWAY_SUBJECT_SOURCE_MAPPING")
+    source = SqlSource.open(settings.subject_source_url.get_secret_value(), settings.subject_source_mapping,
+                            timeout_s=settings.subject_source_timeout_s)
+    try:
+        source.check()
+    except OperatorError:
+        source.dispose()
+        raise
+    return source
 
 
 @dataclass
@@ -43,7 +63,8 @@ class Services:
     replay: ReplayStore
     audit: AuditWriter
     vault: Vault
-    subjects: SubjectStore
+    subjects: SubjectStore  # the embedded store: imports, retention, preserved copies
+    source: SubjectSource  # where every read of a subject goes (GATEWAY_SUBJECT_SOURCE)
     orders: Orders
     preservations: Preservations
     notices: Notices
@@ -59,6 +80,8 @@ class Services:
         if keys.blind_index_next is not None:
             raise OperatorError("a blind-index key rotation is under way (blind-index.key.next exists); finish it "
                                 "with `gateway keys rotate blind-index` before starting the gateway")
+        # Checked before anything else is opened, so a bad mapping leaves nothing running.
+        external = sql_source(settings)
         # A connection for every worker thread, so no request waits on the pool (gateway/api/http/endpoint.py).
         db = Database(settings.sqlalchemy_url, pool_size=max(5, settings.worker_threads))
         counter_key = usage_key(keys.at_rest_key)
@@ -78,12 +101,14 @@ class Services:
                                                      settings.checkpoint_every_entries))
         vault = Vault.from_keys(keys)
         subjects = SubjectStore(db, vault)
-        orders = Orders(db, subjects, vault, approvals_required=settings.approvals_required, usage_key=counter_key,
+        source: SubjectSource = external if external is not None else subjects
+        orders = Orders(db, source, vault, approvals_required=settings.approvals_required, usage_key=counter_key,
                         emergency_approvals_required=settings.emergency_approvals_required,
                         emergency_order_hours=settings.emergency_order_hours)
         services = cls(settings=settings, db=db, current_key=current_key, registry=PrincipalRegistry(db),
                        replay=ReplayStore(db, retention_s=settings.jti_retention_s), audit=audit, vault=vault,
-                       subjects=subjects, orders=orders, preservations=Preservations(db, subjects, vault),
+                       subjects=subjects, source=source, orders=orders,
+                       preservations=Preservations(db, source, vault),
                        notices=Notices(db, orders, audit), checkpointer=checkpointer, witnesses=witnesses,
                        clock=clock)
         services.metrics.watch(db.engine.connect, services.order_statuses, clock, [w.name for w in witnesses])
@@ -111,5 +136,7 @@ class Services:
         for witness in self.witnesses:
             witness.close()
         self.audit.close()
+        if isinstance(self.source, SqlSource):
+            self.source.dispose()
         self.checkpointer.engine.dispose()
         self.db.dispose()

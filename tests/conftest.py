@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -116,20 +117,36 @@ def initialised_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def settings(make_settings: Callable[..., Settings], database_url: str, db_kind: str,
-             initialised_sqlite: Path, tmp_path: Path) -> Settings:
-    """Initialised settings (keys and schema) on the parametrised database. On SQLite, a copy of the
-    session's initialised gateway (its keys and database, owner-only as init made them); on
-    PostgreSQL, `gateway init` in the test's own schema."""
-    from gateway.maintenance.initialize import initialize
+def subject_source() -> str:
+    """Where the gateway under test reads subjects: ``embedded``. A test module that overrides this
+    fixture with the parameters ``embedded`` and ``sql`` runs on both sources; ``sql`` is the example
+    platform (tests/support/platform.py) on PostgreSQL, skipped without GATEWAY_TEST_DATABASE_URL."""
+    return "embedded"
 
-    config = make_settings(database_url=database_url)
-    if db_kind == "sqlite" and database_url == f"sqlite:///{tmp_path / 'gateway.db'}":
-        shutil.copytree(initialised_sqlite / "var", config.data_dir)
-        shutil.copy2(initialised_sqlite / "gateway.db", tmp_path / "gateway.db")
-    else:
-        initialize(config)
-    return config
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings], database_url: str, db_kind: str, subject_source: str,
+             initialised_sqlite: Path, tmp_path: Path) -> Iterator[Settings]:
+    """Initialised settings (keys and schema) on the parametrised database and subject source. On
+    SQLite, a copy of the session's initialised gateway (its keys and database, owner-only as init
+    made them); on PostgreSQL, `gateway init` in the test's own schema."""
+    from gateway.maintenance.initialize import initialize
+    from tests.support.platform import EXAMPLES, platform_subjects, postgresql_platform
+    from tests.support.world import world_subjects
+
+    with ExitStack() as stack:
+        overrides: dict[str, object] = {}
+        if subject_source == "sql":
+            url = stack.enter_context(postgresql_platform(platform_subjects(world_subjects())))
+            overrides = {"subject_source": "sql", "subject_source_url": url,
+                         "subject_source_mapping": EXAMPLES / "mapping.postgresql.toml"}
+        config = make_settings(database_url=database_url, **overrides)
+        if db_kind == "sqlite" and database_url == f"sqlite:///{tmp_path / 'gateway.db'}":
+            shutil.copytree(initialised_sqlite / "var", config.data_dir)
+            shutil.copy2(initialised_sqlite / "gateway.db", tmp_path / "gateway.db")
+        else:
+            initialize(config)
+        yield config
 
 
 @pytest.fixture

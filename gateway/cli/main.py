@@ -15,6 +15,7 @@ from gateway.cli import (
     monitor,
     schema,
     serve,
+    sources,
     subjects,
     transparency,
     witness,
@@ -37,6 +38,7 @@ app.command("serve")(serve.serve)
 app.command("schema")(schema.schema)
 app.add_typer(admin.principals_app, name="principals")
 app.add_typer(subjects.app, name="subjects")
+app.add_typer(sources.app, name="sources")
 app.add_typer(audit.app, name="audit")
 app.add_typer(keyadmin.app, name="keys")
 app.add_typer(demo.app, name="demo")

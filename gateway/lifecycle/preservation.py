@@ -34,7 +34,7 @@ from gateway.store.conditional import compare_and_set, decide
 from gateway.store.engine import Database
 from gateway.store.tables import PreservationRow, Principal
 from gateway.store.undo import Undo, undo_row_change
-from gateway.subjects.store import SubjectStore
+from gateway.subjects.source import SubjectSource
 from gateway.values.ids import PRESERVATION, is_gateway_id, new_id
 from gateway.values.selector import Selector
 from gateway.values.times import format_time, parse_time
@@ -103,7 +103,7 @@ def _entry(details: dict[str, Any], key: str) -> str | None:
 
 
 class Preservations:
-    def __init__(self, db: Database, subjects: SubjectStore, vault: Vault) -> None:
+    def __init__(self, db: Database, subjects: SubjectSource, vault: Vault) -> None:
         self.db = db
         self.subjects = subjects
         self.vault = vault

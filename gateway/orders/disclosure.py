@@ -9,9 +9,9 @@ from nacl.public import PublicKey
 from nacl.signing import SigningKey
 
 from crypto.sealing import SealedValue, seal_record
-from gateway.errors import FieldNotPermitted
+from gateway.errors import FieldNotPermitted, SubjectNotPermitted
 from gateway.orders.policy import OrderDocument
-from gateway.subjects.record import SubjectRecord
+from gateway.subjects.source import SubjectSource
 from gateway.values.times import rfc3339_us
 
 __all__ = ["Disclosure", "seal_field"]
@@ -29,16 +29,21 @@ class Disclosure:
     now: datetime
 
 
-def seal_field(disclosure: Disclosure, subject: SubjectRecord, field: str) -> SealedValue:
-    """The signed §4 record of ``field`` for ``subject``, sealed to the authority. List values hold
-    only events overlapping the order's data window. Raise ``FIELD_NOT_PERMITTED`` for a field the
-    order does not list (the scope check has refused that already; this is the second lock)."""
+def seal_field(disclosure: Disclosure, source: SubjectSource, subject_id: str, field: str) -> SealedValue:
+    """The signed §4 record of ``field`` for ``subject_id``, read from ``source`` and sealed to the
+    authority at once. List values hold only events overlapping the order's data window. Raise
+    ``FIELD_NOT_PERMITTED`` for a field or subject the order does not list, before the source is
+    asked (the scope check has refused that already; this is the second lock), and
+    ``SUBJECT_NOT_PERMITTED`` if the source has no such subject."""
     order = disclosure.order
-    if field not in order.fields or subject.id not in order.subjects:
+    if field not in order.fields or subject_id not in order.subjects:
         raise FieldNotPermitted("the order does not permit this disclosure; nothing was disclosed")
+    window = (order.data_window.start, order.data_window.end)
+    value = source.read_field(subject_id, field, window)
+    if value is None:
+        raise SubjectNotPermitted("the order does not cover the selected subject; nothing was disclosed")
     record = {
-        "v": 1, "request_id": disclosure.request_id, "order_id": order.order_id, "subject_id": subject.id,
-        "field": field, "value": subject.field_value(field, (order.data_window.start, order.data_window.end)),
-        "disclosed_at": rfc3339_us(disclosure.now),
+        "v": 1, "request_id": disclosure.request_id, "order_id": order.order_id, "subject_id": subject_id,
+        "field": field, "value": value, "disclosed_at": rfc3339_us(disclosure.now),
     }
     return seal_record(record, disclosure.gateway_key, disclosure.recipient)

@@ -52,7 +52,7 @@ from gateway.store.tables import (
     OrderRow,
 )
 from gateway.store.undo import Undo
-from gateway.subjects.store import SubjectStore
+from gateway.subjects.source import SubjectSource
 from gateway.values.ids import LEGAL_REQUEST, is_gateway_id, new_id
 from gateway.values.times import format_time
 
@@ -68,7 +68,7 @@ class LegalRequests:
     :class:`~gateway.orders.service.Orders`."""
 
     db: Database
-    subjects: SubjectStore
+    subjects: SubjectSource
     vault: Vault
 
     def load(self, order_id: str, *, now: datetime, authority_id: str | None = None,

@@ -86,7 +86,7 @@ from gateway.store.tables import (
 )
 from gateway.store.undo import Undo, undo_row_change
 from gateway.store.versions import bump, current
-from gateway.subjects.store import SubjectStore
+from gateway.subjects.source import SubjectSource
 from gateway.values.ids import ORDER, is_gateway_id, new_id
 from gateway.values.times import format_time, parse_time
 from gateway.values.window import TimeWindow
@@ -186,7 +186,7 @@ class _Bounded:
 class Orders(LegalRequests):
     """Legal requests (:class:`~gateway.orders.requests.LegalRequests`) and the orders drafted from them."""
 
-    def __init__(self, db: Database, subjects: SubjectStore, vault: Vault, *, approvals_required: int,
+    def __init__(self, db: Database, subjects: SubjectSource, vault: Vault, *, approvals_required: int,
                  usage_key: bytes | None = None, emergency_approvals_required: int = 1,
                  emergency_order_hours: int = 48) -> None:
         self.db = db

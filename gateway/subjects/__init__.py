@@ -4,9 +4,14 @@
 - :mod:`~gateway.subjects.record` — :class:`SubjectRecord` and its §4 values.
 - :mod:`~gateway.subjects.parsing` — one JSON Lines import line into a record.
 - :mod:`~gateway.subjects.store` — :class:`SubjectStore`, sealed rows and blind indexes.
+- :mod:`~gateway.subjects.source` — :class:`SubjectSource`, the one interface every reader of subjects
+  uses; the store above is its ``embedded`` implementation.
+- :mod:`~gateway.subjects.mapping` — the ``sql`` source's TOML mapping, one checked SELECT per purpose.
+- :mod:`~gateway.subjects.sql_source` — :class:`SqlSource`, the platform's own database (docs/PROTOCOL.md §9.2).
 
 Imports: the value layer, ``errors``, ``crypto``, phonenumbers; only ``store`` imports
-``gateway.store``, ``gateway.keys.vault`` and SQLAlchemy. Nothing here imports orders, the API or the CLI.
+``gateway.store`` and ``gateway.keys.vault``, and only ``store``, ``mapping`` and ``sql_source`` import
+SQLAlchemy. Nothing here imports orders, the API or the CLI.
 
 A subject is imported from one line of JSON Lines (docs/PROTOCOL.md §9)::
 

@@ -17,7 +17,7 @@ from gateway.subjects.record import SUBJECT_ID, Device, IpEvent, SubjectRecord, 
 from gateway.values.ids import SubjectId
 from gateway.values.times import parse_time
 
-__all__ = ["MAX_LINE_CHARS", "parse_subject", "parse_subject_line"]
+__all__ = ["MAX_LINE_CHARS", "device_of", "ip_event_of", "parse_subject", "parse_subject_line", "username_record_of"]
 
 MAX_LINE_CHARS: Final = 4 * 1024 * 1024
 """Longest import line accepted: far beyond any real subject, short of exhausting memory."""
@@ -139,6 +139,21 @@ def _history(value: object, where: str) -> UsernameRecord:
         start, until = _span(obj, where, "from", "until")
         return UsernameRecord(username, start, until)
     return UsernameRecord(username, _time(obj, where, "from"), None)
+
+
+def ip_event_of(value: object, where: str) -> IpEvent:
+    """One IP event in the import shape, checked as an import checks it (the sql source's rows)."""
+    return _ip_event(value, where, {})
+
+
+def device_of(value: object, where: str) -> Device:
+    """One device in the import shape, checked as an import checks it."""
+    return _device(value, where)
+
+
+def username_record_of(value: object, where: str) -> UsernameRecord:
+    """One username record in the import shape, checked as an import checks it."""
+    return _history(value, where)
 
 
 def _subject(obj: object) -> SubjectRecord:

@@ -15,7 +15,8 @@ from gateway.values.fields import SUBJECT_FIELDS
 from gateway.values.ids import SubjectId
 from gateway.values.times import format_time
 
-__all__ = ["SUBJECT_ID", "Device", "FieldValue", "IpEvent", "SubjectRecord", "UsernameRecord", "encode_document"]
+__all__ = ["SUBJECT_ID", "Device", "FieldValue", "IpEvent", "SubjectRecord", "UsernameRecord", "encode_document",
+           "overlaps"]
 
 SUBJECT_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 """A subject id: 1–64 of ``A–Z a–z 0–9 _ -``."""
@@ -25,7 +26,7 @@ FieldValue: TypeAlias = str | list[dict[str, str | int]]
 """What :meth:`SubjectRecord.field_value` returns: the docs/PROTOCOL.md §4 ``value`` of a field."""
 
 
-def _overlaps(start: datetime, end: datetime | None, window: tuple[datetime, datetime] | None) -> bool:
+def overlaps(start: datetime, end: datetime | None, window: tuple[datetime, datetime] | None) -> bool:
     """Does [start, end] overlap [window_from, window_until)? ``end`` None is open-ended."""
     if window is None:
         return True
@@ -102,11 +103,11 @@ class SubjectRecord:
         if field == "phoneNumber":
             return self.phone
         if field == "ipAddresses":
-            return [e.to_json() for e in self.ip_events if _overlaps(e.first_seen, e.last_seen, window)]
+            return [e.to_json() for e in self.ip_events if overlaps(e.first_seen, e.last_seen, window)]
         if field == "devices":
-            return [d.to_json() for d in self.devices if _overlaps(d.first_seen, d.last_seen, window)]
+            return [d.to_json() for d in self.devices if overlaps(d.first_seen, d.last_seen, window)]
         if field == "usernameHistory":
-            return [u.to_json() for u in self.username_history if _overlaps(u.from_, u.until, window)]
+            return [u.to_json() for u in self.username_history if overlaps(u.from_, u.until, window)]
         raise UnknownSubjectField(SUBJECT_FIELDS)
 
     def to_document(self) -> dict[str, Any]:

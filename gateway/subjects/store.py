@@ -19,7 +19,8 @@ from gateway.store.engine import Database
 from gateway.store.tables import metadata
 from gateway.subjects.normalise import normalise_phone, normalise_username
 from gateway.subjects.parsing import parse_subject_line
-from gateway.subjects.record import SUBJECT_ID, SubjectRecord, encode_document
+from gateway.subjects.record import SUBJECT_ID, FieldValue, SubjectRecord, encode_document
+from gateway.subjects.source import Window, resolve_all
 from gateway.values.ids import SubjectId
 from gateway.values.selector import Selector
 
@@ -50,7 +51,7 @@ class _Prepared:
 
 class SubjectStore:
     """Encrypted subjects with blind-index lookups, over SQLAlchemy Core (the ORM is several
-    times slower for bulk rows, FINDINGS.md)."""
+    times slower for bulk rows, FINDINGS.md): the ``embedded`` :class:`~gateway.subjects.source.SubjectSource`."""
 
     def __init__(self, db: Database, vault: Vault, *, batch_size: int = _BATCH_SIZE) -> None:
         if batch_size < 1:
@@ -266,12 +267,9 @@ class SubjectStore:
     def resolve_all(self, selectors: Iterable[Selector]) -> tuple[list[str], int]:
         """The distinct subjects the selectors name, in the order first named, and how many
         selectors named no subject (what a request's or a hold's reviewers are shown)."""
-        resolved: list[str] = []
-        unresolved = 0
-        for selector in selectors:
-            found = self.resolve(selector)
-            if found is None:
-                unresolved += 1
-            elif found not in resolved:
-                resolved.append(found)
-        return resolved, unresolved
+        return resolve_all(self, selectors)
+
+    def read_field(self, subject_id: str, field: str, window: Window) -> FieldValue | None:
+        """One field of the stored subject within ``window`` (:class:`SubjectSource`)."""
+        record = self.get(subject_id)
+        return None if record is None else record.field_value(field, window)

@@ -15,9 +15,11 @@ from crypto.sealing import SealedValue, open_record
 from gateway.subjects.normalise import normalise_phone
 from gateway.values.times import parse_time
 from tests.support.plaintext import leaks, secrets_of
+from tests.support.platform import on_both_sources  # noqa: F401  (every test here on both subject sources)
 from tests.support.world import World
 
 WINDOW = {"from": "2026-03-01T00:00:00Z", "until": "2026-08-01T00:00:00Z"}
+
 ALL_FIELDS = ["phoneNumber", "ipAddresses", "usernameHistory"]
 
 

@@ -56,9 +56,25 @@ class World:
         return order
 
 
-def build_world(gateway: Harness, *, subjects: int = 6) -> World:
-    generated = list(generate_subjects(subjects, seed=11))
-    gateway.services.subjects.import_lines(json.dumps(s) for s in generated)
+def world_subjects(count: int = 6) -> list[dict[str, Any]]:
+    """The synthetic subjects of a world (deterministic)."""
+    return list(generate_subjects(count, seed=11))
+
+
+def build_world(gateway: Harness, *, subjects: int = 6, generated: list[dict[str, Any]] | None = None,
+                import_subjects: bool | None = None) -> World:
+    """``generated`` replaces the synthetic subjects. The embedded store imports them unless
+    ``import_subjects`` is False or the gateway reads the platform's database (the sql source,
+    which tests/conftest.py's ``settings`` filled with the same subjects)."""
+    if gateway.settings.subject_source == "sql" and generated is None:
+        from tests.support.platform import platform_subjects
+
+        generated = platform_subjects(world_subjects(subjects))
+    generated = generated if generated is not None else world_subjects(subjects)
+    if import_subjects is None:
+        import_subjects = gateway.settings.subject_source == "embedded"
+    if import_subjects:
+        gateway.services.subjects.import_lines(json.dumps(s) for s in generated)
     return World(
         gateway=gateway, subjects=generated, authority=gateway.add(Role.AUTHORITY, "bka-de"),
         reviewers=[gateway.add(Role.REVIEWER, f"reviewer-{n}") for n in "abc"],

@@ -64,4 +64,4 @@ def _resolve(context: RequestContext, selector: Selector) -> str | None:
     """The subject id a selector names, or None. Ids outside the order and unknown selectors end
     the same way, so the answer never says whether a person exists: an id is taken as given and
     checked against the order's subjects, not looked up."""
-    return context.services.subjects.resolve(selector, ids_must_exist=False)
+    return context.services.source.resolve(selector, ids_must_exist=False)

@@ -64,8 +64,7 @@ class AuthorityQuery:
     def subject(self, info: strawberry.Info[RequestContext, None], by: SubjectSelector) -> SubjectType:
         context = info.context
         context.require(info)
-        record = context.subject_for(selector_of(by))
-        return SubjectType(id=strawberry.ID(record.id), record=record)
+        return SubjectType(id=strawberry.ID(context.subject_for(selector_of(by))))
 
 
 @strawberry.type

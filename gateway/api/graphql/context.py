@@ -17,7 +17,6 @@ from gateway.orders.model import OrderState
 from gateway.principals.authenticate import Caller
 from gateway.principals.registry import Role
 from gateway.store.undo import Undo
-from gateway.subjects.record import SubjectRecord
 from gateway.values.selector import Selector
 
 if TYPE_CHECKING:
@@ -70,31 +69,31 @@ class RequestContext:
             raise ForbiddenRole(f"{info.field_name} is not open to any principal")
         check_role(type_name, info.field_name, self.role)
 
-    def subject_for(self, selector: Selector) -> SubjectRecord:
-        """The subject a pre-checked selector resolved to (the scope check resolved them all)."""
+    def subject_for(self, selector: Selector) -> str:
+        """The id of the subject a pre-checked selector resolved to (the scope check resolved them all)."""
         subject_id = self.resolved.get(selector)
-        record = None if subject_id is None else self.services.subjects.get(subject_id)
-        if record is None:
+        if subject_id is None or not self.services.source.exists(subject_id):
             raise SubjectNotPermitted("the order does not cover the selected subject; nothing was disclosed")
-        return record
+        return subject_id
 
-    def order_subjects(self) -> list[SubjectRecord]:
+    def order_subjects(self) -> list[str]:
         if self.order is None or self.order.document is None:
             raise SubjectNotPermitted("no active order is in scope for this request")
-        records = (self.services.subjects.get(s) for s in sorted(self.order.document.subjects))
-        return [r for r in records if r is not None]
+        source = self.services.source
+        return [s for s in sorted(self.order.document.subjects) if source.exists(s)]
 
-    def disclose(self, subject: SubjectRecord, field_name: str) -> SealedValue:
-        """Seal one field for the caller and record it in the outcome (one query for the request)."""
+    def disclose(self, subject_id: str, field_name: str) -> SealedValue:
+        """Read one field from the subject source, seal it for the caller at once and record it in the
+        outcome (one query for the request). The value itself is kept nowhere."""
         if self.order is None or self.order.document is None or self.caller.principal.sealing_key is None:
             raise SubjectNotPermitted("no active order is in scope for this request")
         document = self.order.document
         sealed = seal_field(Disclosure(
             request_id=self.request_id, order=document,
             recipient=_recipient_key(self.caller.principal.sealing_key),
-            gateway_key=self.services.keys.signing_key, now=self.now), subject, field_name)
+            gateway_key=self.services.keys.signing_key, now=self.now), self.services.source, subject_id, field_name)
         self.outcome.ciphertexts.append(sealed.ciphertext)
         self.outcome.fields.add(field_name)
-        self.outcome.subjects.add(subject.id)
+        self.outcome.subjects.add(subject_id)
         self.outcome.charge_order, self.outcome.max_queries = document.order_id, document.max_queries
         return sealed

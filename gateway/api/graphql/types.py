@@ -8,7 +8,6 @@ import strawberry
 
 from gateway.orders.model import LegalProcess, LegalRequest, LegalRequestStatus, OffenseCategory, OrderState
 from gateway.orders.policy import OrderStatus
-from gateway.subjects.record import SubjectRecord
 from gateway.values.times import format_time
 
 __all__ = ["ConsistencyProof", "InclusionProof", "LegalProcess", "LegalRequestStatus", "LegalRequestType",
@@ -146,14 +145,13 @@ def _disclose(info: strawberry.Info, subject: SubjectType, field: str) -> Sealed
     from gateway.api.graphql.context import RequestContext
 
     context: RequestContext = info.context
-    sealed = context.disclose(subject.record, field)
+    sealed = context.disclose(str(subject.id), field)
     return Sealed(algorithm=sealed.algorithm, recipient_key_id=sealed.recipient_key_id, ciphertext=sealed.ciphertext)
 
 
 @strawberry.type(name="Subject", description="A platform user. Every data field is sealed to the authority.")
 class SubjectType:
     id: strawberry.ID
-    record: strawberry.Private[SubjectRecord]
 
     @strawberry.field(description="E.164 phone number, sealed.")
     def phone_number(self, info: strawberry.Info) -> Sealed | None:
@@ -223,7 +221,7 @@ class OrderType:
         from gateway.api.graphql.context import RequestContext
 
         context: RequestContext = info.context
-        return [SubjectType(id=strawberry.ID(record.id), record=record) for record in context.order_subjects()]
+        return [SubjectType(id=strawberry.ID(subject_id)) for subject_id in context.order_subjects()]
 
 
 def order_type(state: OrderState, approvals_required: int) -> OrderType:

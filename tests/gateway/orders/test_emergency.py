@@ -16,6 +16,7 @@ from crypto.signing import ORDER_DOMAIN, sign_over
 from tests.support.clock import Clock, gateway_clock, post_at
 from tests.support.harness import Actor
 from tests.support.plaintext import leaks, secrets_of
+from tests.support.platform import on_both_sources  # noqa: F401  (every test here on both subject sources)
 from tests.support.world import World
 
 EMERGENCY = "mutation($i: LegalRequestInput!) { submitRequest(input: $i) { id status emergency courtOrderSha256 } }"

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from crypto.signing import ORDER_DOMAIN, sign_over
 from gateway.principals.registry import PrincipalRegistry
 from tests.support.harness import Actor
+from tests.support.platform import on_both_sources  # noqa: F401  (every test here on both subject sources)
 from tests.support.world import APPROVE, DRAFT, World
 
 ORDER_STATUS = "query($o: ID!) { orderById(id: $o) { status approvals queriesUsed } }"

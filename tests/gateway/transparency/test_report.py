@@ -19,6 +19,7 @@ from gateway.transparency.signing import sign_report
 from gateway.values.fields import SUBJECT_FIELDS
 from tests.gateway.transparency.conftest import Case, Scenario, verifier_key
 from tests.support.plaintext import leaks, secrets_of
+from tests.support.platform import on_both_sources  # noqa: F401  (every test here on both subject sources)
 
 
 def _counts(cases: list[Case]) -> dict[str, int]:
