@@ -5,12 +5,13 @@ import { approvalSignature } from "./approval.js";
 import { checkedDocument } from "./canonical.js";
 import { facts, field, h, replace } from "./dom.js";
 import { ConsoleError } from "./encoding.js";
-import { fieldName, status, windowText } from "./format.js";
+import { category, fieldName, status, windowText } from "./format.js";
 import { APPROVE_ORDER, ORDERS, ORDER_BY_ID, REVOKE_ORDER } from "./operations.js";
 
 /** Every member of the document as a row: nothing is left out of what the reviewer signs. */
 function documentRows(document) {
   return Object.entries(document).map(([name, value]) => {
+    if (name === "offense_category") return [name, category(value)];
     if (Array.isArray(value)) return [name, value.map(String)];
     if (value && typeof value === "object" && "from" in value && "until" in value) return [name, windowText(value)];
     return [name, typeof value === "string" || typeof value === "number" ? String(value) : JSON.stringify(value)];
