@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Request, Route, expect, sync_playwright
 from typer.testing import CliRunner
 
 from gateway.audit.checkpoints import log_size
@@ -460,7 +460,7 @@ def test_the_consoles_tokens_approvals_and_jcs_are_the_gateways_own(browser: Bro
     assert result["canonical"] == [canonical_json(s).decode() for s in samples]
 
 
-# -- the key files of every `gateway keygen --format`, and offense categories ---------------------
+# -- the key files of every `gateway keygen --format`, categories, late answers ---------------------
 
 
 def _env(site: Site) -> dict[str, str]:
@@ -584,3 +584,38 @@ def test_a_key_file_in_no_format_keygen_writes_is_refused_and_sends_nothing(brow
         assert site.audit_size() == before, "a refused key file sends nothing"
         assert tab.graphql_posts() == [] and tab.foreign == []
 
+
+def test_a_late_answer_for_the_previous_view_never_renders_over_the_current_one(browser: Browser, site: Site) -> None:
+    _, order_id = _pending_order(site, "AZ 2024/26", site.subjects[0])
+    held: list[Route] = []
+
+    def hold_the_queue(route: Route) -> None:
+        if "query Requests" in (route.request.post_data or ""):
+            held.append(route)  # answered only when the test says so
+        else:
+            route.fallback()
+
+    def is_queue_load(request: Request) -> bool:
+        return request.method == "POST" and "query Requests" in (request.post_data or "")
+
+    with watched(browser, site.url) as tab:
+        page = tab.page
+        load_key(page, site, "legal-anna")
+        expect(page.locator("#queue tbody tr").first).to_be_visible()
+        page.route("**/graphql", hold_the_queue)
+        with page.expect_request(is_queue_load):
+            page.reload()  # the kept key signs in again; the queue's answer is held
+        page.evaluate(f"() => {{ location.hash = '#/order/{order_id}'; }}")
+        heading = page.get_by_role("heading", level=1)
+        expect(heading).to_have_text(f"Order {order_id}")
+        assert len(held) == 1, "the queue's answer was still outstanding when the order was shown"
+        held[0].fallback()  # now the queue answers, late
+        expect(page.locator("#receipts .receipt-op", has_text="Load requests")).to_have_count(1)
+        page.evaluate("() => new Promise((done) => setTimeout(done, 0))")  # a task after the answer's microtasks
+        expect(heading).to_have_text(f"Order {order_id}")
+        expect(page.locator("#queue")).to_have_count(0)
+        expect(page.locator("#order-status")).to_have_text("PENDING APPROVAL")
+        assert page.url.endswith(f"/console/#/order/{order_id}")
+        assert page.title() == f"Order {order_id} · Review console"
+        expect(page.locator("#error")).to_be_empty()
+        assert tab.foreign == [] and tab.problems == []

@@ -93,9 +93,10 @@ function render(app, view, order) {
 
 export async function orderView(app, view, id) {
   let order = app.takePrefetched("order", id);
-  if (!order) order = await app.call("Load order", ORDER_BY_ID, { id }).then((d) => d.orderById, () => undefined);
+  if (!order) order = await app.load("Load order", ORDER_BY_ID, { id }).then((d) => d.orderById, () => undefined);
   if (!order) {
-    if (order === null) app.showError(new ConsoleError("ORDER_NOT_FOUND", `The gateway has no order ${id}.`, "Go back to the queue."));
+    // view.isConnected: not when the reviewer has moved on meanwhile, so this is no longer their page.
+    if (order === null && view.isConnected) app.showError(new ConsoleError("ORDER_NOT_FOUND", `The gateway has no order ${id}.`, "Go back to the queue."));
     replace(view, h("h1", {}, "Order"), h("p", {}, "This order could not be loaded."), h("p", {}, h("a", { href: "#/queue" }, "Back to the queue")));
     return;
   }
@@ -103,7 +104,7 @@ export async function orderView(app, view, id) {
 }
 
 export async function ordersView(app, view) {
-  const { orders } = await app.call("Load orders", ORDERS).catch(() => ({ orders: null }));
+  const { orders } = await app.load("Load orders", ORDERS).catch(() => ({ orders: null }));
   if (orders === null) {
     replace(view, h("h1", {}, "Orders"), h("p", {}, "The orders could not be loaded."));
     return;
