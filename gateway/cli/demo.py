@@ -356,12 +356,14 @@ def run(
                   f"request refused or served, {covers}")
 
         _step(12, "try it yourself")
-        console.print(_next_steps(base_url, port, order_id, authority, reviewers[0], data_dir), soft_wrap=True)
+        console.print(_next_steps(base_url, port, order_id, authority, reviewers, data_dir,
+                                  console_enabled=config.console), soft_wrap=True)
         clients.close()
         _note(f"the story took {time.monotonic() - started:.1f} s")
         if exit_after:
             return
-        console.print(f"\n[bold]the gateway is serving on {base_url}[/]; press Ctrl-C to stop it", markup=True)
+        serving_at = f"{base_url} (console: {base_url}/console/)" if config.console else base_url
+        console.print(f"\n[bold]the gateway is serving on {serving_at}[/]; press Ctrl-C to stop it", markup=True)
         try:
             status = process.wait()
         except KeyboardInterrupt:
@@ -433,8 +435,22 @@ def _story(as_authority: GatewayClient, as_reviewers: list[GatewayClient], peopl
     raise OperatorError("the gateway disclosed a field outside the order; this gateway is broken")
 
 
-def _next_steps(base_url: str, port: int, order_id: str, authority: DemoPrincipal, reviewer: DemoPrincipal,
-                data_dir: Path) -> Text:
+def _console_lines(base_url: str, reviewers: list[DemoPrincipal], *, enabled: bool) -> list[str]:
+    """Where the reviewers' console is and which key file each reviewer loads into it (absolute
+    paths: a browser's file dialog does not start in this directory)."""
+    if not enabled:
+        return ["# the reviewers' browser console is off here (GATEWAY_CONSOLE=false)"]
+    return [
+        "# the reviewers' console: open it in a browser on this machine, type a reviewer id, load its key file",
+        f"{base_url}/console/",
+        *(f"#   {who.id}: {key_paths(who.prefix)[0].resolve()}" for who in reviewers),
+    ]
+
+
+def _next_steps(base_url: str, port: int, order_id: str, authority: DemoPrincipal, reviewers: list[DemoPrincipal],
+                data_dir: Path, *, console_enabled: bool = True) -> Text:
+    """Step 12's screen, the demo's last: commands to try, then the console and its key files."""
+    reviewer = reviewers[0]
     url = [] if port == 8080 else ["--url", base_url]
     gateway = _program()
     lines = [
@@ -451,5 +467,6 @@ def _next_steps(base_url: str, port: int, order_id: str, authority: DemoPrincipa
                  "--all --fields devices"),
         "# the operator verifies the whole audit log",
         f"GATEWAY_DATA_DIR={data_dir} {gateway} audit verify",
+        *_console_lines(base_url, reviewers, enabled=console_enabled),
     ]
     return Text("\n".join(lines))

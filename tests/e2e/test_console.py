@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Request, Route, expect, sync_playwright
 from typer.testing import CliRunner
 
 from gateway.audit.checkpoints import log_size
@@ -458,3 +458,164 @@ def test_the_consoles_tokens_approvals_and_jcs_are_the_gateways_own(browser: Bro
     assert result["accepted"] == "ord_0123456789abcdef0123"
     assert result["refusals"] == ["DOCUMENT_REFUSED"] * 3  # a duplicate member, not canonical, another order
     assert result["canonical"] == [canonical_json(s).decode() for s in samples]
+
+
+# -- the key files of every `gateway keygen --format`, categories, late answers ---------------------
+
+
+def _env(site: Site) -> dict[str, str]:
+    return clean_env(GATEWAY_DATA_DIR=str(site.root / "var"), GATEWAY_ID="gateway.console", GATEWAY_URL=site.url)
+
+
+def _pending_order(site: Site, reference: str, subject: dict[str, Any]) -> tuple[str, str]:
+    """A request for ``subject`` submitted by the authority and an order drafted from it by legal-anna
+    (both by the command line): ``(request id, order id)``, the order awaiting approvals."""
+    env = _env(site)
+    request_id = str(json.loads(_cli(
+        env, "request", "submit", "--id", "bka-de", "--key", str(site.keys["bka-de"]), "--case-reference", reference,
+        "--court", "AG Tiergarten", "--jurisdiction", "DE", "--legal-basis", "§ 100g StPO", "--offense-category",
+        "fraud", "--court-order", str(site.root / "court-order.pdf"), "--phone", subject["phone"],
+        "--fields", "phoneNumber,ipAddresses", "--from", REQUEST_WINDOW[0], "--until", REQUEST_WINDOW[1],
+        "--justification", "Investment fraud ring; one more account.", "--json"))["id"])
+    valid_until = (datetime.now(UTC) + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    order_id = str(json.loads(_cli(
+        env, "review", "draft", request_id, "--id", "legal-anna", "--key", str(site.keys["legal-anna"]),
+        "--valid-until", valid_until, "--max-queries", "3", "--json"))["id"])
+    return request_id, order_id
+
+
+def _reviewer_with_key_format(site: Site, who: str, key_format: str) -> Path:
+    """Register reviewer ``who`` with keys `gateway keygen --format key_format` wrote; its signing key file."""
+    env = _env(site)
+    prefix = site.root / "keys" / who
+    public = json.loads(_cli(env, "keygen", "--out", str(prefix), "--format", key_format))
+    _cli(env, "principals", "add", "--role", "reviewer", "--id", who, "--name", who.title(),
+         "--signing-key", public["signing_key"])
+    site.keys[who] = prefix
+    return prefix.with_suffix(".sign.key")
+
+
+CATEGORY_LABELS = """async () => Object.keys((await import("/console/format.js")).CATEGORY)"""
+FRAUD = "Fraud (FRAUD)"  # the one way the console shows the category the demo and these tests use
+
+
+def test_pem_and_jwk_key_files_load_and_two_reviewers_approve_with_them(browser: Browser, site: Site) -> None:
+    from client.wire import OffenseCategory
+
+    pem = _reviewer_with_key_format(site, "legal-pem", "pem")
+    jwk = _reviewer_with_key_format(site, "legal-jwk", "jwk")
+    assert pem.read_text().startswith("-----BEGIN PRIVATE KEY-----\n") and json.loads(jwk.read_text())["kty"] == "OKP"
+    request_id, order_id = _pending_order(site, "AZ 1312/26", site.subjects[5])
+    document = site.order_document(order_id)
+    assert json.loads(document)["offense_category"] == "fraud"  # the document's own spelling (PROTOCOL §3)
+    with watched(browser, site.url) as first, watched(browser, site.url) as second:
+        for tab, who, approvals in ((first, "legal-pem", "1 of 2 required"), (second, "legal-jwk", "2 of 2 required")):
+            page = tab.page
+            load_key(page, site, who)
+            # The offense category reads the same in the queue, on the request and in what is signed.
+            expect(page.locator(f"#queue tbody tr[data-request='{request_id}']")).to_contain_text(FRAUD)
+            page.goto(f"/console/#/request/{request_id}")
+            expect(page.locator("#request-facts")).to_contain_text(f"Offense category{FRAUD}")
+            page.goto(f"/console/#/order/{order_id}")
+            page.get_by_role("button", name="Review and approve…").click()
+            dialog = page.get_by_role("dialog")
+            expect(dialog.locator("#approve-document")).to_have_text(document)
+            expect(dialog.locator("#approve-rows")).to_contain_text(f"offense_category{FRAUD}")
+            act(site, tab, who, dialog.get_by_role("button", name="Sign and approve").click,
+                done=lambda page=page, approvals=approvals: expect(page.locator("#order-approvals")).to_have_text(
+                    approvals))
+            stored = page.evaluate(INSPECT_STORAGE)
+            assert [(k["extractable"], k["usages"], k["exports"]) for k in stored["keys"]] == [
+                (False, ["sign"], ["jwk: InvalidAccessError", "pkcs8: InvalidAccessError", "raw: InvalidAccessError"])]
+            assert tab.foreign == [] and tab.problems == []
+        expect(second.page.locator("#order-status")).to_have_text("ACTIVE")
+        labels = first.page.evaluate(CATEGORY_LABELS)
+    assert site.request_row(request_id).status == "GRANTED"  # the approval that made the order ACTIVE
+    assert labels == [c.value for c in OffenseCategory]  # one label for each wire name, no other
+
+
+def _jwk_without(jwk: dict[str, str], **changes: str | None) -> bytes:
+    return json.dumps({k: v for k, v in (jwk | changes).items() if v is not None}).encode()
+
+
+def test_a_key_file_in_no_format_keygen_writes_is_refused_and_sends_nothing(browser: Browser, site: Site) -> None:
+    from nacl.signing import SigningKey
+
+    from crypto.encoding import b64url_encode
+
+    prefix = site.root / "keys" / "refused-formats"
+    _cli(_env(site), "keygen", "--out", str(prefix / "pem"), "--format", "pem")
+    _cli(_env(site), "keygen", "--out", str(prefix / "jwk"), "--format", "jwk")
+    pem = (prefix / "pem.sign.key").read_text()
+    jwk = json.loads((prefix / "jwk.sign.key").read_text())
+    other = b64url_encode(bytes(SigningKey.generate().verify_key))
+    body = pem.splitlines()[1]
+    cases = {
+        "pem sealing key": ((prefix / "pem.seal.key").read_bytes(), "That is a sealing key"),
+        "jwk sealing key": ((prefix / "jwk.seal.key").read_bytes(), "That is a sealing key"),
+        "public jwk": (_jwk_without(jwk, d=None), "only a public key"),
+        "jwk of another key": (_jwk_without(jwk, x=other), "x is not the public half of its d"),
+        "padded jwk": (_jwk_without(jwk, d=jwk["d"] + "="), "not unpadded base64url"),
+        "jwk on another curve": (_jwk_without(jwk, crv="P-256"), "curve is not Ed25519"),
+        "public pem": (f"-----BEGIN PUBLIC KEY-----\n{body}\n-----END PUBLIC KEY-----\n".encode(), "a public key"),
+        "encrypted pem": (b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",
+                          "an encrypted private key"),
+        "pem cut short": (pem.replace("-----END PRIVATE KEY-----", "").encode(), "does not end with"),
+        "pem of another algorithm": (pem.replace(body, base64.b64encode(
+            bytes.fromhex("302e020100300506032b657104220420") + bytes(32)).decode()).encode(), "not a PKCS #8"),
+        "neither": (b"ssh-ed25519 AAAA", "neither a PEM nor JSON"),
+    }
+    with watched(browser, site.url) as tab:
+        page = tab.page
+        page.goto("/console/#/key")
+        page.get_by_label("Your reviewer id", exact=True).fill("legal-anna")
+        before = site.audit_size()
+        shown: dict[str, str] = {}
+        for name, (content, _) in cases.items():
+            page.get_by_label("Key file", exact=True).set_input_files(
+                {"name": "PREFIX.sign.key", "mimeType": "application/octet-stream", "buffer": content})
+            page.get_by_role("button", name="Use this key").click()
+            alert = page.get_by_role("alert")
+            expect(alert).to_contain_text("KEY_FILE_INVALID")
+            shown[name] = alert.inner_text()
+            page.evaluate("() => document.getElementById('error').replaceChildren()")
+        assert {name: expected in shown[name] for name, (_, expected) in cases.items()} == dict.fromkeys(cases, True)
+        expect(page.locator("#who")).to_have_text("No key loaded")
+        assert site.audit_size() == before, "a refused key file sends nothing"
+        assert tab.graphql_posts() == [] and tab.foreign == []
+
+
+def test_a_late_answer_for_the_previous_view_never_renders_over_the_current_one(browser: Browser, site: Site) -> None:
+    _, order_id = _pending_order(site, "AZ 2024/26", site.subjects[0])
+    held: list[Route] = []
+
+    def hold_the_queue(route: Route) -> None:
+        if "query Requests" in (route.request.post_data or ""):
+            held.append(route)  # answered only when the test says so
+        else:
+            route.fallback()
+
+    def is_queue_load(request: Request) -> bool:
+        return request.method == "POST" and "query Requests" in (request.post_data or "")
+
+    with watched(browser, site.url) as tab:
+        page = tab.page
+        load_key(page, site, "legal-anna")
+        expect(page.locator("#queue tbody tr").first).to_be_visible()
+        page.route("**/graphql", hold_the_queue)
+        with page.expect_request(is_queue_load):
+            page.reload()  # the kept key signs in again; the queue's answer is held
+        page.evaluate(f"() => {{ location.hash = '#/order/{order_id}'; }}")
+        heading = page.get_by_role("heading", level=1)
+        expect(heading).to_have_text(f"Order {order_id}")
+        assert len(held) == 1, "the queue's answer was still outstanding when the order was shown"
+        held[0].fallback()  # now the queue answers, late
+        expect(page.locator("#receipts .receipt-op", has_text="Load requests")).to_have_count(1)
+        page.evaluate("() => new Promise((done) => setTimeout(done, 0))")  # a task after the answer's microtasks
+        expect(heading).to_have_text(f"Order {order_id}")
+        expect(page.locator("#queue")).to_have_count(0)
+        expect(page.locator("#order-status")).to_have_text("PENDING APPROVAL")
+        assert page.url.endswith(f"/console/#/order/{order_id}")
+        assert page.title() == f"Order {order_id} · Review console"
+        expect(page.locator("#error")).to_be_empty()
+        assert tab.foreign == [] and tab.problems == []

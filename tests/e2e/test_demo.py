@@ -29,6 +29,10 @@ def test_demo_run_tells_the_story_and_a_second_run_reuses_everything(tmp_path: P
     assert "including every request of this story" in first.stdout
     orders = re.findall(r"--order (ord_\w+)", first.stdout)
     assert orders
+    # The last screen: the console's URL and the reviewers' key files to load in it.
+    assert re.search(r"^http://127\.0\.0\.1:\d+/console/$", first.stdout, flags=re.M)
+    for n in (1, 2):
+        assert f"{tmp_path / 'demo' / 'demo-keys' / f'reviewer-{n}.sign.key'}" in first.stdout
 
     second = run([*command, "--port", str(free_port())], env=env, cwd=tmp_path, timeout=60)
     assert second.returncode == 0, second.stdout + second.stderr

@@ -25,6 +25,7 @@ class Console {
     this.keepMessages = false;
     this.lastAudit = null;
     this.afterKey = null;
+    this.visit = null; // the AbortController of the view shown now
   }
 
   async start() {
@@ -93,13 +94,16 @@ class Console {
 
   // -- calls --------------------------------------------------------------------------------
 
-  /** One signed operation; on refusal the error panel shows the code and what to do, and it rethrows. */
-  async call(operation, query, variables) {
+  /**
+   * One signed operation; on refusal the error panel shows the code and what to do, and it rethrows.
+   * `visit` (an AbortSignal) is the view it loads for: once aborted, the failure is not shown.
+   */
+  async call(operation, query, variables, visit) {
     if (!this.identity) throw new ConsoleError("NO_KEY", "No key is loaded.", "Load your key on the Key page.");
     try {
       return (await this.gateway.execute(this.identity, operation, query, variables)).data;
     } catch (error) {
-      this.showError(error);
+      if (!visit?.aborted) this.showError(error); // an abandoned view's failure is not the current one's
       throw error;
     }
   }
@@ -184,6 +188,13 @@ class Console {
     return found && found.kind === kind && found.value.id === id ? found.value : null;
   }
 
+  /**
+   * Show the view `location.hash` names. Each navigation renders into a page element of its own,
+   * put in place at once, and has its own token (`visit`, aborted by the next navigation): a view
+   * that answers after the reviewer has moved on writes into a page no longer in the document, so
+   * a late answer never shows over the current view, and its failure is not reported over it either.
+   * The request itself is not cut off: the gateway has logged it, and its receipt is still listed.
+   */
   async route() {
     const hash = location.hash || "#/queue";
     if (!hash.startsWith("#/")) return; // an in-page link, not a route
@@ -194,7 +205,11 @@ class Console {
       if (link.dataset.route === name) link.setAttribute("aria-current", "page");
       else link.removeAttribute("aria-current");
     }
-    const view = $("view");
+    this.visit?.abort();
+    const visit = new AbortController();
+    this.visit = visit;
+    const view = h("div", { class: "page" }, h("p", {}, "Loading…"));
+    replace($("view"), view);
     if (name === "key" || !this.identity?.verified) {
       if (name !== "key") {
         this.afterKey = hash; // where to go once a key is loaded
@@ -205,12 +220,18 @@ class Console {
     else if (name === "order" && ID.test(id || "")) await orderView(this, view, id);
     else if (name === "request" && ID.test(id || "")) await requestView(this, view, id);
     else await queueView(this, view);
+    if (visit !== this.visit) return; // the reviewer has moved on; that view's title and focus win
     const heading = view.querySelector("h1");
     if (heading) {
       heading.setAttribute("tabindex", "-1");
       heading.focus({ preventScroll: false });
     }
     document.title = `${heading ? heading.textContent + " · " : ""}Review console`;
+  }
+
+  /** A view's load: `call`, quiet about a failure once the reviewer has navigated away from the view. */
+  load(operation, query, variables) {
+    return this.call(operation, query, variables, this.visit?.signal);
   }
 }
 

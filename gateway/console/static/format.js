@@ -3,7 +3,9 @@
 
 import { h } from "./dom.js";
 
-const CATEGORY = {
+// One label per OffenseCategory wire name, in schema order (tests/e2e/test_console.py holds the
+// names to client/wire.py, which tests/client/test_wire_names.py holds to schema.graphql).
+export const CATEGORY = {
   TERRORISM: "Terrorism", CHILD_EXPLOITATION: "Child exploitation", DRUG_TRAFFICKING: "Drug trafficking",
   FRAUD: "Fraud", CYBERCRIME: "Cybercrime", VIOLENT_CRIME: "Violent crime", OTHER: "Other",
 };
@@ -11,7 +13,15 @@ const FIELD = { phoneNumber: "Phone number", ipAddresses: "IP addresses", device
 const STATUS_CLASS = { PENDING: "warn", PENDING_APPROVAL: "warn", ACTIVE: "good", GRANTED: "good", REJECTED: "bad",
   REVOKED: "bad", EXPIRED: "muted", EXHAUSTED: "muted" };
 
-export const category = (value) => CATEGORY[value] || value;
+/**
+ * An offense category as the console shows it everywhere: its one label and its wire name (enum
+ * OffenseCategory of schema.graphql). An order document spells the same value in lower case
+ * (PROTOCOL §3), so both spellings read the same; a value the console does not know is shown as sent.
+ */
+export function category(value) {
+  const wire = typeof value === "string" ? value.toUpperCase() : "";
+  return Object.hasOwn(CATEGORY, wire) ? `${CATEGORY[wire]} (${wire})` : String(value);
+}
 export const fieldName = (value) => FIELD[value] ? `${FIELD[value]} (${value})` : value;
 export const status = (value) => h("span", { class: `badge ${STATUS_CLASS[value] || ""}` }, value.replace("_", " "));
 export const emergency = (flag) => (flag ? h("span", { class: "badge bad" }, "EMERGENCY") : "no");

@@ -1,4 +1,4 @@
-// The Key page: load a `gateway keygen` signing key file, or generate a key here to be
+// The Key page: load a `gateway keygen` signing key file (JSON, PEM or JWK), or generate a key here to be
 // registered by the operator. Either way the private key becomes a non-extractable CryptoKey.
 
 import { facts, field, h, replace } from "./dom.js";
@@ -64,7 +64,7 @@ export async function keyView(app, view) {
 
   const idInput = h("input", { id: "principal-id", name: "principal-id", type: "text", autocomplete: "username",
     spellcheck: "false", required: true, value: who?.principalId || "" });
-  const fileInput = h("input", { id: "key-file", name: "key-file", type: "file", accept: ".key,application/json", required: true });
+  const fileInput = h("input", { id: "key-file", name: "key-file", type: "file", accept: ".key,.pem,.jwk,.json,application/json", required: true });
   const keep = h("input", { id: "keep-key", type: "checkbox", checked: true });
   const load = h("button", { type: "button", id: "load-key" }, "Use this key");
   load.addEventListener("click", () => app.act(load, async () => {
@@ -92,7 +92,7 @@ export async function keyView(app, view) {
     h("h2", { id: "load-title" }, "Load your key file"),
     h("p", {}, "The file is read here, in the browser. Its key is imported into the browser's WebCrypto as a key that cannot be read back, and is never sent anywhere."),
     field("Your reviewer id", idInput),
-    field("Key file", fileInput, "PREFIX.sign.key, as written by gateway keygen --out PREFIX"),
+    field("Key file", fileInput, "PREFIX.sign.key, as written by gateway keygen --out PREFIX, in any --format: gateway, pem or jwk"),
     h("div", { class: "check" }, keep, h("label", { for: "keep-key" }, "Keep the key in this browser across visits (IndexedDB; it stays non-extractable)")),
     h("div", { class: "actions" }, load)));
 

@@ -5,12 +5,13 @@ import { approvalSignature } from "./approval.js";
 import { checkedDocument } from "./canonical.js";
 import { facts, field, h, replace } from "./dom.js";
 import { ConsoleError } from "./encoding.js";
-import { fieldName, status, windowText } from "./format.js";
+import { category, fieldName, status, windowText } from "./format.js";
 import { APPROVE_ORDER, ORDERS, ORDER_BY_ID, REVOKE_ORDER } from "./operations.js";
 
 /** Every member of the document as a row: nothing is left out of what the reviewer signs. */
 function documentRows(document) {
   return Object.entries(document).map(([name, value]) => {
+    if (name === "offense_category") return [name, category(value)];
     if (Array.isArray(value)) return [name, value.map(String)];
     if (value && typeof value === "object" && "from" in value && "until" in value) return [name, windowText(value)];
     return [name, typeof value === "string" || typeof value === "number" ? String(value) : JSON.stringify(value)];
@@ -92,9 +93,10 @@ function render(app, view, order) {
 
 export async function orderView(app, view, id) {
   let order = app.takePrefetched("order", id);
-  if (!order) order = await app.call("Load order", ORDER_BY_ID, { id }).then((d) => d.orderById, () => undefined);
+  if (!order) order = await app.load("Load order", ORDER_BY_ID, { id }).then((d) => d.orderById, () => undefined);
   if (!order) {
-    if (order === null) app.showError(new ConsoleError("ORDER_NOT_FOUND", `The gateway has no order ${id}.`, "Go back to the queue."));
+    // view.isConnected: not when the reviewer has moved on meanwhile, so this is no longer their page.
+    if (order === null && view.isConnected) app.showError(new ConsoleError("ORDER_NOT_FOUND", `The gateway has no order ${id}.`, "Go back to the queue."));
     replace(view, h("h1", {}, "Order"), h("p", {}, "This order could not be loaded."), h("p", {}, h("a", { href: "#/queue" }, "Back to the queue")));
     return;
   }
@@ -102,7 +104,7 @@ export async function orderView(app, view, id) {
 }
 
 export async function ordersView(app, view) {
-  const { orders } = await app.call("Load orders", ORDERS).catch(() => ({ orders: null }));
+  const { orders } = await app.load("Load orders", ORDERS).catch(() => ({ orders: null }));
   if (orders === null) {
     replace(view, h("h1", {}, "Orders"), h("p", {}, "The orders could not be loaded."));
     return;

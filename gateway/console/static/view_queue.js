@@ -24,7 +24,7 @@ function select(id, options, value) {
 }
 
 export async function queueView(app, view) {
-  const { requests } = await app.call("Load requests", REQUESTS).catch(() => ({ requests: null }));
+  const { requests } = await app.load("Load requests", REQUESTS).catch(() => ({ requests: null }));
   if (requests === null) {
     replace(view, h("h1", {}, "Requests"), h("p", {}, "The queue could not be loaded."));
     return;

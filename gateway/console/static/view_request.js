@@ -112,7 +112,7 @@ function render(app, view, request) {
 }
 
 export async function requestView(app, view, id) {
-  const request = await app.call("Load request", REQUEST_BY_ID, { id }).then((d) => d.requestById, () => null);
+  const request = await app.load("Load request", REQUEST_BY_ID, { id }).then((d) => d.requestById, () => null);
   if (!request) {
     replace(view, h("h1", {}, "Request"), h("p", {}, "This request could not be loaded."), h("p", {}, h("a", { href: "#/queue" }, "Back to the queue")));
     return;
