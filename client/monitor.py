@@ -26,6 +26,7 @@ import httpx
 from nacl.signing import SigningKey
 
 from client.errors import MonitorAlarm, MonitorError
+from client.http import certificate_problem
 from crypto import merkle
 from crypto.canonical import canonical_json, parse_json_object
 from crypto.cosignature import CosignerVerifier, split_note, verify_cosignatures
@@ -107,6 +108,10 @@ def _get(http: httpx.Client, url: str, headers: dict[str, str] | None = None) ->
     try:
         return http.get(url, headers=headers)
     except httpx.HTTPError as exc:
+        problem = certificate_problem(exc)
+        if problem is not None:
+            raise MonitorError(f"GET {url}: the TLS certificate does not verify: {problem}; if it (or its CA) "
+                               "is your own, pass its PEM file with --cacert FILE (or GATEWAY_CA_FILE)") from exc
         raise MonitorError(f"GET {url} failed: {type(exc).__name__}") from exc
 
 

@@ -155,10 +155,12 @@ def warn_if_interceptable(url: str, pinned: bool) -> None:
                           "learnt from it proves nothing; pin it with --gateway-key", markup=True)
 
 
-def connect(url: str, principal_id: str, key_prefix: Path, *, gateway_key: VerifyKey | None = None) -> GatewayClient:
-    """A client for ``url`` signing as ``principal_id`` with PREFIX.sign.key."""
+def connect(url: str, principal_id: str, key_prefix: Path, *, gateway_key: VerifyKey | None = None,
+            cacert: Path | None = None) -> GatewayClient:
+    """A client for ``url`` signing as ``principal_id`` with PREFIX.sign.key, trusting ``cacert``
+    (``--cacert``) for HTTPS when given."""
     warn_if_interceptable(url, gateway_key is not None)
-    return GatewayClient(url, principal_id, signing_key_for(key_prefix), gateway_key=gateway_key)
+    return GatewayClient(url, principal_id, signing_key_for(key_prefix), gateway_key=gateway_key, ca_file=cacert)
 
 
 def key_table(rows: list[tuple[str, str]], *, title: str | None = None) -> Table:

@@ -30,7 +30,16 @@ from client.cli.common import (
     print_json,
     signing_key_for,
 )
-from client.cli.options import DEFAULT_URL, IdOption, KeyOption, UrlOption, fields_option, split_list, time_option
+from client.cli.options import (
+    DEFAULT_URL,
+    CaCertOption,
+    IdOption,
+    KeyOption,
+    UrlOption,
+    fields_option,
+    split_list,
+    time_option,
+)
 from client.cli.tables import Col, print_table
 from client.cli.views import add_list_and_show, preservation_rows, print_request
 from client.cli.words import plain, plural
@@ -191,13 +200,14 @@ def draft(
     window_from: Annotated[str | None, typer.Option("--from", help="narrower data window start")] = None,
     window_until: Annotated[str | None, typer.Option("--until", help="narrower data window end")] = None,
     url: UrlOption = DEFAULT_URL,
+    cacert: CaCertOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the draft order as JSON")] = False,
 ) -> None:
     """Draft an order for a request: the same or narrower subjects, fields and window, never wider."""
     variables = draft_input(request_id, valid_until=valid_until, max_queries=max_queries,
                             subject_ids=split_list(subject_id), fields=fields_option(fields),
                             window_from=window_from, window_until=window_until)
-    with connect(url, principal_id, key) as client:
+    with connect(url, principal_id, key, cacert=cacert) as client:
         order = draft_order(client, variables)
     if as_json:
         print_json(order)
@@ -225,12 +235,13 @@ def approve(
     key: KeyOption,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="approve without asking (for scripts)")] = False,
     url: UrlOption = DEFAULT_URL,
+    cacert: CaCertOption = None,
 ) -> None:
     """Show an order's document, ask, sign it locally with your key file and submit the approval."""
     signing_key = signing_key_for(key)
     if not yes and not is_interactive():
         fail("stdin is not a terminal, so there is no one to ask; pass --yes to approve without a prompt")
-    with connect(url, principal_id, key) as client:
+    with connect(url, principal_id, key, cacert=cacert) as client:
         order = get_order(client, order_id)
         document = checked_document(order, order_id)
         _show_for_approval(order, document, signing_key)
@@ -248,9 +259,10 @@ def reject(
     key: KeyOption,
     reason: Annotated[str, typer.Option(help="why; the authority sees it", show_default=False)],
     url: UrlOption = DEFAULT_URL,
+    cacert: CaCertOption = None,
 ) -> None:
     """Reject a pending request, with a reason."""
-    with connect(url, principal_id, key) as client:
+    with connect(url, principal_id, key, cacert=cacert) as client:
         rejected = reject_request(client, request_id, reason)
     console.print(f"request {rejected['id']}: {rejected['status']}", markup=False)
 
@@ -263,9 +275,10 @@ def revoke(
     key: KeyOption,
     reason: Annotated[str, typer.Option(help="why; recorded with the order", show_default=False)],
     url: UrlOption = DEFAULT_URL,
+    cacert: CaCertOption = None,
 ) -> None:
     """Revoke an order; it takes effect on the next request."""
-    with connect(url, principal_id, key) as client:
+    with connect(url, principal_id, key, cacert=cacert) as client:
         revoked = revoke_order(client, order_id, reason)
     console.print(order_summary(revoked), markup=False)
 
@@ -277,10 +290,11 @@ def order(
     principal_id: IdOption,
     key: KeyOption,
     url: UrlOption = DEFAULT_URL,
+    cacert: CaCertOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Show an order's status, computed by the gateway now from its verified approvals."""
-    with connect(url, principal_id, key) as client:
+    with connect(url, principal_id, key, cacert=cacert) as client:
         found = get_order(client, order_id)
     if as_json:
         print_json(found)
@@ -298,11 +312,12 @@ def verify_emergency(
                                                        help="how you reached the authority back")],
     note: Annotated[str, typer.Option(help="whom you reached and how; stored encrypted", show_default=False)],
     url: UrlOption = DEFAULT_URL,
+    cacert: CaCertOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the request as JSON")] = False,
 ) -> None:
     """Record an emergency request's secondary verification, before anyone drafts or approves its
     order. Reach the authority through a channel you did not take from the request itself."""
-    with connect(url, principal_id, key) as client:
+    with connect(url, principal_id, key, cacert=cacert) as client:
         found = operations.verify_emergency(client, request_id, str(method), note)
     print_request(found, as_json=as_json,
                   message=f"verification recorded for {escape(str(found['id']))}; orders drafted from now carry it, "
@@ -319,6 +334,7 @@ def preservations(
     reject: Annotated[str | None, typer.Option(metavar="PRESERVATION_ID", help="reject this pending hold")] = None,
     reason: Annotated[str | None, typer.Option(help="with --reject: why; the authority sees it")] = None,
     url: UrlOption = DEFAULT_URL,
+    cacert: CaCertOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """List preservation requests and the counts per country; --grant or --reject one."""
@@ -326,7 +342,7 @@ def preservations(
         raise UsageError("give at most one of --grant and --reject")
     if reject is not None and not reason:
         raise UsageError("--reject needs a --reason")
-    with connect(url, principal_id, key) as client:
+    with connect(url, principal_id, key, cacert=cacert) as client:
         if grant is not None:
             decided: dict[str, Any] | None = grant_preservation(client, grant)
         elif reject is not None:

@@ -13,13 +13,13 @@ import time
 from pathlib import Path
 from typing import Annotated
 
-import httpx
 import typer
 from rich.markup import escape
 
+from client.cli.options import CaCertOption
 from client.cli.words import plural
 from client.errors import ClientError
-from client.http import fetch_discovery
+from client.http import fetch_discovery, make_http_client
 from client.monitor import Auditor, MonitorConfig, MonitorReport
 from client.monitor import follow as follow_log
 from crypto.cosignature import parse_cosigner_key
@@ -47,6 +47,7 @@ def monitor(
     interval: Annotated[float, typer.Option(help="seconds between checks with --follow", min=0.1)] = 10.0,
     checks: Annotated[int | None, typer.Option(help="with --follow, stop after this many checks (default: never)",
                                                min=1)] = None,
+    cacert: CaCertOption = None,
 ) -> None:
     """Check the log's latest checkpoint: signature, witness quorum, consistency with the last one
     verified, and optionally every new entry."""
@@ -61,7 +62,7 @@ def monitor(
         if auditor_id is None or auditor_key is None:
             fail("--entries needs --auditor-id and --auditor-key")
         try:
-            audience = fetch_discovery(url).gateway_id
+            audience = fetch_discovery(url, ca_file=cacert).gateway_id
         except ClientError as exc:
             fail(str(exc))
         auditor = Auditor(auditor_id, read_signing_key(auditor_key), audience)
@@ -74,7 +75,11 @@ def monitor(
                       f"{', '.join(report.cosigned_by) or 'no witness'}"
                       + (f", {plural(report.entries_checked, 'entry')} checked" if entries else ""))
 
-    with httpx.Client(timeout=30, follow_redirects=False) as http:
+    try:
+        http = make_http_client(timeout=30, ca_file=cacert)
+    except ClientError as exc:
+        fail(exc.message)
+    with http:
         # Without --follow: one check, and the same exit status as after --checks 1.
         summary = follow_log(
             config, state, http, clock=time.time, sleep=time.sleep, interval=interval,
