@@ -16,7 +16,8 @@ from client.errors import UsageError
 from crypto.errors import CryptoError
 from gateway.config import Settings, SettingsError, configuration_error, load_settings, undecodable_dotenv
 from gateway.errors import DatabaseUnreachable, GatewayError, OperatorError
-from gateway.store.engine import Database
+from gateway.maintenance.initialize import sqlite_path
+from gateway.store.engine import Database, connection_failure
 from gateway.store.migrate import current_revision, head_revision
 
 __all__ = ["console", "err_console", "fail", "handle_errors", "is_interactive", "open_database", "print_json",
@@ -62,19 +63,28 @@ def open_database(config: Settings) -> Database:
         raise OperatorError(
             f"no database in {config.data_dir.resolve()}; set GATEWAY_DATA_DIR to the gateway's data directory "
             "(or GATEWAY_DATABASE_URL to its database), or run `gateway init` there to create a new, empty gateway")
-    # Only the error's type is shown: drivers' messages quote the URL's host and user, and a
+    # Only our own words are shown: drivers' messages quote the URL's host and user, and a
     # password with an unescaped @ lands in the host.
-    check = "GATEWAY_DATABASE_URL" + (" and GATEWAY_DATABASE_PASSWORD" if config.database_password else "")
+    password = "GATEWAY_DATABASE_PASSWORD" if config.database_password else None
+    check = "GATEWAY_DATABASE_URL" + (f" and {password}" if password else "")
     try:
         db = Database(config.sqlalchemy_url)
+        path = sqlite_path(config)
     except Exception as exc:  # a URL the engine refuses
         raise OperatorError(f"cannot use the database: {type(exc).__name__}; check {check}") from None
+    if path is not None and not path.exists():
+        db.dispose()
+        # Connecting would create an empty file there, and then report it as uninitialised.
+        raise OperatorError(
+            f"no database at {path.resolve()}, where GATEWAY_DATABASE_URL points; check GATEWAY_DATABASE_URL "
+            "(a typo in the path?). Nothing was created there; `gateway init` creates a new, empty gateway")
     try:
         revision = current_revision(db)
     except Exception as exc:  # any driver error: unreachable, bad URL, bad credentials
         db.dispose()
         # `from None`: the driver's message may quote the URL, password and all.
-        raise DatabaseUnreachable(f"cannot reach the database: {type(exc).__name__}; check {check}") from None
+        reason = connection_failure(exc, url_setting="GATEWAY_DATABASE_URL", password_setting=password)
+        raise DatabaseUnreachable(f"cannot reach the database: {reason}") from None
     if revision != head_revision():
         db.dispose()
         raise OperatorError("the database schema is not up to date; run `gateway init`")
