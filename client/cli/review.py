@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 from nacl.signing import SigningKey
+from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
@@ -24,6 +25,7 @@ from client.cli.common import (
     client_command,
     connect,
     console,
+    err_console,
     fail,
     is_interactive,
     key_table,
@@ -221,9 +223,10 @@ def draft(
                   markup=True, style="dim")
 
 
-def _show_for_approval(order: Mapping[str, Any], document: Mapping[str, Any], signing_key: SigningKey) -> None:
-    console.print(key_table(document_rows(document), title=f"order document {order.get('id')} — this is what you sign"))
-    console.print(Text(f"status now: {plain(order.get('status'))} ({_approvals(order)}); "
+def _show_for_approval(order: Mapping[str, Any], document: Mapping[str, Any], signing_key: SigningKey, *,
+                       to: Console = console) -> None:
+    to.print(key_table(document_rows(document), title=f"order document {order.get('id')} — this is what you sign"))
+    to.print(Text(f"status now: {plain(order.get('status'))} ({_approvals(order)}); "
                        f"signing key {key_id(signing_key.verify_key)}"))
 
 
@@ -236,6 +239,8 @@ def approve(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="approve without asking (for scripts)")] = False,
     url: UrlOption = DEFAULT_URL,
     cacert: CaCertOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the approved order as JSON (the document "
+                                                         "shown before asking goes to stderr)")] = False,
 ) -> None:
     """Show an order's document, ask, sign it locally with your key file and submit the approval."""
     signing_key = signing_key_for(key)
@@ -244,10 +249,14 @@ def approve(
     with connect(url, principal_id, key, cacert=cacert) as client:
         order = get_order(client, order_id)
         document = checked_document(order, order_id)
-        _show_for_approval(order, document, signing_key)
+        # With --json, stdout carries nothing but the JSON; what is signed is still shown first.
+        _show_for_approval(order, document, signing_key, to=err_console if as_json else console)
         if not yes and not typer.confirm(f"Approve order {order_id} with your signature?", default=False):
             fail("not approved; nothing was sent", code=1)
         approved = approve_order(client, order_id, approval_signature(order["document"], signing_key))
+    if as_json:
+        print_json(approved)
+        return
     console.print(f"approved: {order_summary(approved)}", markup=False)
 
 

@@ -30,7 +30,7 @@ from client.proof import check_saved_proof, discovered_schedule, read_proof, rea
 from crypto.encoding import b64encode
 from crypto.errors import CryptoError
 from crypto.key_schedule import ScheduledVerifier, single
-from crypto.note import parse_verifier_key
+from crypto.note import parse_checkpoint, parse_verifier_key
 from gateway.audit import proofs
 from gateway.audit.checkpoints import CheckpointPolicy, log_size
 from gateway.audit.current_key import CurrentKey
@@ -39,7 +39,7 @@ from gateway.audit.model import Decision
 from gateway.audit.signers import schedule_for
 from gateway.audit.verify import verify_log
 from gateway.audit.writer import AuditWriter
-from gateway.cli.common import console, err_console, fail, handle_errors, open_database, settings
+from gateway.cli.common import console, err_console, fail, handle_errors, open_database, print_json, settings
 from gateway.config import Settings
 from gateway.errors import LogVerificationError, OperatorError
 from gateway.keys.keyring import load_gateway_keys
@@ -96,6 +96,9 @@ def verify(
     jobs: Annotated[int | None, typer.Option(
         min=1, help="worker processes checking entries (default: the CPUs this process may use); "
                     "the result does not depend on it")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object: verified, and what verified "
+                                                         "(entries, root_hash, checkpoints, outside_checkpoints) "
+                                                         "or what did not (where, reason)")] = False,
 ) -> None:
     """Recompute the whole log from its entries and check every stored checkpoint (docs/PROTOCOL.md §9).
 
@@ -114,9 +117,16 @@ def verify(
                                     jobs=jobs or usable_cpus(),
                                     progress=lambda done, _: bar.update(task, completed=done))
             except LogVerificationError as exc:
-                err_console.print(f"[bold red]audit log does NOT verify[/] at {escape(exc.where)}: "
-                                  f"{escape(exc.reason)}")
+                if as_json:
+                    print_json({"verified": False, "where": exc.where, "reason": exc.reason})
+                else:
+                    err_console.print(f"[bold red]audit log does NOT verify[/] at {escape(exc.where)}: "
+                                      f"{escape(exc.reason)}")
                 raise typer.Exit(1) from None
+    if as_json:
+        print_json({"verified": True, "entries": report.entries, "root_hash": b64encode(report.root_hash),
+                    "checkpoints": report.checkpoints, "outside_checkpoints": report.trusted})
+        return
     console.print(f"audit log verifies: {plural(report.entries, 'entry')}, root {b64encode(report.root_hash)}, "
                   f"{plural(report.checkpoints, 'stored checkpoint')}"
                   + (f", {plural(report.trusted, 'outside checkpoint')}" if trusted else ""))
@@ -257,7 +267,11 @@ def _row(text: str) -> list[str]:
 
 @app.command("checkpoint")
 @handle_errors
-def checkpoint() -> None:
+def checkpoint(
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object: the checkpoint note and its "
+                                                         "origin, tree_size and root_hash (null before the first)"
+                                          )] = False,
+) -> None:
     """Sign and store a checkpoint of the log as it is now (if it grew since the last), and print the latest."""
     config = settings()
     open_database(config).dispose()  # refuses an uninitialised or outdated database, with its message
@@ -267,6 +281,12 @@ def checkpoint() -> None:
         note = writer.checkpoint_now()
     finally:
         writer.close()
+    if as_json:
+        signed = parse_checkpoint(note.split("\n\n", 1)[0] + "\n") if note else None
+        print_json({"checkpoint": note, "origin": signed.origin if signed else None,
+                    "tree_size": signed.size if signed else None,
+                    "root_hash": b64encode(signed.root_hash) if signed else None})
+        return
     typer.echo(note or "", nl=False)
 
 

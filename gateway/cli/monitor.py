@@ -9,6 +9,7 @@ checks, then exit 1 if any raised an alarm, 2 if any could not be made).
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Annotated
@@ -48,6 +49,8 @@ def monitor(
     checks: Annotated[int | None, typer.Option(help="with --follow, stop after this many checks (default: never)",
                                                min=1)] = None,
     cacert: CaCertOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print each check as one JSON object a line: "
+                                                         "result (consistent, alarm, error) and its details")] = False,
 ) -> None:
     """Check the log's latest checkpoint: signature, witness quorum, consistency with the last one
     verified, and optionally every new entry."""
@@ -69,7 +72,15 @@ def monitor(
     config = MonitorConfig(url=url, log_key=parse_verifier_key(log_key), witnesses=witnesses, quorum=needed,
                            auditor=auditor)
 
+    def json_line(value: dict[str, object]) -> None:
+        typer.echo(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+
     def report_line(report: MonitorReport) -> None:
+        if as_json:
+            json_line({"result": "consistent", "tree_size": report.size, "previous_size": report.previous_size,
+                       "cosigned_by": report.cosigned_by,
+                       "entries_checked": report.entries_checked if entries else None})
+            return
         since = "first check" if report.previous_size is None else f"from tree size {report.previous_size}"
         console.print(f"log consistent: tree size {report.size} ({since}), cosigned by "
                       f"{', '.join(report.cosigned_by) or 'no witness'}"
@@ -84,8 +95,10 @@ def monitor(
         summary = follow_log(
             config, state, http, clock=time.time, sleep=time.sleep, interval=interval,
             checks=checks if follow else 1, check_entries=entries, on_report=report_line,
-            on_alarm=lambda exc: err_console.print(f"[bold red]ALARM[/] {escape(str(exc))}"),
-            on_error=lambda exc: err_console.print(f"[yellow]could not check:[/] {escape(str(exc))}"))
+            on_alarm=lambda exc: json_line({"result": "alarm", "message": str(exc)}) if as_json
+            else err_console.print(f"[bold red]ALARM[/] {escape(str(exc))}"),
+            on_error=lambda exc: json_line({"result": "error", "message": str(exc)}) if as_json
+            else err_console.print(f"[yellow]could not check:[/] {escape(str(exc))}"))
     if summary.alarms:
         raise typer.Exit(1)
     if summary.errors:

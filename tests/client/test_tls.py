@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -132,6 +133,16 @@ def test_the_monitor_names_the_certificate_problem_and_trusts_cacert(gateway: Ha
         args = ["audit", "monitor", url, "--state", str(tmp_path / "state"), "--log-key", log_key]
         untrusted = runner.invoke(gateway_app, args)
         trusted = runner.invoke(gateway_app, [*args, "--cacert", str(cert)])
+        untrusted_json = runner.invoke(gateway_app, [*args, "--json"])
+        trusted_json = runner.invoke(gateway_app, [*args, "--cacert", str(cert), "--json"])
     assert untrusted.exit_code == 2, untrusted.output
     assert "self-signed certificate" in _said(untrusted) and "--cacert FILE" in _said(untrusted)
     assert trusted.exit_code == 0, trusted.output
+    # --json: one object a check, on stdout.
+    assert untrusted_json.exit_code == 2
+    error = json.loads(untrusted_json.stdout)
+    assert error["result"] == "error" and "self-signed certificate" in error["message"]
+    assert trusted_json.exit_code == 0, trusted_json.output
+    report = json.loads(trusted_json.stdout)
+    assert set(report) == {"result", "tree_size", "previous_size", "cosigned_by", "entries_checked"}
+    assert report["result"] == "consistent" and report["previous_size"] == report["tree_size"]
