@@ -16,10 +16,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
-import httpx
 from nacl.signing import SigningKey, VerifyKey
 
 from client.audit_ref import AuditRef
@@ -28,6 +27,11 @@ from crypto.errors import CryptoError
 from crypto.keys import decode_signing_public_key, encode_public_key
 from crypto.note import parse_verifier_key
 from crypto.tokens import create_token
+
+# httpx is imported where a connection is made or fails, not with this module: the commands'
+# help (which imports every command) then does not pay for it.
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "DEFAULT_URL",
@@ -135,6 +139,8 @@ def tls_verify(ca_file: Path | None) -> ssl.SSLContext | bool:
 def make_http_client(*, timeout: float, ca_file: Path | None = None) -> httpx.Client:
     """The HTTP client every call goes through: no redirects, ``timeout``, and ``ca_file`` (if any)
     as the only trusted certificates."""
+    import httpx
+
     return httpx.Client(follow_redirects=False, timeout=timeout, verify=tls_verify(ca_file))
 
 
@@ -157,6 +163,8 @@ def certificate_problem(exc: BaseException) -> str | None:
 
 
 def _transport_error(exc: httpx.HTTPError, url: str, timeout: float) -> ClientError:
+    import httpx
+
     problem = certificate_problem(exc)
     if problem is not None:
         return GatewayUnreachable(
@@ -176,6 +184,8 @@ def _transport_error(exc: httpx.HTTPError, url: str, timeout: float) -> ClientEr
 
 
 def _get(client: httpx.Client, url: str, timeout: float) -> httpx.Response:
+    import httpx
+
     try:
         return client.get(url)
     except httpx.HTTPError as exc:
@@ -289,6 +299,8 @@ class GatewayClient:
                                  now=int(self._clock()), lifetime=TOKEN_LIFETIME_S, order_id=order_id)
         except CryptoError as exc:
             raise ClientError(f"cannot make a request token: {exc.message}") from exc
+        import httpx
+
         url = self.base_url + "/graphql"
         headers = {"content-type": "application/json", "accept": "application/json",
                    "authorization": f"Bearer {token}"}

@@ -21,12 +21,15 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
 from nacl.signing import SigningKey
 
 from client.errors import MonitorAlarm, MonitorError
 from client.http import certificate_problem
+
+if TYPE_CHECKING:  # imported where a request is made (see client.http)
+    import httpx
 from crypto import merkle
 from crypto.canonical import canonical_json, parse_json_object
 from crypto.cosignature import CosignerVerifier, split_note, verify_cosignatures
@@ -105,6 +108,8 @@ def _save(state_dir: Path, origin: str, checkpoint: Checkpoint, note: str) -> No
 
 
 def _get(http: httpx.Client, url: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    import httpx
+
     try:
         return http.get(url, headers=headers)
     except httpx.HTTPError as exc:

@@ -11,8 +11,6 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Final, NoReturn, ParamSpec, TypeVar
 
@@ -79,6 +77,9 @@ EXIT_CODES: Final = (
 def _print_version(value: bool) -> None:
     if not value:
         return
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as package_version
+
     try:
         found = package_version("disclosure-gateway")
     except PackageNotFoundError:  # run from a source tree that was never installed

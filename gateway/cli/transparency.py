@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -22,12 +22,10 @@ from client.cli.words import plural
 from crypto.note import parse_verifier_key
 from gateway.cli.common import console, err_console, fail, handle_errors, open_database, print_json, settings
 from gateway.errors import FiguresError, OperatorError, ReportVerificationError
-from gateway.keys.keyring import load_gateway_keys
-from gateway.services import utc_now
-from gateway.transparency.figures import Banding
-from gateway.transparency.period import Period, parse_period, span
-from gateway.transparency.publish import generate_report
-from gateway.transparency.verify import verify_report
+from gateway.transparency.period import parse_period, span
+
+if TYPE_CHECKING:  # the figures and the log are imported when a command runs
+    from gateway.transparency.period import Period
 
 __all__ = ["app"]
 
@@ -67,6 +65,11 @@ def report(
     """Compute the period's figures from the audit log up to one signed checkpoint, sign the report
     with the gateway's key, store it (a new version if the checkpoint is later than the stored one's)
     and write its three files."""
+    from gateway.keys.keyring import load_gateway_keys
+    from gateway.services import utc_now
+    from gateway.transparency.figures import Banding
+    from gateway.transparency.publish import generate_report
+
     chosen = _period(period, start, until)
     config = settings()
     key = load_gateway_keys(config).signing_key
@@ -118,6 +121,8 @@ def verify(
     """Recompute every leaf, the root and every figure from the exported entries, and check the
     report's checkpoint and signature with the verifier key. Needs no database. Exit 0 only if all
     match; otherwise name the first figure or check that differs and exit 1."""
+    from gateway.transparency.verify import verify_report
+
     verifier = parse_verifier_key(verifier_key)  # a malformed key is bad usage: exit 2
     try:
         text = report_file.read_bytes()
