@@ -11,13 +11,14 @@ Every error is a :class:`~client.errors.ClientError` (see :mod:`client.errors`).
 from __future__ import annotations
 
 import json
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
-import httpx
 from nacl.signing import SigningKey, VerifyKey
 
 from client.audit_ref import AuditRef
@@ -27,6 +28,11 @@ from crypto.keys import decode_signing_public_key, encode_public_key
 from crypto.note import parse_verifier_key
 from crypto.tokens import create_token
 
+# httpx is imported where a connection is made or fails, not with this module: the commands'
+# help (which imports every command) then does not pay for it.
+if TYPE_CHECKING:
+    import httpx
+
 __all__ = [
     "DEFAULT_URL",
     "DISCOVERY_PATH",
@@ -34,8 +40,11 @@ __all__ = [
     "ClientResult",
     "Discovery",
     "GatewayClient",
+    "certificate_problem",
     "fetch_discovery",
     "is_loopback_url",
+    "make_http_client",
+    "tls_verify",
 ]
 
 DEFAULT_URL: Final = "http://127.0.0.1:8080"
@@ -112,7 +121,56 @@ def _normalise_base(base_url: str) -> str:
     return base
 
 
+def tls_verify(ca_file: Path | None) -> ssl.SSLContext | bool:
+    """What verifies the gateway's certificate: the system's trust store, or (``--cacert FILE``,
+    ``GATEWAY_CA_FILE``) only the certificates in ``ca_file``. Raises :class:`ClientError`."""
+    if ca_file is None:
+        return True
+    try:
+        return ssl.create_default_context(cafile=str(ca_file))
+    except FileNotFoundError:
+        raise ClientError(f"--cacert {ca_file}: no such file; give the PEM file of the certificate "
+                          "(or of the CA) that signed the gateway's certificate") from None
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        raise ClientError(f"--cacert {ca_file}: not a PEM certificate file ({type(exc).__name__}); give the "
+                          "certificate (or the CA) that signed the gateway's certificate, in PEM") from None
+
+
+def make_http_client(*, timeout: float, ca_file: Path | None = None) -> httpx.Client:
+    """The HTTP client every call goes through: no redirects, ``timeout``, and ``ca_file`` (if any)
+    as the only trusted certificates."""
+    import httpx
+
+    return httpx.Client(follow_redirects=False, timeout=timeout, verify=tls_verify(ca_file))
+
+
+def certificate_problem(exc: BaseException) -> str | None:
+    """The reason a TLS certificate did not verify (OpenSSL's words: "self-signed certificate",
+    "certificate has expired", "Hostname mismatch, ..."), found down the chain of causes."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return str(current.verify_message or current.reason or "certificate verify failed")
+        current = current.__cause__ or current.__context__
+    # httpx keeps only the text of the error of the TLS layer below it.
+    text = str(exc)
+    marker = "certificate verify failed: "
+    if marker in text:
+        return text.split(marker, 1)[1].split(" (_ssl.c", 1)[0].strip() or "certificate verify failed"
+    return None
+
+
 def _transport_error(exc: httpx.HTTPError, url: str, timeout: float) -> ClientError:
+    import httpx
+
+    problem = certificate_problem(exc)
+    if problem is not None:
+        return GatewayUnreachable(
+            f"the gateway at {url} presented a TLS certificate that does not verify: {problem}; if the "
+            "certificate (or its CA) is your own, pass its PEM file with --cacert FILE (or GATEWAY_CA_FILE); "
+            "if it is not, you may not be talking to the gateway")
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
         return GatewayUnreachable(f"cannot connect to the gateway at {url}; is it running? Start it with "
                                   "`gateway serve`, or point --url (or GATEWAY_URL) at where it runs")
@@ -126,18 +184,21 @@ def _transport_error(exc: httpx.HTTPError, url: str, timeout: float) -> ClientEr
 
 
 def _get(client: httpx.Client, url: str, timeout: float) -> httpx.Response:
+    import httpx
+
     try:
         return client.get(url)
     except httpx.HTTPError as exc:
         raise _transport_error(exc, url, timeout) from exc
 
 
-def fetch_discovery(base_url: str, *, timeout: float = 10, http_client: httpx.Client | None = None) -> Discovery:
-    """``GET /.well-known/disclosure-gateway`` and parse it (``timeout`` applies unless
-    ``http_client`` is given). Raises :class:`ClientError`."""
+def fetch_discovery(base_url: str, *, timeout: float = 10, http_client: httpx.Client | None = None,
+                    ca_file: Path | None = None) -> Discovery:
+    """``GET /.well-known/disclosure-gateway`` and parse it (``timeout`` and ``ca_file`` apply
+    unless ``http_client`` is given). Raises :class:`ClientError`."""
     base = _normalise_base(base_url)
     url = base + DISCOVERY_PATH
-    client = http_client or httpx.Client(follow_redirects=False, timeout=timeout)
+    client = http_client or make_http_client(timeout=timeout, ca_file=ca_file)
     try:
         response = _get(client, url, timeout)
     finally:
@@ -159,12 +220,14 @@ class GatewayClient:
     pins the gateway's signing key: discovery that names another key is refused (use it whenever
     the URL is not loopback or HTTPS, because a key learnt over plain HTTP proves nothing).
     ``http_client`` lets tests pass an in-process client (Starlette's ``TestClient`` is one),
-    which then brings its own timeout. ``clock`` returns Unix seconds, so tests never patch the time.
+    which then brings its own timeout; ``ca_file`` is the only trusted certificate otherwise. ``clock``
+    returns Unix seconds, so tests never patch the time.
     """
 
     def __init__(self, base_url: str, principal_id: str, signing_key: SigningKey, *, audience: str | None = None,
                  timeout: float = 10, gateway_key: VerifyKey | None = None,
-                 http_client: httpx.Client | None = None, clock: Callable[[], float] = time.time) -> None:
+                 http_client: httpx.Client | None = None, clock: Callable[[], float] = time.time,
+                 ca_file: Path | None = None) -> None:
         if not isinstance(signing_key, SigningKey):
             raise ClientError("the signing key must be a nacl.signing.SigningKey (read it with read_signing_key)")
         self.base_url = _normalise_base(base_url)
@@ -176,7 +239,7 @@ class GatewayClient:
         self._clock = clock
         self._owns_http = http_client is None
         # The timeout lives on the client it makes; a client passed in brings its own.
-        self._http = http_client or httpx.Client(follow_redirects=False, timeout=timeout)
+        self._http = http_client or make_http_client(timeout=timeout, ca_file=ca_file)
         self._discovery: Discovery | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -236,6 +299,8 @@ class GatewayClient:
                                  now=int(self._clock()), lifetime=TOKEN_LIFETIME_S, order_id=order_id)
         except CryptoError as exc:
             raise ClientError(f"cannot make a request token: {exc.message}") from exc
+        import httpx
+
         url = self.base_url + "/graphql"
         headers = {"content-type": "application/json", "accept": "application/json",
                    "authorization": f"Bearer {token}"}

@@ -21,11 +21,15 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
 from nacl.signing import SigningKey
 
 from client.errors import MonitorAlarm, MonitorError
+from client.http import certificate_problem
+
+if TYPE_CHECKING:  # imported where a request is made (see client.http)
+    import httpx
 from crypto import merkle
 from crypto.canonical import canonical_json, parse_json_object
 from crypto.cosignature import CosignerVerifier, split_note, verify_cosignatures
@@ -104,9 +108,15 @@ def _save(state_dir: Path, origin: str, checkpoint: Checkpoint, note: str) -> No
 
 
 def _get(http: httpx.Client, url: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    import httpx
+
     try:
         return http.get(url, headers=headers)
     except httpx.HTTPError as exc:
+        problem = certificate_problem(exc)
+        if problem is not None:
+            raise MonitorError(f"GET {url}: the TLS certificate does not verify: {problem}; if it (or its CA) "
+                               "is your own, pass its PEM file with --cacert FILE (or GATEWAY_CA_FILE)") from exc
         raise MonitorError(f"GET {url} failed: {type(exc).__name__}") from exc
 
 

@@ -12,8 +12,6 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Final
 
-import phonenumbers
-
 __all__ = ["PHONE_MESSAGE", "TIME_MESSAGE", "check_phone", "check_time"]
 
 TIME_MESSAGE: Final = "times must be RFC 3339 with Z or an offset, e.g. 2026-09-01T00:00:00Z"
@@ -62,6 +60,8 @@ def check_time(text: str, option: str) -> str:
 def check_phone(text: str, option: str = "--phone") -> str:
     """``text`` unchanged if the gateway can normalise it to E.164 (so it can name a subject at all);
     ``ValueError`` naming ``option`` otherwise."""
+    import phonenumbers  # its metadata is large: loaded by the first check, not by every command's help
+
     stripped = text.strip()
     number: phonenumbers.PhoneNumber | None = None
     if _PHONE_TEXT.fullmatch(stripped):

@@ -72,3 +72,34 @@ def test_the_readme_examples_agree_with_each_other_and_with_the_example_subjects
         assert normalise_phone(phone) in phones, f"{command} names a phone number that is not in examples/"
     assert "source .venv/bin/activate" in readme
     assert "examples/subjects.jsonl" in readme
+
+
+def _written_by_readme(readme: str) -> set[str]:
+    """The relative paths the README's commands write: ``--out`` files (keygen's: PREFIX.sign.key and
+    PREFIX.seal.key) and ``--state`` directories."""
+    joined = readme.replace("\\\n", " ")
+    found: set[str] = set()
+    for line in joined.splitlines():
+        words = line.split()
+        for at, word in enumerate(words[:-1]):
+            path = words[at + 1].strip('"').removeprefix("./")
+            if word not in ("--out", "--state") or path.startswith(("$", "<", "/")):
+                continue
+            if word == "--state":
+                found.add(path + "/")
+            elif "keygen" in words:
+                found |= {f"{path}.sign.key", f"{path}.seal.key"}
+            else:
+                found.add(path)
+    return found
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_gitignore_covers_what_the_readme_examples_write() -> None:
+    written = _written_by_readme((REPO / "README.md").read_text(encoding="utf-8"))
+    assert {"keys/bka.sign.key", "proof.json", "entries.jsonl", "reports/2026-H2", "monitor/", "w1/",
+            "keys.age"} <= written
+    checked = subprocess.run(["git", "check-ignore", "--no-index", "--stdin", "-v", "-n"], cwd=REPO, text=True,
+                             input="\n".join(sorted(written)) + "\n", capture_output=True, check=False)
+    unignored = [line.split("\t", 1)[1] for line in checked.stdout.splitlines() if line.startswith("::")]
+    assert unignored == [], f"the README's examples write files .gitignore does not cover: {unignored}"

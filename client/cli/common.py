@@ -11,8 +11,6 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Final, NoReturn, ParamSpec, TypeVar
 
@@ -79,6 +77,9 @@ EXIT_CODES: Final = (
 def _print_version(value: bool) -> None:
     if not value:
         return
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as package_version
+
     try:
         found = package_version("disclosure-gateway")
     except PackageNotFoundError:  # run from a source tree that was never installed
@@ -155,10 +156,12 @@ def warn_if_interceptable(url: str, pinned: bool) -> None:
                           "learnt from it proves nothing; pin it with --gateway-key", markup=True)
 
 
-def connect(url: str, principal_id: str, key_prefix: Path, *, gateway_key: VerifyKey | None = None) -> GatewayClient:
-    """A client for ``url`` signing as ``principal_id`` with PREFIX.sign.key."""
+def connect(url: str, principal_id: str, key_prefix: Path, *, gateway_key: VerifyKey | None = None,
+            cacert: Path | None = None) -> GatewayClient:
+    """A client for ``url`` signing as ``principal_id`` with PREFIX.sign.key, trusting ``cacert``
+    (``--cacert``) for HTTPS when given."""
     warn_if_interceptable(url, gateway_key is not None)
-    return GatewayClient(url, principal_id, signing_key_for(key_prefix), gateway_key=gateway_key)
+    return GatewayClient(url, principal_id, signing_key_for(key_prefix), gateway_key=gateway_key, ca_file=cacert)
 
 
 def key_table(rows: list[tuple[str, str]], *, title: str | None = None) -> Table:

@@ -17,10 +17,13 @@ from client.wire import DISCLOSABLE_FIELDS
 from crypto.errors import CryptoError
 from crypto.keys import decode_signing_public_key
 
-__all__ = ["DEFAULT_URL", "IdOption", "KeyOption", "UrlOption", "fields_option", "gateway_key_option", "phones_option",
-           "split_list", "time_option"]
+__all__ = ["DEFAULT_URL", "CaCertOption", "IdOption", "KeyOption", "UrlOption", "fields_option", "gateway_key_option",
+           "phones_option", "split_list", "time_option"]
 
 UrlOption = Annotated[str, typer.Option("--url", envvar="GATEWAY_URL", help="the gateway's base URL")]
+CaCertOption = Annotated[Path | None, typer.Option(
+    "--cacert", envvar="GATEWAY_CA_FILE", metavar="FILE", show_default=False,
+    help="trust only this PEM certificate (or CA) for the gateway's HTTPS, e.g. a self-signed one")]
 IdOption = Annotated[str, typer.Option("--id", help="your principal id, as registered at the gateway",
                                        show_default=False)]
 KeyOption = Annotated[Path, typer.Option("--key", metavar="PREFIX", show_default=False,

@@ -23,6 +23,7 @@ from rich.markup import escape
 from client.cli.common import client_command, connect, console, err_console, sealing_key_for, warn_if_interceptable
 from client.cli.options import (
     DEFAULT_URL,
+    CaCertOption,
     IdOption,
     KeyOption,
     UrlOption,
@@ -157,6 +158,7 @@ def query(
                                               "`gateway open FILE` verifies it again later")] = None,
     gateway_key: Annotated[str | None, typer.Option(help="pin the gateway's signing key (base64)")] = None,
     url: UrlOption = DEFAULT_URL,
+    cacert: CaCertOption = None,
 ) -> None:
     """Query subjects of your order; open and verify every sealed value, then print them."""
     selector = QueryTarget.from_options(subject_id=subject_id, phone=phone, username=username,
@@ -170,7 +172,7 @@ def query(
     if save is not None and (save.exists() or not save.parent.is_dir()):
         raise UsageError(f"--save {save}: the file exists already or its directory does not; "
                          "choose a new file so no earlier response is overwritten")
-    with connect(url, principal_id, key, gateway_key=pinned) as client:
+    with connect(url, principal_id, key, gateway_key=pinned, cacert=cacert) as client:
         result = send_query(client, order_id=order_id, selector=selector, fields=wanted)
         if save is not None:
             _write_new_file(save, result.raw)
@@ -190,6 +192,7 @@ def open_(
     order_id: Annotated[str | None, typer.Option("--order", metavar="ID", help="require this order")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the verified records as JSON")] = False,
     url: UrlOption = DEFAULT_URL,
+    cacert: CaCertOption = None,
 ) -> None:
     """Open and verify a saved query response with your sealing key and the gateway's signing key."""
     sealing_key = sealing_key_for(key)
@@ -202,7 +205,7 @@ def open_(
     pinned = gateway_key_option(gateway_key)
     if pinned is None:
         warn_if_interceptable(url, False)
-        pinned = fetch_discovery(url).gateway_signing_key
+        pinned = fetch_discovery(url, ca_file=cacert).gateway_signing_key
     data, request_id = response_parts(document)
     opened = open_response(data, request_id, sealing_key=sealing_key, gateway_key=pinned, order_id=order_id)
     extensions = document.get("extensions", {})

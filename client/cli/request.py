@@ -15,7 +15,16 @@ from rich.markup import escape
 
 from client import operations
 from client.cli.common import client_command, connect, console, key_table, print_json
-from client.cli.options import DEFAULT_URL, IdOption, KeyOption, UrlOption, fields_option, phones_option, time_option
+from client.cli.options import (
+    DEFAULT_URL,
+    CaCertOption,
+    IdOption,
+    KeyOption,
+    UrlOption,
+    fields_option,
+    phones_option,
+    time_option,
+)
 from client.cli.views import add_list_and_show, preservation_rows, print_request
 from client.errors import UsageError
 from client.operations import extend_preservation, submit_preservation, submit_request
@@ -114,6 +123,7 @@ def submit(
     non_disclosure_until: Annotated[str | None, typer.Option(
         help="RFC 3339: the court order forbids telling the user before this")] = None,
     url: UrlOption = DEFAULT_URL,
+    cacert: CaCertOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the new request as JSON")] = False,
 ) -> None:
     """Submit a legal request for review. Selectors are sent to the gateway but never echoed back."""
@@ -126,7 +136,7 @@ def submit(
         subject_ids=subject_id or [], fields=fields_option(fields, required=True), window_from=window_from,
         window_until=window_until, justification=justification, emergency=emergency, legal_process=legal_process,
         imminent_risk=imminent_risk, non_disclosure_until=non_disclosure_until)
-    with connect(url, principal_id, key) as client:
+    with connect(url, principal_id, key, cacert=cacert) as client:
         created = submit_request(client, variables)
     shown = f"[bold]{escape(str(created['id']))}[/] ({escape(str(created['status']))})"
     print_request(created, as_json=as_json,
@@ -149,6 +159,7 @@ def attach_court_order(
     court_order_sha256_hex: Annotated[str | None, typer.Option(
         "--court-order-sha256", metavar="HEX", help="the court order's SHA-256, instead of --court-order")] = None,
     url: UrlOption = DEFAULT_URL,
+    cacert: CaCertOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the request as JSON")] = False,
 ) -> None:
     """Attach the court order to an emergency request before its orders lapse."""
@@ -157,7 +168,7 @@ def attach_court_order(
     digest = court_order_sha256(court_order) if court_order is not None else str(court_order_sha256_hex)
     if not _SHA256_HEX.fullmatch(digest):
         raise UsageError("--court-order-sha256 must be 64 hex characters")
-    with connect(url, principal_id, key) as client:
+    with connect(url, principal_id, key, cacert=cacert) as client:
         found = operations.attach_court_order(client, request_id, digest.lower())
     print_request(found, as_json=as_json,
                   message=f"court order attached to {escape(str(found['id']))}; its orders continue once reviewers "
@@ -179,12 +190,13 @@ def preserve(
     extend: Annotated[str | None, typer.Option(metavar="PRESERVATION_ID",
                                                help="extend this granted hold (once) to --until instead")] = None,
     url: UrlOption = DEFAULT_URL,
+    cacert: CaCertOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the preservation request as JSON")] = False,
 ) -> None:
     """Ask the platform to preserve what it holds about subjects; nothing is disclosed."""
     time_option(until, "--until")
     phones_option(phone)
-    with connect(url, principal_id, key) as client:
+    with connect(url, principal_id, key, cacert=cacert) as client:
         if extend is not None:
             found = extend_preservation(client, extend, until)
         else:

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 from nacl.signing import SigningKey
+from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
@@ -24,13 +25,23 @@ from client.cli.common import (
     client_command,
     connect,
     console,
+    err_console,
     fail,
     is_interactive,
     key_table,
     print_json,
     signing_key_for,
 )
-from client.cli.options import DEFAULT_URL, IdOption, KeyOption, UrlOption, fields_option, split_list, time_option
+from client.cli.options import (
+    DEFAULT_URL,
+    CaCertOption,
+    IdOption,
+    KeyOption,
+    UrlOption,
+    fields_option,
+    split_list,
+    time_option,
+)
 from client.cli.tables import Col, print_table
 from client.cli.views import add_list_and_show, preservation_rows, print_request
 from client.cli.words import plain, plural
@@ -191,13 +202,14 @@ def draft(
     window_from: Annotated[str | None, typer.Option("--from", help="narrower data window start")] = None,
     window_until: Annotated[str | None, typer.Option("--until", help="narrower data window end")] = None,
     url: UrlOption = DEFAULT_URL,
+    cacert: CaCertOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the draft order as JSON")] = False,
 ) -> None:
     """Draft an order for a request: the same or narrower subjects, fields and window, never wider."""
     variables = draft_input(request_id, valid_until=valid_until, max_queries=max_queries,
                             subject_ids=split_list(subject_id), fields=fields_option(fields),
                             window_from=window_from, window_until=window_until)
-    with connect(url, principal_id, key) as client:
+    with connect(url, principal_id, key, cacert=cacert) as client:
         order = draft_order(client, variables)
     if as_json:
         print_json(order)
@@ -211,9 +223,10 @@ def draft(
                   markup=True, style="dim")
 
 
-def _show_for_approval(order: Mapping[str, Any], document: Mapping[str, Any], signing_key: SigningKey) -> None:
-    console.print(key_table(document_rows(document), title=f"order document {order.get('id')} — this is what you sign"))
-    console.print(Text(f"status now: {plain(order.get('status'))} ({_approvals(order)}); "
+def _show_for_approval(order: Mapping[str, Any], document: Mapping[str, Any], signing_key: SigningKey, *,
+                       to: Console = console) -> None:
+    to.print(key_table(document_rows(document), title=f"order document {order.get('id')} — this is what you sign"))
+    to.print(Text(f"status now: {plain(order.get('status'))} ({_approvals(order)}); "
                        f"signing key {key_id(signing_key.verify_key)}"))
 
 
@@ -225,18 +238,25 @@ def approve(
     key: KeyOption,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="approve without asking (for scripts)")] = False,
     url: UrlOption = DEFAULT_URL,
+    cacert: CaCertOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the approved order as JSON (the document "
+                                                         "shown before asking goes to stderr)")] = False,
 ) -> None:
     """Show an order's document, ask, sign it locally with your key file and submit the approval."""
     signing_key = signing_key_for(key)
     if not yes and not is_interactive():
         fail("stdin is not a terminal, so there is no one to ask; pass --yes to approve without a prompt")
-    with connect(url, principal_id, key) as client:
+    with connect(url, principal_id, key, cacert=cacert) as client:
         order = get_order(client, order_id)
         document = checked_document(order, order_id)
-        _show_for_approval(order, document, signing_key)
+        # With --json, stdout carries nothing but the JSON; what is signed is still shown first.
+        _show_for_approval(order, document, signing_key, to=err_console if as_json else console)
         if not yes and not typer.confirm(f"Approve order {order_id} with your signature?", default=False):
             fail("not approved; nothing was sent", code=1)
         approved = approve_order(client, order_id, approval_signature(order["document"], signing_key))
+    if as_json:
+        print_json(approved)
+        return
     console.print(f"approved: {order_summary(approved)}", markup=False)
 
 
@@ -248,9 +268,10 @@ def reject(
     key: KeyOption,
     reason: Annotated[str, typer.Option(help="why; the authority sees it", show_default=False)],
     url: UrlOption = DEFAULT_URL,
+    cacert: CaCertOption = None,
 ) -> None:
     """Reject a pending request, with a reason."""
-    with connect(url, principal_id, key) as client:
+    with connect(url, principal_id, key, cacert=cacert) as client:
         rejected = reject_request(client, request_id, reason)
     console.print(f"request {rejected['id']}: {rejected['status']}", markup=False)
 
@@ -263,9 +284,10 @@ def revoke(
     key: KeyOption,
     reason: Annotated[str, typer.Option(help="why; recorded with the order", show_default=False)],
     url: UrlOption = DEFAULT_URL,
+    cacert: CaCertOption = None,
 ) -> None:
     """Revoke an order; it takes effect on the next request."""
-    with connect(url, principal_id, key) as client:
+    with connect(url, principal_id, key, cacert=cacert) as client:
         revoked = revoke_order(client, order_id, reason)
     console.print(order_summary(revoked), markup=False)
 
@@ -277,10 +299,11 @@ def order(
     principal_id: IdOption,
     key: KeyOption,
     url: UrlOption = DEFAULT_URL,
+    cacert: CaCertOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Show an order's status, computed by the gateway now from its verified approvals."""
-    with connect(url, principal_id, key) as client:
+    with connect(url, principal_id, key, cacert=cacert) as client:
         found = get_order(client, order_id)
     if as_json:
         print_json(found)
@@ -298,11 +321,12 @@ def verify_emergency(
                                                        help="how you reached the authority back")],
     note: Annotated[str, typer.Option(help="whom you reached and how; stored encrypted", show_default=False)],
     url: UrlOption = DEFAULT_URL,
+    cacert: CaCertOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the request as JSON")] = False,
 ) -> None:
     """Record an emergency request's secondary verification, before anyone drafts or approves its
     order. Reach the authority through a channel you did not take from the request itself."""
-    with connect(url, principal_id, key) as client:
+    with connect(url, principal_id, key, cacert=cacert) as client:
         found = operations.verify_emergency(client, request_id, str(method), note)
     print_request(found, as_json=as_json,
                   message=f"verification recorded for {escape(str(found['id']))}; orders drafted from now carry it, "
@@ -319,6 +343,7 @@ def preservations(
     reject: Annotated[str | None, typer.Option(metavar="PRESERVATION_ID", help="reject this pending hold")] = None,
     reason: Annotated[str | None, typer.Option(help="with --reject: why; the authority sees it")] = None,
     url: UrlOption = DEFAULT_URL,
+    cacert: CaCertOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """List preservation requests and the counts per country; --grant or --reject one."""
@@ -326,7 +351,7 @@ def preservations(
         raise UsageError("give at most one of --grant and --reject")
     if reject is not None and not reason:
         raise UsageError("--reject needs a --reason")
-    with connect(url, principal_id, key) as client:
+    with connect(url, principal_id, key, cacert=cacert) as client:
         if grant is not None:
             decided: dict[str, Any] | None = grant_preservation(client, grant)
         elif reject is not None:

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from client.cli.common import client_command, connect, console, key_table, print_json
-from client.cli.options import DEFAULT_URL, IdOption, KeyOption, UrlOption
+from client.cli.options import DEFAULT_URL, CaCertOption, IdOption, KeyOption, UrlOption
 from client.cli.tables import Col, print_table
 from client.cli.words import plain
 from client.operations import get_request, list_requests
@@ -105,8 +105,9 @@ def add_list_and_show(app: typer.Typer, *, reviewer: bool, list_help: str, show_
     @app.command("list", help=list_help)
     @client_command
     def list_(principal_id: IdOption, key: KeyOption, status: StatusOption = None, url: UrlOption = DEFAULT_URL,
+              cacert: CaCertOption = None,
               as_json: JsonOption = False) -> None:
-        with connect(url, principal_id, key) as client:
+        with connect(url, principal_id, key, cacert=cacert) as client:
             found = list_requests(client, status, reviewer=reviewer)
         if as_json:
             print_json(found)
@@ -118,9 +119,9 @@ def add_list_and_show(app: typer.Typer, *, reviewer: bool, list_help: str, show_
     @app.command("show", help=show_help)
     @client_command
     def show(request_id: str = typer.Argument(metavar=id_metavar, help=id_help),
-             *, principal_id: IdOption, key: KeyOption, url: UrlOption = DEFAULT_URL,
+             *, principal_id: IdOption, key: KeyOption, url: UrlOption = DEFAULT_URL, cacert: CaCertOption = None,
              as_json: JsonOption = False) -> None:
-        with connect(url, principal_id, key) as client:
+        with connect(url, principal_id, key, cacert=cacert) as client:
             found = get_request(client, request_id, reviewer=reviewer)
         if as_json:
             print_json(found)

@@ -4,17 +4,34 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from client.cli.tables import Col, print_table
 from client.cli.words import plain
 from gateway.cli.common import console, handle_errors, open_database, settings
-from gateway.maintenance.initialize import initialize
-from gateway.principals.registry import ACTIVE, SUSPENDED, PrincipalInfo, PrincipalRegistry, Role
+
+if TYPE_CHECKING:
+    from gateway.principals.registry import PrincipalInfo, PrincipalRegistry, Role
 
 __all__ = ["init", "principals_app"]
+
+class RoleChoice(StrEnum):
+    """The roles as options name them: the registry's ``Role`` (imported with the database,
+    which a help must not pay for); tests/gateway/cli/test_start.py holds the two equal."""
+
+    AUTHORITY = "authority"
+    REVIEWER = "reviewer"
+    AUDITOR = "auditor"
+
+
+def _role(choice: RoleChoice) -> Role:
+    from gateway.principals.registry import Role
+
+    return Role(choice.value)
+
 
 principals_app = typer.Typer(help="Register, list and suspend authorities, reviewers and auditors.",
                              no_args_is_help=True)
@@ -23,6 +40,8 @@ principals_app = typer.Typer(help="Register, list and suspend authorities, revie
 @handle_errors
 def init() -> None:
     """Create the database schema and the gateway's keys (owner-only). Running it again changes nothing."""
+    from gateway.maintenance.initialize import initialize
+
     config = settings()
     report = initialize(config)
     for path in report.keys_created:
@@ -38,6 +57,8 @@ def init() -> None:
 
 
 def _registry() -> PrincipalRegistry:
+    from gateway.principals.registry import PrincipalRegistry
+
     return PrincipalRegistry(open_database(settings()))
 
 
@@ -50,7 +71,7 @@ def _as_json(info: PrincipalInfo) -> dict[str, object]:
 @principals_app.command("add")
 @handle_errors
 def add(
-    role: Annotated[Role, typer.Option(help="authority, reviewer or auditor")],
+    role: Annotated[RoleChoice, typer.Option(help="authority, reviewer or auditor")],
     principal_id: Annotated[str, typer.Option("--id", help="the principal's id, e.g. bka-de")],
     name: Annotated[str, typer.Option(help="display name")],
     signing_key: Annotated[str, typer.Option(help="base64 Ed25519 public key (from `gateway keygen`)")],
@@ -58,7 +79,7 @@ def add(
     sealing_key: Annotated[str | None, typer.Option(help="base64 X25519 public key; authorities only")] = None,
 ) -> None:
     """Register a principal with its first token key."""
-    info = _registry().add(role=role, principal_id=principal_id, name=name, signing_key=signing_key,
+    info = _registry().add(role=_role(role), principal_id=principal_id, name=name, signing_key=signing_key,
                            country=country, sealing_key=sealing_key, now=int(time.time()))
     console.print_json(json.dumps(_as_json(info)))
 
@@ -66,11 +87,13 @@ def add(
 @principals_app.command("list")
 @handle_errors
 def list_(
-    role: Annotated[Role | None, typer.Option(help="only this role")] = None,
+    role: Annotated[RoleChoice | None, typer.Option(help="only this role")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """List principals and their keys."""
-    found = _registry().list(role)
+    from gateway.principals.registry import ACTIVE
+
+    found = _registry().list(None if role is None else _role(role))
     if as_json:
         console.print_json(json.dumps([_as_json(p) for p in found]))
         return
@@ -86,6 +109,8 @@ def list_(
 @handle_errors
 def suspend(principal_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Suspend a principal: its tokens stop working at once and its approvals stop counting."""
+    from gateway.principals.registry import SUSPENDED
+
     info = _registry().set_status(principal_id, SUSPENDED)
     console.print(f"suspended {info.id}")
 
@@ -94,6 +119,8 @@ def suspend(principal_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
 @handle_errors
 def reinstate(principal_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Lift a suspension."""
+    from gateway.principals.registry import ACTIVE
+
     info = _registry().set_status(principal_id, ACTIVE)
     console.print(f"reinstated {info.id}")
 

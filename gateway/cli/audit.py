@@ -17,12 +17,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from sqlalchemy import Connection, select
 
 from client.cli.tables import Col, print_table
 from client.cli.words import plain, plural
@@ -30,28 +29,32 @@ from client.proof import check_saved_proof, discovered_schedule, read_proof, rea
 from crypto.encoding import b64encode
 from crypto.errors import CryptoError
 from crypto.key_schedule import ScheduledVerifier, single
-from crypto.note import parse_verifier_key
-from gateway.audit import proofs
-from gateway.audit.checkpoints import CheckpointPolicy, log_size
-from gateway.audit.current_key import CurrentKey
-from gateway.audit.entry_pool import usable_cpus
+from crypto.note import parse_checkpoint, parse_verifier_key
 from gateway.audit.model import Decision
-from gateway.audit.signers import schedule_for
-from gateway.audit.verify import verify_log
-from gateway.audit.writer import AuditWriter
-from gateway.cli.common import console, err_console, fail, handle_errors, open_database, settings
-from gateway.config import Settings
+from gateway.cli.common import console, err_console, fail, handle_errors, open_database, print_json, settings
 from gateway.errors import LogVerificationError, OperatorError
-from gateway.keys.keyring import load_gateway_keys
-from gateway.store.tables import AuditEntry
 from gateway.values.times import epoch_micros
+
+# The log, the database and the keys are imported by the commands that use them: a help needs none.
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Table
+
+    from gateway.audit.current_key import CurrentKey
+    from gateway.config import Settings
 
 __all__ = ["app"]
 
 app = typer.Typer(help="Verify the audit log, export and check inclusion proofs, list entries, checkpoint.",
                   no_args_is_help=True)
 
-_entries = AuditEntry.__table__  # type: ignore[attr-defined]
+
+
+def _entries_table() -> Table:
+    from gateway.store.tables import AuditEntry
+
+    return AuditEntry.__table__  # type: ignore[attr-defined,no-any-return]
+
+
 _LONG = 20_000  # entries from which a scan shows a progress bar
 _SCAN_WINDOW = 10_000
 
@@ -74,6 +77,9 @@ def _connection(config: Settings) -> Iterator[Connection]:
 def _current_key(config: Settings, connection: Connection | None = None) -> CurrentKey:
     """The gateway's signing key as the log's key record names it: a rotation whose files are not
     in this keys directory yet (the next key only staged here) is taken as a serving process takes it."""
+    from gateway.audit.current_key import CurrentKey
+    from gateway.keys.keyring import load_gateway_keys
+
     current = CurrentKey(load_gateway_keys(config), origin=config.origin, reload=lambda: load_gateway_keys(config))
     if connection is not None:
         current.follow(connection)
@@ -81,6 +87,8 @@ def _current_key(config: Settings, connection: Connection | None = None) -> Curr
 
 
 def _own_verifiers(config: Settings, connection: Connection) -> list[ScheduledVerifier]:
+    from gateway.audit.signers import schedule_for
+
     return schedule_for(_current_key(config, connection).keys, config.origin)
 
 
@@ -96,11 +104,18 @@ def verify(
     jobs: Annotated[int | None, typer.Option(
         min=1, help="worker processes checking entries (default: the CPUs this process may use); "
                     "the result does not depend on it")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object: verified, and what verified "
+                                                         "(entries, root_hash, checkpoints, outside_checkpoints) "
+                                                         "or what did not (where, reason)")] = False,
 ) -> None:
     """Recompute the whole log from its entries and check every stored checkpoint (docs/PROTOCOL.md §9).
 
     Exit 0 only when everything verifies; otherwise print the first entry or checkpoint that does
     not hold and exit 1."""
+    from gateway.audit.checkpoints import log_size
+    from gateway.audit.entry_pool import usable_cpus
+    from gateway.audit.verify import verify_log
+
     config = settings()
     given = single(parse_verifier_key(verifier_key)) if verifier_key is not None else None
     trusted = [read_text(path) for path in checkpoint or []]
@@ -114,9 +129,16 @@ def verify(
                                     jobs=jobs or usable_cpus(),
                                     progress=lambda done, _: bar.update(task, completed=done))
             except LogVerificationError as exc:
-                err_console.print(f"[bold red]audit log does NOT verify[/] at {escape(exc.where)}: "
-                                  f"{escape(exc.reason)}")
+                if as_json:
+                    print_json({"verified": False, "where": exc.where, "reason": exc.reason})
+                else:
+                    err_console.print(f"[bold red]audit log does NOT verify[/] at {escape(exc.where)}: "
+                                      f"{escape(exc.reason)}")
                 raise typer.Exit(1) from None
+    if as_json:
+        print_json({"verified": True, "entries": report.entries, "root_hash": b64encode(report.root_hash),
+                    "checkpoints": report.checkpoints, "outside_checkpoints": report.trusted})
+        return
     console.print(f"audit log verifies: {plural(report.entries, 'entry')}, root {b64encode(report.root_hash)}, "
                   f"{plural(report.checkpoints, 'stored checkpoint')}"
                   + (f", {plural(report.trusted, 'outside checkpoint')}" if trusted else ""))
@@ -132,6 +154,8 @@ def proof(
 ) -> None:
     """Export the inclusion proof of one entry, with the entry and a signed checkpoint, as JSON that
     `gateway audit check-proof` (or any RFC 9162 verifier) checks offline."""
+    from gateway.audit import proofs
+
     config = settings()
     with _connection(config) as connection:
         key = _current_key(config, connection).signing_key
@@ -200,6 +224,11 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="print the entries' exact JSON, one per line")] = False,
 ) -> None:
     """List audit entries, filtered by order, principal, decision and time."""
+    from sqlalchemy import select
+
+    from gateway.audit.checkpoints import log_size
+
+    _entries = _entries_table()
     config = settings()
     conditions = []
     if order is not None:
@@ -257,8 +286,15 @@ def _row(text: str) -> list[str]:
 
 @app.command("checkpoint")
 @handle_errors
-def checkpoint() -> None:
+def checkpoint(
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object: the checkpoint note and its "
+                                                         "origin, tree_size and root_hash (null before the first)"
+                                          )] = False,
+) -> None:
     """Sign and store a checkpoint of the log as it is now (if it grew since the last), and print the latest."""
+    from gateway.audit.checkpoints import CheckpointPolicy
+    from gateway.audit.writer import AuditWriter
+
     config = settings()
     open_database(config).dispose()  # refuses an uninitialised or outdated database, with its message
     writer = AuditWriter(config.sqlalchemy_url, checkpoint_key=_current_key(config), origin=config.origin,
@@ -267,6 +303,12 @@ def checkpoint() -> None:
         note = writer.checkpoint_now()
     finally:
         writer.close()
+    if as_json:
+        signed = parse_checkpoint(note.split("\n\n", 1)[0] + "\n") if note else None
+        print_json({"checkpoint": note, "origin": signed.origin if signed else None,
+                    "tree_size": signed.size if signed else None,
+                    "root_hash": b64encode(signed.root_hash) if signed else None})
+        return
     typer.echo(note or "", nl=False)
 
 
@@ -281,6 +323,11 @@ def export(
     """Export the entries up to a tree size as JSON Lines: each line the exact text that was hashed.
     Entries hold no plaintext subject data (docs/PROTOCOL.md §7), so the file may be given to an
     auditor; `gateway transparency verify` and any RFC 9162 tool recompute the tree from it."""
+    from sqlalchemy import select
+
+    from gateway.audit import proofs
+
+    _entries = _entries_table()
     config = settings()
     with _connection(config) as connection:
         size = proofs.checked_tree_size(connection, to, name="--to")

@@ -23,9 +23,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Final
 
-import httpx
 import phonenumbers
 import typer
 from nacl.public import PrivateKey
@@ -54,13 +53,13 @@ from crypto.keys import (
 from crypto.note import parse_verifier_key, verify_checkpoint
 from gateway.cli.common import console, err_console, fail, handle_errors, open_database, settings
 from gateway.cli.subjects import import_report_line, subject_store
-from gateway.config import Settings, load_settings
 from gateway.errors import OperatorError, SubjectImportError
-from gateway.maintenance.initialize import initialize
-from gateway.principals.registry import ACTIVE, PrincipalRegistry, Role
-from gateway.subjects.store import ImportReport, SubjectStore
-from gateway.subjects.synthetic import generate_subjects
 from gateway.values.times import format_seconds
+
+if TYPE_CHECKING:  # the configuration, the store and the registry are imported by `demo run` and `demo seed`
+    from gateway.config import Settings
+    from gateway.principals.registry import PrincipalRegistry, Role
+    from gateway.subjects.store import ImportReport, SubjectStore
 
 __all__ = ["app", "run", "seed"]
 
@@ -81,6 +80,8 @@ _CHECKPOINT_WAIT_S: Final = 10.0
 
 def _seed_store(store: SubjectStore, subjects: int, seed_value: int, ip_events: int) -> ImportReport:
     """Import ``subjects`` generated subjects, with a progress bar on a terminal."""
+    from gateway.subjects.synthetic import generate_subjects
+
     generated = generate_subjects(subjects, seed=seed_value, ip_events=ip_events)
     lines = (json.dumps(subject) for subject in generated)
     columns = (TextColumn("seeding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
@@ -139,6 +140,8 @@ def _note(text: str) -> None:
 
 def _demo_settings() -> Settings:
     """The configured settings, on ./var/demo unless GATEWAY_DATA_DIR says otherwise; SQLite only."""
+    from gateway.config import load_settings
+
     config = settings()
     if config.database_url is not None:
         raise OperatorError("`gateway demo run` uses the embedded SQLite store and writes demo data into it; "
@@ -161,6 +164,8 @@ def _keys(prefix: Path) -> tuple[SigningKey, PrivateKey, bool]:
 
 def _register(registry: PrincipalRegistry, who: DemoPrincipal) -> str:
     """Register ``who`` unless it is registered already with these keys; say which happened."""
+    from gateway.principals.registry import ACTIVE, Role
+
     authority = who.role is Role.AUTHORITY
     sealing = encode_public_key(who.sealing_key.public_key) if authority else None
     found = registry.get(who.id)
@@ -213,6 +218,8 @@ def _server(config: Settings, port: int, log_level: str) -> Iterator[subprocess.
 
 def _wait_until_ready(base_url: str, process: subprocess.Popen[bytes]) -> float:
     started = time.monotonic()
+    import httpx
+
     with httpx.Client() as http:
         while time.monotonic() - started < _READY_TIMEOUT_S:
             if process.poll() is not None:
@@ -283,6 +290,9 @@ def run(
 ) -> None:
     """The whole story against a live local gateway on SQLite, then keep it serving (Ctrl-C stops it)."""
     started = time.monotonic()
+    from gateway.maintenance.initialize import initialize
+    from gateway.principals.registry import PrincipalRegistry, Role
+
     # SIGTERM (a service manager, `kill`) unwinds like Ctrl-C, so the server child is stopped too.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     config = _demo_settings()
@@ -328,6 +338,8 @@ def run(
         else:
             _note(import_report_line(_seed_store(store, subjects, DEMO_SEED, 20)))
     # The same seed gives the same first subjects whatever the count, so these were imported.
+    from gateway.subjects.synthetic import generate_subjects
+
     first = list(generate_subjects(3, seed=DEMO_SEED))
 
     base_url = f"http://127.0.0.1:{port}"

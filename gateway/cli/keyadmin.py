@@ -6,28 +6,32 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
 
+from client.cli.keys import public as public_halves_command
 from client.cli.words import plural
 from crypto.encoding import b64encode
 from crypto.note import verifier_key_string
-from gateway.audit.checkpoints import note_name
 from gateway.cli.common import console, err_console, fail, handle_errors, open_database, settings
 from gateway.errors import OperatorError
-from gateway.maintenance.backup import decrypt_backup, encrypt_backup, read_key_files, restore_keys
-from gateway.maintenance.rotation import Progress, rotate_at_rest, rotate_blind_index, rotate_signing
+
+if TYPE_CHECKING:  # backup and rotation reach the database: imported when a command runs
+    from gateway.maintenance.rotation import Progress
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Back up, restore and rotate the gateway's own keys.", no_args_is_help=True)
+app = typer.Typer(help="Back up, restore and rotate the gateway's own keys; print the public halves of a "
+                       "principal's key files.", no_args_is_help=True)
 rotate_app = typer.Typer(help="Rotate one of the gateway's keys. Stop every gateway process first; start them "
                               "again after.", no_args_is_help=True)
 app.add_typer(rotate_app, name="rotate")
+# A principal's key files, not the gateway's: their public halves, to register them.
+app.command("public")(public_halves_command)
 
 
 def _passphrase(passphrase_file: Path | None, *, confirm: bool) -> str:
@@ -53,6 +57,8 @@ def backup(
         help="read the passphrase from this file instead of asking")] = None,
 ) -> None:
     """Write every key of $GATEWAY_DATA_DIR/keys to one age-encrypted file (`age --decrypt` opens it)."""
+    from gateway.maintenance.backup import encrypt_backup, read_key_files
+
     config = settings()
     if out.exists():
         fail(f"{out} exists already; choose another --out")
@@ -80,6 +86,8 @@ def restore(
     """Put a backup's keys back, after checking them against the database: the at-rest key must open
     a subject, the blind-index key find it, the checkpoint key verify the latest checkpoint.
     Nothing is written unless every check passes."""
+    from gateway.maintenance.backup import decrypt_backup, restore_keys
+
     config = settings()
     open_database(config).dispose()
     try:
@@ -128,6 +136,9 @@ def rotate_signing_key(
     signs a last checkpoint, the log's key record names the next key from that size on, and every
     gateway process that has the next key in its keys directory takes it over within seconds.
     Discovery lists both keys."""
+    from gateway.audit.checkpoints import note_name
+    from gateway.maintenance.rotation import rotate_signing
+
     config = settings()
     open_database(config).dispose()
     rotation = rotate_signing(config, stage_only=stage)
@@ -149,6 +160,8 @@ def rotate_signing_key(
 def rotate_at_rest_key() -> None:
     """Re-seal every subject and every request's selectors under a new at-rest key. Interrupted, run
     it again: it resumes, and until it finishes the old key is kept and still opens what it sealed."""
+    from gateway.maintenance.rotation import rotate_at_rest
+
     config = settings()
     open_database(config).dispose()
     with _bar() as progress:
@@ -160,6 +173,8 @@ def rotate_at_rest_key() -> None:
 @handle_errors
 def rotate_blind_index_key() -> None:
     """Recompute every subject's lookup index under a new blind-index key. Interrupted, run it again."""
+    from gateway.maintenance.rotation import rotate_blind_index
+
     config = settings()
     open_database(config).dispose()
     with _bar() as progress:

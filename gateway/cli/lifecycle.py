@@ -7,14 +7,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from client.cli.words import plural
 from gateway.cli.common import console, handle_errors, open_database, print_json, settings
-from gateway.lifecycle.retention import Cutoffs, run_retention
-from gateway.services import Services, utc_now
+
+if TYPE_CHECKING:  # the services (database, audit writer) are imported when a command runs
+    from gateway.services import Services
 
 __all__ = ["notices_app", "retention_app"]
 
@@ -24,6 +25,8 @@ notices_app = typer.Typer(help="User notices: list those due, record their deliv
 
 @contextmanager
 def _services() -> Iterator[Services]:
+    from gateway.services import Services
+
     config = settings()
     open_database(config).dispose()  # refuses a missing or outdated schema with its message
     services = Services.build(config)
@@ -41,6 +44,9 @@ def retention_run(
     """Delete IP events older than GATEWAY_IP_RETENTION_DAYS (and devices and former usernames
     when their settings are set), except for subjects under an active preservation hold. The
     serving process also does this once an hour."""
+    from gateway.lifecycle.retention import Cutoffs, run_retention
+    from gateway.services import utc_now
+
     with _services() as services:
         now = utc_now()
         report, receipt = run_retention(
@@ -63,6 +69,8 @@ def retention_run(
 @handle_errors
 def notices_due() -> None:
     """Print the notices due now as JSON Lines, for the platform's messaging system to deliver."""
+    from gateway.services import utc_now
+
     with _services() as services:
         due = services.notices.due(utc_now())
     for notice in due:
@@ -75,6 +83,8 @@ def notices_mark_sent(
     ids: Annotated[list[str], typer.Argument(metavar="ID…", help="notice ids from `gateway notices due`")],
 ) -> None:
     """Record that these notices were delivered (one audit entry); they are no longer due."""
+    from gateway.services import utc_now
+
     with _services() as services:
         marked = services.notices.mark_sent(ids, now=utc_now())
     console.print(f"{plural(len(marked), 'notice')} recorded as sent", markup=False)

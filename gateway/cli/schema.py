@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from gateway.api.graphql.schema import schema_sdl
 from gateway.cli.common import console, fail
 
 __all__ = ["schema"]
@@ -18,6 +17,8 @@ def schema(
     check: Annotated[Path | None, typer.Option(help="exit 1 if this file differs from the code")] = None,
 ) -> None:
     """The GraphQL schema as SDL, generated from the code."""
+    from gateway.api.graphql.schema import schema_sdl  # the whole API: imported to run, not for --help
+
     sdl = schema_sdl()
     if check is not None:
         if not check.exists() or check.read_text(encoding="utf-8") != sdl:

@@ -9,16 +9,14 @@ import ssl
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
-from starlette.applications import Starlette
 
-from gateway.api.http.request_log import logging_config
 from gateway.cli.common import fail, handle_errors, open_database, settings
-from gateway.keys.keyring import load_gateway_keys
-from gateway.observability.logs import log_config
+
+if TYPE_CHECKING:  # the server is imported by the command that serves, never by a help
+    from starlette.applications import Starlette
 
 __all__ = ["MAX_HEADER_BYTES", "app_from_environment", "serve"]
 
@@ -107,6 +105,8 @@ def serve(
     Behind a reverse proxy, the rate limit of unauthenticated refusals keys by the forwarded client
     address only when the connection comes from an allowed proxy; from anyone else the header is
     ignored, so a client cannot pick its own rate-limit key."""
+    from gateway.keys.keyring import load_gateway_keys
+
     config = settings()
     if (ssl_certfile is None) != (ssl_keyfile is None):
         fail("--ssl-certfile and --ssl-keyfile go together: give both, or neither")
@@ -126,6 +126,11 @@ def serve(
 
 def _run(log_format: str, *, host: str, port: int, workers: int, log_level: str, proxy_headers: bool,
          forwarded_allow_ips: str, certfile: str | None, keyfile: str | None) -> None:
+    import uvicorn
+
+    from gateway.api.http.request_log import logging_config
+    from gateway.observability.logs import log_config
+
     uvicorn.run("gateway.cli.serve:app_from_environment", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, server_header=False, proxy_headers=proxy_headers,
                 forwarded_allow_ips=forwarded_allow_ips if proxy_headers else "",

@@ -7,8 +7,6 @@ import typer
 from rich.markup import escape
 
 from gateway.cli.common import console, handle_errors, settings
-from gateway.services import sql_source
-from gateway.subjects.mapping import PURPOSES
 
 __all__ = ["app"]
 
@@ -20,6 +18,10 @@ app = typer.Typer(help="Check the subject source the gateway reads subjects from
 def check() -> None:
     """Check the configured subject source: every mapping statement prepared, executed read-only with
     parameters no row matches, and its columns held to its purpose. Exit 2 with one line if any is wrong."""
+    # Imported here: every `gateway … --help` imports this module, and the server must not load for it.
+    from gateway.services import sql_source
+    from gateway.subjects.mapping import PURPOSES
+
     config = settings()
     source = sql_source(config)  # checks every statement; OperatorError (one line) if one is wrong
     if source is None:

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 from rich.markup import escape
@@ -21,12 +21,11 @@ from rich.progress import (
 
 from client.cli.words import plural
 from gateway.cli.common import console, err_console, fail, handle_errors, open_database, settings
-from gateway.config import Settings
 from gateway.errors import SubjectImportError
-from gateway.keys.keyring import load_gateway_keys
-from gateway.keys.vault import Vault
-from gateway.subjects.parsing import MAX_LINE_CHARS
-from gateway.subjects.store import ImportReport, SubjectStore
+
+if TYPE_CHECKING:  # the store and the keys are imported when a command runs
+    from gateway.config import Settings
+    from gateway.subjects.store import ImportReport, SubjectStore
 
 __all__ = ["app", "import_report_line", "subject_store"]
 
@@ -40,6 +39,10 @@ _BOM = b"\xef\xbb\xbf"
 def subject_store(config: Settings | None = None) -> Iterator[SubjectStore]:
     """The subject store of ``config`` (default: the configured gateway); raises
     :class:`OperatorError` when the gateway is not initialised or its keys are missing."""
+    from gateway.keys.keyring import load_gateway_keys
+    from gateway.keys.vault import Vault
+    from gateway.subjects.store import SubjectStore
+
     config = config or settings()
     vault = Vault.from_keys(load_gateway_keys(config))
     db = open_database(config)
@@ -61,6 +64,8 @@ def _lines(handle: BinaryIO, advance: Callable[[int], None]) -> Iterator[str]:
 
     Bytes that are not UTF-8 are decoded with ``surrogateescape`` so the parser can report the
     line by number ("not valid UTF-8") instead of this reader failing without one."""
+    from gateway.subjects.parsing import MAX_LINE_CHARS
+
     line_number = 0
     while True:
         raw = handle.readline(MAX_LINE_CHARS + 1)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -20,14 +20,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from client.cli.words import plural
 from crypto.note import parse_verifier_key
-from gateway.cli.common import console, err_console, fail, handle_errors, open_database, settings
+from gateway.cli.common import console, err_console, fail, handle_errors, open_database, print_json, settings
 from gateway.errors import FiguresError, OperatorError, ReportVerificationError
-from gateway.keys.keyring import load_gateway_keys
-from gateway.services import utc_now
-from gateway.transparency.figures import Banding
-from gateway.transparency.period import Period, parse_period, span
-from gateway.transparency.publish import generate_report
-from gateway.transparency.verify import verify_report
+from gateway.transparency.period import parse_period, span
+
+if TYPE_CHECKING:  # the figures and the log are imported when a command runs
+    from gateway.transparency.period import Period
 
 __all__ = ["app"]
 
@@ -61,10 +59,17 @@ def report(
                                                        "(default: the whole log now)", min=1)] = None,
     band_below: Annotated[int, typer.Option(help="publish counts below N as the band 0-(N-1); 0: exact counts",
                                             min=0, max=1000)] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object: period, version, supersedes, "
+                                                         "tree_size, new, files")] = False,
 ) -> None:
     """Compute the period's figures from the audit log up to one signed checkpoint, sign the report
     with the gateway's key, store it (a new version if the checkpoint is later than the stored one's)
     and write its three files."""
+    from gateway.keys.keyring import load_gateway_keys
+    from gateway.services import utc_now
+    from gateway.transparency.figures import Banding
+    from gateway.transparency.publish import generate_report
+
     chosen = _period(period, start, until)
     config = settings()
     key = load_gateway_keys(config).signing_key
@@ -85,6 +90,11 @@ def report(
             (out / name).write_text(text, encoding="utf-8", newline="")
     except OSError as exc:
         raise OperatorError(f"cannot write into {out}: {type(exc).__name__}") from exc
+    if as_json:
+        print_json({"period": stored.period, "version": stored.version, "supersedes": stored.supersedes,
+                    "tree_size": stored.tree_size, "new": new,
+                    "files": [str(out / name) for name in ("report.json", "report.csv", "report.html")]})
+        return
     state = "stored as" if new else "unchanged since the log has not moved: stored"
     supersedes = f", superseding version {stored.supersedes}" if stored.supersedes else ""
     console.print(f"report {escape(stored.period)} at tree size {stored.tree_size} {state} version {stored.version}"
@@ -104,10 +114,15 @@ def verify(
                                           show_default=False)],
     verifier_key: Annotated[str, typer.Option(help="the gateway's checkpoint_verifier_key "
                                                    "(from /.well-known/disclosure-gateway)", show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object: verified, and the period, version, "
+                                                         "tree_size, root_hash, figures and signed_by, or the reason "
+                                                         "it does not verify")] = False,
 ) -> None:
     """Recompute every leaf, the root and every figure from the exported entries, and check the
     report's checkpoint and signature with the verifier key. Needs no database. Exit 0 only if all
     match; otherwise name the first figure or check that differs and exit 1."""
+    from gateway.transparency.verify import verify_report
+
     verifier = parse_verifier_key(verifier_key)  # a malformed key is bad usage: exit 2
     try:
         text = report_file.read_bytes()
@@ -120,10 +135,18 @@ def verify(
             result = verify_report(text, _lines(entries), verifier,
                                    progress=lambda done: bar.update(task, completed=done))
     except ReportVerificationError as exc:
-        err_console.print(f"[bold red]report does NOT verify:[/] {escape(exc.reason)}")
+        if as_json:
+            print_json({"verified": False, "reason": exc.reason})
+        else:
+            err_console.print(f"[bold red]report does NOT verify:[/] {escape(exc.reason)}")
         raise typer.Exit(1) from None
     except OSError as exc:
         raise OperatorError(f"cannot read {entries}: {type(exc).__name__}") from exc
+    if as_json:
+        print_json({"verified": True, "period": result.period, "version": result.version,
+                    "tree_size": result.tree_size, "root_hash": result.root_hash, "figures": result.figures,
+                    "signed_by": verifier.name})
+        return
     console.print(f"report {escape(result.period)} version {result.version} verifies: "
                   f"{plural(result.figures, 'figure')} recomputed from {plural(result.tree_size, 'entry')}, "
                   f"root {result.root_hash}, signed by {verifier.name}")

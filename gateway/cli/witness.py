@@ -10,11 +10,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from gateway.cli.common import console, handle_errors
-from gateway.witness.app import create_witness_app
-from gateway.witness.service import Witness, init_witness
 
 __all__ = ["app"]
 
@@ -31,6 +28,8 @@ def init(
 ) -> None:
     """Create the witness's key (unless it exists) and print its cosigner verifier key, which the
     gateway's operator puts in GATEWAY_WITNESSES."""
+    from gateway.witness.service import init_witness
+
     console.print(init_witness(state, name))
 
 
@@ -44,6 +43,11 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port", min=1, max=65535)] = 8780,
 ) -> None:
     """Serve POST /add-checkpoint and GET /<origin hash>/checkpoint (c2sp.org/tlog-witness)."""
+    import uvicorn  # the server: imported by the command that serves, never by a help
+
+    from gateway.witness.app import create_witness_app
+    from gateway.witness.service import Witness
+
     witness = Witness.load(state, log)
     console.print(f"witness {witness.vkey} for {', '.join(sorted(witness.logs))}")
     uvicorn.run(create_witness_app(witness), host=host, port=port, workers=1, server_header=False,

@@ -15,7 +15,7 @@ from gateway.audit.writer import writer_engine
 from gateway.config import Settings
 from gateway.errors import DatabaseUnreachable, OperatorError
 from gateway.keys.keyring import ensure_gateway_keys, key_paths, load_gateway_keys
-from gateway.store.engine import Database
+from gateway.store.engine import Database, connection_failure
 from gateway.store.migrate import current_revision, upgrade
 
 __all__ = ["InitReport", "initialize", "is_initialised", "sqlite_path"]
@@ -52,8 +52,9 @@ def is_initialised(settings: Settings) -> bool:
         return current_revision(db) is not None
     except Exception as exc:  # any driver error: unreachable, bad URL, bad credentials
         # `from None`: the driver's message may quote the URL, password and all.
-        raise DatabaseUnreachable(f"cannot reach the database: {type(exc).__name__}; "
-                                  "check GATEWAY_DATABASE_URL") from None
+        password = "GATEWAY_DATABASE_PASSWORD" if settings.database_password else None
+        reason = connection_failure(exc, url_setting="GATEWAY_DATABASE_URL", password_setting=password)
+        raise DatabaseUnreachable(f"cannot reach the database: {reason}") from None
     finally:
         db.dispose()
 

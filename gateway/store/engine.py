@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["SQLITE_PRAGMAS", "Database", "apply_sqlite_pragmas", "is_sqlite"]
+__all__ = ["SQLITE_PRAGMAS", "Database", "apply_sqlite_pragmas", "connection_failure", "is_sqlite"]
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -32,6 +32,54 @@ def apply_sqlite_pragmas(dbapi_connection: Any, _record: Any = None) -> None:
     for pragma in SQLITE_PRAGMAS:
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
+
+
+_AUTHENTICATION = ("28P01", "28000")  # invalid_password, invalid_authorization_specification
+_MISSING_DATABASE = "3D000"  # invalid_catalog_name
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc``, the driver's error SQLAlchemy wraps (``.orig``) and their causes, each once."""
+    found: list[BaseException] = []
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or any(current is seen for seen in found):
+            continue
+        found.append(current)
+        orig = getattr(current, "orig", None)
+        pending += [current.__cause__, current.__context__, orig if isinstance(orig, BaseException) else None]
+    return found
+
+
+def connection_failure(exc: BaseException, *, url_setting: str, password_setting: str | None) -> str:
+    """Why a connection failed, told apart (the credentials refused, no such database, nothing
+    listening, an unknown host, no answer) from the driver's SQLSTATE or its words, with the
+    setting to check. It quotes nothing of the driver's message, which may hold the URL's host,
+    user and password."""
+    causes = _causes(exc)
+    states = {getattr(cause, "sqlstate", None) for cause in causes}
+    text = " ".join(str(cause) for cause in causes).lower()
+    credentials = f"the user in {url_setting} and {password_setting}" if password_setting else \
+        f"the user and password in {url_setting}"
+    if states & set(_AUTHENTICATION) or "authentication failed" in text or (
+            "role " in text and "does not exist" in text) or "no pg_hba.conf entry" in text:
+        return f"authentication failed: the database server refused the credentials; check {credentials}"
+    if _MISSING_DATABASE in states or ("database " in text and "does not exist" in text):
+        return (f"the database does not exist on the server; check the database name in {url_setting}, "
+                "or create that database first")
+    if "connection refused" in text:
+        return (f"connection refused: nothing listens at the host and port in {url_setting}; check them, "
+                "and that the database server is running")
+    if "could not translate host name" in text or "name or service not known" in text or \
+            "nodename nor servname" in text or "temporary failure in name resolution" in text:
+        return f"the host in {url_setting} is not known; check its spelling"
+    if "timeout expired" in text or "timed out" in text:
+        return f"the database server did not answer in time; check the host and port in {url_setting}"
+    if "unable to open database file" in text:
+        return f"the SQLite file cannot be opened (its directory is missing or not writable); check {url_setting}"
+    check = url_setting + (f" and {password_setting}" if password_setting else "")
+    return f"{type(exc).__name__}; check {check}"
 
 
 class Database:

@@ -15,6 +15,7 @@ from typer.testing import CliRunner, Result
 
 from client.cli import request, review
 from client.http import GatewayClient
+from crypto.keys import write_key_file
 from tests.support.plaintext import leaks, secrets_of
 from tests.support.world import World
 
@@ -93,3 +94,16 @@ def test_a_preservation_through_the_commands(world: World, run: Callable[..., Re
     extended = as_json(run("request", "preserve", "--id", "bka-de", "--key", "k", "--until", later,
                            "--extend", hold["id"], "--json"))
     assert extended["extended"] is True
+
+
+def test_approve_json_is_the_approved_order_alone_on_stdout(world: World, run: Callable[..., Result],
+                                                            tmp_path: Path) -> None:
+    order = world.draft(world.submit())
+    reviewer = world.reviewers[1]
+    write_key_file(tmp_path / "reviewer.sign.key", "ed25519-signing", bytes(reviewer.signing_key))
+    result = run("review", "approve", order["id"], "--id", reviewer.id, "--key", str(tmp_path / "reviewer"),
+                 "--yes", "--json")
+    assert result.exit_code == 0, result.output
+    approved = json.loads(result.stdout)  # the document shown before signing went to stderr
+    assert approved["id"] == order["id"] and approved["approvals"] == 1 and approved["document"] == order["document"]
+    assert "this is what you sign" in result.stderr

@@ -169,3 +169,37 @@ def test_checkpoint_signs_the_log_as_it_is(run: Callable[..., Result]) -> None:
     result = run("checkpoint")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[1] == "10"
+
+
+@pytest.mark.usefixtures("filled")
+def test_verify_json_is_one_object_with_what_verified(run: Callable[..., Result], settings: Settings,
+                                                      tmp_path: Path) -> None:
+    (tmp_path / "kept.note").write_text(run("checkpoint").stdout)
+    result = run("verify", "--json", "--checkpoint", str(tmp_path / "kept.note"))
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    assert set(found) == {"verified", "entries", "root_hash", "checkpoints", "outside_checkpoints"}
+    assert found["verified"] is True and found["entries"] == 10 and found["outside_checkpoints"] == 1
+    assert found["root_hash"] == json.loads(run("checkpoint", "--json").stdout)["root_hash"]
+
+
+@pytest.mark.usefixtures("filled")
+def test_verify_json_says_where_it_does_not_verify(run: Callable[..., Result], db: Database) -> None:
+    with db.engine.begin() as connection:
+        connection.execute(update(_entries).where(_entries.c.idx == 6).values(leaf_hash=bytes(32)))
+    result = run("verify", "--json")
+    assert result.exit_code == 1
+    found = json.loads(result.stdout)
+    assert set(found) == {"verified", "where", "reason"}
+    assert found["verified"] is False and "entry 6" in found["where"]
+
+
+@pytest.mark.usefixtures("filled")
+def test_checkpoint_json_is_the_note_and_its_fields(run: Callable[..., Result], settings: Settings) -> None:
+    result = run("checkpoint", "--json")
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    assert set(found) == {"checkpoint", "origin", "tree_size", "root_hash"}
+    assert found["tree_size"] == 10 and found["origin"] == settings.origin
+    assert found["checkpoint"].splitlines()[:3] == [settings.origin, "10", found["root_hash"]]
+    assert run("checkpoint").stdout == found["checkpoint"]  # the plain output is the same note, unchanged

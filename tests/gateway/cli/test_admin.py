@@ -43,7 +43,7 @@ def test_init_creates_owner_only_keys_and_twice_changes_nothing(run, tmp_path: P
 def test_keygen_writes_owner_only_files_and_prints_public_halves(run, tmp_path: Path) -> None:
     result = run("keygen", "--out", "keys/bka")
     assert result.exit_code == 0, result.output
-    printed = json.loads(result.output)
+    printed = json.loads(result.stdout)
     assert len(printed["signing_kid"]) == 16 and len(printed["sealing_kid"]) == 16
     for name in ("bka.sign.key", "bka.seal.key"):
         assert (tmp_path / "keys" / name).stat().st_mode & 0o777 == 0o600
@@ -55,7 +55,7 @@ def test_keygen_writes_owner_only_files_and_prints_public_halves(run, tmp_path: 
 def test_keygen_in_a_standard_format_and_key_reads_it(run, tmp_path: Path, key_format: str) -> None:
     result = run("keygen", "--out", "keys/std", "--format", key_format)
     assert result.exit_code == 0, result.output
-    printed = json.loads(result.output)
+    printed = json.loads(result.stdout)
     text = (tmp_path / "keys" / "std.sign.key").read_text()
     assert text.startswith("-----BEGIN PRIVATE KEY-----") if key_format == "pem" else '"kty": "OKP"' in text
     assert public_key_info(signing_key_for(tmp_path / "keys" / "std")).kid == printed["signing_kid"]
@@ -63,7 +63,7 @@ def test_keygen_in_a_standard_format_and_key_reads_it(run, tmp_path: Path, key_f
 
 
 def register(run, role: str, principal_id: str, *extra: str, key_prefix: str | None = None) -> object:
-    keys = json.loads(run("keygen", "--out", f"keys/{key_prefix or principal_id}").output)
+    keys = json.loads(run("keygen", "--out", f"keys/{key_prefix or principal_id}").stdout)
     args = ["principals", "add", "--role", role, "--id", principal_id, "--name", principal_id.upper(),
             "--signing-key", keys["signing_key"], *extra]
     if role == "authority":
@@ -101,7 +101,7 @@ def test_authority_needs_country_and_sealing_key(run) -> None:
     assert run("init").exit_code == 0
     no_country = register(run, "authority", "bka-de")
     assert no_country.exit_code == 2 and "--country" in no_country.output
-    keys = json.loads(run("keygen", "--out", "keys/other").output)
+    keys = json.loads(run("keygen", "--out", "keys/other").stdout)
     no_seal = run("principals", "add", "--role", "authority", "--id", "p", "--name", "P", "--country", "FR",
                   "--signing-key", keys["signing_key"])
     assert no_seal.exit_code == 2 and "--sealing-key" in no_seal.output
@@ -170,7 +170,7 @@ def test_invalid_configuration_is_a_clear_error(run, monkeypatch: pytest.MonkeyP
 def test_one_signing_key_is_refused_for_a_second_principal(run) -> None:
     # Issue 11, finding 3: whoever holds one key registered under two reviewer ids approves as both.
     assert run("init").exit_code == 0
-    keys = json.loads(run("keygen", "--out", "keys/anna").output)
+    keys = json.loads(run("keygen", "--out", "keys/anna").stdout)
     first = run("principals", "add", "--role", "reviewer", "--id", "anna", "--name", "A",
                 "--signing-key", keys["signing_key"])
     assert first.exit_code == 0, first.output
@@ -218,3 +218,36 @@ def test_init_creates_the_data_directory_and_database_owner_only(run, tmp_path: 
     assert data.stat().st_mode & 0o777 == 0o700
     assert (data / "gateway.db").stat().st_mode & 0o777 == 0o600
     assert run("init").exit_code == 0
+
+
+def test_keygen_prints_the_line_that_registers_the_keys(run, tmp_path: Path) -> None:
+    result = run("keygen", "--out", "keys/bka")
+    printed = json.loads(result.stdout)  # stdout: the JSON alone, as before
+    line = next(text.strip() for text in result.stderr.splitlines() if "gateway principals add" in text)
+    assert line == (f"gateway principals add --role authority --id ID --name 'NAME' --country CC "
+                    f"--signing-key {printed['signing_key']} --sealing-key {printed['sealing_key']}")
+    # The line works as printed once the id, name and country are filled in.
+    parts = line.replace("ID", "bka-de").replace("'NAME'", "BKA").replace("CC", "DE").split()[1:]
+    assert run("init").exit_code == 0
+    added = run(*parts)
+    assert added.exit_code == 0, added.output
+    assert json.loads(added.stdout)["sealing_kid"] == printed["sealing_kid"]
+
+
+def test_keys_public_prints_the_public_halves_of_existing_files(run, tmp_path: Path) -> None:
+    made = json.loads(run("keygen", "--out", "keys/anna").stdout)
+    shown = run("keys", "public", "keys/anna")
+    assert shown.exit_code == 0, shown.output
+    found = json.loads(shown.stdout)
+    assert {k: found[k] for k in ("signing_key", "signing_kid", "sealing_key", "sealing_kid")} == \
+        {k: made[k] for k in ("signing_key", "signing_kid", "sealing_key", "sealing_kid")}
+    assert f"--sealing-key {made['sealing_key']}" in shown.stderr
+
+    (tmp_path / "keys" / "anna.seal.key").unlink()  # a reviewer keeps only its signing key
+    signing_only = run("keys", "public", "keys/anna")
+    assert signing_only.exit_code == 0
+    assert json.loads(signing_only.stdout)["sealing_key"] is None
+    assert "--role reviewer" in signing_only.stderr and "--sealing-key" not in signing_only.stderr.splitlines()[-1]
+
+    missing = run("keys", "public", "keys/nobody")
+    assert missing.exit_code == 2 and "keys/nobody.sign.key does not exist" in missing.stderr
