@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -255,16 +255,16 @@ class Settings(BaseSettings):
             secrets = _SecretsDirectory(settings_cls, secrets_dir=directory)
         return init_settings, env_settings, _FileVariables(settings_cls), dotenv_settings, secrets
 
-    @field_validator("database_url")
+    @field_validator("database_url", "subject_source_url")
     @classmethod
-    def _parse_url(cls, value: SecretStr | None) -> SecretStr | None:
+    def _parse_url(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         """A URL the database driver can take, checked here: SQLAlchemy's parse errors quote the
         part they choke on, which for an unescaped password is the password."""
         if value is None:
             return None
         text = _utf8(value.get_secret_value(), "the value")
-        hint = ("; a password holding @, :, / or % must be percent-encoded (%40, %3A, %2F, %25), "
-                "or set in GATEWAY_DATABASE_PASSWORD")
+        hint = "; a password holding @, :, / or % must be percent-encoded (%40, %3A, %2F, %25)" + (
+            ", or set in GATEWAY_DATABASE_PASSWORD" if info.field_name == "database_url" else "")
         try:
             url = make_url(text)
         except Exception:  # ArgumentError, or ValueError for a port that is no number

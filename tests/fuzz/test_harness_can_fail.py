@@ -10,6 +10,7 @@ import pytest
 from hypothesis import Phase
 
 from gateway.orders.disclosure import Disclosure, seal_field
+from gateway.subjects.source import SubjectSource
 from gateway.values.fields import SUBJECT_FIELDS
 from tests.support.fuzz import CallerKind, Fuzzer, FuzzFailure
 from tests.support.world import World
@@ -45,9 +46,9 @@ def test_sealing_outside_the_order_is_caught_by_opening_the_sealed_values(
     # lists every subject and field, so the gateway seals values outside the real order.
     everyone = frozenset(s["id"] for s in fuzz_world.subjects)
 
-    def seal_anything(request: Disclosure, subject: object, field: str) -> object:
+    def seal_anything(request: Disclosure, source: SubjectSource, subject_id: str, field: str) -> object:
         widened = dataclasses.replace(request.order, subjects=everyone, fields=frozenset(SUBJECT_FIELDS))
-        return seal_field(dataclasses.replace(request, order=widened), subject, field)  # type: ignore[arg-type]
+        return seal_field(dataclasses.replace(request, order=widened), source, subject_id, field)
 
     monkeypatch.setattr("gateway.api.graphql.access.check_scope", allow_every_scope)
     monkeypatch.setattr("gateway.api.graphql.context.seal_field", seal_anything)

@@ -52,6 +52,11 @@ def _cases() -> Iterator[Case]:
         yield Case("database_password", password, password, url=_PLAIN_URL)
     yield Case("database_url", b"not a url " + SECRET.encode(), SECRET.encode())
     yield Case("database_url", b"postgresql+psycopg://gw:" + SECRET.encode() + b"@", SECRET.encode())
+    # The platform's database (the sql subject source): the same parse, refused at load, whatever the
+    # command (a URL that parses is only used by the commands that read subjects).
+    for password in _PASSWORDS[:4]:
+        yield Case("subject_source_url", _url(password), password)
+    yield Case("subject_source_url", b"not a url " + SECRET.encode(), SECRET.encode())
 
 
 CASES = list(_cases())
