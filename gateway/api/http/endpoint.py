@@ -48,7 +48,7 @@ from gateway.errors import (
 )
 from gateway.observability.logs import bind_audit_index, bind_request
 from gateway.observability.tracing import server_span
-from gateway.principals.authenticate import Caller, authenticate, bearer_token, single_authorization
+from gateway.principals.authenticate import authenticate, bearer_token, single_authorization
 from gateway.principals.replay import replayed
 from gateway.services import Services
 from gateway.store.undo import Undo
@@ -72,9 +72,9 @@ def error_body(error: GatewayError) -> dict[str, Any]:
 class _Handled:
     """What processing produced before the audit entry is written: what the request showed of
     itself on the way (who called, which operation, what the resolvers did) and how it ended. The
-    audit event is built from it once, where the request ends (:func:`audit_event`)."""
+    audit event is built from it once, where the request ends (:func:`audit_event`). ``context`` is
+    set once the caller is authenticated, and holds the caller."""
 
-    caller: Caller | None = None
     operation_sha256: str | None = None
     token_spent: bool = False  # a mutation spent its token in a commit of its own, before running
     context: RequestContext | None = None
@@ -87,16 +87,14 @@ def audit_event(request_id: str, now: datetime, handled: _Handled, *, keep_until
     """The request's one audit event, from the caller, the prepared operation, the resolvers'
     outcome and the error. A refused request records what it selected and touched, but no
     disclosure, no charge and no facts: its changes were undone, so there is nothing to count."""
-    caller, context = handled.caller, handled.context
+    context = handled.context
     event: dict[str, Any] = {"request_id": request_id, "time": now, "operation_sha256": handled.operation_sha256}
-    if caller is not None:
-        claims = caller.claims
+    if context is not None:
+        caller, claims, outcome = context.caller, context.caller.claims, context.outcome
         event |= {"principal": caller.principal.id, "principal_verified": True, "jti": claims.jti}
         if not handled.token_spent:
             # Recorded in the audit entry's own commit, refused or not, so the token is spent either way.
             event["consume_token"] = (claims.issuer, claims.jti, keep_until(claims.expires_at))
-    if context is not None:
-        outcome = context.outcome
         event |= {"order_id": outcome.order_id, "fields": sorted(outcome.fields),
                   "subjects": sorted(outcome.subjects), "action": outcome.action}
     if handled.error is not None:
@@ -186,7 +184,7 @@ class GraphQLEndpoint:
             handled = _Handled(error=InternalError("the gateway failed to answer; nothing was disclosed"))
         if handled.error is not None:
             labels["code"] = handled.error.code
-            if handled.caller is None:
+            if handled.context is None:
                 # Refused before authentication: flood control decides whether it gets an entry.
                 admission = self.flood.refusal(request.client.host if request.client else None, now)
                 if not admission.allowed:
@@ -254,7 +252,7 @@ class GraphQLEndpoint:
                                   consume=False)
         except GatewayError as exc:
             return _Handled(error=exc)
-        handled = _Handled(caller=caller)
+        handled = _Handled()
         context = handled.context = RequestContext(services=services, caller=caller, request_id=labels["request_id"],
                                                    now=now)
         try:
