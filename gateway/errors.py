@@ -17,7 +17,9 @@ internal error and logged without subject data.
     │   ├── OrderExhausted               ORDER_EXHAUSTED
     │   ├── OrderLapsed                  ORDER_LAPSED (an emergency order past its hours, no court order)
     │   ├── FieldNotPermitted            FIELD_NOT_PERMITTED
-    │   └── SubjectNotPermitted          SUBJECT_NOT_PERMITTED
+    │   ├── SubjectNotPermitted          SUBJECT_NOT_PERMITTED
+    │   ├── RequestAmended               REQUEST_AMENDED (an order drafted on an earlier request version)
+    │   └── RequestWithdrawn             REQUEST_WITHDRAWN (its authority withdrew the request)
     ├── MethodNotAllowed                 METHOD_NOT_ALLOWED 405
     ├── PayloadTooLarge                  PAYLOAD_TOO_LARGE 413
     ├── UnsupportedMediaType             UNSUPPORTED_MEDIA_TYPE 415
@@ -83,6 +85,8 @@ __all__ = [
     "RateLimited",
     "ReportSignatureError",
     "ReportVerificationError",
+    "RequestAmended",
+    "RequestWithdrawn",
     "SourceUnavailable",
     "StoreIntegrityError",
     "SubjectImportError",
@@ -101,7 +105,7 @@ PROTOCOL_CODES: dict[str, int] = {
     "UNKNOWN_PRINCIPAL": 401,
     "FORBIDDEN_ROLE": 403, "ORDER_NOT_FOUND": 403, "ORDER_NOT_ACTIVE": 403, "ORDER_EXPIRED": 403,
     "ORDER_REVOKED": 403, "ORDER_EXHAUSTED": 403, "FIELD_NOT_PERMITTED": 403, "SUBJECT_NOT_PERMITTED": 403,
-    "ORDER_LAPSED": 403,
+    "ORDER_LAPSED": 403, "REQUEST_AMENDED": 403, "REQUEST_WITHDRAWN": 403,
     "METHOD_NOT_ALLOWED": 405, "PAYLOAD_TOO_LARGE": 413, "UNSUPPORTED_MEDIA_TYPE": 415,
     "RATE_LIMITED": 429, "INTERNAL_ERROR": 500, "AUDIT_UNAVAILABLE": 503,
     "SOURCE_UNAVAILABLE": 503,
@@ -195,6 +199,18 @@ class FieldNotPermitted(Forbidden):
 
 class SubjectNotPermitted(Forbidden):
     code = "SUBJECT_NOT_PERMITTED"
+
+
+class RequestAmended(Forbidden):
+    """An order drafted on an earlier version of its request: the request was amended since."""
+
+    code = "REQUEST_AMENDED"
+
+
+class RequestWithdrawn(Forbidden):
+    """The request's authority withdrew it: nothing more is decided on it."""
+
+    code = "REQUEST_WITHDRAWN"
 
 
 class MethodNotAllowed(GatewayError):

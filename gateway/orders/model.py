@@ -62,6 +62,8 @@ class LegalRequestStatus(StrEnum):
     PENDING = "PENDING"
     GRANTED = "GRANTED"
     REJECTED = "REJECTED"
+    NEEDS_CLARIFICATION = "NEEDS_CLARIFICATION"  # a reviewer asked; the authority's answer makes it PENDING
+    WITHDRAWN = "WITHDRAWN"  # its authority withdrew it; every order of it revoked
 
 
 OFFENSE_CATEGORIES = tuple(category.value for category in OffenseCategory)
@@ -154,6 +156,33 @@ class LegalRequest:
     def non_disclosure_until(self) -> str | None:
         found = self.details.get("non_disclosure_until")
         return None if found is None else str(found)
+
+    @property
+    def version(self) -> int:
+        """The request's current version: 1 as submitted, one more with each amendment (§17.2)."""
+        return int(self.details.get("version", 1))
+
+    @property
+    def versions(self) -> list[dict[str, Any]]:
+        """Every version, oldest first, the current one last: ``{"version", "at", "fields",
+        "data_window", "legal_basis", "court_order_sha256", "selector_count",
+        "resolved_subject_ids", "unresolved_selectors", "changed"}`` (``changed``: the details names of
+        what the amendment that made the version changed; none for the first)."""
+        current = {name: self.details.get(name) for name in ("fields", "data_window", "legal_basis",
+                                                            "court_order_sha256", "selector_count", "changed")}
+        current |= {"version": self.version, "resolved_subject_ids": list(self.resolved_subject_ids),
+                    "unresolved_selectors": self.unresolved_selectors,
+                    "at": self.details.get("version_at")}
+        return [*(dict(v) for v in self.details.get("versions", [])), current]
+
+    @property
+    def clarifications(self) -> list[dict[str, Any]]:
+        """The thread, oldest first: ``{"kind": "QUESTION" | "ANSWER", "by", "at", "text", "version"}``."""
+        return [dict(m) for m in self.details.get("clarifications", [])]
+
+    @property
+    def questions(self) -> int:
+        return sum(1 for m in self.clarifications if m.get("kind") == "QUESTION")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from gateway.errors import (
     BadRequest,
     NotFound,
     OrderLapsed,
+    RequestWithdrawn,
 )
 from gateway.keys.contexts import request_context
 from gateway.keys.vault import Vault
@@ -141,6 +142,9 @@ class LegalRequests:
         sealed = json.loads(self.vault.open(row.selectors_sealed, context=request_context(row.id)))
         details["justification"] = sealed["justification"]
         details["imminent_risk"] = sealed.get("imminent_risk")
+        # The authority's side of the request (§17): its thread and a withdrawal's reason.
+        details["clarifications"] = list(sealed.get("clarifications", []))
+        details["withdrawal_reason"] = sealed.get("withdrawal_reason")
         return LegalRequest(id=row.id, status=row.status, authority_id=row.authority_id, details=details,
                             resolved_subject_ids=json.loads(row.resolved_subject_ids),
                             unresolved_selectors=row.unresolved_selectors, order_ids=order_ids,
@@ -182,22 +186,25 @@ class LegalRequests:
                        undo: list[Undo] | None = None) -> LegalRequest:
         reason = check_text(reason, "reason", limit=2000)
 
-        def attempt(session: Session) -> bool | None:
+        def attempt(session: Session) -> str | None:
             row = session.get(LegalRequestRow, request_id) if is_gateway_id(request_id) else None
             if row is None:
                 raise NotFound(NO_REQUEST)
-            if row.status != LegalRequestStatus.PENDING:
+            if row.status == LegalRequestStatus.WITHDRAWN:
+                raise RequestWithdrawn("the request was withdrawn by its authority; nothing more is decided on it")
+            # A request awaiting its authority's answer may be rejected too (docs/PROTOCOL.md §17.1).
+            if row.status not in (LegalRequestStatus.PENDING, LegalRequestStatus.NEEDS_CLARIFICATION):
                 raise BadRequest(f"the request is {row.status}; only a PENDING request can be rejected "
                                  "(revoke its orders instead)")
             # The request's row decides between this rejection and the approval that would grant it.
-            return compare_and_set(session, _requests, {"id": request_id}, {"status": row.status},
-                                   {"status": LegalRequestStatus.REJECTED.value, "rejection_reason": reason,
-                                    "decided_by": reviewer.id, "decided_at": int(now.timestamp())}) or None
+            changed = compare_and_set(session, _requests, {"id": request_id}, {"status": row.status},
+                                      {"status": LegalRequestStatus.REJECTED.value, "rejection_reason": reason,
+                                       "decided_by": reviewer.id, "decided_at": int(now.timestamp())})
+            return row.status if changed else None
 
-        decide(self.db, attempt)
+        before = decide(self.db, attempt)
         self._undo_with(undo, LegalRequestRow, request_id,
-                        {"status": LegalRequestStatus.PENDING.value, "rejection_reason": None, "decided_by": None,
-                         "decided_at": None})
+                        {"status": before, "rejection_reason": None, "decided_by": None, "decided_at": None})
         return self.get_request(request_id)
 
     # -- emergencies (docs/PROTOCOL.md §16.1) ---------------------------------------------------
@@ -277,6 +284,8 @@ class LegalRequests:
             raise BadRequest("the request is not an emergency request; its court order came with it")
         if request.status == LegalRequestStatus.REJECTED:
             raise BadRequest("the request was rejected; nothing can be attached to it")
+        if request.status == LegalRequestStatus.WITHDRAWN:
+            raise RequestWithdrawn("the request was withdrawn by its authority; nothing can be attached to it")
         if request.court_order is not None:
             raise BadRequest("a court order is attached to this request already")
         court_order = CourtOrder(court_order_sha256, now.replace(microsecond=0))

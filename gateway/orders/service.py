@@ -46,9 +46,12 @@ from gateway.errors import (
     OrderLapsed,
     OrderNotFound,
     OrderRevoked,
+    RequestAmended,
+    RequestWithdrawn,
 )
 from gateway.keys.vault import Vault
 from gateway.orders.approvals import counts_as_reviewer, signing_key_of
+from gateway.orders.conversation import Conversation
 from gateway.orders.emergency import (
     ApprovalRule,
     CourtOrder,
@@ -69,7 +72,6 @@ from gateway.orders.model import (
     OrderState,
 )
 from gateway.orders.policy import OrderDocument, OrderStatus, check_narrowing, order_status, parse_order_document
-from gateway.orders.requests import LegalRequests
 from gateway.principals.registry import ACTIVE, PrincipalInfo
 from gateway.store.conditional import compare_and_set, decide, hold
 from gateway.store.driver_statements import Prepared
@@ -95,6 +97,8 @@ __all__ = ["Orders"]
 
 _NO_ORDER = "no such order"
 _APPROVED_ALREADY = "you have approved this order already; another reviewer must approve it"
+_AWAITS_ANSWER = ("the request awaits its authority's answer to a clarification; orders are drafted and "
+                  "approved once it is PENDING again")
 _REQUEST_REJECTED = "the order's request was rejected; a rejection ends the request, and its orders cannot be approved"
 _requests = LegalRequestRow.__table__  # type: ignore[attr-defined]
 _orders = OrderRow.__table__  # type: ignore[attr-defined]
@@ -183,8 +187,9 @@ class _Bounded:
                 self._items.popitem(last=False)
 
 
-class Orders(LegalRequests):
-    """Legal requests (:class:`~gateway.orders.requests.LegalRequests`) and the orders drafted from them."""
+class Orders(Conversation):
+    """Legal requests (:class:`~gateway.orders.requests.LegalRequests`, and the authority's side of
+    them, :class:`~gateway.orders.conversation.Conversation`) and the orders drafted from them."""
 
     def __init__(self, db: Database, subjects: SubjectSource, vault: Vault, *, approvals_required: int,
                  usage_key: bytes | None = None, emergency_approvals_required: int = 1,
@@ -218,6 +223,10 @@ class Orders(LegalRequests):
         _, request = self._read_request(session, data.request_id)
         if request.status == LegalRequestStatus.REJECTED:
             raise BadRequest("the request was rejected; no order can be drafted for it")
+        if request.status == LegalRequestStatus.WITHDRAWN:
+            raise RequestWithdrawn("the request was withdrawn by its authority; no order can be drafted for it")
+        if request.status == LegalRequestStatus.NEEDS_CLARIFICATION:
+            raise BadRequest(_AWAITS_ANSWER)
         subjects = list(data.subject_ids) if data.subject_ids is not None else request.resolved_subject_ids
         fields = check_fields(data.fields) if data.fields is not None else request.fields
         window = data.data_window or request.data_window
@@ -251,7 +260,8 @@ class Orders(LegalRequests):
         if not hold(session, _requests, {"id": request.id}, {"status": request.status}):
             return None
         session.add(OrderRow(id=order_id, request_id=request.id, authority_id=request.authority_id,
-                             document=text, created_by=reviewer.id, created_at=int(now.timestamp())))
+                             document=text, created_by=reviewer.id, created_at=int(now.timestamp()),
+                             request_version=request.version))
         if continuation is not None:
             session.flush()
             session.add(OrderContinuation(order_id=order_id, document=continuation,
@@ -307,10 +317,21 @@ class Orders(LegalRequests):
             # The request's row decides between this approval and a rejection: held at the status
             # read for the whole transaction, and turned GRANTED in it if the order activates, so a
             # rejection ends the request and no order of it becomes ACTIVE (docs/PROTOCOL.md §3).
-            status = session.scalar(select(_requests.c.status).where(_requests.c.id == request_id))
+            status, details = session.execute(select(_requests.c.status, _requests.c.details)
+                                              .where(_requests.c.id == request_id)).one()
             if status == LegalRequestStatus.REJECTED:
                 raise BadRequest(_REQUEST_REJECTED)
-            if not hold(session, _requests, {"id": request_id}, {"status": status}):
+            if status == LegalRequestStatus.WITHDRAWN:
+                raise RequestWithdrawn("the order's request was withdrawn by its authority; it cannot be approved")
+            if status == LegalRequestStatus.NEEDS_CLARIFICATION:
+                raise BadRequest(_AWAITS_ANSWER)
+            drafted_on = session.scalar(select(_orders.c.request_version).where(_orders.c.id == order_id)) or 1
+            if drafted_on != int(json.loads(details).get("version", 1)):
+                raise RequestAmended("the order was drafted on an earlier version of its request, which its authority "
+                                     "amended since; draft a new order on the current version")
+            # Held with its details: an amendment committed meanwhile changes them, and this
+            # approval is then decided again on the new version (and refused as drafted on the old).
+            if not hold(session, _requests, {"id": request_id}, {"status": status, "details": details}):
                 return None
             try:
                 session.add(table(order_id=order_id, reviewer_id=reviewer.id, kid=kid, signature=signature,

@@ -73,14 +73,15 @@ class SeenToken(SQLModel, table=True):
 
 
 class LegalRequestRow(SQLModel, table=True):
-    """An authority's legal request. ``details`` holds the non-personal fields as JSON; the
-    selectors (phone numbers, usernames) and the free-text justification are encrypted in
-    ``selectors_sealed``."""
+    """An authority's legal request. ``details`` holds the non-personal fields as JSON (with the
+    request's version and its earlier versions, docs/PROTOCOL.md §17.2); the selectors (phone
+    numbers, usernames), the free-text justification, the clarification thread and a withdrawal's
+    reason are encrypted in ``selectors_sealed``."""
 
     __tablename__ = "legal_requests"
     id: str = Field(primary_key=True, max_length=64)
     authority_id: str = Field(foreign_key="principals.id", index=True, max_length=64)
-    status: str = Field(default="PENDING", max_length=16, index=True)
+    status: str = Field(default="PENDING", max_length=32, index=True)
     details: str = Field(sa_column=Column(Text, nullable=False))
     selectors_sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     resolved_subject_ids: str = Field(sa_column=Column(Text, nullable=False))
@@ -111,6 +112,8 @@ class OrderRow(SQLModel, table=True):
     revoked_at: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     revoked_by: str | None = Field(default=None, max_length=64)
     revoke_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The version of its request the order was drafted on (docs/PROTOCOL.md §17.2); NULL is the first.
+    request_version: int | None = Field(default=None, nullable=True)
 
 
 class OrderApproval(SQLModel, table=True):

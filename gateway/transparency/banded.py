@@ -85,8 +85,9 @@ def _counts(figures: Mapping[str, Any], prefix: Path, into: dict[Path, int]) -> 
 def _differences(sets: Mapping[Path, Mapping[str, Any]], count_keys: Sequence[str]) -> list[tuple[Sum, int]]:
     """The inequalities between figures, each as a sum whose last term is an unpublished
     difference (with its value): holds received are granted, rejected or pending; holds granted are
-    extended or not; orders granted expired unused, were used up or neither; and a set's requests
-    are its emergencies' and the rest (a block of its own, with statuses that add up)."""
+    extended or not; requests received were withdrawn or not, and amended or not; orders granted
+    expired unused, were used up or neither; and a set's requests are its emergencies' and the rest
+    (a block of its own, with statuses that add up)."""
     out: list[tuple[Sum, int]] = []
     for prefix, figures in sets.items():
         holds, emergency = figures["preservations"], figures["emergency"]
@@ -98,6 +99,10 @@ def _differences(sets: Mapping[Path, Mapping[str, Any]], count_keys: Sequence[st
         out.append((Sum((*prefix, "orders_granted"), ((*prefix, "orders_expired_unused"), (*prefix, "orders_exhausted"),
                                                        (*prefix, "_orders_otherwise"))),
                     figures["orders_granted"] - figures["orders_expired_unused"] - figures["orders_exhausted"]))
+        # Withdrawn and amended requests are among those received, counted where they stood.
+        for key in ("requests_withdrawn", "requests_amended"):
+            out.append((Sum((*prefix, "requests_received"), ((*prefix, key), (*prefix, f"_not{key[8:]}"))),
+                        figures["requests_received"] - figures[key]))
         rest = (*prefix, "_not_emergency")
         out += [(Sum((*prefix, key), ((*prefix, "emergency", key), (*rest, key))), figures[key] - emergency[key])
                 for key in count_keys]

@@ -11,7 +11,7 @@ The resolvers build them with the functions here, so the vocabulary has one home
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -21,8 +21,10 @@ from gateway.orders.policy import OrderDocument, OrderStatus
 from gateway.principals.registry import PrincipalInfo
 from gateway.values.times import format_time
 
-__all__ = ["LIFECYCLE_KINDS", "REQUEST_KINDS", "FactKind", "approved", "court_order_attached", "disclosed", "drafted",
-           "emergency_verified", "notice_sent", "preservation", "rejected", "retention_purge", "revoked", "submitted"]
+__all__ = ["CONVERSATION_KINDS", "LIFECYCLE_KINDS", "REQUEST_KINDS", "FactKind", "amended", "approved",
+           "clarification_answered", "clarification_requested", "court_order_attached", "disclosed", "drafted",
+           "emergency_verified", "notice_sent", "preservation", "rejected", "retention_purge", "revoked", "submitted",
+           "withdrawn"]
 
 Fact = dict[str, Any]
 
@@ -44,6 +46,11 @@ class FactKind(StrEnum):
     PRESERVATION_EXTENDED = grants.PRESERVATION_EXTENDED
     RETENTION_PURGE = "retention_purge"
     NOTICE_SENT = "notice_sent"
+    # The authority's side of a request (§17).
+    CLARIFICATION_REQUESTED = "clarification_requested"
+    CLARIFICATION_ANSWERED = "clarification_answered"
+    AMENDED = "request_amended"
+    WITHDRAWN = "request_withdrawn"
 
 
 REQUEST_KINDS = frozenset({FactKind.SUBMITTED, FactKind.DRAFTED, FactKind.APPROVED, FactKind.REJECTED,
@@ -53,6 +60,9 @@ LIFECYCLE_KINDS = frozenset({FactKind.EMERGENCY_VERIFIED, FactKind.COURT_ORDER_A
                              FactKind.PRESERVATION_SUBMITTED, FactKind.PRESERVATION_GRANTED,
                              FactKind.PRESERVATION_REJECTED, FactKind.PRESERVATION_EXTENDED})
 """The §16 acts the figures count: emergencies' outcomes and preservation holds."""
+CONVERSATION_KINDS = frozenset({FactKind.CLARIFICATION_REQUESTED, FactKind.CLARIFICATION_ANSWERED,
+                                FactKind.AMENDED, FactKind.WITHDRAWN})
+"""The §17 acts: amendments and withdrawals count in the figures, clarifications in none."""
 
 
 def submitted(authority: PrincipalInfo, request: LegalRequest) -> Fact:
@@ -126,3 +136,30 @@ def retention_purge(counts: Mapping[str, int], *, cutoff: Mapping[str, str | Non
 
 def notice_sent(notice_id: str, request_id: str) -> Fact:
     return {"kind": FactKind.NOTICE_SENT.value, "notice": notice_id, "request": request_id}
+
+
+# -- the authority's side of a request (§17) ----------------------------------------------------
+# Never the question, the answer, the reason or an amended value: ids, versions, counts and the
+# names of what changed.
+
+
+def clarification_requested(request: LegalRequest) -> Fact:
+    """A question asked: the version it was asked on and how many the request has been asked."""
+    return {"kind": FactKind.CLARIFICATION_REQUESTED.value, "request": request.id, "version": request.version,
+            "questions": request.questions}
+
+
+def clarification_answered(request: LegalRequest, *, amended: bool) -> Fact:
+    return {"kind": FactKind.CLARIFICATION_ANSWERED.value, "request": request.id, "version": request.version,
+            "amended": amended}
+
+
+def amended(request: LegalRequest, changed: Sequence[str]) -> Fact:
+    """A new version: its number, the names of the fields it changed and how many selectors it names."""
+    return {"kind": FactKind.AMENDED.value, "request": request.id, "version": request.version,
+            "changed": list(changed), "selectors": int(request.details["selector_count"])}
+
+
+def withdrawn(request: LegalRequest, revoked_orders: Sequence[str]) -> Fact:
+    """A withdrawal and the orders it revoked in the same step; the reason stays sealed."""
+    return {"kind": FactKind.WITHDRAWN.value, "request": request.id, "orders": list(revoked_orders)}

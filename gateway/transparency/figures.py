@@ -22,7 +22,7 @@ from typing import Any
 from gateway.errors import FiguresError
 from gateway.orders.model import LEGAL_PROCESSES, OFFENSE_CATEGORIES
 from gateway.transparency.banded import NON_DISCLOSURE, band
-from gateway.transparency.facts import LIFECYCLE_KINDS, REQUEST_KINDS, FactKind
+from gateway.transparency.facts import CONVERSATION_KINDS, LIFECYCLE_KINDS, REQUEST_KINDS, FactKind
 from gateway.transparency.period import Period
 from gateway.values.fields import SUBJECT_FIELDS
 from gateway.values.times import parse_rfc3339_us, rfc3339_us
@@ -30,7 +30,8 @@ from gateway.values.times import parse_rfc3339_us, rfc3339_us
 __all__ = ["COUNT_KEYS", "Banding", "Tally", "compute_figures"]
 
 COUNT_KEYS = ("requests_received", "requests_granted", "requests_rejected", "requests_pending",
-              "requests_produced", "accounts_specified", "accounts_disclosed")
+              "requests_produced", "accounts_specified", "accounts_disclosed", "requests_withdrawn",
+              "requests_amended")
 """The counts every figure set has, also per offense category, legal process and for emergencies."""
 
 _COUNTED = frozenset({"served", "disclosed"})
@@ -95,6 +96,8 @@ class _Request:
     non_disclosure: bool = False
     verified: bool = False  # an emergency's secondary verification (section 16.1)
     court_order_attached: bool = False
+    withdrawn: bool = False  # withdrawn by its authority (section 17.3), whatever it stood at
+    amended: bool = False  # amended at least once (section 17.2); counted once, as submitted
 
 
 @dataclass
@@ -197,6 +200,12 @@ class Tally:
         if kind in LIFECYCLE_KINDS:
             self._lifecycle(fact, moment)
             return
+        if kind in CONVERSATION_KINDS:
+            found = self.requests.get(_text(fact, "request"))
+            if found is not None:
+                found.withdrawn |= kind == FactKind.WITHDRAWN
+                found.amended |= kind == FactKind.AMENDED
+            return
         if kind not in REQUEST_KINDS:
             raise FiguresError("a fact has an unknown kind")
         request = self.requests.get(_text(fact, "request"))
@@ -270,7 +279,9 @@ class Tally:
         return {"requests_received": len(requests), "requests_granted": granted, "requests_rejected": rejected,
                 "requests_pending": len(requests) - granted - rejected,
                 "requests_produced": sum(1 for r in requests if r.first_disclosure is not None),
-                "accounts_specified": sum(r.selectors for r in requests), "accounts_disclosed": len(subjects)}
+                "accounts_specified": sum(r.selectors for r in requests), "accounts_disclosed": len(subjects),
+                "requests_withdrawn": sum(1 for r in requests if r.withdrawn),
+                "requests_amended": sum(1 for r in requests if r.amended)}
 
     def _figure_set(self, requests: list[_Request], holds: list[_Hold]) -> dict[str, Any]:
         """The exact figures of ``requests`` and ``holds``, with the hidden count of requests under

@@ -33,6 +33,8 @@ CSV_COLUMNS: tuple[str, ...] = (
     "emergency_requests_received", "emergency_requests_granted", "emergency_requests_produced",
     *(f"offense_{category}" for category in OFFENSE_CATEGORIES),
     *(f"process_{process}" for process in LEGAL_PROCESSES),
+    # Section 17: appended, so the columns before keep their positions.
+    "requests_withdrawn", "requests_amended",
 )
 """report.csv's header: one row per country, then the TOTAL row."""
 
@@ -73,7 +75,8 @@ def _csv_row(name: str, period: str, figures: Mapping[str, Any]) -> list[str]:
                          figures["orders_exhausted"], emergency["requests_received"], emergency["requests_granted"],
                          emergency["requests_produced"],
                          *(figures["by_offense_category"][c]["requests_received"] for c in OFFENSE_CATEGORIES),
-                         *(figures["by_legal_process"][p]["requests_received"] for p in LEGAL_PROCESSES)]
+                         *(figures["by_legal_process"][p]["requests_received"] for p in LEGAL_PROCESSES),
+                         figures["requests_withdrawn"], figures["requests_amended"]]
     return [_cell(v) for v in values]
 
 

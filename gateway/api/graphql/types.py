@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from enum import Enum
+from typing import Any
 
 import strawberry
 
@@ -104,6 +106,18 @@ class LegalRequestType:
     resolved_subject_ids: list[strawberry.ID] = strawberry.field(
         description="Reviewers only: which subjects the selectors resolved to.")
     unresolved_selectors: int = strawberry.field(description="Reviewers only: selectors that matched no subject.")
+    version: int = strawberry.field(description="1 as submitted, one more with each amendment (§17.2).")
+    withdrawal_reason: str | None = strawberry.field(description="Why its authority withdrew it (§17.3).")
+    request: strawberry.Private[LegalRequest]
+
+    @strawberry.field(description="The clarification thread, oldest first (§17.1).")
+    def clarifications(self) -> list[ClarificationType]:
+        return clarifications(self.request)
+
+    @strawberry.field(description="Every version, oldest first, the current one last, each with its diff "
+                                  "against the one before (§17.2).")
+    def versions(self) -> list[RequestVersionType]:
+        return request_versions(self.request)
 
 
 def legal_request(request: LegalRequest) -> LegalRequestType:
@@ -123,7 +137,8 @@ def legal_request(request: LegalRequest) -> LegalRequestType:
         created_at=_unix(request.created_at), rejection_reason=request.rejection_reason,
         order_ids=[strawberry.ID(i) for i in request.order_ids],
         resolved_subject_ids=[strawberry.ID(i) for i in request.resolved_subject_ids],
-        unresolved_selectors=request.unresolved_selectors,
+        unresolved_selectors=request.unresolved_selectors, version=request.version,
+        withdrawal_reason=details.get("withdrawal_reason"), request=request,
     )
 
 
@@ -238,3 +253,98 @@ def order_type(state: OrderState, approvals_required: int) -> OrderType:
         revoked_reason=state.revoked_reason, document=state.signing_text, state=state,
         emergency=_emergency(state), non_disclosure_until=raw.get("non_disclosure_until"),
     )
+
+
+# -- the authority's side of a request (docs/PROTOCOL.md §17) -------------------------------------
+
+_WIRE_NAMES = {"subjects": "subjects", "fields": "fields", "data_window": "dataWindow", "legal_basis": "legalBasis",
+               "court_order_sha256": "courtOrderSha256", "selector_count": "selectorCount"}
+
+
+@strawberry.enum(name="ClarificationKind")
+class ClarificationKind(Enum):
+    QUESTION = "QUESTION"
+    ANSWER = "ANSWER"
+
+
+@strawberry.type(name="Clarification", description="One message of a request's clarification thread: a "
+                                                    "reviewer's question or its authority's answer.")
+class ClarificationType:
+    kind: ClarificationKind
+    at: str
+    text: str
+    version: int = strawberry.field(description="The request version the message was written on; an answer "
+                                                "that amended the request names the new one.")
+    by: strawberry.ID = strawberry.field(description="Reviewers only: who wrote it.")
+
+
+@strawberry.type(name="RequestChange", description="One field an amendment changed, its values as JSON text "
+                                                   "(selectors themselves are never shown: `subjects` gives counts).")
+class RequestChangeType:
+    field: str
+    before: str | None
+    after: str | None
+
+
+@strawberry.type(name="RequestVersion", description="One version of a request (docs/PROTOCOL.md §17.2).")
+class RequestVersionType:
+    version: int
+    created_at: str
+    fields: list[str]
+    data_window: TimeWindowType
+    legal_basis: str
+    court_order_sha256: str | None
+    selector_count: int
+    changes: list[RequestChangeType] = strawberry.field(
+        description="What this version changed against the one before it; empty for the first.")
+    resolved_subject_ids: list[strawberry.ID] = strawberry.field(
+        description="Reviewers only: which subjects this version's selectors resolved to.")
+    unresolved_selectors: int = strawberry.field(description="Reviewers only: this version's selectors that "
+                                                             "matched no subject.")
+    subjects_added: list[strawberry.ID] = strawberry.field(
+        description="Reviewers only: subjects this version names that the one before did not.")
+    subjects_removed: list[strawberry.ID] = strawberry.field(
+        description="Reviewers only: subjects the version before named that this one does not.")
+
+
+def _json(value: object) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def request_versions(request: LegalRequest) -> list[RequestVersionType]:
+    """Every version of ``request``, oldest first, each with its diff against the one before."""
+    out: list[RequestVersionType] = []
+    previous: dict[str, Any] | None = None
+    for version in request.versions:
+        changes: list[RequestChangeType] = []
+        added: list[str] = []
+        removed: list[str] = []
+        resolved = [str(i) for i in version.get("resolved_subject_ids") or []]
+        if previous is not None:
+            for name in version.get("changed") or []:
+                if name == "subjects":
+                    changes.append(RequestChangeType(field="subjects", before=_json(previous["selector_count"]),
+                                                     after=_json(version["selector_count"])))
+                elif name in _WIRE_NAMES:
+                    changes.append(RequestChangeType(field=_WIRE_NAMES[name], before=_json(previous.get(name)),
+                                                     after=_json(version.get(name))))
+            before = [str(i) for i in previous.get("resolved_subject_ids") or []]
+            added = [i for i in resolved if i not in before]
+            removed = [i for i in before if i not in resolved]
+        window = version["data_window"]
+        out.append(RequestVersionType(
+            version=int(version["version"]), created_at=str(version.get("at") or _unix(request.created_at)),
+            fields=list(version["fields"]), data_window=TimeWindowType(from_=window["from"], until=window["until"]),
+            legal_basis=str(version["legal_basis"]), court_order_sha256=version.get("court_order_sha256"),
+            selector_count=int(version["selector_count"]), changes=changes,
+            resolved_subject_ids=[strawberry.ID(i) for i in resolved],
+            unresolved_selectors=int(version.get("unresolved_selectors") or 0),
+            subjects_added=[strawberry.ID(i) for i in added], subjects_removed=[strawberry.ID(i) for i in removed]))
+        previous = version
+    return out
+
+
+def clarifications(request: LegalRequest) -> list[ClarificationType]:
+    return [ClarificationType(kind=ClarificationKind(str(m["kind"])), at=str(m["at"]), text=str(m["text"]),
+                              version=int(m["version"]), by=strawberry.ID(str(m["by"])))
+            for m in request.clarifications]

@@ -31,7 +31,9 @@ def _counts(cases: list[Case]) -> dict[str, int]:
             "requests_rejected": sum(c.status == "REJECTED" for c in cases),
             "requests_pending": sum(c.status == "PENDING" for c in cases),
             "requests_produced": sum(bool(c.disclosure_indexes) for c in cases),
-            "accounts_specified": sum(c.selectors for c in cases), "accounts_disclosed": len(subjects)}
+            "accounts_specified": sum(c.selectors for c in cases), "accounts_disclosed": len(subjects),
+            # The scenario neither withdraws nor amends (tests/gateway/orders/test_conversation_figures.py does).
+            "requests_withdrawn": 0, "requests_amended": 0}
 
 
 def expected_figures(scenario: Scenario, cases: list[Case], *, revoked: int, exhausted: int) -> dict[str, Any]:

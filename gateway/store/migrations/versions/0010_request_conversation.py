@@ -1,0 +1,39 @@
+"""the authority's side of a request: a request status wide enough for NEEDS_CLARIFICATION and
+WITHDRAWN, and the request version each order was drafted on (docs/PROTOCOL.md §17)
+
+A request's versions and its clarification thread are kept in the request's own ``details`` and
+sealed column (the thread's texts sealed like the justification), so they need no table.
+
+Revision ID: 0010
+Revises: 0008
+Create Date: 2026-12-07
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0010"
+down_revision: str | None = "0008"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("legal_requests", schema=None) as batch_op:
+        batch_op.alter_column("status", existing_type=sa.String(length=16), type_=sa.String(length=32),
+                              existing_nullable=False)
+    with op.batch_alter_table("orders", schema=None) as batch_op:
+        # NULL: drafted before requests had versions, on the request's first one.
+        batch_op.add_column(sa.Column("request_version", sa.Integer(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.drop_column("request_version")
+    with op.batch_alter_table("legal_requests", schema=None) as batch_op:
+        batch_op.alter_column("status", existing_type=sa.String(length=32), type_=sa.String(length=16),
+                              existing_nullable=False)
