@@ -9,13 +9,16 @@ one; and every loser refused as a late caller is, its refusal audited like any r
 
 What "once" means:
 - a decision (verifyEmergency, attachCourtOrder, rejectRequest, revokeOrder, grantPreservation,
-  rejectPreservation, extendPreservation): one success in all;
+  rejectPreservation, extendPreservation, requestClarification, answerClarification, withdrawRequest):
+  one success in all;
+- an amendment (amendRequest): twelve copies of one change make one new version; the rest change
+  nothing on the version it made, and are refused as such;
 - an approval: once per reviewer, so one success for each of the two reviewers racing;
 - a submission or a draft (submitRequest, submitPreservation, draftOrder) makes something new each
   time: all twelve succeed, each with exactly one new row and one fact of its own.
-Where only the owner may act (attachCourtOrder, extendPreservation: an authority's own request or
-hold), a second authority would only be told that there is no such request: the twelve are the
-owner's, with twelve distinct tokens.
+Where only the owner may act (attachCourtOrder, extendPreservation, answerClarification,
+amendRequest, withdrawRequest: an authority's own request or hold), a second authority would only
+be told that there is no such request: the twelve are the owner's, with twelve distinct tokens.
 """
 
 from __future__ import annotations
@@ -57,6 +60,10 @@ SUBMIT_HOLD = "mutation($i: PreservationInput!) { submitPreservation(input: $i) 
 GRANT_HOLD = "mutation($id: ID!) { grantPreservation(id: $id) { status grantedUntil } }"
 REJECT_HOLD = "mutation($id: ID!, $why: String!) { rejectPreservation(id: $id, reason: $why) { status } }"
 EXTEND_HOLD = "mutation($id: ID!, $u: String!) { extendPreservation(id: $id, until: $u) { grantedUntil } }"
+ASK = "mutation($r: ID!, $q: String!) { requestClarification(requestId: $r, question: $q) { status } }"
+ANSWER = "mutation($r: ID!, $a: String!) { answerClarification(requestId: $r, answer: $a) { status } }"
+AMEND = "mutation($r: ID!, $m: AmendmentInput!) { amendRequest(requestId: $r, amendment: $m) { version } }"
+WITHDRAW = "mutation($r: ID!, $why: String!) { withdrawRequest(requestId: $r, reason: $why) { status } }"
 
 
 def schema_mutations() -> list[str]:
@@ -324,6 +331,47 @@ def check_extended(race: Race) -> None:
     assert stored["extended_at"] is not None
 
 
+def stored_request(race: Race) -> Any:
+    return race.world.gateway.services.orders.get_request(race.ids["request"])
+
+
+def check_clarification_requested(race: Race) -> None:
+    logged = race.facts("clarification_requested", request=race.ids["request"])
+    request = stored_request(race)
+    winner = race.entries[race.winners[0].audit_index]["principal"]
+    assert len(logged) == 1 and request.status == "NEEDS_CLARIFICATION"
+    assert [(m["kind"], m["by"], m["text"]) for m in request.clarifications] == [
+        ("QUESTION", winner, race.winners[0].call.variables["q"])]
+
+
+def setup_question(race: Race) -> None:
+    submit(race)
+    race.post(race.world.reviewers[2], ASK, {"r": race.ids["request"], "q": "which account?"})
+
+
+def check_clarification_answered(race: Race) -> None:
+    logged = race.facts("clarification_answered", request=race.ids["request"])
+    request = stored_request(race)
+    assert len(logged) == 1 and request.status == "PENDING"
+    assert [m["kind"] for m in request.clarifications] == ["QUESTION", "ANSWER"]
+    assert request.clarifications[1]["text"] == race.winners[0].call.variables["a"]
+
+
+def check_amended(race: Race) -> None:
+    logged = race.facts("request_amended", request=race.ids["request"])
+    request = stored_request(race)
+    assert len(logged) == 1 and logged[0][1]["version"] == request.version == 2
+    assert request.fields == ["phoneNumber"] and [v["version"] for v in request.versions] == [1, 2]
+
+
+def check_withdrawn(race: Race) -> None:
+    logged = race.facts("request_withdrawn", request=race.ids["request"])
+    stored = one_winner_decided(race, "SELECT status, decided_by FROM legal_requests WHERE id = :request")
+    order = race.row("SELECT revoked_by FROM orders WHERE id = :order")
+    assert len(logged) == 1 and logged[0][1]["orders"] == [race.ids["order"]]
+    assert stored["status"] == "WITHDRAWN" and order["revoked_by"] == stored["decided_by"]
+
+
 CASES: dict[str, Case] = {
     "submitRequest": Case(nothing, lambda r, i: Call(two_authorities(r, i), SUBMIT, {"i": submission(r.world)}),
                           check_submitted, once=RACERS),
@@ -351,6 +399,18 @@ CASES: dict[str, Case] = {
     "rejectPreservation": Case(submit_hold, lambda r, i: Call(two_reviewers(r, i), REJECT_HOLD,
                                                               {"id": r.ids["hold"], "why": f"too broad ({i})"}),
                                check_hold_rejected),
+    "requestClarification": Case(submit, lambda r, i: Call(two_reviewers(r, i), ASK,
+                                                           {"r": r.ids["request"], "q": f"which account ({i})?"}),
+                                 check_clarification_requested),
+    "answerClarification": Case(setup_question, lambda r, i: Call(r.world.authority, ANSWER,
+                                                                  {"r": r.ids["request"], "a": f"the first ({i})"}),
+                                check_clarification_answered),
+    "amendRequest": Case(submit, lambda r, i: Call(r.world.authority, AMEND,
+                                                   {"r": r.ids["request"], "m": {"fields": ["phoneNumber"]}}),
+                         check_amended),
+    "withdrawRequest": Case(setup_active_order, lambda r, i: Call(r.world.authority, WITHDRAW,
+                                                                  {"r": r.ids["request"], "why": f"case closed ({i})"}),
+                            check_withdrawn),
     "extendPreservation": Case(setup_granted_hold, lambda r, i: Call(r.world.authority, EXTEND_HOLD, {
         "id": r.ids["hold"], "u": format_time(HOLD_UNTIL + timedelta(days=i + 1))}), check_extended),
 }

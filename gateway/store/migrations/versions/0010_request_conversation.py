@@ -23,17 +23,18 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("legal_requests", schema=None) as batch_op:
-        batch_op.alter_column("status", existing_type=sa.String(length=16), type_=sa.String(length=32),
-                              existing_nullable=False)
-    with op.batch_alter_table("orders", schema=None) as batch_op:
-        # NULL: drafted before requests had versions, on the request's first one.
-        batch_op.add_column(sa.Column("request_version", sa.Integer(), nullable=True))
+    # SQLite does not hold a VARCHAR to its length, and widening it there would copy the table,
+    # which the orders' foreign key to it forbids once requests exist: only other databases widen.
+    if op.get_bind().dialect.name != "sqlite":
+        op.alter_column("legal_requests", "status", existing_type=sa.String(length=16), type_=sa.String(length=32),
+                        existing_nullable=False)
+    # NULL: drafted before requests had versions, on the request's first one. Added in place, not
+    # by copying the table (approvals and continuations refer to it).
+    op.add_column("orders", sa.Column("request_version", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("orders", schema=None) as batch_op:
-        batch_op.drop_column("request_version")
-    with op.batch_alter_table("legal_requests", schema=None) as batch_op:
-        batch_op.alter_column("status", existing_type=sa.String(length=32), type_=sa.String(length=16),
-                              existing_nullable=False)
+    op.drop_column("orders", "request_version")
+    if op.get_bind().dialect.name != "sqlite":
+        op.alter_column("legal_requests", "status", existing_type=sa.String(length=32), type_=sa.String(length=16),
+                        existing_nullable=False)
