@@ -56,6 +56,7 @@ request_strategy = st.fixed_dictionaries({
     "subjects": st.lists(st.sampled_from(SUBJECTS), min_size=1, max_size=2, unique=True),
     "fields": st.lists(st.sampled_from(("phoneNumber", "ipAddresses", "devices")), min_size=1, max_size=2, unique=True),
     "verified": st.booleans(), "disclosures": st.integers(1, 2),
+    "amended": st.booleans(), "withdrawn": st.booleans(),  # section 17
 })
 hold_strategy = st.fixed_dictionaries({"country": st.sampled_from(COUNTRIES),
                                        "outcome": st.sampled_from(("pending", "granted", "rejected")),
@@ -76,6 +77,9 @@ def logs(draw: st.DrawFn) -> Generated:
         if request["emergency"] and request["verified"]:
             generated.add({"kind": "emergency_verified", "request": rid, "by": "rev", "method": "CALLBACK_KNOWN_NUMBER",
                            "at": "2026-07-01T00:00:00Z"})
+        if request["amended"]:
+            generated.add({"kind": "request_amended", "request": rid, "version": 2, "changed": ["fields"],
+                           "selectors": request["selectors"]})
         if request["outcome"] == "rejected":
             generated.add({"kind": "request_rejected", "request": rid})
         elif request["outcome"] in ("granted", "produced"):
@@ -85,6 +89,9 @@ def logs(draw: st.DrawFn) -> Generated:
             for _ in range(request["disclosures"] if request["outcome"] == "produced" else 0):
                 generated.add({"kind": "disclosed", "request": rid, "order": oid}, decision="disclosed",
                               subjects=request["subjects"], fields=request["fields"])  # twice: used up
+        if request["withdrawn"] and request["outcome"] != "rejected":
+            generated.add({"kind": "request_withdrawn", "request": rid,
+                           "orders": [oid] if request["outcome"] != "pending" else []})
     for n, hold in enumerate(draw(st.lists(hold_strategy, max_size=12))):
         fact = {"preservation": f"p{n}", "country": hold["country"], "subjects": 1, "until": "2026-12-01T00:00:00Z"}
         generated.add({"kind": "preservation_submitted", **fact})
@@ -225,6 +232,8 @@ def attack(report: dict[str, Any], below: int) -> Attack:
                     ((*prefix, "orders_expired_unused"), (*prefix, "orders_granted"), ((*prefix, "orders_exhausted"),)),
                     ((*prefix, "orders_exhausted"), (*prefix, "orders_granted"), ((*prefix, "orders_expired_unused"),))]
         at_most += [((*prefix, "emergency", key), (*prefix, key), ()) for key in COUNT_KEYS]
+        at_most += [((*prefix, key), (*prefix, "requests_received"), ())
+                    for key in ("requests_withdrawn", "requests_amended")]
     if countries:  # the total of every count is the sum of the countries'
         for path, _ in [*_cells(report["total"], ("total",)), (("total", "non_disclosure"), None)]:
             equations.append({path: -1} | {(*country, *path[1:]): 1 for country in countries})

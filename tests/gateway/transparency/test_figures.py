@@ -130,3 +130,28 @@ def test_first_difference_names_the_path() -> None:
     assert first_difference({"a": {"b": 1, "c": 2}}, {"a": {"b": 1, "c": 3}}) == ("a.c", 2, 3)
     assert first_difference({"a": 1}, {"a": 1.0}) == ("a", 1, 1.0)  # 1 and 1.0 are not the same figure
     assert first_difference({"a": 1}, {"a": 1}) is None
+
+
+def test_amended_and_withdrawn_requests_count_once_where_they_stood() -> None:
+    """Section 17: an amendment adds no request and keeps the selectors submitted; a withdrawn
+    request still counts as granted, rejected or pending, and in requests_withdrawn too."""
+    documents = [
+        entry(0, "2026-07-02T00:00:00.000000Z", submitted("r1"), submitted("r2"), submitted("r3", "FR")),
+        entry(1, "2026-07-02T01:00:00.000000Z", {"kind": "clarification_requested", "request": "r1", "version": 1,
+                                                  "questions": 1}),
+        entry(2, "2026-07-02T02:00:00.000000Z", {"kind": "clarification_answered", "request": "r1", "version": 2,
+                                                  "amended": True},
+              {"kind": "request_amended", "request": "r1", "version": 2, "changed": ["subjects"], "selectors": 5}),
+        entry(3, "2026-07-02T03:00:00.000000Z", drafted("r2", "o2"), approved("r2", "o2")),
+        entry(4, "2026-07-02T04:00:00.000000Z", {"kind": "request_withdrawn", "request": "r2", "orders": ["o2"]}),
+        entry(5, "2026-07-02T05:00:00.000000Z", {"kind": "request_withdrawn", "request": "r3", "orders": []}),
+    ]
+    figures = compute_figures(documents, PERIOD, Banding())
+    total = figures["total"]
+    assert (total["requests_received"], total["requests_amended"], total["requests_withdrawn"]) == (3, 1, 2)
+    assert total["accounts_specified"] == 6  # as submitted: 2 each, the amendment's 5 not counted
+    assert (total["requests_granted"], total["requests_pending"]) == (1, 2)
+    assert figures["countries"]["FR"]["requests_withdrawn"] == 1
+    assert total["by_offense_category"]["FRAUD"]["requests_withdrawn"] == 2
+    banded = compute_figures(documents, PERIOD, Banding(5))["total"]
+    assert banded["requests_withdrawn"] == "0-4" and banded["requests_amended"] == "0-4"
