@@ -20,6 +20,8 @@ from client.http import ClientResult, GatewayClient
 from client.wire import DISCLOSABLE_FIELDS, RequestStatus
 
 __all__ = [
+    "AMEND_REQUEST",
+    "ANSWER_CLARIFICATION",
     "APPROVE_ORDER",
     "ATTACH_COURT_ORDER",
     "DRAFT_ORDER",
@@ -33,6 +35,7 @@ __all__ = [
     "REJECT_PRESERVATION",
     "REJECT_REQUEST",
     "REQUEST_BY_ID",
+    "REQUEST_CLARIFICATION",
     "REQUEST_SELECTION",
     "REVIEW_LIST_REQUESTS",
     "REVIEW_PRESERVATION_SELECTION",
@@ -42,7 +45,10 @@ __all__ = [
     "SUBMIT_PRESERVATION",
     "SUBMIT_REQUEST",
     "VERIFY_EMERGENCY",
+    "WITHDRAW_REQUEST",
     "QueryTarget",
+    "amend_request",
+    "answer_clarification",
     "approve_order",
     "attach_court_order",
     "disclosure_query",
@@ -55,20 +61,27 @@ __all__ = [
     "list_requests",
     "reject_preservation",
     "reject_request",
+    "request_clarification",
     "revoke_order",
     "send_query",
     "static_operations",
     "submit_preservation",
     "submit_request",
     "verify_emergency",
+    "withdraw_request",
 ]
 
 # -- selections -----------------------------------------------------------------------------------
 
 REQUEST_SELECTION: Final = ("id status authorityId caseReference court jurisdiction legalBasis offenseCategory "
                             "courtOrderSha256 fields dataWindow { from until } justification emergency createdAt "
-                            "rejectionReason orderIds imminentRisk nonDisclosureUntil")
-REVIEW_SELECTION: Final = REQUEST_SELECTION + " resolvedSubjectIds unresolvedSelectors verification { by at method }"
+                            "rejectionReason orderIds imminentRisk nonDisclosureUntil version withdrawalReason "
+                            "clarifications { kind at text version } versions { version createdAt fields "
+                            "dataWindow { from until } legalBasis courtOrderSha256 selectorCount "
+                            "changes { field before after } }")
+# Who asked, and what each version resolved to, answer reviewers only (docs/PROTOCOL.md §17).
+REVIEW_SELECTION: Final = (REQUEST_SELECTION + " resolvedSubjectIds unresolvedSelectors verification { by at method }"
+                           " clarifications { by } versions { subjectsAdded subjectsRemoved }")
 ORDER_SELECTION: Final = ("id status authorityId requestId fields subjectIds dataWindow { from until } validUntil "
                           "maxQueries queriesUsed approvals approvalsRequired revokedReason document")
 PRESERVATION_SELECTION: Final = ("id status authorityId country caseReference jurisdiction legalBasis "
@@ -94,6 +107,13 @@ REQUEST_BY_ID: Final = _request_by_id(REQUEST_SELECTION)
 ATTACH_COURT_ORDER: Final = ("mutation AttachCourtOrder($requestId: ID!, $hash: String!) "
                              "{ attachCourtOrder(requestId: $requestId, courtOrderSha256: $hash) "
                              f"{{ {REQUEST_SELECTION} }} }}")
+ANSWER_CLARIFICATION: Final = ("mutation AnswerClarification($requestId: ID!, $answer: String!, "
+                               "$amendment: AmendmentInput) { answerClarification(requestId: $requestId, "
+                               f"answer: $answer, amendment: $amendment) {{ {REQUEST_SELECTION} }} }}")
+AMEND_REQUEST: Final = ("mutation AmendRequest($requestId: ID!, $amendment: AmendmentInput!) "
+                        f"{{ amendRequest(requestId: $requestId, amendment: $amendment) {{ {REQUEST_SELECTION} }} }}")
+WITHDRAW_REQUEST: Final = ("mutation WithdrawRequest($requestId: ID!, $reason: String!) "
+                           f"{{ withdrawRequest(requestId: $requestId, reason: $reason) {{ {REQUEST_SELECTION} }} }}")
 SUBMIT_PRESERVATION: Final = ("mutation SubmitPreservation($input: PreservationInput!) "
                               f"{{ submitPreservation(input: $input) {{ {PRESERVATION_SELECTION} }} }}")
 EXTEND_PRESERVATION: Final = ("mutation ExtendPreservation($id: ID!, $until: String!) "
@@ -115,6 +135,9 @@ REVOKE_ORDER: Final = ("mutation RevokeOrder($orderId: ID!, $reason: String!) "
 VERIFY_EMERGENCY: Final = ("mutation VerifyEmergency($requestId: ID!, $method: VerificationMethod!, $note: String!) "
                            "{ verifyEmergency(requestId: $requestId, method: $method, note: $note) "
                            f"{{ {REVIEW_SELECTION} }} }}")
+REQUEST_CLARIFICATION: Final = ("mutation RequestClarification($requestId: ID!, $question: String!) "
+                                "{ requestClarification(requestId: $requestId, question: $question) "
+                                f"{{ {REVIEW_SELECTION} }} }}")
 LIST_PRESERVATIONS: Final = ("query Preservations($status: PreservationStatus) "
                              f"{{ preservations(status: $status) {{ {REVIEW_PRESERVATION_SELECTION} }} "
                              "preservationCounts { country pending granted rejected active extended } }")
@@ -164,6 +187,30 @@ def attach_court_order(client: GatewayClient, request_id: str, court_order_sha25
 def verify_emergency(client: GatewayClient, request_id: str, method: str, note: str) -> dict[str, Any]:
     return _call(client, VERIFY_EMERGENCY, {"requestId": request_id, "method": method, "note": note},
                  "verifyEmergency")
+
+
+def answer_clarification(client: GatewayClient, request_id: str, answer: str,
+                         amendment: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``answerClarification``: answer the open question on one's own request, amending it if given."""
+    return _call(client, ANSWER_CLARIFICATION, {"requestId": request_id, "answer": answer,
+                                                "amendment": dict(amendment) if amendment else None},
+                 "answerClarification")
+
+
+def amend_request(client: GatewayClient, request_id: str, amendment: Mapping[str, Any]) -> dict[str, Any]:
+    """``amendRequest``: a new version of one's own request (``AmendmentInput`` variables)."""
+    return _call(client, AMEND_REQUEST, {"requestId": request_id, "amendment": dict(amendment)}, "amendRequest")
+
+
+def withdraw_request(client: GatewayClient, request_id: str, reason: str) -> dict[str, Any]:
+    """``withdrawRequest``: withdraw one's own request; every order of it is revoked."""
+    return _call(client, WITHDRAW_REQUEST, {"requestId": request_id, "reason": reason}, "withdrawRequest")
+
+
+def request_clarification(client: GatewayClient, request_id: str, question: str) -> dict[str, Any]:
+    """``requestClarification`` (reviewer): ask a PENDING request's authority a question."""
+    return _call(client, REQUEST_CLARIFICATION, {"requestId": request_id, "question": question},
+                 "requestClarification")
 
 
 def get_order(client: GatewayClient, order_id: str) -> dict[str, Any]:

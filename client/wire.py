@@ -48,6 +48,8 @@ class RequestStatus(StrEnum):
     PENDING = "PENDING"
     GRANTED = "GRANTED"
     REJECTED = "REJECTED"
+    NEEDS_CLARIFICATION = "NEEDS_CLARIFICATION"
+    WITHDRAWN = "WITHDRAWN"
 
 
 class PreservationStatus(StrEnum):

@@ -27,10 +27,17 @@ from client.cli.options import (
 )
 from client.cli.views import add_list_and_show, preservation_rows, print_request
 from client.errors import UsageError
-from client.operations import extend_preservation, submit_preservation, submit_request
+from client.operations import (
+    amend_request,
+    answer_clarification,
+    extend_preservation,
+    submit_preservation,
+    submit_request,
+    withdraw_request,
+)
 from client.wire import LegalProcess, OffenseCategory
 
-__all__ = ["app", "court_order_sha256", "request_input"]
+__all__ = ["amendment_input", "app", "court_order_sha256", "request_input"]
 
 app = typer.Typer(help="Authorities: submit legal requests and follow their review.", no_args_is_help=True)
 
@@ -86,6 +93,35 @@ def request_input(*, case_reference: str, court: str, jurisdiction: str, legal_b
         "legalProcess": str(LegalProcess(str(legal_process).upper())), "imminentRisk": imminent_risk,
         "nonDisclosureUntil": non_disclosure_until,
     }
+
+
+def amendment_input(*, phones: list[str], usernames: list[str], subject_ids: list[str], fields: list[str],
+                    window_from: str | None, window_until: str | None, legal_basis: str | None,
+                    court_order_digest: str | None) -> dict[str, Any]:
+    """The ``AmendmentInput`` variables: only what is given changes (docs/PROTOCOL.md §17.2); given
+    selectors replace all the current ones. Raises :class:`UsageError` for nothing to change, half a
+    window, a bad time, phone number or digest."""
+    phones_option(phones)
+    amendment: dict[str, Any] = {}
+    subjects = ([{"phoneNumber": p} for p in phones] + [{"username": u} for u in usernames]
+                + [{"id": s} for s in subject_ids])
+    if subjects:
+        amendment["subjects"] = subjects
+    if fields:
+        amendment["fields"] = fields
+    if (window_from is None) != (window_until is None):
+        raise UsageError("a new data window needs both --from and --until")
+    if window_from is not None and window_until is not None:
+        time_option(window_from, "--from")
+        time_option(window_until, "--until")
+        amendment["dataWindow"] = {"from": window_from, "until": window_until}
+    if legal_basis is not None:
+        amendment["legalBasis"] = legal_basis
+    if court_order_digest is not None:
+        if not _SHA256_HEX.fullmatch(court_order_digest):
+            raise UsageError("--court-order-sha256 must be 64 hex characters")
+        amendment["courtOrderSha256"] = court_order_digest.lower()
+    return amendment
 
 
 # -- commands -------------------------------------------------------------------------------------
@@ -173,6 +209,112 @@ def attach_court_order(
     print_request(found, as_json=as_json,
                   message=f"court order attached to {escape(str(found['id']))}; its orders continue once reviewers "
                           "approve them again")
+
+
+PhoneOption = Annotated[list[str] | None, typer.Option("--phone", help="a subject's phone number (repeatable); "
+                                                      "given selectors replace all the current ones")]
+UsernameOption = Annotated[list[str] | None, typer.Option("--username", help="a subject's username (repeatable)")]
+SubjectIdOption = Annotated[list[str] | None, typer.Option("--subject-id", help="a gateway subject id (repeatable)")]
+FieldsOption = Annotated[list[str] | None, typer.Option("--fields", help="the new fields, comma-separated")]
+FromOption = Annotated[str | None, typer.Option("--from", help="the new data window's start, RFC 3339")]
+UntilOption = Annotated[str | None, typer.Option("--until", help="the new data window's end (exclusive)")]
+LegalBasisOption = Annotated[str | None, typer.Option("--legal-basis", help="the new legal basis")]
+CourtOrderOption = Annotated[Path | None, typer.Option("--court-order", help="a new court order document; only "
+                                                       "its SHA-256 is sent")]
+CourtOrderHexOption = Annotated[str | None, typer.Option("--court-order-sha256", metavar="HEX",
+                                                         help="the new court order's SHA-256")]
+
+
+def _amendment(phone: list[str] | None, username: list[str] | None, subject_id: list[str] | None,
+               fields: list[str] | None, window_from: str | None, window_until: str | None, legal_basis: str | None,
+               court_order: Path | None, court_order_hex: str | None) -> dict[str, Any]:
+    if court_order is not None and court_order_hex is not None:
+        raise UsageError("give the court order as at most one of --court-order FILE or --court-order-sha256 HEX")
+    digest = court_order_sha256(court_order) if court_order is not None else court_order_hex
+    return amendment_input(phones=phone or [], usernames=username or [], subject_ids=subject_id or [],
+                           fields=fields_option(fields), window_from=window_from, window_until=window_until,
+                           legal_basis=legal_basis, court_order_digest=digest)
+
+
+@app.command("clarify-answer")
+@client_command
+def clarify_answer(
+    request_id: Annotated[str, typer.Argument(metavar="REQUEST_ID", help="your request (lrq_…)")],
+    principal_id: IdOption,
+    key: KeyOption,
+    answer: Annotated[str, typer.Option(help="your answer to the reviewers' question", show_default=False)],
+    phone: PhoneOption = None,
+    username: UsernameOption = None,
+    subject_id: SubjectIdOption = None,
+    fields: FieldsOption = None,
+    window_from: FromOption = None,
+    window_until: UntilOption = None,
+    legal_basis: LegalBasisOption = None,
+    court_order: CourtOrderOption = None,
+    court_order_sha256_hex: CourtOrderHexOption = None,
+    url: UrlOption = DEFAULT_URL,
+    cacert: CaCertOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the request as JSON")] = False,
+) -> None:
+    """Answer the open question on your request; amend it in the same step with any amend option."""
+    amendment = _amendment(phone, username, subject_id, fields, window_from, window_until, legal_basis,
+                           court_order, court_order_sha256_hex)
+    with connect(url, principal_id, key, cacert=cacert) as client:
+        found = answer_clarification(client, request_id, answer, amendment or None)
+    print_request(found, as_json=as_json,
+                  message=f"answered; request {escape(str(found['id']))} is {escape(str(found['status']))} again "
+                          f"(version {escape(str(found.get('version')))})")
+
+
+@app.command("amend")
+@client_command
+def amend(
+    request_id: Annotated[str, typer.Argument(metavar="REQUEST_ID", help="your request (lrq_…)")],
+    principal_id: IdOption,
+    key: KeyOption,
+    phone: PhoneOption = None,
+    username: UsernameOption = None,
+    subject_id: SubjectIdOption = None,
+    fields: FieldsOption = None,
+    window_from: FromOption = None,
+    window_until: UntilOption = None,
+    legal_basis: LegalBasisOption = None,
+    court_order: CourtOrderOption = None,
+    court_order_sha256_hex: CourtOrderHexOption = None,
+    url: UrlOption = DEFAULT_URL,
+    cacert: CaCertOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the request as JSON")] = False,
+) -> None:
+    """Amend your request while none of its orders is ACTIVE: a new version; orders drafted on the
+    version before can no longer be approved."""
+    amendment = _amendment(phone, username, subject_id, fields, window_from, window_until, legal_basis,
+                           court_order, court_order_sha256_hex)
+    if not amendment:
+        raise UsageError("name what to change: --phone/--username/--subject-id, --fields, --from and --until, "
+                         "--legal-basis or --court-order")
+    with connect(url, principal_id, key, cacert=cacert) as client:
+        found = amend_request(client, request_id, amendment)
+    print_request(found, as_json=as_json,
+                  message=f"request {escape(str(found['id']))} is now version {escape(str(found.get('version')))}; "
+                          "reviewers draft its orders anew")
+
+
+@app.command("withdraw")
+@client_command
+def withdraw(
+    request_id: Annotated[str, typer.Argument(metavar="REQUEST_ID", help="your request (lrq_…)")],
+    principal_id: IdOption,
+    key: KeyOption,
+    reason: Annotated[str, typer.Option(help="why; stored encrypted, shown to reviewers", show_default=False)],
+    url: UrlOption = DEFAULT_URL,
+    cacert: CaCertOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the request as JSON")] = False,
+) -> None:
+    """Withdraw your request: every order of it is revoked at once."""
+    with connect(url, principal_id, key, cacert=cacert) as client:
+        found = withdraw_request(client, request_id, reason)
+    print_request(found, as_json=as_json,
+                  message=f"request {escape(str(found['id']))} withdrawn; its orders are revoked")
 
 
 @app.command("preserve")

@@ -54,6 +54,7 @@ from client.operations import (
     list_preservations,
     reject_preservation,
     reject_request,
+    request_clarification,
     revoke_order,
 )
 from client.wire import PreservationStatus, VerificationMethod
@@ -274,6 +275,23 @@ def reject(
     with connect(url, principal_id, key, cacert=cacert) as client:
         rejected = reject_request(client, request_id, reason)
     console.print(f"request {rejected['id']}: {rejected['status']}", markup=False)
+
+
+@app.command("clarify")
+@client_command
+def clarify(
+    request_id: Annotated[str, typer.Argument(metavar="REQUEST_ID")],
+    principal_id: IdOption,
+    key: KeyOption,
+    question: Annotated[str, typer.Option(help="what the authority should clarify; it sees the question",
+                                          show_default=False)],
+    url: UrlOption = DEFAULT_URL,
+    cacert: CaCertOption = None,
+) -> None:
+    """Ask a pending request's authority for clarification; the request waits for its answer."""
+    with connect(url, principal_id, key, cacert=cacert) as client:
+        asked = request_clarification(client, request_id, question)
+    console.print(f"request {asked['id']}: {asked['status']}", markup=False)
 
 
 @app.command("revoke")

@@ -16,7 +16,8 @@ from client.cli.words import plain
 from client.operations import get_request, list_requests
 from client.wire import RequestStatus
 
-__all__ = ["add_list_and_show", "preservation_rows", "print_request", "print_requests", "request_rows"]
+__all__ = ["add_list_and_show", "conversation_rows", "preservation_rows", "print_request", "print_requests",
+           "request_rows"]
 
 StatusOption = Annotated[RequestStatus | None, typer.Option(case_sensitive=False, help="only this status")]
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
@@ -50,6 +51,31 @@ def request_rows(request: Mapping[str, Any]) -> list[tuple[str, str]]:
         rows.append(("resolved subjects", "\n".join(resolved) if resolved else "(none)"))
         rows.append(("unresolved selectors", plain(request.get("unresolvedSelectors"))))
     rows.append(("orders", "\n".join(request.get("orderIds") or []) or "(none yet)"))
+    rows += conversation_rows(request)
+    return rows
+
+
+def conversation_rows(request: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The authority's side of a request (docs/PROTOCOL.md §17): its version and what each
+    amendment changed, the clarification thread, and a withdrawal's reason."""
+    rows: list[tuple[str, str]] = []
+    versions = request.get("versions") or []
+    if request.get("version") is not None:
+        rows.append(("version", plain(request.get("version"))))
+    for version in versions[1:]:
+        changes = [f"{plain(c.get('field'))}: {plain(c.get('before'))} → {plain(c.get('after'))}"
+                   for c in version.get("changes") or []]
+        if version.get("subjectsAdded") or version.get("subjectsRemoved"):
+            changes.append(f"subjects added: {plain(version.get('subjectsAdded'))}; "
+                           f"removed: {plain(version.get('subjectsRemoved'))}")
+        rows.append((f"amended (version {plain(version.get('version'))}, {plain(version.get('createdAt'))})",
+                     "\n".join(changes) or "(no change shown)"))
+    for message in request.get("clarifications") or []:
+        who = f" by {plain(message['by'])}" if message.get("by") else ""
+        rows.append((f"{str(message.get('kind', '')).lower()} (version {plain(message.get('version'))}, "
+                     f"{plain(message.get('at'))}{who})", plain(message.get("text"))))
+    if request.get("withdrawalReason"):
+        rows.append(("withdrawn because", plain(request["withdrawalReason"])))
     return rows
 
 
