@@ -134,6 +134,7 @@ class Caller:
     subjects: frozenset[str] = frozenset()
     fields: frozenset[str] = frozenset()
     renew: Callable[[], str] | None = None  # a fresh order of the same scope, once this one is used up
+    requests: tuple[str, ...] = ()  # requests of the world the caller may converse on (docs/PROTOCOL.md §17)
 
     @property
     def is_authority(self) -> bool:
@@ -369,17 +370,24 @@ def prepare_caller(world: World, kind: CallerKind) -> tuple[Caller, Pool]:
     def main_order() -> str:
         return str(world.active_order(maxQueries=MAX_QUERIES)["id"])
 
+    # Requests of each authority that no caller's order rests on, so that the §17 mutations the
+    # generator sends (a clarification, an amendment, a withdrawal) meet real requests without
+    # revoking the order whose answers the campaign checks.
+    spare = (world.submit(), world.submit(), str(json.loads(pending["document"])["request_id"]))
+    other_spare = (submit_as(world, world.other_authority, [{"id": lone}], ["phoneNumber"]),
+                   submit_as(world, world.other_authority, [{"id": lone}], ["phoneNumber"]))
     first = frozenset(s["id"] for s in world.subjects[:3])
     inside = {CallerKind.AUTHORITY_WITH_ORDER: first, CallerKind.AUTHORITY_OUTSIDE_ORDER: frozenset({lone})}
     pool = Pool.of(world, inside=inside.get(kind, frozenset()),
-                   extra_ids=(main["id"], pending["id"], other, "ord_unknown", "req_unknown"))
+                   extra_ids=(main["id"], pending["id"], other, "ord_unknown", "req_unknown", "lrq_unknown",
+                              *spare, *other_spare))
     callers = {
         CallerKind.AUTHORITY_WITH_ORDER: Caller(kind, world.authority, main["id"], first,
                                                 frozenset({"phoneNumber", "ipAddresses", "usernameHistory"}),
-                                                main_order),
+                                                main_order, requests=spare),
         CallerKind.AUTHORITY_OUTSIDE_ORDER: Caller(kind, world.other_authority, other, frozenset({lone}),
-                                                   frozenset({"phoneNumber"}), other_order),
-        CallerKind.REVIEWER: Caller(kind, world.reviewers[2]),
+                                                   frozenset({"phoneNumber"}), other_order, requests=other_spare),
+        CallerKind.REVIEWER: Caller(kind, world.reviewers[2], requests=spare),
         CallerKind.AUDITOR: Caller(kind, world.auditor),
         CallerKind.NO_TOKEN: Caller(kind, None),
     }
@@ -510,9 +518,11 @@ class Fuzzer:
 
     def explicit_cases(self) -> list[Case]:
         """Deterministic cases that make resolvers seal values, and that name subjects outside the order."""
+        conversation = self.conversation_cases()
         if not self.caller.is_authority:
             return [self.case("{ whoami { id role } }", name="whoami"),
-                    self.case("{ order { subjects { id phoneNumber { ciphertext } } } }", name="order")]
+                    self.case("{ order { subjects { id phoneNumber { ciphertext } } } }", name="order"),
+                    *conversation]
         subjects = self.world.subjects
         inside = next(s for s in subjects if s["id"] in self.caller.subjects)
         outside = [s for s in subjects if s["id"] not in self.caller.subjects]
@@ -525,6 +535,29 @@ class Fuzzer:
             self.case(f'{{ subject(by: {{phoneNumber: "{outside[1]["phone"]}"}}) {{ id {sealed} }} }}'),
             self.case(f'{{ subject(by: {{username: "{outside[2]["username"]}"}}) {{ {sealed} }} }}'),
             self.case(f'{{ subject(by: {{id: "{inside["id"]}"}}) {{ devices {{ ciphertext }} }} }}'),
+            *conversation,
+        ]
+
+    def conversation_cases(self) -> list[Case]:
+        """The §17 mutations on the caller's real requests, with real tokens: a question, an answer
+        with an amendment that names selectors, an amendment, a withdrawal (whatever the caller's
+        role makes of them: served, or refused with its code)."""
+        if not self.caller.requests:
+            return []
+        first, second = self.caller.requests[0], self.caller.requests[1]
+        selector = self.world.subjects[3]
+        selection = "{ id status version clarifications { kind text } versions { version changes { field } } }"
+        return [
+            self.case(f'mutation {{ requestClarification(requestId: "{first}", question: "which account?") '
+                      f"{selection} }}", root="Mutation", name="requestClarification"),
+            self.case(f'mutation {{ answerClarification(requestId: "{first}", answer: "the second", amendment: '
+                      f'{{subjects: [{{phoneNumber: "{selector["phone"]}"}}]}}) {selection} }}', root="Mutation",
+                      name="answerClarification"),
+            self.case(f'mutation {{ amendRequest(requestId: "{first}", amendment: {{fields: ["phoneNumber"], '
+                      f'subjects: [{{username: "{selector["username"]}"}}]}}) {selection} }}',
+                      root="Mutation", name="amendRequest"),
+            self.case(f'mutation {{ withdrawRequest(requestId: "{second}", reason: "case closed") {selection} }}',
+                      root="Mutation", name="withdrawRequest"),
         ]
 
     # -- running
