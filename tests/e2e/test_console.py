@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ class Site:
     granted: str  # the request to be drafted, approved and revoked
     refused: str  # the request to be rejected
     shots: Path
+    env: dict[str, str] = field(default_factory=dict)  # what the gateway's commands run with
 
     def audit_size(self) -> int:
         with self.db.engine.connect() as connection:
@@ -113,7 +114,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         granted = submit("AZ 4711/26", subjects[:3])
         refused = submit("AZ 0815/26", subjects[3:5], "--emergency", "--imminent-risk",
                          "a threat to a named victim's life, received today")
-        yield Site(root, url, db, keys, subjects, granted, refused, screenshot_dir())
+        yield Site(root, url, db, keys, subjects, granted, refused, screenshot_dir(), env)
     db.dispose()
     assert leaks([log.read_text(errors="replace")], secrets_of(subjects)) == [], "plaintext in the server log"
 
@@ -619,3 +620,54 @@ def test_a_late_answer_for_the_previous_view_never_renders_over_the_current_one(
         assert page.title() == f"Order {order_id} · Review console"
         expect(page.locator("#error")).to_be_empty()
         assert tab.foreign == [] and tab.problems == []
+
+
+def test_the_clarification_thread_amendments_and_a_withdrawal_show_in_the_browser(browser: Browser,
+                                                                                   site: Site) -> None:
+    """Docs/PROTOCOL.md §17 in the console: a reviewer asks by clicking; the authority answers with an
+    amendment and later withdraws (its own commands); the page shows the thread, the diff and the
+    withdrawal, and no audit entry holds the texts. Last in the module: it adds a request to the queue."""
+    authority = ["--id", "bka-de", "--key", str(site.keys["bka-de"]), "--url", site.url]
+    chosen = site.subjects[:2]
+    request_id = str(json.loads(_cli(
+        site.env, "request", "submit", *authority, "--case-reference", "AZ 1234/26", "--court", "AG Tiergarten",
+        "--jurisdiction", "DE", "--legal-basis", "§ 100g StPO", "--offense-category", "fraud",
+        "--court-order-sha256", "ab" * 32, *[a for s in chosen for a in ("--phone", s["phone"])],
+        "--fields", "phoneNumber,ipAddresses", "--from", REQUEST_WINDOW[0], "--until", REQUEST_WINDOW[1],
+        "--justification", "Phishing wave.", "--json"))["id"])
+    question, answer, reason = "Which of the two numbers sent the lure?", "The first one only.", "Case closed."
+    start = site.audit_size()
+    with watched(browser, site.url) as anna:
+        page = anna.page
+        load_key(page, site, "legal-anna", at=f"/console/#/request/{request_id}")
+        page.goto(f"/console/#/request/{request_id}")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Request AZ 1234/26")
+        expect(page.locator("#clarifications")).to_have_count(0)
+        page.get_by_label("Question (the authority sees it)").fill(question)
+        act(site, anna, "legal-anna", page.get_by_role("button", name="Ask for clarification").click,
+            done=lambda: expect(page.locator("#request-facts")).to_contain_text("NEEDS CLARIFICATION"))
+        expect(page.locator("#clarifications")).to_contain_text(question)
+        expect(page.locator("#awaiting-answer")).to_be_visible()
+        assert page.get_by_role("button", name="Draft order").count() == 0
+        assert unlabelled(page) == []
+
+        _cli(site.env, "request", "clarify-answer", request_id, *authority, "--answer", answer,
+             "--phone", chosen[0]["phone"], "--fields", "phoneNumber")
+        page.reload()
+        expect(page.locator("#clarifications li")).to_have_count(2)
+        expect(page.locator("#clarifications")).to_contain_text(answer)
+        expect(page.locator("#amendments")).to_contain_text("fields")
+        expect(page.locator("#amendments")).to_contain_text("Subjects removed")
+        expect(page.get_by_role("button", name="Draft order")).to_be_visible()
+        shot(page, site, "clarification", full_page=True)
+
+        _cli(site.env, "request", "withdraw", request_id, *authority, "--reason", reason)
+        page.reload()
+        expect(page.locator("#request-facts")).to_contain_text("WITHDRAWN")
+        expect(page.locator("#withdrawal-reason")).to_have_text(reason)
+        assert page.get_by_role("button", name="Draft order").count() == 0
+        assert page.get_by_role("button", name="Reject request").count() == 0
+        assert anna.foreign == []
+    logged = json.dumps([site.audit_entry(i) for i in range(start, site.audit_size())])
+    assert question not in logged and answer not in logged and reason not in logged
+    assert '"clarification_requested"' in logged and '"request_withdrawn"' in logged

@@ -11,7 +11,7 @@ export const CATEGORY = {
 };
 const FIELD = { phoneNumber: "Phone number", ipAddresses: "IP addresses", devices: "Devices", usernameHistory: "Username history" };
 const STATUS_CLASS = { PENDING: "warn", PENDING_APPROVAL: "warn", ACTIVE: "good", GRANTED: "good", REJECTED: "bad",
-  REVOKED: "bad", EXPIRED: "muted", EXHAUSTED: "muted" };
+  REVOKED: "bad", EXPIRED: "muted", EXHAUSTED: "muted", NEEDS_CLARIFICATION: "warn", WITHDRAWN: "muted" };
 
 /**
  * An offense category as the console shows it everywhere: its one label and its wire name (enum
@@ -23,7 +23,7 @@ export function category(value) {
   return Object.hasOwn(CATEGORY, wire) ? `${CATEGORY[wire]} (${wire})` : String(value);
 }
 export const fieldName = (value) => FIELD[value] ? `${FIELD[value]} (${value})` : value;
-export const status = (value) => h("span", { class: `badge ${STATUS_CLASS[value] || ""}` }, value.replace("_", " "));
+export const status = (value) => h("span", { class: `badge ${STATUS_CLASS[value] || ""}` }, value.replaceAll("_", " "));
 export const emergency = (flag) => (flag ? h("span", { class: "badge bad" }, "EMERGENCY") : "no");
 export const windowText = (w) => (w ? `${w.from} → ${w.until} (until exclusive)` : "(none)");
 

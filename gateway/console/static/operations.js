@@ -3,7 +3,8 @@
 
 const REQUEST = `id status authorityId caseReference court jurisdiction legalBasis offenseCategory courtOrderSha256
   fields dataWindow { from until } justification emergency createdAt rejectionReason orderIds
-  resolvedSubjectIds unresolvedSelectors`;
+  resolvedSubjectIds unresolvedSelectors version withdrawalReason clarifications { kind at text version by }
+  versions { version createdAt changes { field before after } subjectsAdded subjectsRemoved }`;
 const ORDER = `id status authorityId requestId fields subjectIds dataWindow { from until } validUntil maxQueries
   queriesUsed approvals approvalsRequired revokedReason document`;
 
@@ -19,3 +20,5 @@ export const REJECT_REQUEST = `mutation RejectRequest($requestId: ID!, $reason: 
   rejectRequest(requestId: $requestId, reason: $reason) { ${REQUEST} } }`;
 export const REVOKE_ORDER = `mutation RevokeOrder($orderId: ID!, $reason: String!) {
   revokeOrder(orderId: $orderId, reason: $reason) { ${ORDER} } }`;
+export const REQUEST_CLARIFICATION = `mutation RequestClarification($requestId: ID!, $question: String!) {
+  requestClarification(requestId: $requestId, question: $question) { ${REQUEST} } }`;

@@ -5,7 +5,7 @@ import { field, h, replace } from "./dom.js";
 import { category, emergency, status } from "./format.js";
 import { REQUESTS } from "./operations.js";
 
-const RANK = { PENDING: 0, GRANTED: 1, REJECTED: 2 };
+const RANK = { PENDING: 0, NEEDS_CLARIFICATION: 1, GRANTED: 2, REJECTED: 3, WITHDRAWN: 4 };
 
 export function queueOrder(a, b) {
   return (RANK[a.status] ?? 9) - (RANK[b.status] ?? 9)
@@ -30,7 +30,8 @@ export async function queueView(app, view) {
     return;
   }
   const jurisdictions = [...new Set(requests.map((r) => r.jurisdiction))].sort();
-  const statusSelect = select("filter-status", [["", "All"], ["PENDING", "Pending"], ["GRANTED", "Granted"], ["REJECTED", "Rejected"]], filters.status);
+  const statusSelect = select("filter-status", [["", "All"], ["PENDING", "Pending"],
+    ["NEEDS_CLARIFICATION", "Needs clarification"], ["GRANTED", "Granted"], ["REJECTED", "Rejected"], ["WITHDRAWN", "Withdrawn"]], filters.status);
   const jurisdictionSelect = select("filter-jurisdiction", [["", "All"], ...jurisdictions.map((j) => [j, j])], filters.jurisdiction);
   const emergencyBox = h("input", { type: "checkbox", id: "filter-emergency", checked: filters.emergencyOnly });
   const refresh = h("button", { type: "button", id: "refresh", class: "secondary" }, "Refresh");

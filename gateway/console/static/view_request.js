@@ -1,10 +1,11 @@
 // A request's page: what the authority asked for and why, how many of its selectors resolved,
-// and the reviewer's two answers: draft an order that narrows it, or reject it with a reason.
+// its clarification thread and what each amendment changed (PROTOCOL §17), and the reviewer's
+// answers: ask for clarification, draft an order that narrows it, or reject it with a reason.
 
 import { facts, field, h, replace, uniqueId } from "./dom.js";
 import { ConsoleError } from "./encoding.js";
 import { category, emergency, fieldName, rfc3339, status, windowText } from "./format.js";
-import { DRAFT_ORDER, REJECT_REQUEST, REQUEST_BY_ID } from "./operations.js";
+import { DRAFT_ORDER, REJECT_REQUEST, REQUEST_BY_ID, REQUEST_CLARIFICATION } from "./operations.js";
 
 const DEFAULT_VALID_DAYS = 30;
 const DEFAULT_MAX_QUERIES = 10;
@@ -76,6 +77,50 @@ function rejectForm(app, view, request) {
     h("div", { class: "actions" }, submit));
 }
 
+function thread(request) {
+  const messages = request.clarifications.map((m) => h("li", { class: `message ${m.kind.toLowerCase()}` },
+    h("div", { class: "meta" }, `${m.kind === "QUESTION" ? "Question" : "Answer"} by ${m.by}, ${m.at} (version ${m.version})`),
+    h("p", { class: "prose" }, m.text)));
+  return h("section", { class: "card", "aria-labelledby": "thread-title" },
+    h("h2", { id: "thread-title" }, "Clarification"),
+    messages.length ? h("ol", { id: "clarifications", class: "thread" }, messages) : h("p", {}, "No question asked."));
+}
+
+function amendments(request) {
+  const later = request.versions.slice(1);
+  if (!later.length) return null;
+  const rows = later.map((v) => h("li", { "data-version": String(v.version) },
+    h("div", { class: "meta" }, `Version ${v.version}, ${v.createdAt}`),
+    h("ul", {}, [
+      ...v.changes.map((c) => h("li", {}, h("code", {}, c.field), `: ${c.before ?? "(none)"} → ${c.after ?? "(none)"}`)),
+      v.subjectsAdded.length ? h("li", {}, `Subjects added: ${v.subjectsAdded.join(", ")}`) : null,
+      v.subjectsRemoved.length ? h("li", {}, `Subjects removed: ${v.subjectsRemoved.join(", ")}`) : null,
+    ].filter(Boolean))));
+  return h("section", { class: "card", "aria-labelledby": "amendments-title" },
+    h("h2", { id: "amendments-title" }, "Amendments"),
+    h("p", {}, "Orders drafted on an earlier version can no longer be approved (REQUEST_AMENDED): draft again."),
+    h("ol", { id: "amendments" }, rows));
+}
+
+function clarifyForm(app, view, request) {
+  const question = h("textarea", { id: "clarify-question", rows: 3, maxlength: 2000, required: true });
+  const submit = h("button", { type: "button", id: "request-clarification", class: "secondary" }, "Ask for clarification");
+  submit.addEventListener("click", () => app.act(submit, async () => {
+    if (!question.value.trim()) {
+      question.focus();
+      throw new ConsoleError("QUESTION_MISSING", "Write the question first.", "The authority answers it; nothing was sent.");
+    }
+    const { requestClarification } = await app.call("Ask for clarification", REQUEST_CLARIFICATION,
+      { requestId: request.id, question: question.value.trim() });
+    render(app, view, requestClarification);
+    app.notice(`Request ${requestClarification.caseReference} waits for its authority's answer.`);
+  }));
+  return h("section", { class: "card", "aria-labelledby": "clarify-title" },
+    h("h2", { id: "clarify-title" }, "Ask the authority"),
+    field("Question (the authority sees it)", question),
+    h("div", { class: "actions" }, submit));
+}
+
 function render(app, view, request) {
   const unresolved = request.unresolvedSelectors;
   const resolved = request.resolvedSubjectIds.length;
@@ -97,17 +142,24 @@ function render(app, view, request) {
       ["Selectors", h("span", { id: "selector-counts" }, `${resolved} resolved to subjects, ${unresolved} did not`)],
       ["Received", request.createdAt],
       ["Orders", orders.length ? orders.map((a) => h("div", {}, a)) : "(none yet)"],
+      ["Version", String(request.version)],
       request.rejectionReason ? ["Rejected because", request.rejectionReason] : null,
+      request.withdrawalReason ? ["Withdrawn because", h("span", { id: "withdrawal-reason" }, request.withdrawalReason)] : null,
     ].filter(Boolean), { id: "request-facts" }),
     h("section", { class: "card", "aria-labelledby": "justification-title" },
       h("h2", { id: "justification-title" }, "Justification"),
       h("p", { class: "prose", id: "justification" }, request.justification)),
-  ];
-  if (request.status !== "REJECTED") {
+    thread(request),
+    amendments(request),
+  ].filter(Boolean);
+  if (request.status === "NEEDS_CLARIFICATION") {
+    sections.push(h("p", { class: "card", id: "awaiting-answer" }, "Waiting for the authority's answer: orders are drafted and approved once the request is pending again."));
+  } else if (request.status === "PENDING" || request.status === "GRANTED") {
     sections.push(resolved ? draftForm(app, request)
       : h("p", { class: "card" }, "No selector resolved to a subject, so there is nothing an order could cover. Reject the request, with that as the reason."));
   }
-  if (request.status === "PENDING") sections.push(rejectForm(app, view, request));
+  if (request.status === "PENDING") sections.push(clarifyForm(app, view, request));
+  if (request.status === "PENDING" || request.status === "NEEDS_CLARIFICATION") sections.push(rejectForm(app, view, request));
   replace(view, sections);
 }
 
