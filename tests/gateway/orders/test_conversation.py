@@ -218,3 +218,24 @@ def test_free_text_never_reaches_an_audit_entry_or_a_log_line(world: World,
         assert secret not in written
     kinds = {f["kind"] for e in entries for f in e.get("facts", [])}
     assert {"clarification_requested", "clarification_answered", "request_amended", "request_withdrawn"} <= kinds
+
+
+def test_an_unaudited_withdrawal_or_amendment_is_undone(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As every review action (tests/gateway/test_mutation_atomicity.py): no change stands without its entry."""
+    from tests.gateway.test_mutation_atomicity import break_the_audit_log, unavailable
+
+    order = world.active_order()
+    request_id = json.loads(order["document"])["request_id"]
+    pending_id = world.submit()
+    before = world.gateway.services.orders.get_request(pending_id)
+    break_the_audit_log(world, monkeypatch)
+    assert unavailable(world.gateway.post(world.authority, WITHDRAW, variables={"r": request_id, "why": REASON}))
+    assert unavailable(world.gateway.post(world.authority, AMEND, variables={"r": pending_id,
+                                                                             "m": {"fields": ["devices"]}}))
+    assert unavailable(world.gateway.post(world.reviewers[0], ASK, variables={"r": pending_id, "q": QUESTION}))
+    monkeypatch.undo()
+    assert world.gateway.services.orders.get_request(request_id).status == "GRANTED"
+    after = world.gateway.services.orders.get_request(pending_id)
+    assert (after.status, after.version, after.fields, after.clarifications) == (
+        "PENDING", 1, before.fields, [])
+    assert world.gateway.post(world.authority, DISCLOSE, order=order["id"]).status_code == 200
