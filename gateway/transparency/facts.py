@@ -22,7 +22,8 @@ from gateway.principals.registry import PrincipalInfo
 from gateway.values.times import format_time
 
 __all__ = ["LIFECYCLE_KINDS", "REQUEST_KINDS", "FactKind", "approved", "court_order_attached", "disclosed", "drafted",
-           "emergency_verified", "notice_sent", "preservation", "rejected", "retention_purge", "revoked", "submitted"]
+           "emergency_verified", "notice_sent", "preservation", "rejected", "retention_purge", "revoked", "submitted",
+           "webhook_set"]
 
 Fact = dict[str, Any]
 
@@ -44,6 +45,8 @@ class FactKind(StrEnum):
     PRESERVATION_EXTENDED = grants.PRESERVATION_EXTENDED
     RETENTION_PURGE = "retention_purge"
     NOTICE_SENT = "notice_sent"
+    # An authority's webhook set or removed (§17.4); not a figure.
+    WEBHOOK_SET = "webhook_set"
 
 
 REQUEST_KINDS = frozenset({FactKind.SUBMITTED, FactKind.DRAFTED, FactKind.APPROVED, FactKind.REJECTED,
@@ -126,3 +129,8 @@ def retention_purge(counts: Mapping[str, int], *, cutoff: Mapping[str, str | Non
 
 def notice_sent(notice_id: str, request_id: str) -> Fact:
     return {"kind": FactKind.NOTICE_SENT.value, "notice": notice_id, "request": request_id}
+
+
+def webhook_set(authority_id: str, *, registered: bool) -> Fact:
+    """An authority's webhook set (``registered``) or removed; the URL itself stays out of the log."""
+    return {"kind": FactKind.WEBHOOK_SET.value, "authority": authority_id, "registered": registered}

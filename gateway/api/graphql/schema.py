@@ -6,6 +6,7 @@ import strawberry
 
 from gateway.api.graphql.audit_area import AuditQuery
 from gateway.api.graphql.authority import AuthorityMutation, AuthorityQuery
+from gateway.api.graphql.notifications_area import NotificationsMutation, NotificationsQuery
 from gateway.api.graphql.preservation_area import PreservationMutation, PreservationQuery
 from gateway.api.graphql.review import ReviewMutation, ReviewQuery
 from gateway.api.graphql.transparency_area import TransparencyQuery
@@ -15,12 +16,13 @@ __all__ = ["build_schema", "schema_sdl"]
 
 
 @strawberry.type
-class Query(WhoamiQuery, AuthorityQuery, ReviewQuery, AuditQuery, TransparencyQuery, PreservationQuery):
+class Query(WhoamiQuery, AuthorityQuery, ReviewQuery, AuditQuery, TransparencyQuery, PreservationQuery,
+            NotificationsQuery):
     pass
 
 
 @strawberry.type
-class Mutation(AuthorityMutation, ReviewMutation, PreservationMutation):
+class Mutation(AuthorityMutation, ReviewMutation, PreservationMutation, NotificationsMutation):
     pass
 
 
