@@ -19,8 +19,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("principals", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("webhook_url", sa.String(length=2048), nullable=True))
+    # A plain ALTER, not a batch copy: other tables' foreign keys point at principals.
+    op.add_column("principals", sa.Column("webhook_url", sa.String(length=2048), nullable=True))
     op.create_table(
         "events",
         sa.Column("id", sa.String(length=64), nullable=False),
@@ -56,5 +56,6 @@ def downgrade() -> None:
     op.drop_index("ix_events_delivery_due", table_name="events")
     op.drop_index("ix_events_authority_feed", table_name="events")
     op.drop_table("events")
-    with op.batch_alter_table("principals", schema=None) as batch_op:
-        batch_op.drop_column("webhook_url")
+    # SQLite (3.35 and later) and PostgreSQL both drop a column in place; a batch copy of principals
+    # would drop the table that other tables' foreign keys point at.
+    op.execute("ALTER TABLE principals DROP COLUMN webhook_url")
