@@ -95,15 +95,15 @@ def record_event(session_or_conn: Session | Connection, *, authority_id: str, ki
               "order_id": order_id, "state": state, "occurred_at": _micros(now),
               "once_key": once_key(EventKind(kind), request_id=request_id, order_id=order_id), "entry": entry,
               "delivery": PENDING, "attempts": 0}
-    dialect = (session_or_conn.get_bind() if isinstance(session_or_conn, Session) else session_or_conn).dialect.name
     if values["once_key"] is None:
-        statement: Any = insert(_events).values(**values)
-    elif dialect == "postgresql":
-        statement = postgresql.insert(_events).values(**values).on_conflict_do_nothing(index_elements=["once_key"])
-    else:
-        statement = sqlite.insert(_events).values(**values).on_conflict_do_nothing(index_elements=["once_key"])
-    result = session_or_conn.execute(statement)
-    return event_id if getattr(result, "rowcount", 1) == 1 else None
+        session_or_conn.execute(insert(_events).values(**values))
+        return event_id
+    dialect = (session_or_conn.get_bind() if isinstance(session_or_conn, Session) else session_or_conn).dialect.name
+    upsert: Any = postgresql.insert(_events) if dialect == "postgresql" else sqlite.insert(_events)
+    # RETURNING names the row inserted, on both databases; a row count is not reported alike by both drivers.
+    inserted = session_or_conn.execute(upsert.values(**values).on_conflict_do_nothing(index_elements=["once_key"])
+                                       .returning(_events.c.id)).scalar()
+    return None if inserted is None else str(inserted)
 
 
 def publish(connection: Connection, *, now: datetime, batch: int = PUBLISH_BATCH) -> int:
