@@ -81,7 +81,8 @@ def test_an_event_recorded_before_a_sigkill_is_delivered_once_after_the_restart(
         first = start_server(server_env(settings, GATEWAY_WEBHOOK_POLL_SECONDS="3600"), tmp_path, "first")
         try:
             receiver.keys.append(verify_key_of(httpx.get(first.base_url + "/.well-known/disclosure-gateway").json()))
-            request_id = post(first.base_url, settings, "bka-de", authority, SUBMIT, {"i": REQUEST})["submitRequest"]["id"]
+            submitted = post(first.base_url, settings, "bka-de", authority, SUBMIT, {"i": REQUEST})
+            request_id = submitted["submitRequest"]["id"]
             post(first.base_url, settings, "reviewer-a", reviewer, REJECT, {"r": request_id, "why": "overbroad"})
         finally:
             first.kill()
