@@ -2,8 +2,8 @@
 
 An order that is ACTIVE and ends within 24 hours gets ``order.lapsing``; one that ended by time
 (EXPIRED, or LAPSED for an emergency order without its court order) gets ``order.lapsed``. Only
-orders that were announced ACTIVE are looked at, and each event is recorded once per order by its
-unique key, however many processes sweep. ``now`` is a parameter: the serving process passes its
+orders announced ACTIVE that have not lapsed, been revoked or been used up are looked at, and each
+event is recorded once per order by its unique key, however many processes sweep. ``now`` is a parameter: the serving process passes its
 clock, tests the time they mean.
 """
 
@@ -29,7 +29,9 @@ _orders = OrderRow.__table__  # type: ignore[attr-defined]
 def sweep_lapses(orders: Orders, *, now: datetime) -> int:
     """Record the lapsing and lapsed events due at ``now``; how many were new."""
     announced = select(_events.c.order_id).where(_events.c.kind == EventKind.ORDER_ACTIVATED.value)
-    ended = select(_events.c.order_id).where(_events.c.kind == EventKind.ORDER_LAPSED.value)
+    # A lapsed or used-up order has nothing left to lapse: the set swept stays the orders still live.
+    ended = select(_events.c.order_id).where(_events.c.kind.in_([EventKind.ORDER_LAPSED.value,
+                                                                  EventKind.ORDER_EXHAUSTED.value]))
     with orders.db.reads() as connection:
         candidates = list(connection.scalars(
             select(_orders.c.id).where(_orders.c.id.in_(announced), _orders.c.id.not_in(ended),

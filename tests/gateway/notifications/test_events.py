@@ -133,3 +133,10 @@ def test_events_carry_no_free_text_and_no_subject_data(world: World) -> None:
     forbidden += [str(s[k]) for s in world.subjects for k in ("phone", "username") if k in s]
     assert [word for word in forbidden if word in text] == []
     assert len(rows) == 4
+
+
+def test_a_used_up_order_is_no_longer_swept(world: World) -> None:
+    order = world.active_order(maxQueries=1)
+    assert world.gateway.post(world.authority, BIG, order=order["id"]).status_code == 200
+    assert sweep_lapses(world.gateway.services.orders, now=VALID_UNTIL + timedelta(days=1)) == 0
+    assert kinds(feed(world)) == [("order.activated", "ACTIVE"), ("order.exhausted", "EXHAUSTED")]
