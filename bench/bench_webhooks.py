@@ -73,7 +73,9 @@ def main() -> None:
                     raise SystemExit(f"only {delivered} of {args.events} delivered in 300 s")
             elapsed = time.perf_counter() - started
             worker.close()
-            assert receiver.unverified == [] and len(receiver.events) == args.events
+            if receiver.unverified or len(receiver.events) != args.events:
+                raise SystemExit(f"{len(receiver.unverified)} deliveries did not verify; "
+                                 f"{len(receiver.events)} arrived")
         with db.engine.connect() as connection:
             left = connection.execute(select(func.count()).select_from(EventRow.__table__)  # type: ignore[attr-defined]
                                       .where(EventRow.__table__.c.delivery != "delivered")).scalar_one()  # type: ignore[attr-defined]

@@ -3,8 +3,8 @@
 An order that is ACTIVE and ends within 24 hours gets ``order.lapsing``; one that ended by time
 (EXPIRED, or LAPSED for an emergency order without its court order) gets ``order.lapsed``. Only
 orders announced ACTIVE that have not lapsed, been revoked or been used up are looked at, and each
-event is recorded once per order by its unique key, however many processes sweep. ``now`` is a parameter: the serving process passes its
-clock, tests the time they mean.
+event is recorded once per order by its unique key, however many processes sweep. ``now`` is a
+parameter: the serving process passes its clock, tests the time they mean.
 """
 
 from __future__ import annotations
