@@ -166,18 +166,25 @@ class WebhookWorker:
         at = int(now.timestamp())
         with self.engine.begin() as connection:
             claimed = claim_due(connection, worker=self.worker, now=at, lease=self.lease)
-        counts: dict[str, int] = {}
+        sent: list[tuple[Claimed, Attempt | None]] = []
         for item in claimed:
             attempt = None
             if item.url is not None:
                 body, headers = webhook_request(item.event, self.signing_key(), now=at)
                 attempt = send(self.client, item.url, body, headers)
-            with self.engine.begin() as connection:
+            sent.append((item, attempt))
+        counts: dict[str, int] = {}
+        if not sent:
+            return counts
+        # One transaction (one commit, one fsync on SQLite) for the round's outcomes. A process killed
+        # before it commits leaves its claims to run out, and those events are sent again, same ids.
+        with self.engine.begin() as connection:
+            for item, attempt in sent:
                 state = record_attempt(connection, item, attempt, worker=self.worker, now=at, policy=self.policy)
-            counts[state] = counts.get(state, 0) + 1
-            if state == FAILED:
-                log.warning("gave up on a webhook after %d attempts (last: %s); it stays in the feed",
-                            item.attempts + 1, attempt.outcome if attempt else "-")
+                counts[state] = counts.get(state, 0) + 1
+                if state == FAILED:
+                    log.warning("gave up on a webhook after %d attempts (last: %s); it stays in the feed",
+                                item.attempts + 1, attempt.outcome if attempt else "-")
         return counts
 
     def start(self) -> None:
