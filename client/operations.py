@@ -36,6 +36,7 @@ __all__ = [
     "REJECT_REQUEST",
     "REQUEST_BY_ID",
     "REQUEST_CLARIFICATION",
+    "REQUEST_EVENTS",
     "REQUEST_SELECTION",
     "REVIEW_LIST_REQUESTS",
     "REVIEW_PRESERVATION_SELECTION",
@@ -62,6 +63,7 @@ __all__ = [
     "reject_preservation",
     "reject_request",
     "request_clarification",
+    "request_events",
     "revoke_order",
     "send_query",
     "static_operations",
@@ -114,6 +116,8 @@ AMEND_REQUEST: Final = ("mutation AmendRequest($requestId: ID!, $amendment: Amen
                         f"{{ amendRequest(requestId: $requestId, amendment: $amendment) {{ {REQUEST_SELECTION} }} }}")
 WITHDRAW_REQUEST: Final = ("mutation WithdrawRequest($requestId: ID!, $reason: String!) "
                            f"{{ withdrawRequest(requestId: $requestId, reason: $reason) {{ {REQUEST_SELECTION} }} }}")
+REQUEST_EVENTS: Final = ("query RequestEvents($after: String, $limit: Int) { requestEvents(after: $after, "
+                         "limit: $limit) { cursor events { id type timestamp requestId orderId state cursor } } }")
 SUBMIT_PRESERVATION: Final = ("mutation SubmitPreservation($input: PreservationInput!) "
                               f"{{ submitPreservation(input: $input) {{ {PRESERVATION_SELECTION} }} }}")
 EXTEND_PRESERVATION: Final = ("mutation ExtendPreservation($id: ID!, $until: String!) "
@@ -164,6 +168,12 @@ def _call(client: GatewayClient, operation: str, variables: Mapping[str, Any], f
 def submit_request(client: GatewayClient, request: Mapping[str, Any]) -> dict[str, Any]:
     """``submitRequest``; the new request as the gateway returns it."""
     return _call(client, SUBMIT_REQUEST, {"input": dict(request)}, "submitRequest")
+
+
+def request_events(client: GatewayClient, after: str | None, limit: int = 100) -> dict[str, Any]:
+    """``requestEvents``: the authority's events after the cursor ``after`` (None: from the start),
+    oldest first, and the cursor to continue from (docs/PROTOCOL.md §17.4)."""
+    return _call(client, REQUEST_EVENTS, {"after": after, "limit": limit}, "requestEvents")
 
 
 def list_requests(client: GatewayClient, status: RequestStatus | None = None, *,

@@ -7,8 +7,10 @@ and names the one that climbs):
     1  errors  config  store                  no domain imports; store/ holds the tables, the engine,
                                               migrations, state changes as conditional writes
                                               (``conditional``) and reversing a change (``undo``)
-    2  values  keys  observability            times, windows, fields, ids, selectors; the key files and
-                                              the vault (AEAD contexts, blind indexes); metrics, logs
+    2  values  keys  observability  notifications
+                                              times, windows, fields, ids, selectors; the key files and
+                                              the vault (AEAD contexts, blind indexes); metrics, logs;
+                                              the events outbox, its feed and its webhook delivery
     3  principals  subjects  audit            who asks (registry, authenticate, single use of a jti);
                                               subjects and their store; the one audit writer, its tree,
                                               checkpoints, tiles, witnessing, usage of orders,

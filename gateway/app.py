@@ -21,6 +21,7 @@ from crypto.encoding import b64encode
 from crypto.keys import encode_public_key
 from crypto.note import verifier_key_string
 from crypto.sealing import SEALING_ALGORITHM
+from crypto.webhooks import whpk
 from gateway.api.graphql.engine import GraphQLEngine
 from gateway.api.graphql.schema import build_schema
 from gateway.api.http.endpoint import GraphQLEndpoint
@@ -52,6 +53,8 @@ def discovery_document(services: Services) -> dict[str, Any]:
         "checkpoint_origin": settings.origin,
         "checkpoint_verifier_key": verifier_key_string(note_name(settings.origin), bytes(verify_key)),
         "gateway_signing_key": encode_public_key(verify_key),
+        # The same key as Standard Webhooks serializes it: it signs every webhook's v1a signature (§17.4).
+        "webhook_public_key": whpk(verify_key),
         # Across signing-key rotations (§13): every key, earliest first, with the tree sizes it signs
         # and its disclosure-record key, so checkpoints and records signed before a rotation verify.
         "checkpoint_verifier_keys": [

@@ -231,6 +231,20 @@ class Settings(BaseSettings):
         default=None, ge=1, le=3660, description="former usernames that ended before this are deleted; unset keeps")
     retention_every_seconds: float = Field(default=3600.0, gt=0,
                                            description="how often the serving process runs retention")
+    webhook_poll_seconds: float = Field(default=2.0, gt=0, le=3600,
+                                        description="how often the serving process publishes events and sends "
+                                                    "the webhooks due")
+    webhook_timeout_s: float = Field(default=15.0, gt=0, le=60, description="one webhook delivery's time limit")
+    webhook_retry_base_s: float = Field(default=5.0, gt=0, le=3600,
+                                        description="the wait after a webhook's first failed attempt; it doubles "
+                                                    "with each further failure")
+    webhook_retry_cap_s: float = Field(default=6 * 3600.0, gt=0, le=7 * 86400,
+                                       description="the longest wait between two attempts of one webhook")
+    webhook_max_attempts: int = Field(default=15, ge=1, le=100,
+                                      description="attempts of one webhook before the gateway gives up on it")
+    lapse_sweep_seconds: float = Field(default=60.0, gt=0, le=3600,
+                                       description="how often the serving process looks for orders lapsing "
+                                                   "within 24 h or lapsed")
     subject_source: Literal["embedded", "sql"] = Field(
         default="embedded", description="where subjects are read: the embedded encrypted store, or the "
                                         "platform's own database through GATEWAY_SUBJECT_SOURCE_MAPPING")

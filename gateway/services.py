@@ -20,7 +20,10 @@ from gateway.keys.keyring import GatewayKeys, load_gateway_keys
 from gateway.keys.vault import Vault
 from gateway.lifecycle.notices import Notices
 from gateway.lifecycle.preservation import Preservations
+from gateway.notifications.delivery import WebhookWorker
+from gateway.notifications.schedule import RetryPolicy
 from gateway.observability.metrics import GatewayMetrics
+from gateway.orders.lapses import sweep_lapses
 from gateway.orders.service import Orders
 from gateway.principals.registry import PrincipalRegistry
 from gateway.principals.replay import ReplayStore
@@ -70,6 +73,7 @@ class Services:
     notices: Notices
     checkpointer: Checkpointer
     witnesses: list[WitnessFeeder]
+    notifier: WebhookWorker
     clock: Callable[[], datetime] = field(default=utc_now)
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
 
@@ -110,7 +114,16 @@ class Services:
                        subjects=subjects, source=source, orders=orders,
                        preservations=Preservations(db, source, vault),
                        notices=Notices(db, orders, audit), checkpointer=checkpointer, witnesses=witnesses,
+                       notifier=WebhookWorker(
+                           db.engine, signing_key=lambda: current_key.keys.signing_key, clock=clock,
+                           policy=RetryPolicy(base=settings.webhook_retry_base_s, cap=settings.webhook_retry_cap_s,
+                                              max_attempts=settings.webhook_max_attempts),
+                           timeout=settings.webhook_timeout_s, poll=settings.webhook_poll_seconds,
+                           sweeps=[lambda now: sweep_lapses(orders, now=now)],
+                           sweep_every=settings.lapse_sweep_seconds),
                        clock=clock)
+        # The worker reads the clock the services hold, which tests replace after building.
+        services.notifier.clock = lambda: services.clock()
         services.metrics.watch(db.engine.connect, services.order_statuses, clock, [w.name for w in witnesses])
         audit.observer = services.metrics.audit_commit
         return services
@@ -126,12 +139,14 @@ class Services:
         return [self.orders.load(order_id, now=now).status.value for order_id in self.orders.order_ids()]
 
     def start_background(self) -> None:
-        """Start signing checkpoints and feeding witnesses (the app's startup does)."""
+        """Start signing checkpoints, feeding witnesses and sending webhooks (the app's startup does)."""
         self.checkpointer.start()
+        self.notifier.start()
         for witness in self.witnesses:
             witness.start()
 
     def close(self) -> None:
+        self.notifier.close()
         self.checkpointer.close()
         for witness in self.witnesses:
             witness.close()

@@ -95,8 +95,11 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
     def factory(**overrides: object) -> Settings:
         # Checkpoints on the hour unless a test asks for fresher ones: a checkpoint the background
         # checkpointer signs mid-test would race tests that compare the latest checkpoint.
+        # Webhooks likewise: the notifier's thread runs one round at startup, then tests run rounds
+        # themselves (WebhookWorker.tick with the time they mean).
         values: dict[str, object] = {"data_dir": tmp_path / "var", "id": "gateway.test",
-                                     "checkpoint_every_seconds": 3600, "_env_file": None}
+                                     "checkpoint_every_seconds": 3600, "webhook_poll_seconds": 3600,
+                                     "_env_file": None}
         values.update(overrides)
         return Settings(**values)  # type: ignore[arg-type]
 

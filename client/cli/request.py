@@ -6,7 +6,11 @@ The court order itself never leaves the authority: only its SHA-256, computed he
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,7 +18,7 @@ import typer
 from rich.markup import escape
 
 from client import operations
-from client.cli.common import client_command, connect, console, key_table, print_json
+from client.cli.common import client_command, connect, console, err_console, key_table, print_json
 from client.cli.options import (
     DEFAULT_URL,
     CaCertOption,
@@ -27,6 +31,7 @@ from client.cli.options import (
 )
 from client.cli.views import add_list_and_show, preservation_rows, print_request
 from client.errors import UsageError
+from client.http import GatewayClient
 from client.operations import (
     amend_request,
     answer_clarification,
@@ -354,3 +359,70 @@ def preserve(
         print_json(found)
         return
     console.print(key_table(preservation_rows(found)))
+
+
+# -- following the events (docs/PROTOCOL.md §17.4) ------------------------------------------------
+
+
+def follow_events(client: GatewayClient, *, after: str | None, interval: float, max_interval: float,
+                  show: Callable[[dict[str, Any]], None], sleep: Callable[[float], None] = time.sleep,
+                  once: bool = False) -> str | None:
+    """Read the feed from ``after``, ``show`` each event as it comes, and poll again: after
+    ``interval`` seconds while events come, the wait doubling up to ``max_interval`` while none do.
+    With ``once``, one page and back. Returns the last cursor; Ctrl-C ends it (the caller exits 0)."""
+    wait = interval
+    cursor = after
+    while True:
+        page = operations.request_events(client, cursor)
+        for event in page["events"]:
+            show(event)
+        cursor = str(page["cursor"])
+        if once:
+            return cursor
+        # Back-off while the feed is quiet; as soon as something comes, back to the short wait.
+        wait = interval if page["events"] else min(max_interval, wait * 2)
+        try:
+            sleep(wait)
+        except KeyboardInterrupt:
+            return cursor
+
+
+def _show_event(as_json: bool) -> Callable[[dict[str, Any]], None]:
+    def show(event: dict[str, Any]) -> None:
+        if as_json:
+            sys.stdout.write(json.dumps(event, separators=(",", ":")) + "\n")
+            sys.stdout.flush()
+            return
+        parts = [event["timestamp"], event["type"], event.get("requestId") or "-", event.get("orderId") or "-",
+                 event.get("state") or "-"]
+        console.print("  ".join(escape(str(p)) for p in parts), highlight=False)
+
+    return show
+
+
+@app.command("watch")
+@client_command
+def watch(
+    principal_id: IdOption,
+    key: KeyOption,
+    after: Annotated[str | None, typer.Option(help="start after this cursor (a cursor printed before); default: "
+                                              "from your first event")] = None,
+    interval: Annotated[float, typer.Option(min=0.1, help="seconds between polls while events come")] = 2.0,
+    max_interval: Annotated[float, typer.Option(min=0.1, help="the longest wait between polls while none do")] = 60.0,
+    once: Annotated[bool, typer.Option("--once", help="print what is there now and stop")] = False,
+    url: UrlOption = DEFAULT_URL,
+    cacert: CaCertOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object a line, as each event comes")] = False,
+) -> None:
+    """Follow your requests' and orders' events (order ACTIVE, rejected, revoked, lapsing, lapsed,
+    exhausted, ...) as they come, until Ctrl-C; for authorities without a webhook."""
+    if max_interval < interval:
+        raise UsageError("--max-interval must be at least --interval")
+    with connect(url, principal_id, key, cacert=cacert) as client:
+        try:
+            cursor = follow_events(client, after=after, interval=interval, max_interval=max_interval,
+                                   show=_show_event(as_json), once=once)
+        except KeyboardInterrupt:
+            cursor = None  # interrupted mid-request: nothing was half printed
+    if not as_json and cursor is not None:
+        err_console.print(f"stopped; continue with --after {escape(cursor)}", style="dim")

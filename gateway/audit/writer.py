@@ -32,6 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from nacl.signing import SigningKey
@@ -53,6 +54,8 @@ from gateway.audit.model import SALT_BYTES, AuditEvent, AuditReceipt, Decision, 
 from gateway.audit.tree import DbTreeSource, completed_nodes
 from gateway.audit.usage import stored_usage, trusted_usage, usage_columns, usage_mac
 from gateway.errors import AuditUnavailable
+from gateway.notifications.events import record_event
+from gateway.notifications.kinds import EventKind
 from gateway.principals.replay import SeenTokenInsert
 from gateway.store.driver_statements import DriverStatement
 from gateway.store.engine import apply_sqlite_pragmas
@@ -335,6 +338,17 @@ class AuditWriter:
         charges[order_id] = (used + 1, index)
         return True
 
+    @staticmethod
+    def _record_exhausted(connection: Connection, exhausted: dict[str, datetime]) -> None:
+        """The ``order.exhausted`` event of each order this batch charged its last query, in the
+        entries' own transaction (docs/PROTOCOL.md §17.4): rare, so read and written plainly."""
+        for order_id, at in sorted(exhausted.items()):
+            found = connection.execute(select(_orders.c.authority_id, _orders.c.request_id)
+                                       .where(_orders.c.id == order_id)).first()
+            if found is not None:
+                record_event(connection, authority_id=found[0], kind=EventKind.ORDER_EXHAUSTED, request_id=found[1],
+                             order_id=order_id, state="EXHAUSTED", now=at)
+
     def _commit(self, batch: list[_Pending]) -> None:
         """Write ``batch`` in one transaction and settle every future; never raises."""
         for pending in batch:
@@ -395,6 +409,7 @@ class AuditWriter:
         leaves: list[bytes] = []
         replayed = self._record_tokens(connection, events)
         charges: dict[str, tuple[int, int]] = {}  # order -> (queries used, index of the last charge)
+        exhausted: dict[str, datetime] = {}  # order -> when its last query was used, in this batch
         salts = os.urandom(SALT_BYTES * len(events))  # one call for the batch: the OS CSPRNG, as secrets uses
         for offset, item in enumerate(events):
             decision, code = item.decision, item.code
@@ -406,6 +421,9 @@ class AuditWriter:
                 # Charged in this transaction, so the count and the entry commit together;
                 # concurrent disclosures past max_queries become ORDER_EXHAUSTED here.
                 decision, code = Decision.REFUSED, "ORDER_EXHAUSTED"
+            elif item.charge_order is not None and decision is Decision.DISCLOSED \
+                    and charges[item.charge_order][0] == item.max_queries:
+                exhausted[item.charge_order] = item.time  # this disclosure used the order's last query
             index = size + offset
             document = entry_document(item, index, decision, code,
                                       salt=salts[offset * SALT_BYTES:(offset + 1) * SALT_BYTES])
@@ -421,6 +439,7 @@ class AuditWriter:
             mac = None if self.usage_key is None else usage_mac(self.usage_key, order_id, used, last)
             self._charge_order.rows(connection, {"order_id": order_id, "used": used,
                                                  "last": None if mac is None else last, "mac": mac})
+        self._record_exhausted(connection, exhausted)
         self._insert(_INSERT_ENTRIES, connection, rows)
         source = DbTreeSource(connection)
         if self._edge is not None and self._edge[0] == size:

@@ -145,3 +145,22 @@ def retire_key(
     """Retire one of a principal's token keys; tokens signed with it stop working at once."""
     _registry().retire_key(principal_id, kid, now=int(time.time()))
     console.print(f"retired key {kid} of {principal_id}")
+
+
+@principals_app.command("webhook")
+@handle_errors
+def webhook(
+    principal_id: Annotated[str, typer.Argument(metavar="ID")],
+    url: Annotated[str | None, typer.Argument(metavar="URL", help="https://… (http only to a loopback address)",
+                                              show_default=False)] = None,
+    remove: Annotated[bool, typer.Option("--remove", help="remove the authority's webhook")] = False,
+) -> None:
+    """Set an authority's webhook URL (or --remove it): its request and order events are POSTed there
+    as Standard Webhooks, signed with the key discovery publishes as webhook_public_key."""
+    from gateway.notifications.registration import set_webhook
+
+    if (url is None) == (not remove):
+        raise typer.BadParameter("give a URL, or --remove (not both)")
+    registered = set_webhook(open_database(settings()), principal_id, None if remove else url)
+    console.print(f"webhook of {principal_id} removed" if registered is None
+                  else f"webhook of {principal_id} set; events are delivered from the next poll")

@@ -23,13 +23,15 @@ from sqlmodel import col
 
 from gateway.errors import BadRequest, RequestWithdrawn
 from gateway.keys.contexts import request_context
+from gateway.notifications.events import record_event
+from gateway.notifications.kinds import EventKind
 from gateway.orders.header import check_fields, check_header, check_text
 from gateway.orders.model import LegalRequest, LegalRequestStatus
 from gateway.orders.policy import OrderStatus
 from gateway.orders.requests import SHA256_HEX, LegalRequests
 from gateway.principals.registry import PrincipalInfo
 from gateway.store.conditional import compare_and_set, decide
-from gateway.store.tables import LegalRequestRow, OrderRow
+from gateway.store.tables import EventRow, LegalRequestRow, OrderRow
 from gateway.store.undo import Undo
 from gateway.store.versions import bump
 from gateway.values.selector import Selector
@@ -89,13 +91,14 @@ class Conversation(LegalRequests):
     # -- clarification (§17.1) ----------------------------------------------------------------
 
     def request_clarification(self, reviewer: PrincipalInfo, request_id: str, question: str, *, now: datetime,
-                              undo: list[Undo] | None = None) -> LegalRequest:
+                              undo: list[Undo] | None = None, entry: str | None = None) -> LegalRequest:
         """Ask the request's authority a question: a PENDING request becomes NEEDS_CLARIFICATION,
-        the question sealed with it. ``BAD_REQUEST`` for any other status, ``REQUEST_WITHDRAWN``
-        for a withdrawn one."""
+        the question sealed with it, and its ``request.clarification_requested`` event is published
+        once ``entry`` (the audit entry's request id) is in the log. ``BAD_REQUEST`` for any other
+        status, ``REQUEST_WITHDRAWN`` for a withdrawn one."""
         question = check_text(question, "question", limit=2000)
 
-        def attempt(session: Session) -> tuple[str, bytes] | None:
+        def attempt(session: Session) -> tuple[str, bytes, str | None] | None:
             row = self._row(session, request_id)
             _refuse_withdrawn(row)
             if row.status != LegalRequestStatus.PENDING:
@@ -111,9 +114,17 @@ class Conversation(LegalRequests):
                                       {"status": row.status, "details": row.details},
                                       {"status": LegalRequestStatus.NEEDS_CLARIFICATION.value,
                                        "selectors_sealed": self._seal(row.id, secret)})
-            return (row.status, row.selectors_sealed) if changed else None
+            if not changed:
+                return None
+            event = record_event(session, authority_id=row.authority_id,
+                                 kind=EventKind.REQUEST_CLARIFICATION_REQUESTED, request_id=request_id,
+                                 order_id=None, state=LegalRequestStatus.NEEDS_CLARIFICATION.value, now=now,
+                                 entry=entry)
+            return row.status, row.selectors_sealed, event
 
-        old_status, old_sealed = decide(self.db, attempt)
+        old_status, old_sealed, event = decide(self.db, attempt)
+        if event:
+            self._undo_with(undo, EventRow, event, None)
         self._undo_with(undo, LegalRequestRow, request_id, {"status": old_status, "selectors_sealed": old_sealed})
         return self.get_request(request_id)
 
@@ -249,14 +260,16 @@ class Conversation(LegalRequests):
     # -- withdrawal (§17.3) -------------------------------------------------------------------
 
     def withdraw_request(self, authority: PrincipalInfo, request_id: str, reason: str, *, now: datetime,
-                         undo: list[Undo] | None = None) -> Withdrawal:
+                         undo: list[Undo] | None = None, entry: str | None = None) -> Withdrawal:
         """Withdraw one's own request: it becomes WITHDRAWN and every order of it not revoked yet
         is revoked in the same transaction, so a query under one of them right after is
         ``ORDER_REVOKED`` and an approval of one is refused. The reason is sealed.
-        ``REQUEST_WITHDRAWN`` if it was withdrawn already, ``BAD_REQUEST`` if it was rejected."""
+        ``REQUEST_WITHDRAWN`` if it was withdrawn already, ``BAD_REQUEST`` if it was rejected.
+        Events: ``request.withdrawn`` and an ``order.revoked`` for each order it revoked, published
+        once ``entry`` is in the log."""
         reason = check_text(reason, "reason", limit=2000)
 
-        def attempt(session: Session) -> tuple[dict[str, Any], list[str]] | None:
+        def attempt(session: Session) -> tuple[dict[str, Any], list[str], list[str]] | None:
             row = self._row(session, request_id, authority_id=authority.id)
             _refuse_withdrawn(row)
             if row.status == LegalRequestStatus.REJECTED:
@@ -283,9 +296,17 @@ class Conversation(LegalRequests):
                                     "revoke_reason": WITHDRAWN_REASON}):
                     revoked.append(order_id)
             bump(session)  # what a process cached on these orders is stale from this commit on
-            return restore, revoked
+            events = [record_event(session, authority_id=row.authority_id, kind=EventKind.REQUEST_WITHDRAWN,
+                                   request_id=request_id, order_id=None, state=LegalRequestStatus.WITHDRAWN.value,
+                                   now=now, entry=entry)]
+            events += [record_event(session, authority_id=row.authority_id, kind=EventKind.ORDER_REVOKED,
+                                    request_id=request_id, order_id=order_id, state=OrderStatus.REVOKED.value,
+                                    now=now, entry=entry) for order_id in revoked]
+            return restore, revoked, [event for event in events if event]
 
-        restore, revoked = decide(self.db, attempt)
+        restore, revoked, events = decide(self.db, attempt)
+        for event in events:
+            self._undo_with(undo, EventRow, event, None)
         for order_id in revoked:
             self._undo_with(undo, OrderRow, order_id, {"revoked_at": None, "revoked_by": None, "revoke_reason": None})
         self._undo_with(undo, LegalRequestRow, request_id, restore)

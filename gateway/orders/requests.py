@@ -29,6 +29,8 @@ from gateway.errors import (
 )
 from gateway.keys.contexts import request_context
 from gateway.keys.vault import Vault
+from gateway.notifications.events import record_event
+from gateway.notifications.kinds import EventKind
 from gateway.orders.emergency import (
     CourtOrder,
     VerificationMethod,
@@ -48,6 +50,7 @@ from gateway.principals.registry import PrincipalInfo
 from gateway.store.conditional import compare_and_set, decide
 from gateway.store.engine import Database
 from gateway.store.tables import (
+    EventRow,
     LegalRequestRow,
     OrderContinuation,
     OrderRow,
@@ -183,10 +186,12 @@ class LegalRequests:
         return [self._request(row, by_request.get(row.id, [])) for row in rows]
 
     def reject_request(self, reviewer: PrincipalInfo, request_id: str, reason: str, *, now: datetime,
-                       undo: list[Undo] | None = None) -> LegalRequest:
+                       undo: list[Undo] | None = None, entry: str | None = None) -> LegalRequest:
+        """Reject a PENDING request; ``entry``, the request id of the audit entry recording it,
+        publishes its ``request.rejected`` event once in the log (the reason is not in the event)."""
         reason = check_text(reason, "reason", limit=2000)
 
-        def attempt(session: Session) -> str | None:
+        def attempt(session: Session) -> tuple[str, str | None] | None:
             row = session.get(LegalRequestRow, request_id) if is_gateway_id(request_id) else None
             if row is None:
                 raise NotFound(NO_REQUEST)
@@ -197,12 +202,18 @@ class LegalRequests:
                 raise BadRequest(f"the request is {row.status}; only a PENDING request can be rejected "
                                  "(revoke its orders instead)")
             # The request's row decides between this rejection and the approval that would grant it.
-            changed = compare_and_set(session, _requests, {"id": request_id}, {"status": row.status},
-                                      {"status": LegalRequestStatus.REJECTED.value, "rejection_reason": reason,
-                                       "decided_by": reviewer.id, "decided_at": int(now.timestamp())})
-            return row.status if changed else None
+            if not compare_and_set(session, _requests, {"id": request_id}, {"status": row.status},
+                                   {"status": LegalRequestStatus.REJECTED.value, "rejection_reason": reason,
+                                    "decided_by": reviewer.id, "decided_at": int(now.timestamp())}):
+                return None
+            event = record_event(session, authority_id=row.authority_id, kind=EventKind.REQUEST_REJECTED,
+                                 request_id=request_id, order_id=None, state=LegalRequestStatus.REJECTED.value,
+                                 now=now, entry=entry)
+            return row.status, event
 
-        before = decide(self.db, attempt)
+        before, event = decide(self.db, attempt)
+        if event:
+            self._undo_with(undo, EventRow, event, None)
         self._undo_with(undo, LegalRequestRow, request_id,
                         {"status": before, "rejection_reason": None, "decided_by": None, "decided_at": None})
         return self.get_request(request_id)

@@ -50,6 +50,8 @@ from gateway.errors import (
     RequestWithdrawn,
 )
 from gateway.keys.vault import Vault
+from gateway.notifications.events import record_event
+from gateway.notifications.kinds import EventKind
 from gateway.orders.approvals import counts_as_reviewer, signing_key_of
 from gateway.orders.conversation import Conversation
 from gateway.orders.emergency import (
@@ -79,6 +81,7 @@ from gateway.store.engine import Database
 from gateway.store.tables import (
     AuditEntry,
     ContinuationApproval,
+    EventRow,
     LegalRequestRow,
     OrderApproval,
     OrderContinuation,
@@ -313,7 +316,7 @@ class Orders(Conversation):
                              "keys; sign \"disclosure-gateway/order/v1\" || 0x00 || the exact `document` text")
         request_id = state.request_id
 
-        def attempt(session: Session) -> tuple[OrderState, bool] | None:
+        def attempt(session: Session) -> tuple[OrderState, bool, str | None] | None:
             # The request's row decides between this approval and a rejection: held at the status
             # read for the whole transaction, and turned GRANTED in it if the order activates, so a
             # rejection ends the request and no order of it becomes ACTIVE (docs/PROTOCOL.md §3).
@@ -356,20 +359,29 @@ class Orders(Conversation):
                 compare_and_set(session, _requests, {"id": request_id}, {"status": status},
                                 {"status": LegalRequestStatus.GRANTED.value, "decided_by": reviewer.id,
                                  "decided_at": int(now.timestamp())})
-            return after, granted
+            # Every approval that finds the order ACTIVE records it; the order's once-only key keeps
+            # the first (a third reviewer's approval, or a continuation's, adds none).
+            event = record_event(session, authority_id=after.authority_id, kind=EventKind.ORDER_ACTIVATED,
+                                 request_id=request_id, order_id=order_id, state=after.status.value, now=now,
+                                 entry=entry) if after.status is OrderStatus.ACTIVE else None
+            return after, granted, event
 
-        state, granted = decide(self.db, attempt)
+        state, granted, event = decide(self.db, attempt)
         self._undo_with(undo, table, (order_id, reviewer.id), None)
+        if event is not None:
+            self._undo_with(undo, EventRow, event, None)
         if granted:
             self._undo_with(undo, LegalRequestRow, request_id,
                             {"status": LegalRequestStatus.PENDING.value, "decided_by": None, "decided_at": None})
         return state
 
     def revoke_order(self, reviewer: PrincipalInfo, order_id: str, reason: str, *, now: datetime,
-                     undo: list[Undo] | None = None) -> OrderState:
+                     undo: list[Undo] | None = None, entry: str | None = None) -> OrderState:
+        """Revoke an order from the next request on; ``entry``, the request id of the audit entry
+        recording it, publishes its ``order.revoked`` event once in the log."""
         reason = check_text(reason, "reason", limit=2000)
 
-        def attempt(session: Session) -> bool | None:
+        def attempt(session: Session) -> str | None:
             row = session.get(OrderRow, order_id) if is_gateway_id(order_id) else None
             if row is None:
                 raise OrderNotFound(_NO_ORDER)
@@ -380,10 +392,15 @@ class Orders(Conversation):
                                     "revoke_reason": reason}):
                 return None
             bump(session)
-            return True
+            event = record_event(session, authority_id=row.authority_id, kind=EventKind.ORDER_REVOKED,
+                                 request_id=row.request_id, order_id=order_id, state=OrderStatus.REVOKED.value,
+                                 now=now, entry=entry)
+            return event or ""
 
-        decide(self.db, attempt)
+        event = decide(self.db, attempt)
         self._undo_with(undo, OrderRow, order_id, {"revoked_at": None, "revoked_by": None, "revoke_reason": None})
+        if event:
+            self._undo_with(undo, EventRow, event, None)
         return self.load(order_id, now=now)
 
     def _undo_with(self, undo: list[Undo] | None, model: Any, key: object, restore: dict[str, Any] | None) -> None:

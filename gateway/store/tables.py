@@ -13,8 +13,8 @@ from sqlmodel import Field, SQLModel
 
 __all__ = [
     "AuditCheckpoint", "AuditCosignature", "AuditEntry", "AuditNode", "AuditSigningKey", "ContinuationApproval",
-    "LegalRequestRow", "NoticeSent", "OrderApproval", "OrderContinuation", "OrderRow", "PreservationRow", "Principal",
-    "PrincipalKey",
+    "EventRow", "LegalRequestRow", "NoticeSent", "OrderApproval", "OrderContinuation", "OrderRow", "PreservationRow",
+    "Principal", "PrincipalKey",
     "SeenToken", "StateVersion", "Subject", "SubjectIndex", "TransparencyReportRow", "metadata",
 ]
 
@@ -32,6 +32,8 @@ class Principal(SQLModel, table=True):
     sealing_key: str | None = Field(default=None, max_length=64)
     status: str = Field(default="active", max_length=16)
     created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # An authority's Standard Webhooks endpoint (docs/PROTOCOL.md §17.4); NULL: it follows the feed only.
+    webhook_url: str | None = Field(default=None, max_length=2048)
 
 
 class PrincipalKey(SQLModel, table=True):
@@ -279,3 +281,40 @@ class NoticeSent(SQLModel, table=True):
     __tablename__ = "notices_sent"
     id: str = Field(primary_key=True, max_length=64)
     sent_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class EventRow(SQLModel, table=True):
+    """A change of an authority's request or order, written in the transaction of the change (the
+    outbox, docs/PROTOCOL.md §17.4): ids, kinds, states and times only, never subject data or free text.
+
+    ``entry`` is the request id of the audit entry of the request that made the change: the event is
+    published (given its ``feed_seq``, the feed's order) only once that entry is in the log, served,
+    so a change undone because its request went unaudited is never announced. ``once_key`` makes an
+    event that must happen once per order (activated, lapsing, lapsed, exhausted) unique, whichever
+    process or sweep records it. The ``delivery`` columns are the webhook worker's."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("once_key", name="uq_events_once_key"),
+        UniqueConstraint("feed_seq", name="uq_events_feed_seq"),
+        Index("ix_events_authority_feed", "authority_id", "feed_seq"),
+        Index("ix_events_delivery_due", "delivery", "next_attempt_at"),
+    )
+    id: str = Field(primary_key=True, max_length=64)  # the webhook-id, the same on every retry
+    authority_id: str = Field(foreign_key="principals.id", max_length=64)
+    kind: str = Field(max_length=64)
+    request_id: str | None = Field(default=None, max_length=64)
+    order_id: str | None = Field(default=None, max_length=64)
+    state: str | None = Field(default=None, max_length=32)
+    occurred_at: int = Field(sa_column=Column(BigInteger, nullable=False))  # microseconds
+    once_key: str | None = Field(default=None, max_length=200)
+    entry: str | None = Field(default=None, max_length=64)
+    feed_seq: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # pending: awaiting publication; due: to be POSTed; delivered; failed (gave up); none (no webhook).
+    delivery: str = Field(default="pending", max_length=16)
+    attempts: int = Field(default=0)
+    next_attempt_at: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    last_outcome: str | None = Field(default=None, max_length=64)  # an HTTP status or an error's class name
+    delivered_at: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))

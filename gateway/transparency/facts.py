@@ -24,7 +24,7 @@ from gateway.values.times import format_time
 __all__ = ["CONVERSATION_KINDS", "LIFECYCLE_KINDS", "REQUEST_KINDS", "FactKind", "amended", "approved",
            "clarification_answered", "clarification_requested", "court_order_attached", "disclosed", "drafted",
            "emergency_verified", "notice_sent", "preservation", "rejected", "retention_purge", "revoked", "submitted",
-           "withdrawn"]
+           "webhook_set", "withdrawn"]
 
 Fact = dict[str, Any]
 
@@ -51,6 +51,8 @@ class FactKind(StrEnum):
     CLARIFICATION_ANSWERED = "clarification_answered"
     AMENDED = "request_amended"
     WITHDRAWN = "request_withdrawn"
+    # An authority's webhook set or removed (§17.4); not a figure.
+    WEBHOOK_SET = "webhook_set"
 
 
 REQUEST_KINDS = frozenset({FactKind.SUBMITTED, FactKind.DRAFTED, FactKind.APPROVED, FactKind.REJECTED,
@@ -163,3 +165,8 @@ def amended(request: LegalRequest, changed: Sequence[str]) -> Fact:
 def withdrawn(request: LegalRequest, revoked_orders: Sequence[str]) -> Fact:
     """A withdrawal and the orders it revoked in the same step; the reason stays sealed."""
     return {"kind": FactKind.WITHDRAWN.value, "request": request.id, "orders": list(revoked_orders)}
+
+
+def webhook_set(authority_id: str, *, registered: bool) -> Fact:
+    """An authority's webhook set (``registered``) or removed; the URL itself stays out of the log."""
+    return {"kind": FactKind.WEBHOOK_SET.value, "authority": authority_id, "registered": registered}

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Final, NewType
 
 __all__ = [
+    "EVENT",
     "HTTP_REQUEST",
     "LEGAL_REQUEST",
     "NOTICE_RUN",
@@ -42,6 +43,8 @@ class IdKind:
 ORDER: Final = IdKind("ord", 10)
 LEGAL_REQUEST: Final = IdKind("lrq", 10)
 PRESERVATION: Final = IdKind("prs", 10)
+# An event of the outbox, its Standard Webhooks ``webhook-id`` (the spec's own examples use ``msg_``).
+EVENT: Final = IdKind("msg", 12)
 # The request ids of audit entries (docs/PROTOCOL.md §7 ``request_id``), by what wrote the entry.
 HTTP_REQUEST: Final = IdKind("req", 12)
 RATE_LIMIT_SUMMARY: Final = IdKind("rl", 12)

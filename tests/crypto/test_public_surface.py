@@ -12,7 +12,7 @@ EXPECTED = {
     "verify_consistency", "verify_document_signature", "verify_inclusion", "verify_token",
 }
 MODULES = ("aead", "canonical", "cosignature", "encoding", "errors", "key_schedule", "keys", "merkle", "note",
-           "sealing", "signing", "tiles", "tokens")
+           "sealing", "signing", "tiles", "tokens", "webhooks")
 
 
 def test_package_exports_exactly_the_recipes() -> None:

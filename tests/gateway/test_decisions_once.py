@@ -9,8 +9,8 @@ one; and every loser refused as a late caller is, its refusal audited like any r
 
 What "once" means:
 - a decision (verifyEmergency, attachCourtOrder, rejectRequest, revokeOrder, grantPreservation,
-  rejectPreservation, extendPreservation, requestClarification, answerClarification, withdrawRequest):
-  one success in all;
+  rejectPreservation, extendPreservation, requestClarification, answerClarification, withdrawRequest,
+  setWebhook with one URL): one success in all;
 - an amendment (amendRequest): twelve copies of one change make one new version; the rest change
   nothing on the version it made, and are refused as such;
 - an approval: once per reviewer, so one success for each of the two reviewers racing;
@@ -64,6 +64,8 @@ ASK = "mutation($r: ID!, $q: String!) { requestClarification(requestId: $r, ques
 ANSWER = "mutation($r: ID!, $a: String!) { answerClarification(requestId: $r, answer: $a) { status } }"
 AMEND = "mutation($r: ID!, $m: AmendmentInput!) { amendRequest(requestId: $r, amendment: $m) { version } }"
 WITHDRAW = "mutation($r: ID!, $why: String!) { withdrawRequest(requestId: $r, reason: $why) { status } }"
+SET_WEBHOOK = "mutation($u: String) { setWebhook(url: $u) { url } }"
+WEBHOOK_URL = "https://hooks.example.org/bka"
 
 
 def schema_mutations() -> list[str]:
@@ -250,6 +252,8 @@ def check_approved(race: Race) -> None:
     activating = [entry["principal"] for entry, fact in logged if fact["active"]]
     request = race.row("SELECT status, decided_by FROM legal_requests WHERE id = :request")
     assert len(activating) == 1 and request == {"status": "GRANTED", "decided_by": activating[0]}
+    # And the authority is told once (docs/PROTOCOL.md §17.4).
+    assert race.count("SELECT count(*) FROM events WHERE kind = 'order.activated' AND order_id = :order") == 1
 
 
 def _rows(race: Race, sql: str) -> list[dict[str, Any]]:
@@ -262,6 +266,7 @@ def check_rejected(race: Race) -> None:
     stored = one_winner_decided(race, "SELECT status, rejection_reason, decided_by FROM legal_requests "
                                       "WHERE id = :request")
     assert stored["status"] == "REJECTED" and stored["rejection_reason"] == race.winners[0].call.variables["why"]
+    assert race.count("SELECT count(*) FROM events WHERE kind = 'request.rejected' AND request_id = :request") == 1
 
 
 def setup_active_order(race: Race) -> None:
@@ -278,6 +283,7 @@ def check_revoked(race: Race) -> None:
     winner = race.winners[0]
     assert stored == {"revoked_by": race.entries[winner.audit_index]["principal"],
                       "revoke_reason": winner.call.variables["why"]}
+    assert race.count("SELECT count(*) FROM events WHERE kind = 'order.revoked' AND order_id = :order") == 1
 
 
 def check_verified(race: Race) -> None:
@@ -370,6 +376,14 @@ def check_withdrawn(race: Race) -> None:
     order = race.row("SELECT revoked_by FROM orders WHERE id = :order")
     assert len(logged) == 1 and logged[0][1]["orders"] == [race.ids["order"]]
     assert stored["status"] == "WITHDRAWN" and order["revoked_by"] == stored["decided_by"]
+def check_webhook_set(race: Race) -> None:
+    logged = race.facts("webhook_set", authority=race.world.authority.id)
+    stored = race.row("SELECT webhook_url FROM principals WHERE id = :authority")
+    assert len(logged) == 1 and logged[0][1]["registered"] is True and stored["webhook_url"] == WEBHOOK_URL
+
+
+def authority_id(race: Race) -> None:
+    race.ids["authority"] = race.world.authority.id
 
 
 CASES: dict[str, Case] = {
@@ -413,6 +427,9 @@ CASES: dict[str, Case] = {
                             check_withdrawn),
     "extendPreservation": Case(setup_granted_hold, lambda r, i: Call(r.world.authority, EXTEND_HOLD, {
         "id": r.ids["hold"], "u": format_time(HOLD_UNTIL + timedelta(days=i + 1))}), check_extended),
+    # Twelve identical registrations: one sets the URL, the others are told it is already set.
+    "setWebhook": Case(authority_id, lambda r, i: Call(r.world.authority, SET_WEBHOOK, {"u": WEBHOOK_URL}),
+                       check_webhook_set),
 }
 
 

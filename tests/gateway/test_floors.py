@@ -17,7 +17,7 @@ GATEWAY = REPO / "gateway"
 # Bottom up, as gateway/__init__.py draws them: one tuple a floor, its units in their order.
 FLOORS: tuple[tuple[str, ...], ...] = (
     ("errors", "config", "store"),
-    ("values", "keys", "observability"),
+    ("values", "keys", "observability", "notifications"),
     ("principals", "subjects", "audit"),
     ("orders",),
     ("transparency",),

@@ -44,6 +44,8 @@ def test_an_unaudited_approval_is_undone(world: World, monkeypatch: pytest.Monke
     response = world.gateway.post(world.auditor, "query($o: ID!) { orderById(id: $o) { status approvals } }",
                                   variables={"o": order["id"]})
     assert response.json()["data"]["orderById"] == {"status": "PENDING_APPROVAL", "approvals": 1}
+    # Nor is the authority told of an activation that did not stand (docs/PROTOCOL.md §17.4).
+    assert count(world, "SELECT count(*) FROM events WHERE order_id = :o", o=order["id"]) == 0
 
 
 def test_an_unaudited_revocation_is_undone(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -53,6 +55,7 @@ def test_an_unaudited_revocation_is_undone(world: World, monkeypatch: pytest.Mon
     assert unavailable(world.gateway.post(world.reviewers[2], revoke, variables={"o": order["id"]}))
     monkeypatch.undo()
     assert count(world, "SELECT count(*) FROM orders WHERE revoked_at IS NOT NULL") == 0
+    assert count(world, "SELECT count(*) FROM events WHERE kind = 'order.revoked'") == 0
 
 
 def test_unaudited_submissions_and_drafts_leave_no_rows(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -86,3 +89,16 @@ def test_a_refused_request_reverses_what_its_earlier_mutations_did(world: World)
     assert count(world, "SELECT count(*) FROM order_approvals") == 0
     again = world.gateway.post(world.reviewers[0], APPROVE, variables={"o": order["id"], "s": signature})
     assert again.status_code == 200
+
+
+def test_an_unaudited_rejection_and_webhook_are_undone(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    request_id = world.submit()
+    break_the_audit_log(world, monkeypatch)
+    reject = "mutation($r: ID!) { rejectRequest(requestId: $r, reason: \"overbroad\") { status } }"
+    assert unavailable(world.gateway.post(world.reviewers[0], reject, variables={"r": request_id}))
+    hook = "mutation { setWebhook(url: \"https://hooks.example.org/\") { url } }"
+    assert unavailable(world.gateway.post(world.authority, hook))
+    monkeypatch.undo()
+    assert count(world, "SELECT count(*) FROM legal_requests WHERE status = 'REJECTED'") == 0
+    assert count(world, "SELECT count(*) FROM events") == 0
+    assert count(world, "SELECT count(*) FROM principals WHERE webhook_url IS NOT NULL") == 0

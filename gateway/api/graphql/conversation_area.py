@@ -47,7 +47,8 @@ class ConversationMutation:
         context = info.context
         context.require(info)
         request = context.services.orders.request_clarification(context.caller.principal, str(request_id), question,
-                                                                now=context.now, undo=context.undo)
+                                                                now=context.now, undo=context.undo,
+                                                                entry=context.request_id)
         context.outcome.facts.append(facts.clarification_requested(request))
         return legal_request(request)
 
@@ -85,6 +86,7 @@ class ConversationMutation:
         context = info.context
         context.require(info)
         withdrawal = context.services.orders.withdraw_request(context.caller.principal, str(request_id), reason,
-                                                              now=context.now, undo=context.undo)
+                                                              now=context.now, undo=context.undo,
+                                                              entry=context.request_id)
         context.outcome.facts.append(facts.withdrawn(withdrawal.request, withdrawal.revoked_orders))
         return legal_request(withdrawal.request)

@@ -105,7 +105,8 @@ class ReviewMutation:
         context = info.context
         context.require(info)
         request = context.services.orders.reject_request(context.caller.principal, str(request_id), reason,
-                                                         now=context.now, undo=context.undo)
+                                                         now=context.now, undo=context.undo,
+                                                         entry=context.request_id)
         context.outcome.facts.append(facts.rejected(request))
         return legal_request(request)
 
@@ -115,7 +116,7 @@ class ReviewMutation:
         context = info.context
         context.require(info)
         state = context.services.orders.revoke_order(context.caller.principal, str(order_id), reason,
-                                                     now=context.now, undo=context.undo)
+                                                     now=context.now, undo=context.undo, entry=context.request_id)
         context.outcome.facts.append(facts.revoked(state))
         # The entry proves the revocation: Orders.load honours it even if the row's columns are
         # edited back (docs/PROTOCOL.md §3: a row edited in the database grants nothing).

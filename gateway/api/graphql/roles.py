@@ -45,6 +45,8 @@ ROOT_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("Mutation", "rejectPreservation"): frozenset({Role.REVIEWER}),
     ("Query", "preservations"): frozenset({Role.AUTHORITY, Role.REVIEWER}),
     ("Query", "preservationCounts"): frozenset({Role.REVIEWER, Role.AUDITOR}),
+    ("Query", "requestEvents"): frozenset({Role.AUTHORITY}),
+    ("Mutation", "setWebhook"): frozenset({Role.AUTHORITY}),
 }
 """Root fields and the roles that may select them."""
 

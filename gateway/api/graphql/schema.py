@@ -7,6 +7,7 @@ import strawberry
 from gateway.api.graphql.audit_area import AuditQuery
 from gateway.api.graphql.authority import AuthorityMutation, AuthorityQuery
 from gateway.api.graphql.conversation_area import ConversationMutation
+from gateway.api.graphql.notifications_area import NotificationsMutation, NotificationsQuery
 from gateway.api.graphql.preservation_area import PreservationMutation, PreservationQuery
 from gateway.api.graphql.review import ReviewMutation, ReviewQuery
 from gateway.api.graphql.transparency_area import TransparencyQuery
@@ -16,12 +17,13 @@ __all__ = ["build_schema", "schema_sdl"]
 
 
 @strawberry.type
-class Query(WhoamiQuery, AuthorityQuery, ReviewQuery, AuditQuery, TransparencyQuery, PreservationQuery):
+class Query(WhoamiQuery, AuthorityQuery, ReviewQuery, AuditQuery, TransparencyQuery, PreservationQuery,
+            NotificationsQuery):
     pass
 
 
 @strawberry.type
-class Mutation(AuthorityMutation, ReviewMutation, PreservationMutation, ConversationMutation):
+class Mutation(AuthorityMutation, ReviewMutation, PreservationMutation, ConversationMutation, NotificationsMutation):
     pass
 
 

@@ -253,3 +253,20 @@ def test_keys_public_prints_the_public_halves_of_existing_files(run, tmp_path: P
 
     missing = run("keys", "public", "keys/nobody")
     assert missing.exit_code == 2 and "keys/nobody.sign.key does not exist" in missing.stderr
+
+
+def test_principals_webhook_sets_and_removes_an_authoritys_url(run) -> None:
+    assert run("init").exit_code == 0
+    assert register(run, "authority", "bka-de", "--country", "DE").exit_code == 0
+    assert register(run, "reviewer", "legal-anna").exit_code == 0
+    set_ = run("principals", "webhook", "bka-de", "https://hooks.bka.example/gateway")
+    assert set_.exit_code == 0 and "webhook of bka-de set" in set_.output
+    again = run("principals", "webhook", "bka-de", "https://hooks.bka.example/gateway")
+    assert again.exit_code == 2 and "already registered" in again.output
+    plain = run("principals", "webhook", "bka-de", "http://hooks.bka.example/gateway")
+    assert plain.exit_code == 2 and "https" in plain.output and "hooks.bka.example" not in plain.output
+    reviewer = run("principals", "webhook", "legal-anna", "https://hooks.example/")
+    assert reviewer.exit_code == 2 and "only an authority" in reviewer.output
+    removed = run("principals", "webhook", "bka-de", "--remove")
+    assert removed.exit_code == 0 and "removed" in removed.output
+    assert run("principals", "webhook", "bka-de").exit_code == 2  # a URL or --remove
