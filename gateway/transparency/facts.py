@@ -22,7 +22,8 @@ from gateway.principals.registry import PrincipalInfo
 from gateway.values.times import format_time
 
 __all__ = ["LIFECYCLE_KINDS", "REQUEST_KINDS", "FactKind", "approved", "court_order_attached", "disclosed", "drafted",
-           "emergency_verified", "notice_sent", "preservation", "rejected", "retention_purge", "revoked", "submitted"]
+           "emergency_verified", "key_revoked", "notice_sent", "preservation", "rejected", "retention_purge", "revoked",
+           "sealing_key_rotated", "signing_key_rotated", "submitted"]
 
 Fact = dict[str, Any]
 
@@ -44,6 +45,10 @@ class FactKind(StrEnum):
     PRESERVATION_EXTENDED = grants.PRESERVATION_EXTENDED
     RETENTION_PURGE = "retention_purge"
     NOTICE_SENT = "notice_sent"
+    # A principal's own keys (§17.5): kids only.
+    SIGNING_KEY_ROTATED = grants.SIGNING_KEY_ROTATED
+    SEALING_KEY_ROTATED = grants.SEALING_KEY_ROTATED
+    KEY_REVOKED = "principal_key_revoked"
 
 
 REQUEST_KINDS = frozenset({FactKind.SUBMITTED, FactKind.DRAFTED, FactKind.APPROVED, FactKind.REJECTED,
@@ -126,3 +131,20 @@ def retention_purge(counts: Mapping[str, int], *, cutoff: Mapping[str, str | Non
 
 def notice_sent(notice_id: str, request_id: str) -> Fact:
     return {"kind": FactKind.NOTICE_SENT.value, "notice": notice_id, "request": request_id}
+
+
+def signing_key_rotated(principal: str, old_kid: str, new_kid: str, old_key_until: str) -> Fact:
+    """A principal replaced its token key: the entry's principal is who, the kids are which keys
+    (the entry is what proves the new key, gateway/audit/grants.py)."""
+    return {"kind": FactKind.SIGNING_KEY_ROTATED.value, "principal": principal, "old_kid": old_kid,
+            "new_kid": new_kid, "old_key_until": old_key_until}
+
+
+def sealing_key_rotated(principal: str, old_sealing_kid: str | None, new_sealing_kid: str) -> Fact:
+    return {"kind": FactKind.SEALING_KEY_ROTATED.value, "principal": principal, "old_sealing_kid": old_sealing_kid,
+            "new_sealing_kid": new_sealing_kid}
+
+
+def key_revoked(principal: str, kid: str, key: str) -> Fact:
+    """The operator revoked a key: whose, which kid, and whether a ``signing`` or ``sealing`` key."""
+    return {"kind": FactKind.KEY_REVOKED.value, "principal": principal, "kid": kid, "key": key}

@@ -6,6 +6,7 @@ import strawberry
 
 from gateway.api.graphql.audit_area import AuditQuery
 from gateway.api.graphql.authority import AuthorityMutation, AuthorityQuery
+from gateway.api.graphql.keys_area import KeysMutation
 from gateway.api.graphql.preservation_area import PreservationMutation, PreservationQuery
 from gateway.api.graphql.review import ReviewMutation, ReviewQuery
 from gateway.api.graphql.transparency_area import TransparencyQuery
@@ -20,7 +21,7 @@ class Query(WhoamiQuery, AuthorityQuery, ReviewQuery, AuditQuery, TransparencyQu
 
 
 @strawberry.type
-class Mutation(AuthorityMutation, ReviewMutation, PreservationMutation):
+class Mutation(AuthorityMutation, ReviewMutation, PreservationMutation, KeysMutation):
     pass
 
 
