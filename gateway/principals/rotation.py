@@ -91,10 +91,13 @@ class KeyRotations:
                          "proof", f"key {token_kid}")
             if new_kid == token_kid:
                 raise BadRequest("the new key is the key signing this request; generate a new one")
-            refuse_key_in_use(session, str(statement["new_key"]))
             if not compare_and_set(session, _keys, {"principal_id": principal.id, "kid": token_kid},
                                    {"status": ACTIVE, "not_after": None}, {"not_after": until}):
                 return None
+            # After the conditional write, which a racing twin lost: it is then refused as a late
+            # caller is ("replaced already"), not for the key its winner just registered. A key in
+            # use refuses the change, and the transaction rolls the write back.
+            refuse_key_in_use(session, str(statement["new_key"]))
             session.add(PrincipalKey(
                 principal_id=principal.id, kid=new_kid, public_key=str(statement["new_key"]), status=ACTIVE,
                 created_at=unix, audit_request_id=entry,

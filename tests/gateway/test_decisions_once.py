@@ -9,13 +9,14 @@ one; and every loser refused as a late caller is, its refusal audited like any r
 
 What "once" means:
 - a decision (verifyEmergency, attachCourtOrder, rejectRequest, revokeOrder, grantPreservation,
-  rejectPreservation, extendPreservation): one success in all;
+  rejectPreservation, extendPreservation, rotateSigningKey, rotateSealingKey): one success in all;
 - an approval: once per reviewer, so one success for each of the two reviewers racing;
 - a submission or a draft (submitRequest, submitPreservation, draftOrder) makes something new each
   time: all twelve succeed, each with exactly one new row and one fact of its own.
-Where only the owner may act (attachCourtOrder, extendPreservation: an authority's own request or
-hold), a second authority would only be told that there is no such request: the twelve are the
-owner's, with twelve distinct tokens.
+Where only the owner may act (attachCourtOrder, extendPreservation, rotateSigningKey,
+rotateSealingKey: an authority's own request, hold or keys), a second authority would only be told
+that there is no such request, or change its own keys: the twelve are the owner's, with twelve
+distinct tokens.
 """
 
 from __future__ import annotations
@@ -29,9 +30,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from nacl.public import PrivateKey
+from nacl.signing import SigningKey
 from sqlalchemy import text
 
-from crypto.signing import ORDER_DOMAIN, sign_over
+from crypto.keys import decode_sealing_public_key, encode_public_key, key_id
+from crypto.rotation import SEALING_ROTATION_DOMAIN, SIGNING_ROTATION_DOMAIN, sealing_rotation, signing_rotation
+from crypto.signing import ORDER_DOMAIN, sign_document, sign_over
 from gateway.api.graphql.schema import build_schema
 from gateway.values.times import format_time
 from tests.support.clock import Clock, gateway_clock, post_at
@@ -57,6 +62,10 @@ SUBMIT_HOLD = "mutation($i: PreservationInput!) { submitPreservation(input: $i) 
 GRANT_HOLD = "mutation($id: ID!) { grantPreservation(id: $id) { status grantedUntil } }"
 REJECT_HOLD = "mutation($id: ID!, $why: String!) { rejectPreservation(id: $id, reason: $why) { status } }"
 EXTEND_HOLD = "mutation($id: ID!, $u: String!) { extendPreservation(id: $id, until: $u) { grantedUntil } }"
+ROTATE_SIGNING = ("mutation($k: String!, $t: String!, $p: String!, $q: String!) "
+                  "{ rotateSigningKey(newKey: $k, signedAt: $t, proof: $p, possession: $q) { newKid } }")
+ROTATE_SEALING = ("mutation($k: String!, $t: String!, $o: String, $p: String!) "
+                  "{ rotateSealingKey(newKey: $k, signedAt: $t, oldSealingKid: $o, proof: $p) { newSealingKid } }")
 
 
 def schema_mutations() -> list[str]:
@@ -102,6 +111,7 @@ class Race:
     ids: dict[str, str] = field(default_factory=dict)
     outcomes: list[Outcome] = field(default_factory=list)
     entries: dict[int, dict[str, Any]] = field(default_factory=dict)
+    calls: dict[str, Call] = field(default_factory=dict)  # a call every racer sends alike
 
     def post(self, actor: Actor, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         response = post_at(self.world, self.clock, actor, query, variables)
@@ -324,6 +334,59 @@ def check_extended(race: Race) -> None:
     assert stored["extended_at"] is not None
 
 
+def signing_rotation_call(race: Race) -> Call:
+    """One rotation of the authority's signing key, the same for all twelve (their tokens differ)."""
+    if "signing_call" not in race.calls:
+        authority, new = race.world.authority, SigningKey.generate()
+        race.ids["authority"] = authority.id
+        statement = signing_rotation(gateway=race.world.gateway.settings.id, principal=authority.id,
+                                     old_kid=key_id(authority.signing_key.verify_key),
+                                     new_key=encode_public_key(new.verify_key), time=format_time(race.clock.now))
+        race.calls["signing_call"] = Call(authority, ROTATE_SIGNING, {
+            "k": statement["new_key"], "t": statement["time"],
+            "p": sign_document(SIGNING_ROTATION_DOMAIN, statement, authority.signing_key),
+            "q": sign_document(SIGNING_ROTATION_DOMAIN, statement, new)})
+    return race.calls["signing_call"]
+
+
+def check_signing_rotated(race: Race) -> None:
+    authority = race.world.authority
+    winner = race.entries[race.winners[0].audit_index]
+    logged = race.facts("signing_key_rotated", principal=authority.id)
+    new_kid = race.winners[0].body["data"]["rotateSigningKey"]["newKid"]
+    assert len(logged) == 1 and logged[0][1]["new_kid"] == new_kid
+    rows = {r["kid"]: r for r in _rows(race, "SELECT kid, not_after, audit_request_id FROM principal_keys "
+                                             "WHERE principal_id = :authority")}
+    old = rows[key_id(authority.signing_key.verify_key)]
+    assert rows[new_kid]["audit_request_id"] == winner["request_id"] and len(rows) == 2
+    assert format_time(datetime.fromtimestamp(old["not_after"], UTC)) == logged[0][1]["old_key_until"]
+
+
+def sealing_rotation_call(race: Race) -> Call:
+    if "sealing_call" not in race.calls:
+        authority, new = race.world.authority, PrivateKey.generate()
+        race.ids["authority"] = authority.id
+        assert authority.sealing_key is not None
+        old = key_id(authority.sealing_key.public_key)
+        statement = sealing_rotation(gateway=race.world.gateway.settings.id, principal=authority.id,
+                                     signing_kid=key_id(authority.signing_key.verify_key), old_sealing_kid=old,
+                                     new_key=encode_public_key(new.public_key), time=format_time(race.clock.now))
+        race.calls["sealing_call"] = Call(authority, ROTATE_SEALING, {
+            "k": statement["new_sealing_key"], "t": statement["time"], "o": old,
+            "p": sign_document(SEALING_ROTATION_DOMAIN, statement, authority.signing_key)})
+    return race.calls["sealing_call"]
+
+
+def check_sealing_rotated(race: Race) -> None:
+    authority = race.world.authority
+    winner = race.entries[race.winners[0].audit_index]
+    logged = race.facts("sealing_key_rotated", principal=authority.id)
+    stored = race.row("SELECT sealing_key, sealing_audit_request_id FROM principals WHERE id = :authority")
+    assert len(logged) == 1 and stored["sealing_audit_request_id"] == winner["request_id"]
+    assert logged[0][1]["new_sealing_kid"] == key_id(decode_sealing_public_key(race.winners[0].call.variables["k"]))
+    assert stored["sealing_key"] == race.winners[0].call.variables["k"]
+
+
 CASES: dict[str, Case] = {
     "submitRequest": Case(nothing, lambda r, i: Call(two_authorities(r, i), SUBMIT, {"i": submission(r.world)}),
                           check_submitted, once=RACERS),
@@ -351,6 +414,8 @@ CASES: dict[str, Case] = {
     "rejectPreservation": Case(submit_hold, lambda r, i: Call(two_reviewers(r, i), REJECT_HOLD,
                                                               {"id": r.ids["hold"], "why": f"too broad ({i})"}),
                                check_hold_rejected),
+    "rotateSigningKey": Case(nothing, lambda r, i: signing_rotation_call(r), check_signing_rotated),
+    "rotateSealingKey": Case(nothing, lambda r, i: sealing_rotation_call(r), check_sealing_rotated),
     "extendPreservation": Case(setup_granted_hold, lambda r, i: Call(r.world.authority, EXTEND_HOLD, {
         "id": r.ids["hold"], "u": format_time(HOLD_UNTIL + timedelta(days=i + 1))}), check_extended),
 }
