@@ -29,9 +29,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("principals", schema=None) as batch_op:
-        batch_op.drop_column("sealing_audit_request_id")
-    with op.batch_alter_table("principal_keys", schema=None) as batch_op:
-        batch_op.drop_column("proof")
-        batch_op.drop_column("audit_request_id")
-        batch_op.drop_column("not_after")
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35+), not a batch copy: copying ``principals`` would
+    # drop a table every other table's foreign keys name, which SQLite refuses.
+    op.drop_column("principals", "sealing_audit_request_id")
+    for column in ("proof", "audit_request_id", "not_after"):
+        op.drop_column("principal_keys", column)
