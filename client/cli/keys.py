@@ -117,12 +117,15 @@ def rotate_principal(
     with connect(url, principal_id, key, cacert=cacert) as client:
         before = whoami_keys(client)
         result |= rotate_signing_key(client, current=current, new=new, clock=time.time)
+    # Told at once: should the sealing key's change fail, the signing key has changed all the same.
+    err_console.print(f"signing key {result['newKid']} registered; {result['oldKid']} works until "
+                      f"{result['oldKeyUntil']}: use --key {out} from now on", markup=False, style="dim")
     if sealing:
         # The old key was replaced: only the new one may change the sealing key now.
         with connect(url, principal_id, out, cacert=cacert) as client:
             result |= rotate_sealing_key(client, signer=new, old_sealing_kid=before.sealing_kid, new=new_sealing,
                                          clock=time.time)
+        err_console.print(f"sealing key {result['newSealingKid']} registered: every disclosure from now on is "
+                          f"sealed to {seal_path}; keep {key_paths(key)[1]} to open what was sealed to it before",
+                          markup=False, style="dim")
     print_json(result)
-    err_console.print(f"signing key {result['newKid']} registered; {result['oldKid']} works until "
-                      f"{result['oldKeyUntil']}: use --key {out} from now on. Keep {key_paths(key)[1]} to open "
-                      "what was sealed to it before.", markup=False, style="dim")

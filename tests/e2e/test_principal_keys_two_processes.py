@@ -1,7 +1,7 @@
 """An authority's own keys across two `gateway serve` processes on one PostgreSQL database
 (docs/PROTOCOL.md §17.5), with the commands as an authority and an operator run them: the authority
-replaces its signing key with `gateway keys rotate-principal` through one process and the other
-takes the new key at once, the old one still working through the overlap; the operator revokes
+replaces its signing and sealing keys with `gateway keys rotate-principal` through one process and
+the other takes the new key at once, the old one still working through the overlap; the operator revokes
 the new kid with `gateway principals revoke-key` and the very next request on either process is
 refused with KEY_REVOKED; the audit log holds both changes, by kids only."""
 
@@ -19,7 +19,7 @@ import pytest
 from nacl.signing import SigningKey
 from sqlalchemy import text
 
-from client.keyfiles import signing_key_for, write_key_pair
+from client.keyfiles import sealing_key_for, signing_key_for, write_key_pair
 from crypto.keys import encode_public_key, key_id
 from gateway.config import Settings
 from gateway.principals.registry import PrincipalRegistry, Role
@@ -30,7 +30,7 @@ from tests.support.server import graphql_body, server_env, start_server
 pytestmark = pytest.mark.e2e
 
 _GATEWAY = [sys.executable, "-c", "from gateway.cli.main import run; run()"]
-WHOAMI = "{ whoami { id keyId keyValidUntil } }"
+WHOAMI = "{ whoami { id keyId keyValidUntil sealingKeyId } }"
 
 
 def whoami(base_url: str, settings: Settings, principal: str, key: SigningKey) -> tuple[int, dict[str, Any]]:
@@ -70,13 +70,16 @@ def test_a_rotated_key_and_a_revoked_kid_hold_on_both_processes(settings: Settin
             assert code(whoami(server.base_url, settings, "bka-de", signing)) == (200, None)
 
         rotated = gateway(env, tmp_path, "keys", "rotate-principal", "--id", "bka-de", "--key", str(tmp_path / "bka"),
-                          "--out", str(tmp_path / "bka-2"), "--url", servers[0].base_url)
+                          "--out", str(tmp_path / "bka-2"), "--sealing", "--url", servers[0].base_url)
         assert rotated.returncode == 0, rotated.stdout + rotated.stderr
         answer = json.loads(rotated.stdout)
         new = signing_key_for(tmp_path / "bka-2")
         assert answer["newKid"] == key_id(new.verify_key) and answer["oldKid"] == key_id(signing.verify_key)
+        assert (answer["oldSealingKid"], answer["newSealingKid"]) == (
+            key_id(sealing.public_key), key_id(sealing_key_for(tmp_path / "bka-2").public_key))
         for server in servers:  # the new key on both at once; the old one through its overlap
-            assert code(whoami(server.base_url, settings, "bka-de", new)) == (200, None)
+            status, body = whoami(server.base_url, settings, "bka-de", new)
+            assert status == 200 and body["data"]["whoami"]["sealingKeyId"] == answer["newSealingKid"]
             status, body = whoami(server.base_url, settings, "bka-de", signing)
             assert status == 200 and body["data"]["whoami"]["keyValidUntil"] == answer["oldKeyUntil"]
 
