@@ -70,6 +70,8 @@ def discovery_document(services: Services) -> dict[str, Any]:
         "witness_quorum": settings.quorum,
         "emergency_approvals_required": settings.emergency_approvals_required,
         "emergency_order_hours": settings.emergency_order_hours,
+        # docs/PROTOCOL.md §17.5: how long a rotated-out token key still works.
+        "key_overlap_hours": settings.key_overlap_hours,
     }
 
 

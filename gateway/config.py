@@ -224,6 +224,9 @@ class Settings(BaseSettings):
                                                           "not counted")
     emergency_order_hours: int = Field(default=48, ge=1, le=24 * 14,
                                        description="how long an emergency order lives without a court order")
+    key_overlap_hours: int = Field(default=24, ge=0, le=24 * 30,
+                                   description="how long a principal's token key still works after the "
+                                               "principal rotated it")
     ip_retention_days: int = Field(default=30, ge=1, le=3660, description="IP events older than this are deleted")
     device_retention_days: int | None = Field(default=None, ge=1, le=3660,
                                               description="devices last seen before this are deleted; unset keeps")

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from gateway.audit.checkpointer import Checkpointer, CheckpointSchedule
 from gateway.audit.checkpoints import CheckpointPolicy
 from gateway.audit.current_key import CurrentKey
+from gateway.audit.grants import GrantProofs
 from gateway.audit.usage import usage_key
 from gateway.audit.witnessing import WitnessFeeder
 from gateway.audit.writer import AuditWriter, writer_engine
@@ -27,6 +28,7 @@ from gateway.orders.lapses import sweep_lapses
 from gateway.orders.service import Orders
 from gateway.principals.registry import PrincipalRegistry
 from gateway.principals.replay import ReplayStore
+from gateway.principals.rotation import KeyRotations
 from gateway.store.engine import Database
 from gateway.subjects.source import SubjectSource
 from gateway.subjects.sql_source import SqlSource
@@ -74,6 +76,7 @@ class Services:
     checkpointer: Checkpointer
     witnesses: list[WitnessFeeder]
     notifier: WebhookWorker
+    rotations: KeyRotations
     clock: Callable[[], datetime] = field(default=utc_now)
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
 
@@ -109,7 +112,11 @@ class Services:
         orders = Orders(db, source, vault, approvals_required=settings.approvals_required, usage_key=counter_key,
                         emergency_approvals_required=settings.emergency_approvals_required,
                         emergency_order_hours=settings.emergency_order_hours)
-        services = cls(settings=settings, db=db, current_key=current_key, registry=PrincipalRegistry(db),
+        # A key a principal set itself counts only when the audit entry that recorded it says so.
+        registry = PrincipalRegistry(db, proves=GrantProofs().proves)
+        rotations = KeyRotations(db, gateway_id=settings.id, overlap_s=settings.key_overlap_hours * 3600,
+                                 window_s=settings.max_token_lifetime_s + settings.token_leeway_s)
+        services = cls(settings=settings, db=db, current_key=current_key, registry=registry, rotations=rotations,
                        replay=ReplayStore(db, retention_s=settings.jti_retention_s), audit=audit, vault=vault,
                        subjects=subjects, source=source, orders=orders,
                        preservations=Preservations(db, source, vault),

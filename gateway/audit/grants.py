@@ -30,12 +30,14 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
 
+from gateway.principals.registry import SEALING_KEY_ROTATED, SIGNING_KEY_ROTATED
 from gateway.store.driver_statements import Prepared
 from gateway.store.tables import AuditEntry
 from gateway.values.times import parse_time
 
 __all__ = ["COURT_ORDER_ATTACHED", "EMERGENCY_VERIFIED", "ORDER_APPROVED", "PRESERVATION_EXTENDED",
-           "PRESERVATION_GRANTED", "REQUEST_SUBMITTED", "Claim", "GrantProofs"]
+           "PRESERVATION_GRANTED", "REQUEST_SUBMITTED", "SEALING_KEY_ROTATED", "SIGNING_KEY_ROTATED", "Claim",
+           "GrantProofs"]
 
 REQUEST_SUBMITTED = "request_submitted"
 ORDER_APPROVED = "order_approved"
@@ -99,6 +101,12 @@ class GrantProofs:
 
     def proven(self, connection: Connection, claim: Claim, *, pending: Pending = None) -> bool:
         return self.fact(connection, claim, pending=pending) is not None
+
+    def proves(self, connection: Connection, entry: str, principal: str, kind: str,
+               values: tuple[tuple[str, Any], ...]) -> bool:
+        """:meth:`proven` in the shape the principal registry takes (``registry.Proves``): a key a
+        principal set itself (docs/PROTOCOL.md §17.5) counts only when its entry says so."""
+        return self.proven(connection, Claim(entry=entry, principal=principal, kind=kind, values=values))
 
 
 def _matching_fact(text: str, claim: Claim) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ import typer
 
 from client.cli.tables import Col, print_table
 from client.cli.words import plain
-from gateway.cli.common import console, handle_errors, open_database, settings
+from gateway.cli.common import console, handle_errors, open_database, running_services, settings
 
 if TYPE_CHECKING:
     from gateway.principals.registry import PrincipalInfo, PrincipalRegistry, Role
@@ -65,7 +65,8 @@ def _registry() -> PrincipalRegistry:
 def _as_json(info: PrincipalInfo) -> dict[str, object]:
     return {"id": info.id, "role": info.role.value, "name": info.name, "country": info.country,
             "status": info.status, "sealing_key": info.sealing_key, "sealing_kid": info.sealing_kid,
-            "keys": [{"kid": k.kid, "public_key": k.public_key, "status": k.status} for k in info.keys]}
+            "keys": [{"kid": k.kid, "public_key": k.public_key, "status": k.status,
+                      "not_after": k.not_after} for k in info.keys]}
 
 
 @principals_app.command("add")
@@ -164,3 +165,34 @@ def webhook(
     registered = set_webhook(open_database(settings()), principal_id, None if remove else url)
     console.print(f"webhook of {principal_id} removed" if registered is None
                   else f"webhook of {principal_id} set; events are delivered from the next poll")
+
+
+@principals_app.command("revoke-key")
+@handle_errors
+def revoke_key(
+    principal_id: Annotated[str, typer.Argument(metavar="ID")],
+    kid: Annotated[str, typer.Argument(metavar="KID", help="a token key's kid, or the sealing key's")],
+) -> None:
+    """Revoke a key at once (a stolen key): tokens signed with it are refused with KEY_REVOKED from
+    the next request on, in every gateway process; a revoked sealing key leaves nothing sealed to
+    the principal until it sets a new one. One audit entry records it."""
+    from gateway.audit.model import AuditEvent, Decision
+    from gateway.errors import AuditUnavailable
+    from gateway.services import utc_now
+    from gateway.transparency import facts
+    from gateway.values.ids import KEY_REVOCATION, new_id
+
+    with running_services() as services:
+        now = utc_now()
+        key, changed = services.registry.revoke_key(principal_id, kid, now=int(now.timestamp()))
+        event = AuditEvent(request_id=new_id(KEY_REVOCATION), time=now, decision=Decision.SERVED,
+                           facts=[facts.key_revoked(principal_id, kid, key)])
+        try:
+            receipt = services.audit.append_sync(event)
+        except AuditUnavailable as exc:
+            # The key stays revoked: a revocation is never undone for want of its entry.
+            raise AuditUnavailable(f"{key} key {kid} of {principal_id} is revoked, but its audit entry could not "
+                                   "be written; run this command again to record it") from exc
+    said = (f"revoked {key} key {kid} of {principal_id}" if changed
+            else f"{key} key {kid} of {principal_id} was revoked already; recorded it again")
+    console.print(f"{said} (audit entry {receipt.index})", markup=False)

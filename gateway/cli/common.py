@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 # One console and one way to fail for both programs: the operator's commands print as the
@@ -21,10 +22,11 @@ from gateway.errors import DatabaseUnreachable, GatewayError, OperatorError
 
 if TYPE_CHECKING:
     from gateway.config import Settings
+    from gateway.services import Services
     from gateway.store.engine import Database
 
 __all__ = ["console", "err_console", "fail", "handle_errors", "is_interactive", "open_database", "print_json",
-           "settings"]
+           "running_services", "settings"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -110,3 +112,18 @@ def open_database(config: Settings) -> Database:
         db.dispose()
         raise OperatorError("the database schema is not up to date; run `gateway init`")
     return db
+
+
+@contextmanager
+def running_services() -> Iterator[Services]:
+    """The gateway's services for one operator command that appends to the audit log, closed after
+    it; refuses a missing or outdated schema with its message first."""
+    from gateway.services import Services
+
+    config = settings()
+    open_database(config).dispose()
+    services = Services.build(config)
+    try:
+        yield services
+    finally:
+        services.close()

@@ -5,35 +5,17 @@ delivery appends one audit entry through the audit log's one writer."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from client.cli.words import plural
-from gateway.cli.common import console, handle_errors, open_database, print_json, settings
-
-if TYPE_CHECKING:  # the services (database, audit writer) are imported when a command runs
-    from gateway.services import Services
+from gateway.cli.common import console, handle_errors, print_json, running_services
 
 __all__ = ["notices_app", "retention_app"]
 
 retention_app = typer.Typer(help="Delete subject data past its retention period.", no_args_is_help=True)
 notices_app = typer.Typer(help="User notices: list those due, record their delivery.", no_args_is_help=True)
-
-
-@contextmanager
-def _services() -> Iterator[Services]:
-    from gateway.services import Services
-
-    config = settings()
-    open_database(config).dispose()  # refuses a missing or outdated schema with its message
-    services = Services.build(config)
-    try:
-        yield services
-    finally:
-        services.close()
 
 
 @retention_app.command("run")
@@ -47,7 +29,7 @@ def retention_run(
     from gateway.lifecycle.retention import Cutoffs, run_retention
     from gateway.services import utc_now
 
-    with _services() as services:
+    with running_services() as services:
         now = utc_now()
         report, receipt = run_retention(
             db=services.db, subjects=services.subjects,
@@ -71,7 +53,7 @@ def notices_due() -> None:
     """Print the notices due now as JSON Lines, for the platform's messaging system to deliver."""
     from gateway.services import utc_now
 
-    with _services() as services:
+    with running_services() as services:
         due = services.notices.due(utc_now())
     for notice in due:
         typer.echo(json.dumps(notice.as_json(), sort_keys=True))
@@ -85,6 +67,6 @@ def notices_mark_sent(
     """Record that these notices were delivered (one audit entry); they are no longer due."""
     from gateway.services import utc_now
 
-    with _services() as services:
+    with running_services() as services:
         marked = services.notices.mark_sent(ids, now=utc_now())
     console.print(f"{plural(len(marked), 'notice')} recorded as sent", markup=False)

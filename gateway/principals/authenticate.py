@@ -57,11 +57,16 @@ def authenticate(authorization: str | None, body: bytes, *, registry: PrincipalR
     token = bearer_token(authorization)
     try:
         issuer, kid = peek_token(token)
-        principal, verify_key = registry.token_key(issuer, kid)
-        claims = verify_token(token, verify_key=verify_key, audience=settings.id, body=body, now=now,
+        found = registry.token_key(issuer, kid)
+        claims = verify_token(token, verify_key=found.verify_key, audience=settings.id, body=body, now=now,
                               max_lifetime=settings.max_token_lifetime_s, leeway=settings.token_leeway_s)
     except CryptoError as exc:
         raise from_crypto(exc) from exc
+    # Only now: who lacks the key learns nothing of its state, its holder learns why it stopped.
+    refusal = found.refusal(now)
+    if refusal is not None:
+        raise refusal
+    principal = found.principal
     # Both are stored (replay store, audit entry): text a database may refuse (NUL, controls)
     # would fail that write, and with group commit the writes of other requests beside it.
     if not _PRINTABLE.fullmatch(claims.jti):

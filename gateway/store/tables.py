@@ -34,6 +34,9 @@ class Principal(SQLModel, table=True):
     created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
     # An authority's Standard Webhooks endpoint (docs/PROTOCOL.md §17.4); NULL: it follows the feed only.
     webhook_url: str | None = Field(default=None, max_length=2048)
+    # Set when the authority set its sealing key itself (docs/PROTOCOL.md §17.5): the request id of
+    # the audit entry that recorded it (gateway/audit/grants.py); without that entry the key is not used.
+    sealing_audit_request_id: str | None = Field(default=None, max_length=64)
 
 
 class PrincipalKey(SQLModel, table=True):
@@ -46,6 +49,12 @@ class PrincipalKey(SQLModel, table=True):
     status: str = Field(default="active", max_length=16)
     created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
     retired_at: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # A key its principal rotated out works until here (docs/PROTOCOL.md §17.5), then is KEY_SUPERSEDED.
+    not_after: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # A key the principal added itself: the request id of the audit entry that recorded it
+    # (gateway/audit/grants.py) and the signed statement; without that entry the key authenticates nothing.
+    audit_request_id: str | None = Field(default=None, max_length=64)
+    proof: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class Subject(SQLModel, table=True):

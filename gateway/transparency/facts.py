@@ -23,8 +23,8 @@ from gateway.values.times import format_time
 
 __all__ = ["CONVERSATION_KINDS", "LIFECYCLE_KINDS", "REQUEST_KINDS", "FactKind", "amended", "approved",
            "clarification_answered", "clarification_requested", "court_order_attached", "disclosed", "drafted",
-           "emergency_verified", "notice_sent", "preservation", "rejected", "retention_purge", "revoked", "submitted",
-           "webhook_set", "withdrawn"]
+           "emergency_verified", "key_revoked", "notice_sent", "preservation", "rejected", "retention_purge", "revoked",
+           "sealing_key_rotated", "signing_key_rotated", "submitted", "webhook_set", "withdrawn"]
 
 Fact = dict[str, Any]
 
@@ -53,6 +53,10 @@ class FactKind(StrEnum):
     WITHDRAWN = "request_withdrawn"
     # An authority's webhook set or removed (§17.4); not a figure.
     WEBHOOK_SET = "webhook_set"
+    # A principal's own keys (§17.5): kids only.
+    SIGNING_KEY_ROTATED = grants.SIGNING_KEY_ROTATED
+    SEALING_KEY_ROTATED = grants.SEALING_KEY_ROTATED
+    KEY_REVOKED = "principal_key_revoked"
 
 
 REQUEST_KINDS = frozenset({FactKind.SUBMITTED, FactKind.DRAFTED, FactKind.APPROVED, FactKind.REJECTED,
@@ -170,3 +174,18 @@ def withdrawn(request: LegalRequest, revoked_orders: Sequence[str]) -> Fact:
 def webhook_set(authority_id: str, *, registered: bool) -> Fact:
     """An authority's webhook set (``registered``) or removed; the URL itself stays out of the log."""
     return {"kind": FactKind.WEBHOOK_SET.value, "authority": authority_id, "registered": registered}
+def signing_key_rotated(principal: str, old_kid: str, new_kid: str, old_key_until: str) -> Fact:
+    """A principal replaced its token key: the entry's principal is who, the kids are which keys
+    (the entry is what proves the new key, gateway/audit/grants.py)."""
+    return {"kind": FactKind.SIGNING_KEY_ROTATED.value, "principal": principal, "old_kid": old_kid,
+            "new_kid": new_kid, "old_key_until": old_key_until}
+
+
+def sealing_key_rotated(principal: str, old_sealing_kid: str | None, new_sealing_kid: str) -> Fact:
+    return {"kind": FactKind.SEALING_KEY_ROTATED.value, "principal": principal, "old_sealing_kid": old_sealing_kid,
+            "new_sealing_kid": new_sealing_kid}
+
+
+def key_revoked(principal: str, kid: str, key: str) -> Fact:
+    """The operator revoked a key: whose, which kid, and whether a ``signing`` or ``sealing`` key."""
+    return {"kind": FactKind.KEY_REVOKED.value, "principal": principal, "kid": kid, "key": key}

@@ -17,6 +17,7 @@ from typing import Final, NewType
 __all__ = [
     "EVENT",
     "HTTP_REQUEST",
+    "KEY_REVOCATION",
     "LEGAL_REQUEST",
     "NOTICE_RUN",
     "ORDER",
@@ -50,6 +51,7 @@ HTTP_REQUEST: Final = IdKind("req", 12)
 RATE_LIMIT_SUMMARY: Final = IdKind("rl", 12)
 NOTICE_RUN: Final = IdKind("ntc", 12)
 RETENTION_RUN: Final = IdKind("ret", 12)
+KEY_REVOCATION: Final = IdKind("krv", 12)
 
 _ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 

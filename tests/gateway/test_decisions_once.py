@@ -10,15 +10,16 @@ one; and every loser refused as a late caller is, its refusal audited like any r
 What "once" means:
 - a decision (verifyEmergency, attachCourtOrder, rejectRequest, revokeOrder, grantPreservation,
   rejectPreservation, extendPreservation, requestClarification, answerClarification, withdrawRequest,
-  setWebhook with one URL): one success in all;
+  setWebhook with one URL, rotateSigningKey, rotateSealingKey): one success in all;
 - an amendment (amendRequest): twelve copies of one change make one new version; the rest change
   nothing on the version it made, and are refused as such;
 - an approval: once per reviewer, so one success for each of the two reviewers racing;
 - a submission or a draft (submitRequest, submitPreservation, draftOrder) makes something new each
   time: all twelve succeed, each with exactly one new row and one fact of its own.
 Where only the owner may act (attachCourtOrder, extendPreservation, answerClarification,
-amendRequest, withdrawRequest: an authority's own request or hold), a second authority would only
-be told that there is no such request: the twelve are the owner's, with twelve distinct tokens.
+amendRequest, withdrawRequest, rotateSigningKey, rotateSealingKey: an authority's own request,
+hold or keys), a second authority would only be told that there is no such request, or change its
+own keys: the twelve are the owner's, with twelve distinct tokens.
 """
 
 from __future__ import annotations
@@ -32,9 +33,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from nacl.public import PrivateKey
+from nacl.signing import SigningKey
 from sqlalchemy import text
 
-from crypto.signing import ORDER_DOMAIN, sign_over
+from crypto.keys import decode_sealing_public_key, encode_public_key, key_id
+from crypto.rotation import SEALING_ROTATION_DOMAIN, SIGNING_ROTATION_DOMAIN, sealing_rotation, signing_rotation
+from crypto.signing import ORDER_DOMAIN, sign_document, sign_over
 from gateway.api.graphql.schema import build_schema
 from gateway.values.times import format_time
 from tests.support.clock import Clock, gateway_clock, post_at
@@ -66,6 +71,10 @@ AMEND = "mutation($r: ID!, $m: AmendmentInput!) { amendRequest(requestId: $r, am
 WITHDRAW = "mutation($r: ID!, $why: String!) { withdrawRequest(requestId: $r, reason: $why) { status } }"
 SET_WEBHOOK = "mutation($u: String) { setWebhook(url: $u) { url } }"
 WEBHOOK_URL = "https://hooks.example.org/bka"
+ROTATE_SIGNING = ("mutation($k: String!, $t: String!, $p: String!, $q: String!) "
+                  "{ rotateSigningKey(newKey: $k, signedAt: $t, proof: $p, possession: $q) { newKid } }")
+ROTATE_SEALING = ("mutation($k: String!, $t: String!, $o: String, $p: String!) "
+                  "{ rotateSealingKey(newKey: $k, signedAt: $t, oldSealingKid: $o, proof: $p) { newSealingKid } }")
 
 
 def schema_mutations() -> list[str]:
@@ -111,6 +120,7 @@ class Race:
     ids: dict[str, str] = field(default_factory=dict)
     outcomes: list[Outcome] = field(default_factory=list)
     entries: dict[int, dict[str, Any]] = field(default_factory=dict)
+    calls: dict[str, Call] = field(default_factory=dict)  # a call every racer sends alike
 
     def post(self, actor: Actor, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         response = post_at(self.world, self.clock, actor, query, variables)
@@ -384,6 +394,57 @@ def check_webhook_set(race: Race) -> None:
 
 def authority_id(race: Race) -> None:
     race.ids["authority"] = race.world.authority.id
+def signing_rotation_call(race: Race) -> Call:
+    """One rotation of the authority's signing key, the same for all twelve (their tokens differ)."""
+    if "signing_call" not in race.calls:
+        authority, new = race.world.authority, SigningKey.generate()
+        race.ids["authority"] = authority.id
+        statement = signing_rotation(gateway=race.world.gateway.settings.id, principal=authority.id,
+                                     old_kid=key_id(authority.signing_key.verify_key),
+                                     new_key=encode_public_key(new.verify_key), time=format_time(race.clock.now))
+        race.calls["signing_call"] = Call(authority, ROTATE_SIGNING, {
+            "k": statement["new_key"], "t": statement["time"],
+            "p": sign_document(SIGNING_ROTATION_DOMAIN, statement, authority.signing_key),
+            "q": sign_document(SIGNING_ROTATION_DOMAIN, statement, new)})
+    return race.calls["signing_call"]
+
+
+def check_signing_rotated(race: Race) -> None:
+    authority = race.world.authority
+    winner = race.entries[race.winners[0].audit_index]
+    logged = race.facts("signing_key_rotated", principal=authority.id)
+    new_kid = race.winners[0].body["data"]["rotateSigningKey"]["newKid"]
+    assert len(logged) == 1 and logged[0][1]["new_kid"] == new_kid
+    rows = {r["kid"]: r for r in _rows(race, "SELECT kid, not_after, audit_request_id FROM principal_keys "
+                                             "WHERE principal_id = :authority")}
+    old = rows[key_id(authority.signing_key.verify_key)]
+    assert rows[new_kid]["audit_request_id"] == winner["request_id"] and len(rows) == 2
+    assert format_time(datetime.fromtimestamp(old["not_after"], UTC)) == logged[0][1]["old_key_until"]
+
+
+def sealing_rotation_call(race: Race) -> Call:
+    if "sealing_call" not in race.calls:
+        authority, new = race.world.authority, PrivateKey.generate()
+        race.ids["authority"] = authority.id
+        assert authority.sealing_key is not None
+        old = key_id(authority.sealing_key.public_key)
+        statement = sealing_rotation(gateway=race.world.gateway.settings.id, principal=authority.id,
+                                     signing_kid=key_id(authority.signing_key.verify_key), old_sealing_kid=old,
+                                     new_key=encode_public_key(new.public_key), time=format_time(race.clock.now))
+        race.calls["sealing_call"] = Call(authority, ROTATE_SEALING, {
+            "k": statement["new_sealing_key"], "t": statement["time"], "o": old,
+            "p": sign_document(SEALING_ROTATION_DOMAIN, statement, authority.signing_key)})
+    return race.calls["sealing_call"]
+
+
+def check_sealing_rotated(race: Race) -> None:
+    authority = race.world.authority
+    winner = race.entries[race.winners[0].audit_index]
+    logged = race.facts("sealing_key_rotated", principal=authority.id)
+    stored = race.row("SELECT sealing_key, sealing_audit_request_id FROM principals WHERE id = :authority")
+    assert len(logged) == 1 and stored["sealing_audit_request_id"] == winner["request_id"]
+    assert logged[0][1]["new_sealing_kid"] == key_id(decode_sealing_public_key(race.winners[0].call.variables["k"]))
+    assert stored["sealing_key"] == race.winners[0].call.variables["k"]
 
 
 CASES: dict[str, Case] = {
@@ -425,6 +486,8 @@ CASES: dict[str, Case] = {
     "withdrawRequest": Case(setup_active_order, lambda r, i: Call(r.world.authority, WITHDRAW,
                                                                   {"r": r.ids["request"], "why": f"case closed ({i})"}),
                             check_withdrawn),
+    "rotateSigningKey": Case(nothing, lambda r, i: signing_rotation_call(r), check_signing_rotated),
+    "rotateSealingKey": Case(nothing, lambda r, i: sealing_rotation_call(r), check_sealing_rotated),
     "extendPreservation": Case(setup_granted_hold, lambda r, i: Call(r.world.authority, EXTEND_HOLD, {
         "id": r.ids["hold"], "u": format_time(HOLD_UNTIL + timedelta(days=i + 1))}), check_extended),
     # Twelve identical registrations: one sets the URL, the others are told it is already set.

@@ -43,6 +43,8 @@ ROOT_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("Mutation", "extendPreservation"): frozenset({Role.AUTHORITY}),
     ("Mutation", "grantPreservation"): frozenset({Role.REVIEWER}),
     ("Mutation", "rejectPreservation"): frozenset({Role.REVIEWER}),
+    ("Mutation", "rotateSigningKey"): frozenset({Role.AUTHORITY}),
+    ("Mutation", "rotateSealingKey"): frozenset({Role.AUTHORITY}),
     ("Query", "preservations"): frozenset({Role.AUTHORITY, Role.REVIEWER}),
     ("Query", "preservationCounts"): frozenset({Role.REVIEWER, Role.AUDITOR}),
     ("Query", "requestEvents"): frozenset({Role.AUTHORITY}),

@@ -7,6 +7,7 @@ import strawberry
 from gateway.api.graphql.audit_area import AuditQuery
 from gateway.api.graphql.authority import AuthorityMutation, AuthorityQuery
 from gateway.api.graphql.conversation_area import ConversationMutation
+from gateway.api.graphql.keys_area import KeysMutation
 from gateway.api.graphql.notifications_area import NotificationsMutation, NotificationsQuery
 from gateway.api.graphql.preservation_area import PreservationMutation, PreservationQuery
 from gateway.api.graphql.review import ReviewMutation, ReviewQuery
@@ -23,7 +24,8 @@ class Query(WhoamiQuery, AuthorityQuery, ReviewQuery, AuditQuery, TransparencyQu
 
 
 @strawberry.type
-class Mutation(AuthorityMutation, ReviewMutation, PreservationMutation, ConversationMutation, NotificationsMutation):
+class Mutation(AuthorityMutation, ReviewMutation, PreservationMutation, ConversationMutation, NotificationsMutation,
+               KeysMutation):
     pass
 
 

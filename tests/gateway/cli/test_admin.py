@@ -270,3 +270,20 @@ def test_principals_webhook_sets_and_removes_an_authoritys_url(run) -> None:
     removed = run("principals", "webhook", "bka-de", "--remove")
     assert removed.exit_code == 0 and "removed" in removed.output
     assert run("principals", "webhook", "bka-de").exit_code == 2  # a URL or --remove
+def test_revoke_key_revokes_records_and_names_what_it_did(run, tmp_path: Path) -> None:
+    assert run("init").exit_code == 0
+    assert register(run, "authority", "bka-de", "--country", "DE").exit_code == 0
+    keys = json.loads(run("keys", "public", "keys/bka-de").stdout)
+    first = run("principals", "revoke-key", "bka-de", keys["signing_kid"])
+    assert first.exit_code == 0, first.output
+    assert f"revoked signing key {keys['signing_kid']} of bka-de (audit entry " in first.output
+    again = run("principals", "revoke-key", "bka-de", keys["signing_kid"])
+    assert again.exit_code == 0 and "was revoked already; recorded it again" in again.output
+    sealing = run("principals", "revoke-key", "bka-de", keys["sealing_kid"])
+    assert sealing.exit_code == 0 and f"revoked sealing key {keys['sealing_kid']}" in sealing.output
+    unknown = run("principals", "revoke-key", "bka-de", "0123456789abcdef")
+    assert unknown.exit_code == 2 and "has no key 0123456789abcdef" in unknown.output
+    [listed] = json.loads(run("principals", "list", "--json").output)
+    assert [k["status"] for k in listed["keys"]] == ["revoked"] and listed["sealing_key"] is None
+    audited = run("audit", "verify")
+    assert audited.exit_code == 0, audited.output
