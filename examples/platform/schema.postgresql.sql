@@ -29,7 +29,8 @@ CREATE TABLE devices (
 -- IP sessions are most of the rows and are kept "for a short period": one partition a month, so the
 -- platform's retention drops a month with DROP TABLE instead of deleting rows, and a read for a
 -- window skips the months that begin after it. A platform creates next month's partition ahead
--- (a scheduled job); the default partition catches a session outside them instead of refusing it.
+-- (a scheduled job): a session outside every partition is refused. There is no default partition:
+-- a read could not skip it, as it may hold any month.
 CREATE TABLE ip_sessions (
     account_id text NOT NULL,
     ip         inet NOT NULL,
@@ -73,7 +74,6 @@ CREATE TABLE ip_sessions_2027_05 PARTITION OF ip_sessions
     FOR VALUES FROM ('2027-05-01 00:00+00') TO ('2027-06-01 00:00+00');
 CREATE TABLE ip_sessions_2027_06 PARTITION OF ip_sessions
     FOR VALUES FROM ('2027-06-01 00:00+00') TO ('2027-07-01 00:00+00');
-CREATE TABLE ip_sessions_default PARTITION OF ip_sessions DEFAULT;
 
 -- An index made on the partitioned table is made on each partition (and on every one added later).
 CREATE UNIQUE INDEX accounts_phone ON accounts (phone);
