@@ -81,7 +81,8 @@ def retention_once(services: Services) -> None:
     try:
         run_retention(db=services.db, subjects=services.subjects,
                       holds=services.preservations, audit=services.audit,
-                      cutoffs=Cutoffs.at(now, services.settings), now=now)
+                      cutoffs=Cutoffs.at(now, services.settings), now=now,
+                      copies_only=services.settings.subject_source == "sql")
     except Exception as exc:
         log.error("retention run failed: %s", type(exc).__name__)
 

@@ -21,6 +21,7 @@ from gateway.keys.keyring import GatewayKeys, load_gateway_keys
 from gateway.keys.vault import Vault
 from gateway.lifecycle.notices import Notices
 from gateway.lifecycle.preservation import Preservations
+from gateway.lifecycle.preserved import PreservedCopies, PreservingSource
 from gateway.notifications.delivery import WebhookWorker
 from gateway.notifications.schedule import RetryPolicy
 from gateway.observability.metrics import GatewayMetrics
@@ -108,7 +109,15 @@ class Services:
                                                      settings.checkpoint_every_entries))
         vault = Vault.from_keys(keys)
         subjects = SubjectStore(db, vault)
-        source: SubjectSource = external if external is not None else subjects
+        source: SubjectSource = subjects
+        preservations = Preservations(db, subjects, vault)
+        preserving: PreservingSource | None = None
+        if external is not None:
+            # Holds resolve through the platform and keep copies; everything else reads a held
+            # subject's held window from its copy (gateway/lifecycle/preserved.py).
+            preservations = Preservations(db, external, vault, PreservedCopies(db, external, subjects))
+            preserving = PreservingSource(external, subjects, preservations.held_since, clock)
+            source = preserving
         orders = Orders(db, source, vault, approvals_required=settings.approvals_required, usage_key=counter_key,
                         emergency_approvals_required=settings.emergency_approvals_required,
                         emergency_order_hours=settings.emergency_order_hours)
@@ -119,7 +128,7 @@ class Services:
         services = cls(settings=settings, db=db, current_key=current_key, registry=registry, rotations=rotations,
                        replay=ReplayStore(db, retention_s=settings.jti_retention_s), audit=audit, vault=vault,
                        subjects=subjects, source=source, orders=orders,
-                       preservations=Preservations(db, source, vault),
+                       preservations=preservations,
                        notices=Notices(db, orders, audit), checkpointer=checkpointer, witnesses=witnesses,
                        notifier=WebhookWorker(
                            db.engine, signing_key=lambda: current_key.keys.signing_key, clock=clock,
@@ -131,6 +140,8 @@ class Services:
                        clock=clock)
         # The worker reads the clock the services hold, which tests replace after building.
         services.notifier.clock = lambda: services.clock()
+        if preserving is not None:
+            preserving.clock = lambda: services.clock()  # the clock a test moves replaces services.clock
         services.metrics.watch(db.engine.connect, services.order_statuses, clock, [w.name for w in witnesses])
         audit.observer = services.metrics.audit_commit
         return services
@@ -158,7 +169,7 @@ class Services:
         for witness in self.witnesses:
             witness.close()
         self.audit.close()
-        if isinstance(self.source, SqlSource):
-            self.source.dispose()
+        if isinstance(self.source, PreservingSource) and isinstance(self.source.platform, SqlSource):
+            self.source.platform.dispose()
         self.checkpointer.engine.dispose()
         self.db.dispose()

@@ -34,7 +34,8 @@ def retention_run(
         report, receipt = run_retention(
             db=services.db, subjects=services.subjects,
             holds=services.preservations, audit=services.audit,
-            cutoffs=Cutoffs.at(now, services.settings), now=now)
+            cutoffs=Cutoffs.at(now, services.settings), now=now,
+            copies_only=services.settings.subject_source == "sql")
     counts = report.counts() | {"audit_index": receipt.index}
     if as_json:
         print_json(counts)

@@ -1,7 +1,10 @@
 """Preservation holds (docs/PROTOCOL.md §16.2): an authority asks the platform to keep what it holds
 about some subjects while it obtains a court order. A reviewer grants or rejects the request; a
 granted hold discloses nothing, lasts at most :data:`MAX_HOLD_DAYS` and can be extended once by as
-many more. Retention (:mod:`gateway.lifecycle.retention`) skips the subjects of active holds.
+many more. Retention (:mod:`gateway.lifecycle.retention`) skips the subjects of active holds. With
+the ``sql`` source a grant also copies its subjects' data from the platform into the encrypted store,
+in the grant's transaction (:mod:`gateway.lifecycle.preserved`): a source that cannot answer refuses
+the grant with ``SOURCE_UNAVAILABLE`` and the hold stays PENDING.
 
 A grant and an extension hold only as their audit entries recorded them (gateway/audit/grants.py):
 a row flipped to GRANTED, or given a later end, in the database is read as not granted, or as
@@ -28,12 +31,14 @@ from gateway.audit.grants import PRESERVATION_EXTENDED, PRESERVATION_GRANTED, Cl
 from gateway.errors import BadRequest, NotFound
 from gateway.keys.contexts import hold_context
 from gateway.keys.vault import Vault
+from gateway.lifecycle.preserved import PreservedCopies, held_instant
 from gateway.orders.header import check_header, check_text
 from gateway.principals.registry import PrincipalInfo
 from gateway.store.conditional import compare_and_set, decide
 from gateway.store.engine import Database
 from gateway.store.tables import PreservationRow, Principal
 from gateway.store.undo import Undo, undo_row_change
+from gateway.subjects.record import SubjectRecord
 from gateway.subjects.source import SubjectSource
 from gateway.values.ids import PRESERVATION, is_gateway_id, new_id
 from gateway.values.selector import Selector
@@ -79,6 +84,7 @@ class Preservation:
     extended: bool
     rejection_reason: str | None
     created_at: datetime
+    decided_at: datetime | None = None
 
     def active(self, now: datetime) -> bool:
         return self.status == PreservationStatus.GRANTED and self.granted_until is not None and now < self.granted_until
@@ -103,10 +109,13 @@ def _entry(details: dict[str, Any], key: str) -> str | None:
 
 
 class Preservations:
-    def __init__(self, db: Database, subjects: SubjectSource, vault: Vault) -> None:
+    def __init__(self, db: Database, subjects: SubjectSource, vault: Vault,
+                 copies: PreservedCopies | None = None) -> None:
+        """``copies``: with the sql source, where a grant keeps its subjects' data."""
         self.db = db
         self.subjects = subjects
         self.vault = vault
+        self.copies = copies
         self.proofs = GrantProofs()
 
     def submit(self, authority: PrincipalInfo, data: PreservationInput, *, now: datetime,
@@ -133,7 +142,16 @@ class Preservations:
     def grant(self, reviewer: PrincipalInfo, hold_id: str, *, now: datetime,
               undo: list[Undo] | None = None, entry: str | None = None) -> Preservation:
         """Grant a pending hold until its requested end, at most :data:`MAX_HOLD_DAYS` from now.
-        It holds once ``entry``, the request id of the audit entry recording it, is in the log."""
+        It holds once ``entry``, the request id of the audit entry recording it, is in the log.
+        With preserved copies, the subjects' data are read from the source first and sealed in the
+        grant's transaction: ``SourceUnavailable`` if the source cannot answer, the hold left PENDING."""
+        held_at = held_instant(now)
+        records: list[SubjectRecord] = []
+        if self.copies is not None:
+            with self.db.session() as session:
+                subject_ids = json.loads(self._pending(session, hold_id).subject_ids)
+            records = self.copies.read(subject_ids, held_at)
+        copies = self.copies
 
         def attempt(session: Session) -> str | None:
             row = self._pending(session, hold_id)
@@ -143,11 +161,16 @@ class Preservations:
             details = row.details
             decided = self._decided(session, hold_id, {
                 "status": PreservationStatus.GRANTED.value, "granted_until": until, "decided_by": reviewer.id,
-                "decided_at": int(now.timestamp()),
+                "decided_at": int(held_at.timestamp()),
                 "details": json.dumps(json.loads(details) | {"grant_entry": entry})})
+            if decided and copies is not None:
+                copies.write(session.connection(), records)
             return details if decided else None
 
         old_details = decide(self.db, attempt)
+        if copies is not None and undo is not None:
+            # Runs after the row is PENDING again (undos run newest first): copies no other hold keeps go.
+            undo.append(lambda: copies.drop_unheld([r.id for r in records], self.held_since(now)))
         self._undo(undo, hold_id, {"status": PreservationStatus.PENDING.value, "granted_until": None,
                                    "decided_by": None, "decided_at": None, "details": old_details})
         return self.get(hold_id, pending=entry)
@@ -254,7 +277,7 @@ class Preservations:
             unresolved_selectors=row.unresolved_selectors,
             requested_until=datetime.fromtimestamp(row.requested_until, UTC), granted_until=_at(granted_until),
             extended=extended, rejection_reason=row.rejection_reason,
-            created_at=datetime.fromtimestamp(row.created_at, UTC))
+            created_at=datetime.fromtimestamp(row.created_at, UTC), decided_at=_at(row.decided_at))
 
     def _proven_grant(self, connection: Any, row: PreservationRow, details: dict[str, Any],
                       pending: str | None) -> tuple[str, int | None, bool]:
@@ -284,6 +307,16 @@ class Preservations:
         for hold in self.find(status=PreservationStatus.GRANTED.value):
             if hold.active(now):
                 held.update(hold.subject_ids)
+        return held
+
+    def held_since(self, now: datetime) -> dict[str, datetime]:
+        """The subjects of every hold active at ``now``, each with the latest grant among those holds:
+        where its preserved copy ends (gateway/lifecycle/preserved.py)."""
+        held: dict[str, datetime] = {}
+        for hold in self.find(status=PreservationStatus.GRANTED.value):
+            if hold.active(now) and hold.decided_at is not None:
+                for subject_id in hold.subject_ids:
+                    held[subject_id] = max(held.get(subject_id, hold.decided_at), hold.decided_at)
         return held
 
     def counts(self, now: datetime) -> list[dict[str, Any]]:

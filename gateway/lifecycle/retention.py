@@ -3,7 +3,9 @@
 :func:`expire` is the pure rule: IP events last seen before the IP cutoff go, and so do devices
 and former usernames past theirs when those are configured (off by default). :func:`run_retention`
 applies it to every subject not under an active preservation hold, sealing each changed subject
-again, and appends ONE audit entry with counts only.
+again, and appends ONE audit entry with counts only. With the ``sql`` source (``copies_only``) the
+embedded store holds only the copies preservation holds keep (:mod:`gateway.lifecycle.preserved`):
+a copy no active hold names is deleted whole, and a held one is kept whole.
 
 Deleted means gone from the database file, not hidden. On SQLite the run turns on
 ``secure_delete`` (freed cells and pages are overwritten with zeros) and then checkpoints the WAL
@@ -25,6 +27,7 @@ from gateway.audit.model import AuditEvent, AuditReceipt, Decision
 from gateway.audit.writer import AuditWriter
 from gateway.config import Settings
 from gateway.lifecycle.preservation import Preservations
+from gateway.lifecycle.preserved import drop_copy
 from gateway.store.engine import Database
 from gateway.subjects.record import SubjectRecord
 from gateway.subjects.store import SubjectStore
@@ -65,6 +68,7 @@ class PurgeReport:
     devices_deleted: int = 0
     username_history_deleted: int = 0
     events_kept_for_holds: int = 0
+    copies_deleted: int = 0
     file_compacted: bool = False
 
     def counts(self) -> dict[str, int]:
@@ -88,8 +92,9 @@ def expire(record: SubjectRecord, cutoffs: Cutoffs) -> tuple[SubjectRecord, tupl
 
 
 def run_retention(*, db: Database, subjects: SubjectStore, holds: Preservations, audit: AuditWriter,
-                  cutoffs: Cutoffs, now: datetime) -> tuple[PurgeReport, AuditReceipt]:
+                  cutoffs: Cutoffs, now: datetime, copies_only: bool = False) -> tuple[PurgeReport, AuditReceipt]:
     """Purge every subject not under a hold active at ``now``; append one audit entry of counts.
+    ``copies_only`` (the sql source): the store holds preserved copies, and an unheld one is deleted.
     Raises ``AuditUnavailable`` when the entry cannot be made durable (the purge stands: deleting
     past retention is owed whatever the log)."""
     report = PurgeReport()
@@ -111,13 +116,16 @@ def run_retention(*, db: Database, subjects: SubjectStore, holds: Preservations,
                     report.subjects_held += 1
                     report.events_kept_for_holds += ips + devices + history
                     continue
+                if copies_only:
+                    report.copies_deleted += int(drop_copy(subjects, connection, subject_id))
+                    continue
                 if ips or devices or history:
                     subjects.rewrite(connection, kept)
                     report.subjects_changed += 1
                     report.ip_events_deleted += ips
                     report.devices_deleted += devices
                     report.username_history_deleted += history
-    if report.subjects_changed:
+    if report.subjects_changed or report.copies_deleted:
         report.file_compacted = _compact(db)
     cutoff = {"ip_events": format_time(cutoffs.ip_events),
               "devices": format_time(cutoffs.devices) if cutoffs.devices else None,

@@ -1,9 +1,10 @@
 """The ``sql`` subject source: the platform's own database, read where it lives (docs/PROTOCOL.md §9.2).
 
 Every read is one statement of the mapping (:mod:`gateway.subjects.mapping`) with bound
-parameters only, in a read-only transaction with a statement timeout (PostgreSQL: ``SET
-TRANSACTION READ ONLY`` and ``SET LOCAL statement_timeout``; MariaDB/MySQL: ``START TRANSACTION READ
-ONLY`` after the session's ``max_statement_time`` / ``max_execution_time``), rolled back at once.
+parameters only, in a read-only transaction with a statement timeout (PostgreSQL: ``BEGIN READ
+ONLY``, with ``statement_timeout`` set on each connection when it is opened, so a read costs no
+round trip of its own for either; MariaDB/MySQL: ``START TRANSACTION READ ONLY`` after the
+session's ``max_statement_time`` / ``max_execution_time``), rolled back at once.
 Values read are checked as an import checks them, returned to be sealed and kept nowhere: no
 cache, no log line, no metric, no row of the gateway's database.
 
@@ -23,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -59,9 +60,13 @@ class SqlSource:
         if engine.dialect.name not in _DIALECTS:
             raise OperatorError(f"the sql subject source reads PostgreSQL and MariaDB/MySQL; "
                                 f"'{engine.dialect.name}' is neither")
-        self._engine = engine
         self._mapping = mapping
         self._timeout_s = timeout_s
+        if engine.dialect.name == "postgresql":
+            # psycopg opens each transaction with BEGIN READ ONLY; the timeout is the session's.
+            event.listen(engine, "connect", self._set_timeout)
+            engine = engine.execution_options(postgresql_readonly=True)
+        self._engine = engine
         self._binds = {name: frozenset(clause.compile().params) for name, clause in mapping.statements.items()}
 
     @classmethod
@@ -93,13 +98,19 @@ class SqlSource:
 
     # -- the statements ------------------------------------------------------------------------
 
+    def _set_timeout(self, dbapi_connection: Any, _record: object) -> None:
+        """A new PostgreSQL connection's statement timeout (a setting, not a value)."""
+        millis = max(1, round(self._timeout_s * 1000))
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"SET statement_timeout = {millis}")
+        cursor.close()
+        dbapi_connection.commit()
+
     def _begin_read_only(self, conn: Connection) -> None:
         """Open the read-only transaction with its timeout (the numbers are settings, not values)."""
         millis = max(1, round(self._timeout_s * 1000))
         if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-            conn.exec_driver_sql(f"SET LOCAL statement_timeout = {millis}")
-            return
+            return  # BEGIN READ ONLY and the session's timeout (__init__)
         if getattr(conn.dialect, "is_mariadb", False):
             conn.exec_driver_sql(f"SET SESSION max_statement_time = {millis / 1000:.3f}")
         else:

@@ -217,6 +217,23 @@ class SubjectStore:
         sealed = self._vault.seal(encode_document(record.to_document()), context=subject_context(record.id))
         conn.execute(self._subjects.update().where(self._subjects.c.id == record.id).values(sealed=sealed))
 
+    def write_copy(self, conn: Connection, record: SubjectRecord) -> None:
+        """Seal ``record`` as the one stored version of its subject, inside the caller's transaction:
+        a preservation hold's copy of what the sql source held (gateway/lifecycle/preserved.py). It
+        replaces a copy already stored. No blind index is written: a copy is read by id only (the
+        sql source resolves selectors), so two platform accounts sharing a phone cannot clash here."""
+        sealed = self._vault.seal(encode_document(record.to_document()), context=subject_context(record.id))
+        changed = conn.execute(self._subjects.update().where(self._subjects.c.id == record.id)
+                               .values(sealed=sealed)).rowcount
+        if not changed:
+            conn.execute(insert(self._subjects), [{"id": record.id, "sealed": sealed}])
+
+    def delete(self, conn: Connection, subject_id: str) -> bool:
+        """Delete the subject and its blind indexes inside the caller's transaction (a preserved copy
+        whose hold ended); whether there was one."""
+        conn.execute(self._index.delete().where(self._index.c.subject_id == subject_id))
+        return bool(conn.execute(self._subjects.delete().where(self._subjects.c.id == subject_id)).rowcount)
+
     def exists(self, subject_id: str) -> bool:
         if not SUBJECT_ID.fullmatch(subject_id):
             return False

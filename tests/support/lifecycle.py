@@ -21,7 +21,8 @@ EXTEND_HOLD = "mutation($id: ID!, $u: String!) { extendPreservation(id: $id, unt
 def retention(services: Services, now: Any) -> tuple[PurgeReport, AuditReceipt]:
     return run_retention(db=services.db, subjects=services.subjects,
                          holds=services.preservations, audit=services.audit,
-                         cutoffs=Cutoffs.at(now, services.settings), now=now)
+                         cutoffs=Cutoffs.at(now, services.settings), now=now,
+                         copies_only=services.settings.subject_source == "sql")
 
 
 def sealed_blob(services: Services, subject_id: str) -> bytes:

@@ -1,6 +1,7 @@
 """Preservation holds and retention through the HTTP app (docs/PROTOCOL.md §16.2, §16.3): a held
 subject's IP events survive `retention run` while another's are deleted from the database file
-itself, and the hold's expiry releases them on the next run."""
+itself, and the hold's expiry releases them on the next run. Every test runs on both subject sources:
+with sql, retention applies to the copies holds keep only (test_preserved.py has their own tests)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from tests.support.lifecycle import (
     sealed_blob,
 )
 from tests.support.plaintext import leaks, secrets_of
+from tests.support.platform import on_both_sources  # noqa: F401  (every test here on both subject sources)
 from tests.support.world import World
 
 START = datetime(2027, 1, 15, tzinfo=UTC)  # every generated IP event is older than 30 days by then
@@ -72,6 +74,8 @@ def test_a_hold_keeps_a_subjects_ip_events_while_anothers_are_deleted_from_the_f
     services = world.gateway.services
     if services.db.dialect != "sqlite":
         pytest.skip("reads SQLite's database file; on PostgreSQL retention VACUUMs the table")
+    if services.settings.subject_source == "sql":
+        pytest.skip("with sql no unheld subject is stored: test_preserved.py deletes a copy from the file")
     held(world, clock)
     kept_id, purged_id = world.subjects[0]["id"], world.subjects[1]["id"]
     kept_before, purged_before = sealed_blob(services, kept_id), sealed_blob(services, purged_id)
@@ -99,6 +103,10 @@ def test_the_holds_expiry_releases_its_subject_on_the_next_run(world: World, clo
     listed = post(world, clock, world.reviewers[1], COUNTS).json()["data"]
     assert {"id": hold["id"], "status": "GRANTED", "active": False} in listed["preservations"]
     report, _ = retention(services, clock.now)
+    if services.settings.subject_source == "sql":  # the hold's copy goes whole
+        assert report.subjects_held == 0 and report.copies_deleted == 1 and report.ip_events_deleted == 0
+        assert services.subjects.get(kept_id) is None
+        return
     assert report.subjects_held == 0 and report.ip_events_deleted == len(world.subjects[0]["ip_events"])
     assert services.subjects.get(kept_id).ip_events == ()
 
@@ -154,11 +162,19 @@ def test_holds_are_listed_for_reviewers_and_counted_per_country(world: World, cl
 def test_the_serving_process_runs_retention_on_its_own_clock(world: World, clock: Clock) -> None:
     from gateway.app import retention_once
 
+    services = world.gateway.services
+    if services.settings.subject_source == "sql":
+        held(world, clock, days=10)
+        clock.advance(days=11)
     before = world.gateway.audit_size()
-    retention_once(world.gateway.services)
-    (fact,) = audit_entries(world.gateway.services)[before]["facts"]
+    retention_once(services)
+    (fact,) = audit_entries(services)[before]["facts"]
+    if services.settings.subject_source == "sql":  # the ended hold's copy, and nothing else
+        assert fact["kind"] == "retention_purge" and fact["copies_deleted"] == 1 and fact["ip_events_deleted"] == 0
+        assert services.subjects.get(world.subjects[0]["id"]) is None
+        return
     assert fact["kind"] == "retention_purge" and fact["ip_events_deleted"] > 0
-    assert world.gateway.services.subjects.get(world.subjects[0]["id"]).ip_events == ()
+    assert services.subjects.get(world.subjects[0]["id"]).ip_events == ()
 
 
 def test_a_rejected_hold_keeps_nothing_and_every_act_is_audited_by_count(world: World, clock: Clock) -> None:

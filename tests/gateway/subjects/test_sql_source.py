@@ -28,6 +28,7 @@ from gateway.subjects.sql_source import SqlSource
 from gateway.subjects.synthetic import generate_subjects
 from tests.support.audit import document
 from tests.support.harness import running_gateway
+from tests.support.lifecycle import GRANT_HOLD, SUBMIT_HOLD
 from tests.support.plaintext import leaks, secrets_of
 from tests.support.platform import EXAMPLES, mariadb_platform, platform_subjects, postgresql_platform
 from tests.support.world import World, build_world
@@ -179,10 +180,20 @@ def test_a_value_of_the_wrong_shape_is_refused_and_nothing_disclosed(
 
 def test_nothing_disclosed_through_the_sql_source_stays_in_the_gateway(
         sql_world: World, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Nor in plaintext what a preservation hold copied: the copy is sealed like an import."""
     order = _active(sql_world)
     for subject in SUBJECTS[:3]:
         response = _disclose(sql_world, order, subject)
         assert response.status_code == 200, response.text
+    until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 10 * 86400))
+    hold = sql_world.gateway.post(sql_world.authority, SUBMIT_HOLD, variables={"i": {
+        "subjects": [{"phoneNumber": SUBJECTS[0]["phone"]}], "caseReference": "AZ 1/27", "jurisdiction": "DE",
+        "legalBasis": "StPO", "until": until}}).json()["data"]["submitPreservation"]
+    granted = sql_world.gateway.post(sql_world.reviewers[0], GRANT_HOLD, variables={"id": hold["id"]})
+    assert granted.status_code == 200, granted.text
+    copy = sql_world.gateway.services.subjects.get(SUBJECTS[0]["id"])
+    assert copy is not None and copy.ip_events  # the search below could find them
+    assert _disclose(sql_world, order, SUBJECTS[0]).status_code == 200  # served from the copy
     metrics = sql_world.gateway.client.get("/metrics")
     assert metrics.status_code == 200
     guarded = secrets_of(SUBJECTS)
