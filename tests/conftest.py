@@ -2,7 +2,9 @@
 
 Storage-backed tests take the ``db_kind`` parameter: always ``sqlite``, and ``postgresql`` too when
 ``GATEWAY_TEST_DATABASE_URL`` is set (``.ci/run`` sets it). Each PostgreSQL test gets a schema of
-its own, dropped afterwards, so tests never see each other's rows.
+its own, so tests never see each other's rows: an empty one, dropped afterwards (``database_url``),
+or an initialised one (``settings``) from the worker's pool, emptied and refilled with what `gateway
+init` wrote before the next test takes it (tests/support/pg_pool.py).
 """
 
 # Gateway imports are deferred into the fixtures so crypto-only test runs load none of gateway.
@@ -12,6 +14,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +25,7 @@ from tests.support.pg import throwaway_schema
 if TYPE_CHECKING:
     from gateway.config import Settings
     from gateway.store.engine import Database
+    from tests.support.pg_pool import SchemaPool
 
 PG_URL_ENV = "GATEWAY_TEST_DATABASE_URL"
 VECTORS_DIR = Path(__file__).resolve().parent / "assets" / "vectors"
@@ -127,28 +131,74 @@ def subject_source() -> str:
     return "embedded"
 
 
-@pytest.fixture
-def settings(make_settings: Callable[..., Settings], database_url: str, db_kind: str, subject_source: str,
-             initialised_sqlite: Path, tmp_path: Path) -> Iterator[Settings]:
-    """Initialised settings (keys and schema) on the parametrised database and subject source. On
-    SQLite, a copy of the session's initialised gateway (its keys and database, owner-only as init
-    made them); on PostgreSQL, `gateway init` in the test's own schema."""
+@dataclass(frozen=True)
+class InitialisedPool:
+    schemas: SchemaPool
+    keys: Path  # the data directory (keys) every schema of the pool was initialised with
+
+
+@pytest.fixture(scope="session")
+def initialised_postgresql(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InitialisedPool]:
+    """The worker's pool of PostgreSQL schemas `gateway init` made (skipped without GATEWAY_TEST_DATABASE_URL)."""
+    from gateway.config import Settings
     from gateway.maintenance.initialize import initialize
-    from tests.support.platform import EXAMPLES, platform_subjects, postgresql_platform
+    from tests.support.pg_pool import SchemaPool
+
+    if not os.environ.get(PG_URL_ENV):
+        pytest.skip(f"{PG_URL_ENV} is not set")
+    keys = tmp_path_factory.mktemp("initialised-pg") / "var"
+
+    def build(url: str) -> None:
+        initialize(Settings(data_dir=keys, id="gateway.test", checkpoint_every_seconds=3600, _env_file=None,
+                            database_url=url))  # type: ignore[call-arg]
+
+    pool = SchemaPool(os.environ[PG_URL_ENV], build, prefix="gw")
+    yield InitialisedPool(pool, keys)
+    pool.close()
+
+
+@pytest.fixture(scope="session")
+def world_platform() -> Iterator[SchemaPool]:
+    """The worker's pool of example platforms (sql subject source) holding the world's subjects."""
+    from tests.support.pg_pool import SchemaPool
+    from tests.support.platform import EXAMPLES, fill_platform, platform_subjects, require_postgresql
     from tests.support.world import world_subjects
+
+    subjects = platform_subjects(world_subjects())
+
+    def build(url: str) -> None:
+        fill_platform(url, EXAMPLES / "schema.postgresql.sql", subjects)
+
+    pool = SchemaPool(require_postgresql(), build, prefix="platform")
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def settings(request: pytest.FixtureRequest, make_settings: Callable[..., Settings], db_kind: str,
+             subject_source: str, tmp_path: Path) -> Iterator[Settings]:
+    """Initialised settings (keys and schema) on the parametrised database and subject source: a copy
+    of the worker's initialised gateway, its keys (owner-only, as init made them) and its database,
+    a file copied on SQLite and a pooled schema on PostgreSQL; with ``sql``, a pooled platform."""
+    from tests.support.platform import EXAMPLES
 
     with ExitStack() as stack:
         overrides: dict[str, object] = {}
         if subject_source == "sql":
-            url = stack.enter_context(postgresql_platform(platform_subjects(world_subjects())))
-            overrides = {"subject_source": "sql", "subject_source_url": url,
+            platforms: SchemaPool = request.getfixturevalue("world_platform")
+            overrides = {"subject_source": "sql", "subject_source_url": stack.enter_context(platforms.lend()),
                          "subject_source_mapping": EXAMPLES / "mapping.postgresql.toml"}
-        config = make_settings(database_url=database_url, **overrides)
-        if db_kind == "sqlite" and database_url == f"sqlite:///{tmp_path / 'gateway.db'}":
-            shutil.copytree(initialised_sqlite / "var", config.data_dir)
-            shutil.copy2(initialised_sqlite / "gateway.db", tmp_path / "gateway.db")
+        if db_kind == "sqlite":
+            initialised: Path = request.getfixturevalue("initialised_sqlite")
+            database_url = f"sqlite:///{tmp_path / 'gateway.db'}"
+            shutil.copy2(initialised / "gateway.db", tmp_path / "gateway.db")
+            keys = initialised / "var"
         else:
-            initialize(config)
+            pool: InitialisedPool = request.getfixturevalue("initialised_postgresql")
+            database_url = stack.enter_context(pool.schemas.lend())
+            keys = pool.keys
+        config = make_settings(database_url=database_url, **overrides)
+        shutil.copytree(keys, config.data_dir)
         yield config
 
 

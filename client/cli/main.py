@@ -26,7 +26,7 @@ app = typer.Typer(
     help="disclosure-gateway, the principals' commands: keys, legal requests, reviews and disclosures over HTTP.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
     epilog=EXIT_CODES,
 )
 add_version_option(app)

@@ -28,7 +28,7 @@ app = typer.Typer(
     help="disclosure-gateway: scoped, reviewer-signed disclosures with a verifiable audit log.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
     epilog=EXIT_CODES,
 )
 add_version_option(app)

@@ -99,9 +99,8 @@ def _access(record: logging.LogRecord) -> dict[str, Any]:
 def _request_line(fields: dict[str, Any]) -> dict[str, Any]:
     """The gateway's own request log record (gateway.api.http.request_log.RequestLine): a route template,
     never the path sent, so an unmatched path is ``other``."""
-    route = str(fields.get("path", "-"))
     line: dict[str, Any] = {"message": "request", "method": fields.get("method"),
-                            "route": "other" if route == "-" else route, "status": fields.get("status"),
+                            "route": str(fields.get("path", "other")), "status": fields.get("status"),
                             "duration_ms": fields.get("duration_ms")}
     if fields.get("request_id") is not None:
         line["request_id"] = fields["request_id"]

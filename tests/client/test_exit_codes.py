@@ -150,3 +150,19 @@ def test_the_top_level_help_documents_the_exit_codes(app: typer.Typer) -> None:
     for words in ("0 done", "1 a check failed", "2 bad usage or local input", "3 refused by the gateway",
                   "4 the gateway or the database could not be reached"):
         assert words in text
+
+
+def test_the_shell_completes_the_gateway_commands_and_prints_its_script() -> None:
+    """`gateway --install-completion` installs what `--show-completion` prints; that script asks the
+    program itself, through click's completion protocol, which words may come next."""
+    import subprocess
+    import sys
+
+    gateway = Path(sys.executable).with_name("gateway")
+    script = subprocess.run([str(gateway), "--show-completion", "bash"], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert script.returncode == 0 and "_GATEWAY_COMPLETE=complete_bash" in script.stdout
+    env = {"PATH": "/usr/bin:/bin", "_GATEWAY_COMPLETE": "complete_bash", "COMP_WORDS": "gateway principals re",
+           "COMP_CWORD": "2"}
+    words = subprocess.run([str(gateway)], capture_output=True, text=True, timeout=60, check=False, env=env)
+    assert words.returncode == 0 and {"reinstate", "retire-key"} <= set(words.stdout.split())

@@ -18,7 +18,7 @@ from gateway.values.times import parse_time
 from tests.support.pg import throwaway_schema
 
 __all__ = ["EXAMPLES", "MARIADB_URL_ENV", "fill_platform", "mariadb_platform", "on_both_sources", "platform_subjects",
-           "postgresql_platform"]
+           "postgresql_platform", "require_postgresql"]
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "platform"
 MARIADB_URL_ENV = "GATEWAY_TEST_MARIADB_URL"
@@ -72,13 +72,18 @@ def fill_platform(url: str, schema_file: Path, subjects: Sequence[dict[str, Any]
         engine.dispose()
 
 
-@contextmanager
-def postgresql_platform(subjects: Sequence[dict[str, Any]]) -> Iterator[str]:
-    """A URL of the example platform in a schema of its own on GATEWAY_TEST_DATABASE_URL (skip without it)."""
+def require_postgresql() -> str:
+    """GATEWAY_TEST_DATABASE_URL, or skip: no PostgreSQL to hold the example platform."""
     base = os.environ.get("GATEWAY_TEST_DATABASE_URL")
     if not base:
         pytest.skip("GATEWAY_TEST_DATABASE_URL is not set: no PostgreSQL to hold the example platform")
-    with throwaway_schema(base, prefix="platform") as url:
+    return base
+
+
+@contextmanager
+def postgresql_platform(subjects: Sequence[dict[str, Any]]) -> Iterator[str]:
+    """A URL of the example platform in a schema of its own on GATEWAY_TEST_DATABASE_URL (skip without it)."""
+    with throwaway_schema(require_postgresql(), prefix="platform") as url:
         fill_platform(url, EXAMPLES / "schema.postgresql.sql", subjects)
         yield url
 

@@ -5,8 +5,8 @@ uvicorn's access log prints the request line, query string and all, and the clie
 log, and addresses are what :mod:`gateway.api.http.rate_limit` promises never leave the process. So
 `gateway serve` turns that log off, and this middleware writes one line per request to the stdlib
 logger ``gateway.request`` holding only what the gateway chose: the method (when it is a standard
-one), the route (the template of the route that matched, else ``-``: a path may carry anything), the status, the
-duration, the request id and the audit index. Never the query string, a header, or an address.
+one), the route (the template of the route that matched, else ``other``: a path may carry anything),
+the status, the duration, the request id and the audit index. Never the query string, a header, or an address.
 
 Each record carries these as attributes too (``record.http``, a :class:`RequestLine`), so another
 formatter (JSON, say) can print them without parsing the message.
@@ -91,12 +91,12 @@ class RequestLog:
 
 
     def _route(self, scope: Scope) -> str:
-        """The matching route's template (``/transparency/{period}``, never the period sent), or ``-``."""
+        """The matching route's template (``/transparency/{period}``, never the period sent), or ``other``."""
         for route in self.routes:
             match, _ = route.matches(scope)
             if match is not Match.NONE:
-                return str(getattr(route, "path", "-"))
-        return "-"
+                return str(getattr(route, "path", "other"))
+        return "other"
 
 
 def logging_config(level: str) -> dict[str, Any]:

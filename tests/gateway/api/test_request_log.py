@@ -22,7 +22,7 @@ def test_each_request_is_one_record_without_its_query_string(gateway: Harness,
         RequestLine("GET", "/graphql", 405, records[0].http.duration_ms,  # type: ignore[attr-defined]
                     response.json()["extensions"]["audit"]["request_id"],
                     response.json()["extensions"]["audit"]["index"]),
-        RequestLine("OTHER", "-", 404, records[1].http.duration_ms, None, None),  # type: ignore[attr-defined]
+        RequestLine("OTHER", "other", 404, records[1].http.duration_ms, None, None),  # type: ignore[attr-defined]
     ]
     text = "\n".join(r.getMessage() for r in records)
     assert "4915123456789" not in text and "variables" not in text and "Bearer" not in text
