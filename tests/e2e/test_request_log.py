@@ -41,4 +41,4 @@ def test_the_server_log_holds_no_query_string_and_no_client_address(tmp_path: Pa
                      text), text
     assert re.search(rf"POST /graphql 401 [\d.]+ms request_id={second['request_id']} "
                      rf"audit_index={second['index']}", text), text
-    assert re.search(r"GET - 404 [\d.]+ms request_id=- audit_index=-", text), text
+    assert re.search(r"GET other 404 [\d.]+ms request_id=- audit_index=-", text), text
