@@ -15,8 +15,8 @@ from gateway.audit.writer import writer_engine
 from gateway.config import Settings
 from gateway.errors import DatabaseUnreachable, OperatorError
 from gateway.keys.keyring import ensure_gateway_keys, key_paths, load_gateway_keys
-from gateway.store.engine import Database, connection_failure
 from gateway.keys.vault import Vault
+from gateway.store.engine import Database, connection_failure
 from gateway.store.migrate import current_revision, upgrade
 from gateway.subjects.store import SubjectStore
 

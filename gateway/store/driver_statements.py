@@ -95,7 +95,7 @@ class Prepared:
     three times the statement (about 15 µs against 5 µs on SQLite). Its columns must be ones the
     driver returns unconverted (integers, text, bytes, NULL)."""
 
-    def __init__(self, statement: Select[Any] | CompoundSelect) -> None:
+    def __init__(self, statement: Select[Any] | CompoundSelect[Any]) -> None:
         self.statement = statement
         self._compiled: dict[str, DriverStatement] = {}
 

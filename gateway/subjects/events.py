@@ -32,8 +32,8 @@ from gateway.keys.vault import Vault
 from gateway.subjects.record import Device, IpEvent, SubjectRecord, UsernameRecord
 from gateway.values.times import epoch_micros
 
-__all__ = ["FIELD_KINDS", "KINDS", "OPEN", "SPAN_BOUNDS", "EventRow", "encode_value", "event_row", "open_rows", "record_rows",
-           "span_class", "window_bounds", "window_statement"]
+__all__ = ["FIELD_KINDS", "KINDS", "OPEN", "SPAN_BOUNDS", "EventRow", "encode_value", "event_row", "open_rows",
+           "record_rows", "span_class", "window_bounds", "window_statement"]
 
 KINDS: Final = ("ip", "device", "username")
 FIELD_KINDS: Final = {"ipAddresses": "ip", "devices": "device", "usernameHistory": "username"}
@@ -98,7 +98,7 @@ def record_rows(record: SubjectRecord) -> Iterator[EventRow]:
             yield event_row(event)
 
 
-def window_statement(table: Table) -> CompoundSelect:
+def window_statement(table: Table) -> CompoundSelect[Any]:
     """The rows of one subject and kind that overlap a window, in the order stored: one index range
     per span class, bound by :func:`window_bounds`."""
     c = table.c

@@ -220,13 +220,13 @@ class SubjectStore:
         if not pending:
             return
         clashes: dict[int, str] = {}
-        by_id = {p.record.id: p.line_number for p in pending}
-        for found in self.stored_ids(conn, by_id):
-            clashes.setdefault(by_id[found], "field 'id': a subject with this id already exists")
+        by_id: dict[str, int] = {p.record.id: p.line_number for p in pending}
+        for stored in self.stored_ids(conn, by_id):
+            clashes.setdefault(by_id[stored], "field 'id': a subject with this id already exists")
         for kind, attribute in (("phone", "phone_digest"), ("username", "username_digest")):
-            by_digest = {getattr(p, attribute): p.line_number for p in pending}
-            for found in self.digest_owners(conn, kind, by_digest):
-                line = by_digest[found]
+            by_digest: dict[bytes, int] = {getattr(p, attribute): p.line_number for p in pending}
+            for digest in self.digest_owners(conn, kind, by_digest):
+                line = by_digest[digest]
                 reason = f"field '{kind}' is already used by another subject (earlier in this file or stored)"
                 if line not in clashes:
                     clashes[line] = reason

@@ -22,7 +22,8 @@ from gateway.principals.registry import PrincipalInfo
 from gateway.values.times import format_time
 
 __all__ = ["LIFECYCLE_KINDS", "REQUEST_KINDS", "FactKind", "approved", "court_order_attached", "disclosed", "drafted",
-           "emergency_verified", "notice_sent", "preservation", "rejected", "retention_purge", "revoked", "submitted"]
+           "emergency_verified", "notice_sent", "preservation", "rejected", "retention_purge", "revoked",
+           "subject_deleted", "submitted"]
 
 Fact = dict[str, Any]
 
@@ -44,6 +45,7 @@ class FactKind(StrEnum):
     PRESERVATION_EXTENDED = grants.PRESERVATION_EXTENDED
     RETENTION_PURGE = "retention_purge"
     NOTICE_SENT = "notice_sent"
+    SUBJECT_DELETED = "subject_deleted"
 
 
 REQUEST_KINDS = frozenset({FactKind.SUBMITTED, FactKind.DRAFTED, FactKind.APPROVED, FactKind.REJECTED,
@@ -126,3 +128,9 @@ def retention_purge(counts: Mapping[str, int], *, cutoff: Mapping[str, str | Non
 
 def notice_sent(notice_id: str, request_id: str) -> Fact:
     return {"kind": FactKind.NOTICE_SENT.value, "notice": notice_id, "request": request_id}
+
+
+def subject_deleted() -> Fact:
+    """An operator deleted a subject's account from the embedded store: the entry's ``subjects``
+    names it; nothing of what was stored is recorded."""
+    return {"kind": FactKind.SUBJECT_DELETED.value}

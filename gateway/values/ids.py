@@ -22,6 +22,7 @@ __all__ = [
     "PRESERVATION",
     "RATE_LIMIT_SUMMARY",
     "RETENTION_RUN",
+    "SUBJECT_DELETION",
     "IdKind",
     "SubjectId",
     "is_gateway_id",
@@ -47,6 +48,7 @@ HTTP_REQUEST: Final = IdKind("req", 12)
 RATE_LIMIT_SUMMARY: Final = IdKind("rl", 12)
 NOTICE_RUN: Final = IdKind("ntc", 12)
 RETENTION_RUN: Final = IdKind("ret", 12)
+SUBJECT_DELETION: Final = IdKind("del", 12)
 
 _ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
