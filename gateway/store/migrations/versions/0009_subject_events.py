@@ -24,8 +24,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("subjects", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("layout", sa.SmallInteger(), nullable=False, server_default=sa.text("1")))
+    # A plain ADD COLUMN (SQLite has it, with a constant default): a batch copy of the table would
+    # drop it, which the foreign keys of subject_index refuse.
+    op.add_column("subjects", sa.Column("layout", sa.SmallInteger(), nullable=False, server_default=sa.text("1")))
     op.create_table(
         "subject_events",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
@@ -45,5 +46,4 @@ def downgrade() -> None:
     op.drop_index("ix_subject_events_expiry", table_name="subject_events")
     op.drop_index("ix_subject_events_window", table_name="subject_events")
     op.drop_table("subject_events")
-    with op.batch_alter_table("subjects", schema=None) as batch_op:
-        batch_op.drop_column("layout")
+    op.execute("ALTER TABLE subjects DROP COLUMN layout")  # SQLite 3.35+ and PostgreSQL alike
