@@ -47,6 +47,6 @@ def delete_subject(*, db: Database, subjects: SubjectStore, holds: Preservations
             raise SubjectHeld(hold.id)
     receipt = audit.append_sync(AuditEvent(request_id=new_id(SUBJECT_DELETION), time=now, decision=Decision.SERVED,
                                            subjects=[subject_id], facts=[facts.subject_deleted()]))
-    with db.session() as session:
-        deleted = subjects.delete_subject(session.connection(), subject_id)
+    with db.writes() as connection:
+        deleted = subjects.delete_subject(connection, subject_id)
     return deleted, receipt

@@ -268,8 +268,7 @@ class Ingestion:
         and the refused lines' reasons."""
         if not items:
             return 0, {}
-        with self._store.db.session() as session:
-            conn = session.connection()
+        with self._store.db.writes() as conn:
             try:
                 with conn.begin_nested():
                     refused = whole(conn, items)

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from gateway.errors import StoreIntegrityError, SubjectImportError, SubjectLineError
 from gateway.keys.contexts import subject_context
 from gateway.keys.vault import Vault
-from gateway.store.driver_statements import Prepared
+from gateway.store.driver_statements import DriverStatement, Prepared
 from gateway.store.engine import Database
 from gateway.store.tables import metadata
 from gateway.subjects.events import (
@@ -96,6 +96,7 @@ class SubjectStore:
         self._read_index = Prepared(select(self._index.c.subject_id).where(
             self._index.c.kind == bindparam("kind"), self._index.c.digest == bindparam("digest")))
         self._read_window = Prepared(window_statement(self._events))
+        self._inserts: dict[tuple[str, str], DriverStatement] = {}
 
     @property
     def vault(self) -> Vault:
@@ -122,11 +123,9 @@ class SubjectStore:
         ``IntegrityError`` if one is, by a writer that came between."""
         if not batch:
             return
-        conn.execute(insert(self._subjects), [{"id": p.record.id, "sealed": p.head, "layout": HEAD} for p in batch])
-        conn.execute(insert(self._index), [row for p in batch for row in p.index_rows()])
-        events = [event for p in batch for event in p.events]
-        if events:
-            conn.execute(insert(self._events), events)
+        self._insert(conn, self._subjects, [{"id": p.record.id, "sealed": p.head, "layout": HEAD} for p in batch])
+        self._insert(conn, self._index, [row for p in batch for row in p.index_rows()])
+        self._insert(conn, self._events, [event for p in batch for event in p.events])
 
     # -- import -----------------------------------------------------------------------------
 
@@ -256,8 +255,8 @@ class SubjectStore:
         history it does not have yet). Returns ``None`` when written, else the reason it was not
         (its phone or username is another subject's), naming the field, never the value."""
         prepared = self.prepare(record)
-        with self._db.session() as session:
-            return self.upsert(session.connection(), prepared)
+        with self._db.writes() as conn:
+            return self.upsert(conn, prepared)
 
     def upsert(self, conn: Connection, prepared: PreparedSubject) -> str | None:
         """:meth:`put` inside the caller's transaction; writes nothing when it returns a reason."""
@@ -315,8 +314,18 @@ class SubjectStore:
 
     def insert_events(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         """Insert sealed event rows (:meth:`EventRow.sealed`) of stored subjects."""
-        if rows:
-            conn.execute(insert(self._events), list(rows))
+        self._insert(conn, self._events, rows)
+
+    def _insert(self, conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+        """Rows of plain values (text, integers, bytes) on the driver's cursor: the bulk path of
+        ingestion, where SQLAlchemy's per-row parameter processing costs more than SQLite's insert."""
+        if not rows:
+            return
+        key = (conn.dialect.name, table.name)
+        statement = self._inserts.get(key)
+        if statement is None:
+            statement = self._inserts[key] = DriverStatement(insert(table), conn.dialect, columns=list(rows[0]))
+        statement.many(conn, rows)
 
     def event_rows(self, conn: Connection, subject_id: str, kind: str) -> list[tuple[int, int, int, dict[str, Any]]]:
         """Every stored row of one subject and kind: (id, first_seen, last_seen, value)."""
@@ -371,8 +380,7 @@ class SubjectStore:
         Resumes where an interrupted run stopped; a no-op when there are none."""
         done = 0
         while True:
-            with self._db.session() as session:
-                conn = session.connection()
+            with self._db.writes() as conn:
                 ids = list(conn.execute(select(self._subjects.c.id).where(self._subjects.c.layout == LEGACY)
                                         .order_by(self._subjects.c.id).limit(self._batch_size)).scalars())
                 for subject_id in ids:
@@ -508,8 +516,7 @@ class SubjectStore:
         if keep:
             where.append(e.subject_id.not_in(sorted(keep)))
         while True:
-            with self._db.session() as session:
-                conn = session.connection()
+            with self._db.writes() as conn:
                 if self._db.dialect == "sqlite":
                     conn.exec_driver_sql("PRAGMA secure_delete=ON")
                 found = conn.execute(select(e.id, e.subject_id).where(*where).limit(batch)).all()
