@@ -26,7 +26,7 @@ from gateway.errors import SubjectLineError
 from gateway.subjects.events import OPEN, EventRow, event_row
 from gateway.subjects.normalise import normalise_username
 from gateway.subjects.parsing import EventLine, parse_event_line, parse_subject_line
-from gateway.subjects.record import Device, UsernameRecord
+from gateway.subjects.record import Device, IpEvent, UsernameRecord
 from gateway.subjects.store import HEAD, LEGACY, PreparedSubject, SubjectStore
 from gateway.values.times import epoch_micros, format_time, parse_time
 
@@ -173,7 +173,7 @@ class Ingestion:
                     bad[line_number] = exc.reason
                     continue
                 # An IP sighting's row is sealed here, outside the transaction.
-                sealed = event_row(event.event).sealed(self._store.vault, event.subject) if event.kind == "ip" else None
+                sealed = _sighting(event).sealed(self._store.vault, event.subject) if event.kind == "ip" else None
                 parsed.append((event, sealed))
             applied, refused = self._write(parsed, self._append_batch, self._append_one)
             self._tally(report, applied, bad | refused, reject, started, progress)
@@ -305,3 +305,15 @@ def _line_number(item: object) -> int:
     assert isinstance(event, EventLine)
     return event.line_number
 
+
+
+def _sighting(event: EventLine) -> EventRow:
+    """:func:`event_row` of an IP sighting (first = last = seen), its time converted and formatted once:
+    the per-line path of ``append-events``."""
+    assert isinstance(event.event, IpEvent)
+    at, text = epoch_micros(event.seen), format_time(event.seen)
+    value: dict[str, Any] = {"ip": event.event.ip}
+    if event.event.port is not None:
+        value["port"] = event.event.port
+    value["first_seen"] = value["last_seen"] = text
+    return EventRow("ip", at, at, value)
