@@ -14,7 +14,7 @@ from datetime import datetime
 
 from gateway.audit.model import AuditEvent, AuditReceipt, Decision
 from gateway.audit.writer import AuditWriter
-from gateway.errors import OperatorError
+from gateway.errors import OperatorError, SubjectHeld
 from gateway.lifecycle.preservation import Preservations
 from gateway.store.engine import Database
 from gateway.subjects.record import SUBJECT_ID
@@ -22,16 +22,7 @@ from gateway.subjects.store import SubjectStore
 from gateway.transparency import facts
 from gateway.values.ids import SUBJECT_DELETION, new_id
 
-__all__ = ["SubjectHeld", "delete_subject"]
-
-
-class SubjectHeld(OperatorError):
-    """The subject is named by an active preservation hold; nothing was deleted."""
-
-    def __init__(self, hold_id: str) -> None:
-        super().__init__(f"the subject is under preservation hold {hold_id}, active now; nothing was deleted. "
-                         "Delete it once the hold has ended (`preservationCounts` shows active holds)")
-        self.hold_id = hold_id
+__all__ = ["delete_subject"]
 
 
 def delete_subject(*, db: Database, subjects: SubjectStore, holds: Preservations, audit: AuditWriter,

@@ -68,14 +68,6 @@ def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield batch
 
 
-class _Refused(Exception):
-    """One line is refused (inside its batch's processing; nothing of it was written)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 class Ingestion:
     """``upsert`` and ``append-events`` over one :class:`SubjectStore`."""
 
@@ -196,7 +188,7 @@ class Ingestion:
             else:
                 try:
                     self._apply_event(conn, event)
-                except _Refused as exc:
+                except SubjectLineError as exc:
                     refused[event.line_number] = exc.reason
         self._store.insert_events(conn, rows)
         return refused
@@ -213,7 +205,7 @@ class Ingestion:
                 self._store.insert_events(conn, [sealed])
             else:
                 self._apply_event(conn, event)
-        except _Refused as exc:
+        except SubjectLineError as exc:
             return exc.reason
         return None
 
@@ -247,12 +239,12 @@ class Ingestion:
         digest = store.vault.blind_index("username", normalise_username(new.username))
         owner = store.digest_owners(conn, "username", [digest]).get(digest)
         if owner is not None and owner != event.subject:
-            raise _Refused("field 'username' is already used by another subject")
+            raise SubjectLineError(event.line_number, "field 'username' is already used by another subject")
         seen = epoch_micros(event.seen)
         current = [(row_id, first, value) for row_id, first, last, value in
                    store.event_rows(conn, event.subject, "username") if last == OPEN]
         if any(first > seen for _, first, _ in current):
-            raise _Refused("field 'seen' is before the current username's start")
+            raise SubjectLineError(event.line_number, "field 'seen' is before the current username's start")
         for row_id, first, value in current:
             store.replace_event(conn, row_id, event.subject,
                                 EventRow("username", first, seen, {**value, "until": format_time(event.seen)}))

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, select
 
-from gateway.errors import OperatorError
-from gateway.lifecycle.erasure import SubjectHeld, delete_subject
+from gateway.errors import OperatorError, SubjectHeld
+from gateway.lifecycle.erasure import delete_subject
 from gateway.store.tables import metadata
 from tests.gateway.lifecycle.test_retention import START, held
 from tests.support.clock import Clock, gateway_clock
