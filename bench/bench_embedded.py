@@ -201,14 +201,18 @@ def bench_window(settings: Settings, heavy_events: int, rounds: int) -> tuple[fl
 class Client:
     """One keep-alive client sending real disclosures, one at a time, each with its own token."""
 
-    def __init__(self, port: int, body: bytes, tokens: list[str]) -> None:
+    def __init__(self, port: int, body: bytes, mint_tokens: Any) -> None:
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         self.body = body
-        self.tokens = tokens
+        # Minted 500 at a time, between requests: a token lives 5 minutes, a full run's append longer.
+        self.mint = mint_tokens
+        self.tokens: list[str] = []
         self.used = 0
 
     def disclose(self) -> float:
-        token = self.tokens[self.used]
+        if not self.tokens:
+            self.tokens = self.mint(500)
+        token = self.tokens.pop()
         self.used += 1
         started = time.perf_counter()
         self.connection.request("POST", "/graphql", self.body, {"Content-Type": "application/json",
@@ -238,8 +242,8 @@ def bench_during(tmp: Path, events: int, idle_requests: int) -> tuple[float, flo
             out.writelines(ip_lines(ids, events))
         process, port = serve_gateway(settings, tmp)
         try:
-            budget = idle_requests + 40_000
-            client = Client(port, setup.body, mint(setup, setup.orders[0], budget))
+            budget = 9_500  # the order allows 10,000 queries (bench_disclosure.MAX_QUERIES)
+            client = Client(port, setup.body, lambda count: mint(setup, setup.orders[0], count))
             for _ in range(20):
                 client.disclose()  # warm: caches, connections
             idle = [client.disclose() for _ in range(idle_requests)]
@@ -248,6 +252,7 @@ def bench_during(tmp: Path, events: int, idle_requests: int) -> tuple[float, flo
             during = []
             while append.poll() is None and client.used < budget:
                 during.append(client.disclose())
+                time.sleep(0.015)  # paced, so that the order's queries last the whole append
             output, errors = append.communicate()
             if append.returncode not in (0, 1) or not output.strip():
                 raise SystemExit(f"append-events exited {append.returncode}: {errors.decode()[-500:]}")
