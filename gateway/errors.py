@@ -89,6 +89,7 @@ __all__ = [
     "RequestWithdrawn",
     "SourceUnavailable",
     "StoreIntegrityError",
+    "SubjectHeld",
     "SubjectImportError",
     "SubjectLineError",
     "SubjectNotPermitted",
@@ -273,6 +274,15 @@ class SubjectImportError(OperatorError):
 
 
 # -- errors that never reach the wire as themselves ----------------------------------------------
+
+
+class SubjectHeld(OperatorError):
+    """A subject to delete is named by an active preservation hold; nothing was deleted."""
+
+    def __init__(self, hold_id: str) -> None:
+        super().__init__(f"the subject is under preservation hold {hold_id}, active now; nothing was deleted. "
+                         "Delete it once the hold has ended (`preservationCounts` shows active holds)")
+        self.hold_id = hold_id
 
 
 class StoreIntegrityError(Exception):

@@ -1,8 +1,11 @@
-"""`gateway subjects …`: import the platform's subjects into the encrypted store (docs/PROTOCOL.md §9)."""
+"""`gateway subjects …`: import the platform's subjects into the encrypted store, all or nothing
+(docs/PROTOCOL.md §9), and keep it current line by line: `upsert`, `append-events`, `delete` (§9.3)."""
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,17 +22,20 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from client.cli.common import CHECK_FAILED
 from client.cli.words import plural
-from gateway.cli.common import console, err_console, fail, handle_errors, open_database, settings
-from gateway.errors import SubjectImportError
+from gateway.cli.common import console, err_console, fail, handle_errors, open_database, print_json, settings
+from gateway.errors import SubjectImportError, SubjectLineError
 
 if TYPE_CHECKING:  # the store and the keys are imported when a command runs
     from gateway.config import Settings
+    from gateway.subjects.ingest import Ingestion, IngestReport, Line
     from gateway.subjects.store import ImportReport, SubjectStore
 
 __all__ = ["app", "import_report_line", "subject_store"]
 
-app = typer.Typer(help="Import and count the platform's subjects, stored encrypted with blind-index lookups.",
+app = typer.Typer(help="Import, update, delete and count the platform's subjects, stored encrypted with "
+                       "blind-index lookups.",
                   no_args_is_help=True)
 
 _BOM = b"\xef\xbb\xbf"
@@ -125,3 +131,141 @@ def count() -> None:
     """Print how many subjects the store holds."""
     with subject_store() as store:
         console.print(str(store.count()))
+
+
+# -- live ingestion (docs/PROTOCOL.md §9.3) -------------------------------------------------------
+
+_SOURCE_HELP = "JSON Lines, one a line, or - for standard input"
+
+
+def _open_source(source: str) -> BinaryIO:
+    if source == "-":
+        return sys.stdin.buffer
+    try:
+        return Path(source).open("rb")
+    except OSError as exc:
+        fail(f"cannot read {source}: {exc.strerror or type(exc).__name__}")
+
+
+def _ingest_lines(handle: BinaryIO) -> Iterator[Line]:
+    """The stream's lines as text, one bounded line at a time. A line longer than the limit is
+    skipped to its end and given as the refusal of that line; bytes that are not UTF-8 are decoded
+    with ``surrogateescape`` so that the parser refuses the line by number ("not valid UTF-8")."""
+    from gateway.subjects.parsing import MAX_LINE_CHARS
+
+    line_number = 0
+    while True:
+        raw = handle.readline(MAX_LINE_CHARS + 1)
+        if not raw:
+            return
+        line_number += 1
+        if len(raw) > MAX_LINE_CHARS and not raw.endswith(b"\n"):
+            while (rest := handle.readline(1 << 20)) and not rest.endswith(b"\n"):
+                pass
+            yield SubjectLineError(line_number, f"line is longer than {MAX_LINE_CHARS} bytes")
+            continue
+        if line_number == 1 and raw.startswith(_BOM):
+            raw = raw[len(_BOM):]
+        yield raw.decode("utf-8", "surrogateescape")
+
+
+def _run_ingestion(source: str, as_json: bool, verb: str,
+                   apply: Callable[..., IngestReport]) -> None:
+    """Stream ``source`` through ``apply`` (an :class:`Ingestion` method): refused lines on stderr as
+    they come, progress on a terminal, the summary on stdout; exit 1 when a line was refused."""
+    handle = _open_source(source)
+
+    def reject(line_number: int, reason: str) -> None:
+        if as_json:
+            err_console.print(json.dumps({"line": line_number, "reason": reason}), markup=False, highlight=False,
+                              soft_wrap=True)
+        else:
+            err_console.print(f"line {line_number}: {reason}", markup=False, highlight=False, soft_wrap=True)
+
+    columns = (TextColumn(verb), TextColumn("{task.fields[applied]:,} applied"),
+               TextColumn("{task.fields[rejected]:,} rejected"), TextColumn("{task.fields[rate]:,.0f} lines/s"))
+    with Progress(*columns, console=err_console, transient=True,
+                  disable=not err_console.is_terminal) as bar:
+        task = bar.add_task(verb, total=None, applied=0, rejected=0, rate=0.0)
+
+        def progress(report: IngestReport) -> None:
+            bar.update(task, applied=report.applied, rejected=report.rejected,
+                       rate=report.rate if report.seconds > 0 else 0.0)
+
+        try:
+            report = apply(_ingest_lines(handle), reject=reject, progress=progress)
+        except OSError as exc:
+            bar.stop()
+            fail(f"reading {source} failed: {exc.strerror or type(exc).__name__}; the lines before were applied")
+        finally:
+            if handle is not sys.stdin.buffer:
+                handle.close()
+    if as_json:
+        print_json(report.as_json())
+    else:
+        rate = f" ({report.rate:,.0f} lines/s)" if report.seconds > 0 and report.applied else ""
+        console.print(f"applied {plural(report.applied, 'line')}, rejected {report.rejected}, "
+                      f"in {report.seconds:.1f} s{rate}", markup=False)
+    if report.rejected:
+        raise typer.Exit(CHECK_FAILED)
+
+
+@contextmanager
+def _ingestion() -> Iterator[Ingestion]:
+    from gateway.subjects.ingest import Ingestion
+
+    with subject_store() as store:
+        store.convert_documents()  # a database of the previous layout whose conversion was interrupted
+        yield Ingestion(store)
+
+
+@app.command("upsert")
+@handle_errors
+def upsert(
+    source: Annotated[str, typer.Argument(help=_SOURCE_HELP + " (one subject a line, as `import`)",
+                                          show_default=False, metavar="FILE|-")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Add or update subjects line by line, committed in batches: a line replaces the subject's
+    phone, username and created_at and adds the history it does not have. A bad line is reported
+    by number and skipped; the others are applied."""
+    with _ingestion() as ingestion:
+        _run_ingestion(source, as_json, "upserting", ingestion.upsert_lines)
+
+
+@app.command("append-events")
+@handle_errors
+def append_events(
+    source: Annotated[str, typer.Argument(help=_SOURCE_HELP + " (one event a line)", show_default=False,
+                                          metavar="FILE|-")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Append IP, device and username events of stored subjects, committed in batches: a line about
+    an unknown subject, or a bad line, is reported by number and skipped; the others are applied."""
+    with _ingestion() as ingestion:
+        _run_ingestion(source, as_json, "appending", ingestion.append_lines)
+
+
+@app.command("delete")
+@handle_errors
+def delete(
+    subject_id: Annotated[str, typer.Argument(help="the subject's id", show_default=False, metavar="ID")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Delete a subject and all its data (the account is gone), recorded in the audit log; refused
+    while a preservation hold names it."""
+    from gateway.lifecycle.erasure import delete_subject
+    from gateway.services import Services, utc_now
+
+    config = settings()
+    open_database(config).dispose()  # refuses a missing or outdated schema with its message
+    services = Services.build(config)
+    try:
+        deleted, receipt = delete_subject(db=services.db, subjects=services.subjects, holds=services.preservations,
+                                          audit=services.audit, subject_id=subject_id, now=utc_now())
+    finally:
+        services.close()
+    if as_json:
+        print_json({"deleted": True, "events_deleted": deleted, "audit_index": receipt.index})
+        return
+    console.print(f"deleted the subject and {plural(deleted, 'event')}; audit entry {receipt.index}", markup=False)

@@ -2,8 +2,9 @@
 
 :func:`expire` is the pure rule: IP events last seen before the IP cutoff go, and so do devices
 and former usernames past theirs when those are configured (off by default). :func:`run_retention`
-applies it to every subject not under an active preservation hold, sealing each changed subject
-again, and appends ONE audit entry with counts only. With the ``sql`` source (``copies_only``) the
+applies it to the stored rows by time range (``DELETE … WHERE last_seen < cutoff``, a batch per
+transaction, no document rewritten), except those of subjects under an active preservation hold,
+and appends ONE audit entry with counts only. With the ``sql`` source (``copies_only``) the
 embedded store holds only the copies preservation holds keep (:mod:`gateway.lifecycle.preserved`):
 a copy no active hold names is deleted whole, and a held one is kept whole.
 
@@ -33,7 +34,7 @@ from gateway.subjects.record import SubjectRecord
 from gateway.subjects.store import SubjectStore
 from gateway.transparency import facts
 from gateway.values.ids import RETENTION_RUN, new_id
-from gateway.values.times import format_time
+from gateway.values.times import epoch_micros, format_time
 
 __all__ = ["Cutoffs", "PurgeReport", "expire", "run_retention"]
 
@@ -93,46 +94,53 @@ def expire(record: SubjectRecord, cutoffs: Cutoffs) -> tuple[SubjectRecord, tupl
 
 def run_retention(*, db: Database, subjects: SubjectStore, holds: Preservations, audit: AuditWriter,
                   cutoffs: Cutoffs, now: datetime, copies_only: bool = False) -> tuple[PurgeReport, AuditReceipt]:
-    """Purge every subject not under a hold active at ``now``; append one audit entry of counts.
-    ``copies_only`` (the sql source): the store holds preserved copies, and an unheld one is deleted.
-    Raises ``AuditUnavailable`` when the entry cannot be made durable (the purge stands: deleting
-    past retention is owed whatever the log)."""
-    report = PurgeReport()
-    held = holds.held_subjects(now)
+    """Delete every row past its cutoff but those of subjects under a hold active at ``now``; append
+    one audit entry of counts. ``copies_only`` (the sql source): the store holds preserved copies,
+    and an unheld one is deleted whole. Raises ``AuditUnavailable`` when the entry cannot be made
+    durable (the purge stands: deleting past retention is owed whatever the log).
+
+    ``subjects_scanned`` counts the stored subjects, ``subjects_changed`` those that lost a row."""
+    subjects.convert_documents()  # a database of the previous layout, its conversion interrupted
+    report = PurgeReport(subjects_scanned=subjects.count())
+    stored_held = [s for s in sorted(holds.held_subjects(now)) if subjects.exists(s)]
+    held = frozenset(stored_held)
+    report.subjects_held = len(held)
+    changed: set[str] = set()
+    if copies_only:
+        report.copies_deleted = _drop_unheld_copies(db, subjects, held)
+    for kind, cutoff, counter in (("ip", cutoffs.ip_events, "ip_events_deleted"),
+                                  ("device", cutoffs.devices, "devices_deleted"),
+                                  ("username", cutoffs.username_history, "username_history_deleted")):
+        if cutoff is None or copies_only:  # a held copy is kept whole; an unheld one is gone
+            continue
+        # The open-ended current username ends at events.OPEN, after every cutoff.
+        for deleted, whose in subjects.expired_batches(kind, epoch_micros(cutoff), keep=held):
+            setattr(report, counter, getattr(report, counter) + deleted)
+            changed |= whose
+        report.events_kept_for_holds += subjects.count_expired(kind, epoch_micros(cutoff), held)
+    report.subjects_changed = len(changed)
+    if changed or report.copies_deleted:
+        report.file_compacted = _compact(db)
+    cutoff_times = {"ip_events": format_time(cutoffs.ip_events),
+                    "devices": format_time(cutoffs.devices) if cutoffs.devices else None,
+                    "username_history": format_time(cutoffs.username_history) if cutoffs.username_history else None}
+    event = AuditEvent(request_id=new_id(RETENTION_RUN), time=now, decision=Decision.SERVED,
+                       facts=[facts.retention_purge(report.counts(), cutoff=cutoff_times)])
+    return report, audit.append_sync(event)
+
+
+def _drop_unheld_copies(db: Database, subjects: SubjectStore, held: frozenset[str]) -> int:
+    """Delete every stored copy no active hold names, a transaction per batch of ids; how many."""
+    deleted = 0
     after = ""
     while batch := subjects.ids(after=after):
         after = batch[-1]
-        with db.session() as session:
-            connection = session.connection()
+        with db.writes() as connection:
             if db.dialect == "sqlite":
                 connection.exec_driver_sql("PRAGMA secure_delete=ON")
-            for subject_id in batch:
-                record = subjects.get(subject_id)
-                if record is None:  # pragma: no cover - deleted meanwhile
-                    continue
-                report.subjects_scanned += 1
-                kept, (ips, devices, history) = expire(record, cutoffs)
-                if subject_id in held:
-                    report.subjects_held += 1
-                    report.events_kept_for_holds += ips + devices + history
-                    continue
-                if copies_only:
-                    report.copies_deleted += int(drop_copy(subjects, connection, subject_id))
-                    continue
-                if ips or devices or history:
-                    subjects.rewrite(connection, kept)
-                    report.subjects_changed += 1
-                    report.ip_events_deleted += ips
-                    report.devices_deleted += devices
-                    report.username_history_deleted += history
-    if report.subjects_changed or report.copies_deleted:
-        report.file_compacted = _compact(db)
-    cutoff = {"ip_events": format_time(cutoffs.ip_events),
-              "devices": format_time(cutoffs.devices) if cutoffs.devices else None,
-              "username_history": format_time(cutoffs.username_history) if cutoffs.username_history else None}
-    event = AuditEvent(request_id=new_id(RETENTION_RUN), time=now, decision=Decision.SERVED,
-                       facts=[facts.retention_purge(report.counts(), cutoff=cutoff)])
-    return report, audit.append_sync(event)
+            deleted += sum(int(drop_copy(subjects, connection, subject_id)) for subject_id in batch
+                           if subject_id not in held)
+    return deleted
 
 
 def _compact(db: Database) -> bool:
@@ -143,6 +151,7 @@ def _compact(db: Database) -> bool:
                 busy = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             return busy is not None and busy[0] == 0
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM subject_events"))
             connection.execute(text("VACUUM subjects"))
         return True
     except Exception as exc:  # the purge itself committed; the next run compacts again

@@ -15,8 +15,10 @@ from gateway.audit.writer import writer_engine
 from gateway.config import Settings
 from gateway.errors import DatabaseUnreachable, OperatorError
 from gateway.keys.keyring import ensure_gateway_keys, key_paths, load_gateway_keys
+from gateway.keys.vault import Vault
 from gateway.store.engine import Database, connection_failure
 from gateway.store.migrate import current_revision, upgrade
+from gateway.subjects.store import SubjectStore
 
 __all__ = ["InitReport", "initialize", "is_initialised", "sqlite_path"]
 
@@ -82,6 +84,9 @@ def initialize(settings: Settings) -> InitReport:
         before = current_revision(db)
         upgrade(db)
         after = current_revision(db)
+        # Subjects written before revision 0009 into per-event rows: the migration cannot, it never
+        # holds the at-rest key. Resumes an interrupted conversion; nothing to do on a new database.
+        SubjectStore(db, Vault.from_keys(load_gateway_keys(settings))).convert_documents()
     finally:
         db.dispose()
     # The empty tree's checkpoint, so GET /audit/checkpoint has one to serve from the start.

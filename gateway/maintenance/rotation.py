@@ -36,11 +36,11 @@ from gateway.audit.usage import usage_key, usage_mac
 from gateway.audit.writer import writer_engine
 from gateway.config import Settings
 from gateway.errors import OperatorError, StoreIntegrityError
-from gateway.keys.contexts import hold_context, request_context, subject_context
+from gateway.keys.contexts import hold_context, request_context, subject_context, subject_event_context
 from gateway.keys.keyring import KEY_FILES, NEXT_SUFFIX, RetiredSigningKey, load_gateway_keys, write_history
 from gateway.keys.vault import Vault
 from gateway.store.engine import Database
-from gateway.store.tables import LegalRequestRow, OrderRow, PreservationRow, Subject, SubjectIndex
+from gateway.store.tables import LegalRequestRow, OrderRow, PreservationRow, Subject, SubjectEvent, SubjectIndex
 from gateway.subjects.normalise import normalise_username
 from gateway.subjects.store import SubjectStore
 
@@ -52,6 +52,7 @@ Progress = Callable[[str, int, int], None]
 _subjects: Table = Subject.__table__  # type: ignore[attr-defined]
 _preservations: Table = PreservationRow.__table__  # type: ignore[attr-defined]
 _index: Table = SubjectIndex.__table__  # type: ignore[attr-defined]
+_events: Table = SubjectEvent.__table__  # type: ignore[attr-defined]
 _requests: Table = LegalRequestRow.__table__  # type: ignore[attr-defined]
 _orders: Table = OrderRow.__table__  # type: ignore[attr-defined]
 
@@ -136,6 +137,7 @@ def rotate_at_rest(settings: Settings, *, progress: Progress | None = None, batc
                 ("requests", _requests, "selectors_sealed", request_context),
                 ("preservations", _preservations, "selectors_sealed", hold_context)):
             resealed += _reseal(db, vault, what, table, column, context, progress, batch_size)
+        resealed += _reseal_events(db, vault, progress, batch_size * 10)
         _remac_usage(db, old=keys.at_rest_key, new=keys.at_rest_next)
     finally:
         db.dispose()
@@ -160,6 +162,38 @@ def _remac_usage(db: Database, *, old: bytes, new: bytes | None) -> None:
             vouched = hmac.compare_digest(usage_mac(old_key, order_id, int(used), int(index)), bytes(mac))
             connection.execute(update(_orders).where(_orders.c.id == order_id).values(
                 usage_mac=usage_mac(new_key, order_id, int(used), int(index)) if vouched else None))
+
+
+def _reseal_events(db: Database, vault: Vault, progress: Progress | None, batch_size: int) -> int:
+    """:func:`_reseal` for ``subject_events``, whose rows are bound to their subject, kind and times."""
+    with db.engine.connect() as connection:
+        total = int(connection.execute(select(func.count()).select_from(_events)).scalar_one())
+    e = _events.c
+    done = resealed = after = 0
+    while True:
+        with db.engine.begin() as connection:
+            rows = connection.execute(select(e.id, e.subject_id, e.kind, e.first_seen, e.last_seen, e.sealed)
+                                      .where(e.id > after).order_by(e.id).limit(batch_size)).all()
+            for row_id, subject_id, kind, first_seen, last_seen, sealed in rows:
+                context = subject_event_context(subject_id, kind, int(first_seen), int(last_seen))
+                if vault.opens_with_current_key(bytes(sealed), context=context):
+                    continue
+                try:
+                    plaintext = vault.open(bytes(sealed), context=context)
+                except StoreIntegrityError:
+                    raise OperatorError("a stored row of subject events opens with neither the old nor the new "
+                                        "at-rest key; the rotation stopped and can be resumed once it is restored "
+                                        "from a backup") from None
+                connection.execute(update(_events).where(e.id == row_id)
+                                   .values(sealed=vault.seal(plaintext, context=context)))
+                resealed += 1
+        if not rows:
+            break
+        done += len(rows)
+        after = int(rows[-1][0])
+        if progress is not None:
+            progress("subject events", done, total)
+    return resealed
 
 
 def _reseal(db: Database, vault: Vault, what: str, t: Table, column: str,
@@ -218,8 +252,9 @@ def rotate_blind_index(settings: Settings, *, progress: Progress | None = None, 
             if not ids:
                 break
             rows = []
-            for subject_id in ids:
-                record = store.get(subject_id)
+            with db.engine.connect() as connection:
+                heads = [store.head(connection, subject_id) for subject_id in ids]
+            for subject_id, record in zip(ids, heads, strict=True):
                 if record is None:  # pragma: no cover - deleted meanwhile
                     continue
                 rows += [{"kind": "phone", "digest": indexer.blind_index("phone", record.phone),

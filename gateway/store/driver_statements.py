@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Select
+from sqlalchemy import CompoundSelect, Connection, Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
@@ -95,7 +95,7 @@ class Prepared:
     three times the statement (about 15 µs against 5 µs on SQLite). Its columns must be ones the
     driver returns unconverted (integers, text, bytes, NULL)."""
 
-    def __init__(self, statement: Select[Any]) -> None:
+    def __init__(self, statement: Select[Any] | CompoundSelect[Any]) -> None:
         self.statement = statement
         self._compiled: dict[str, DriverStatement] = {}
 

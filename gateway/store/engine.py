@@ -112,6 +112,23 @@ class Database:
             yield session
 
     @contextmanager
+    def writes(self) -> Iterator[Connection]:
+        """A transaction that commits when the block ends (rolls back on error) and, on SQLite,
+        holds the write lock from its first statement (``BEGIN IMMEDIATE``, waiting up to the busy
+        timeout): a deferred transaction that reads and then writes fails at once, whatever the
+        timeout, when another writer (the audit log's) committed in between."""
+        with self.engine.connect() as connection, connection.begin():
+            if self.dialect == "sqlite":
+                # The driver starts no transaction of its own before this one: its implicit BEGIN
+                # comes only before a write, and the block has written nothing yet.
+                cursor = connection.connection.cursor()
+                try:
+                    cursor.execute("BEGIN IMMEDIATE")
+                finally:
+                    cursor.close()
+            yield connection
+
+    @contextmanager
     def request_reads(self) -> Iterator[None]:
         """Within the block, :meth:`reads` hands out one connection: a request's reads (its token's
         key, its jti, its order, its subjects) take one pool checkout, not one each. Only reads use

@@ -1,21 +1,21 @@
 """The gateway's tables. Times are integer Unix seconds (microseconds where ordering matters);
 documents that are signed or hashed are stored as their exact JCS text.
 
-No column holds a phone number, an IP address or a username in plaintext: subject data is an
-AEAD ciphertext (``subjects.sealed``), lookups go through keyed blind indexes
+No column holds a phone number, an IP address or a username in plaintext: subject data is
+AEAD ciphertext (``subjects.sealed``, ``subject_events.sealed``), lookups go through keyed blind indexes
 (``subject_index.digest``), and a request's selectors are encrypted the same way.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, SmallInteger, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 __all__ = [
     "AuditCheckpoint", "AuditCosignature", "AuditEntry", "AuditNode", "AuditSigningKey", "ContinuationApproval",
     "EventRow", "LegalRequestRow", "NoticeSent", "OrderApproval", "OrderContinuation", "OrderRow", "PreservationRow",
     "Principal", "PrincipalKey",
-    "SeenToken", "StateVersion", "Subject", "SubjectIndex", "TransparencyReportRow", "metadata",
+    "SeenToken", "StateVersion", "Subject", "SubjectEvent", "SubjectIndex", "TransparencyReportRow", "metadata",
 ]
 
 metadata = SQLModel.metadata
@@ -58,10 +58,36 @@ class PrincipalKey(SQLModel, table=True):
 
 
 class Subject(SQLModel, table=True):
-    """A platform user; everything but the id is one AEAD ciphertext bound to the id."""
+    """A platform user: the id, and its current phone, username and created_at as one AEAD ciphertext
+    bound to the id. ``layout`` 2 is that head alone, its history in ``subject_events``; layout 1 (a
+    database written before schema revision 0009, until `gateway init` converts it) seals the whole
+    history in the same document."""
 
     __tablename__ = "subjects"
     id: str = Field(primary_key=True, max_length=64)
+    sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    layout: int = Field(default=2, sa_column=Column(SmallInteger, nullable=False, server_default=text("1")))
+
+
+class SubjectEvent(SQLModel, table=True):
+    """One IP event, device or username record of a subject, sealed on its own and bound to the
+    subject, its kind and its times; ``id`` keeps the order events were stored in. ``span`` is the
+    class of last_seen - first_seen (gateway/subjects/events.py), so that a window is a few index
+    ranges; times are Unix microseconds, an open-ended username ending at ``events.OPEN``."""
+
+    __tablename__ = "subject_events"
+    __table_args__ = (
+        Index("ix_subject_events_window", "subject_id", "kind", "span", "first_seen"),
+        Index("ix_subject_events_expiry", "kind", "last_seen"),
+    )
+    # INTEGER on SQLite, so that it is the rowid rather than a second key beside it.
+    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"),
+                                                          primary_key=True, autoincrement=True))
+    subject_id: str = Field(foreign_key="subjects.id", max_length=64)
+    kind: str = Field(max_length=8)
+    span: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    first_seen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    last_seen: int = Field(sa_column=Column(BigInteger, nullable=False))
     sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 

@@ -3,15 +3,17 @@
 - :mod:`~gateway.subjects.normalise` — phone numbers, usernames and IP addresses in one form.
 - :mod:`~gateway.subjects.record` — :class:`SubjectRecord` and its §4 values.
 - :mod:`~gateway.subjects.parsing` — one JSON Lines import line into a record.
+- :mod:`~gateway.subjects.events` — a subject's history as sealed rows found by (subject, kind, time).
 - :mod:`~gateway.subjects.store` — :class:`SubjectStore`, sealed rows and blind indexes.
+- :mod:`~gateway.subjects.ingest` — live ingestion: ``upsert`` and ``append-events``, line by line.
 - :mod:`~gateway.subjects.source` — :class:`SubjectSource`, the one interface every reader of subjects
   uses; the store above is its ``embedded`` implementation.
 - :mod:`~gateway.subjects.mapping` — the ``sql`` source's TOML mapping, one checked SELECT per purpose.
 - :mod:`~gateway.subjects.sql_source` — :class:`SqlSource`, the platform's own database (docs/PROTOCOL.md §9.2).
 
-Imports: the value layer, ``errors``, ``crypto``, phonenumbers; only ``store`` imports
-``gateway.store`` and ``gateway.keys.vault``, and only ``store``, ``mapping`` and ``sql_source`` import
-SQLAlchemy. Nothing here imports orders, the API or the CLI.
+Imports: the value layer, ``errors``, ``crypto``, phonenumbers; only ``store``, ``events`` and
+``ingest`` import ``gateway.store`` or ``gateway.keys.vault``, and only they, ``mapping`` and
+``sql_source`` import SQLAlchemy. Nothing here imports orders, the API or the CLI.
 
 A subject is imported from one line of JSON Lines (docs/PROTOCOL.md §9)::
 
@@ -27,8 +29,13 @@ and ``from <= until``. Values are normalised on import: phone numbers to E.164 (
 their ``+`` country code and be valid numbers), IP addresses to their compressed canonical text
 (no zone index), times to UTC. Usernames are stored as given.
 
-Storage. Everything but the id is one canonical-JSON document (:func:`encode_document`) sealed
-by :class:`~gateway.keys.vault.Vault` and bound to the id (``subjects.sealed``). Lookups go through
+Storage. The current phone, username and created_at are one canonical-JSON head
+(:func:`encode_document`) sealed by :class:`~gateway.keys.vault.Vault` and bound to the id
+(``subjects.sealed``); every IP event, device and username record is a sealed row of its own
+(``subject_events``), bound to the id, its kind and its times (:mod:`~gateway.subjects.events`).
+Subject ids are stored as they are, as before; event times are plaintext columns, so that windows
+and retention are index ranges: a reader of the database learns when a subject had events, never
+what they were. Lookups go through
 keyed blind indexes (``subject_index``) of exactly two things: the current ``phone`` (E.164)
 and the current ``username`` (casefolded), each unique across subjects. Former usernames in
 ``username_history`` are *not* indexed: a name can pass from one user to another, so a former

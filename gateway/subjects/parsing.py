@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
@@ -17,7 +18,8 @@ from gateway.subjects.record import SUBJECT_ID, Device, IpEvent, SubjectRecord, 
 from gateway.values.ids import SubjectId
 from gateway.values.times import parse_time
 
-__all__ = ["MAX_LINE_CHARS", "device_of", "ip_event_of", "parse_subject", "parse_subject_line", "username_record_of"]
+__all__ = ["MAX_LINE_CHARS", "EventLine", "device_of", "ip_event_of", "parse_event_line", "parse_subject",
+           "parse_subject_line", "username_record_of"]
 
 MAX_LINE_CHARS: Final = 4 * 1024 * 1024
 """Longest import line accepted: far beyond any real subject, short of exhausting memory."""
@@ -193,9 +195,7 @@ def parse_subject(obj: object, line_number: int = 1) -> SubjectRecord:
     raise SubjectLineError(line_number, reason)
 
 
-def parse_subject_line(line: str, line_number: int = 1) -> SubjectRecord:
-    """Parse one JSON Lines line (a trailing newline is fine) into a normalised record.
-    Raises :class:`SubjectLineError` naming ``line_number`` and the field, never the value."""
+def _json_line(line: str, line_number: int) -> object:
     if len(line) > MAX_LINE_CHARS:
         raise SubjectLineError(line_number, f"line is longer than {MAX_LINE_CHARS} characters")
     if not line.strip():
@@ -203,8 +203,75 @@ def parse_subject_line(line: str, line_number: int = 1) -> SubjectRecord:
     if _SURROGATE.search(line):
         raise SubjectLineError(line_number, "line is not valid UTF-8")
     try:
-        obj: object = parse_json_object(line, what="line")
+        return parse_json_object(line, what="line")
     except EncodingError as exc:
         # crypto's messages are fixed texts that never quote the input.
         raise SubjectLineError(line_number, exc.message) from None
-    return parse_subject(obj, line_number)
+
+
+def parse_subject_line(line: str, line_number: int = 1) -> SubjectRecord:
+    """Parse one JSON Lines line (a trailing newline is fine) into a normalised record.
+    Raises :class:`SubjectLineError` naming ``line_number`` and the field, never the value."""
+    return parse_subject(_json_line(line, line_number), line_number)
+
+
+_EVENT_KEYS: Final = {
+    "ip": frozenset({"subject", "kind", "ip", "port", "seen"}),
+    "device": frozenset({"subject", "kind", "model", "platform", "app", "app_version", "seen"}),
+    "username": frozenset({"subject", "kind", "username", "seen"}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EventLine:
+    """One ``append-events`` line: a sighting of an IP address or a device at ``seen``, or the
+    subject's username changing to a new one at ``seen`` (the event's ``from``)."""
+
+    line_number: int
+    subject: SubjectId
+    kind: str
+    seen: datetime
+    event: IpEvent | Device | UsernameRecord
+
+
+def _event(obj: object, line_number: int) -> EventLine:
+    if not isinstance(obj, dict):
+        raise InvalidField("line must be a JSON object")
+    kind = obj.get("kind")
+    if kind not in _EVENT_KEYS:
+        raise InvalidField("field 'kind' must be one of device, ip, username")
+    allowed = _EVENT_KEYS[kind]
+    top = _object(obj, "", allowed, sorted(allowed - {"port"}))
+    subject = _string(top, "", "subject")
+    if not SUBJECT_ID.fullmatch(subject):
+        raise InvalidField("field 'subject' must be 1–64 characters of A–Z, a–z, 0–9, _ and -")
+    seen = _time(top, "", "seen")
+    event: IpEvent | Device | UsernameRecord
+    if kind == "ip":
+        try:
+            ip: str | None = normalise_ip(_string(top, "", "ip"))
+        except ValueError:
+            ip = None
+        if ip is None:
+            raise InvalidField("field 'ip' is not a valid IP address")
+        port = top.get("port")
+        if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535):
+            raise InvalidField("field 'port' must be an integer from 1 to 65535")
+        event = IpEvent(ip, port, seen, seen)
+    elif kind == "device":
+        event = Device(_text(top, "", "model"), _text(top, "", "platform"), _text(top, "", "app"),
+                       _text(top, "", "app_version"), seen, seen)
+    else:
+        event = UsernameRecord(_username(top, "", "username"), seen, None)
+    return EventLine(line_number, SubjectId(subject), kind, seen, event)
+
+
+def parse_event_line(line: str, line_number: int = 1) -> EventLine:
+    """Parse one ``append-events`` line (docs/PROTOCOL.md §9.3). Raises :class:`SubjectLineError`
+    naming ``line_number`` and the field, never the value."""
+    obj = _json_line(line, line_number)
+    try:
+        return _event(obj, line_number)
+    except InvalidField as exc:
+        reason = exc.reason
+    raise SubjectLineError(line_number, reason)

@@ -24,7 +24,7 @@ from gateway.values.times import format_time
 __all__ = ["CONVERSATION_KINDS", "LIFECYCLE_KINDS", "REQUEST_KINDS", "FactKind", "amended", "approved",
            "clarification_answered", "clarification_requested", "court_order_attached", "disclosed", "drafted",
            "emergency_verified", "key_revoked", "notice_sent", "preservation", "rejected", "retention_purge", "revoked",
-           "sealing_key_rotated", "signing_key_rotated", "submitted", "webhook_set", "withdrawn"]
+           "sealing_key_rotated", "signing_key_rotated", "subject_deleted", "submitted", "webhook_set", "withdrawn"]
 
 Fact = dict[str, Any]
 
@@ -57,6 +57,7 @@ class FactKind(StrEnum):
     SIGNING_KEY_ROTATED = grants.SIGNING_KEY_ROTATED
     SEALING_KEY_ROTATED = grants.SEALING_KEY_ROTATED
     KEY_REVOKED = "principal_key_revoked"
+    SUBJECT_DELETED = "subject_deleted"
 
 
 REQUEST_KINDS = frozenset({FactKind.SUBMITTED, FactKind.DRAFTED, FactKind.APPROVED, FactKind.REJECTED,
@@ -174,6 +175,8 @@ def withdrawn(request: LegalRequest, revoked_orders: Sequence[str]) -> Fact:
 def webhook_set(authority_id: str, *, registered: bool) -> Fact:
     """An authority's webhook set (``registered``) or removed; the URL itself stays out of the log."""
     return {"kind": FactKind.WEBHOOK_SET.value, "authority": authority_id, "registered": registered}
+
+
 def signing_key_rotated(principal: str, old_kid: str, new_kid: str, old_key_until: str) -> Fact:
     """A principal replaced its token key: the entry's principal is who, the kids are which keys
     (the entry is what proves the new key, gateway/audit/grants.py)."""
@@ -189,3 +192,9 @@ def sealing_key_rotated(principal: str, old_sealing_kid: str | None, new_sealing
 def key_revoked(principal: str, kid: str, key: str) -> Fact:
     """The operator revoked a key: whose, which kid, and whether a ``signing`` or ``sealing`` key."""
     return {"kind": FactKind.KEY_REVOKED.value, "principal": principal, "kid": kid, "key": key}
+
+
+def subject_deleted() -> Fact:
+    """An operator deleted a subject's account from the embedded store: the entry's ``subjects``
+    names it; nothing of what was stored is recorded."""
+    return {"kind": FactKind.SUBJECT_DELETED.value}

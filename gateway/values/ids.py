@@ -24,6 +24,7 @@ __all__ = [
     "PRESERVATION",
     "RATE_LIMIT_SUMMARY",
     "RETENTION_RUN",
+    "SUBJECT_DELETION",
     "IdKind",
     "SubjectId",
     "is_gateway_id",
@@ -52,6 +53,7 @@ RATE_LIMIT_SUMMARY: Final = IdKind("rl", 12)
 NOTICE_RUN: Final = IdKind("ntc", 12)
 RETENTION_RUN: Final = IdKind("ret", 12)
 KEY_REVOCATION: Final = IdKind("krv", 12)
+SUBJECT_DELETION: Final = IdKind("del", 12)
 
 _ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 

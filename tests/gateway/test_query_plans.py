@@ -4,6 +4,7 @@ SQLite shows no full scan, and EXPLAIN on PostgreSQL, with sequential scans pric
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select
@@ -16,6 +17,7 @@ from gateway.principals.registry import _KEY, _PRINCIPAL
 from gateway.principals.replay import _SEEN
 from gateway.store.tables import AuditEntry, AuditNode, OrderRow
 from gateway.store.versions import _READ
+from gateway.subjects.events import window_bounds
 from tests.support.harness import Harness
 
 _entries = AuditEntry.__table__  # type: ignore[attr-defined]
@@ -35,6 +37,8 @@ def per_request_statements(gateway: Harness) -> dict[str, tuple[Executable, dict
         "approvals, reviewers and keys": (_LOAD_APPROVALS, {"order_id": "ord_x"}),
         "subject by id": (subjects._read_sealed.statement, {"id": "sub_x"}),
         "subject by blind index": (subjects._read_index.statement, {"kind": "phone", "digest": b"\x00" * 32}),
+        "subject's events in a window": (subjects._read_window.statement, window_bounds(
+            "sub_x", "ip", (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 8, tzinfo=UTC)))),
         "writer: log size": (select(func.max(_entries.c.idx)), {}),
         "writer: order to charge": (select(*usage_columns()).where(_orders.c.id == bindparam("o")), {"o": "ord_x"}),
         "writer: tree node": (select(_nodes.c.hash).where(_nodes.c.level == bindparam("l"),

@@ -31,6 +31,14 @@ def sealed_blob(services: Services, subject_id: str) -> bytes:
                                         {"i": subject_id}).scalar_one())
 
 
+def sealed_ip_events(services: Services, subject_id: str) -> list[bytes]:
+    """The ciphertexts of a subject's stored IP events, as they lie in their rows."""
+    with services.db.engine.connect() as connection:
+        return [bytes(sealed) for (sealed,) in connection.execute(
+            text("SELECT sealed FROM subject_events WHERE subject_id = :i AND kind = 'ip' ORDER BY id"),
+            {"i": subject_id})]
+
+
 def database_file_bytes(services: Services) -> bytes:
     """The SQLite database file and its WAL, as they lie on disk."""
     path = Path(services.db.engine.url.database or "")

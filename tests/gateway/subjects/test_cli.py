@@ -134,3 +134,76 @@ def test_demo_seed_twice_with_the_same_seed_is_refused_and_imports_nothing(run: 
     assert result.exit_code == 2
     assert "generated subject 1: field 'id': a subject with this id already exists" in result.stderr
     assert run("subjects", "count").stdout.strip() == "5"
+
+
+# -- live ingestion (docs/PROTOCOL.md §9.3) ---------------------------------------------------------
+
+
+def _store_answers(subject_ids: list[str]) -> dict[str, object]:
+    """What the store answers for each id, every field over all time (``None``: no such subject)."""
+    from datetime import UTC, datetime
+
+    from gateway.keys.keyring import load_gateway_keys
+    from gateway.keys.vault import Vault
+    from gateway.store.engine import Database
+    from gateway.subjects.store import SubjectStore
+
+    config = load_settings()
+    db = Database(config.sqlalchemy_url)
+    try:
+        store = SubjectStore(db, Vault.from_keys(load_gateway_keys(config)))
+        window = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+        return {i: store.get(i) for i in subject_ids} | {
+            f"{i}/ip": store.read_field(i, "ipAddresses", window) for i in subject_ids}
+    finally:
+        db.dispose()
+
+
+@pytest.mark.usefixtures("data_dir")
+def test_upsert_skips_an_overlong_line_and_one_not_utf8_and_applies_the_others(
+        run: Callable[..., Result], tmp_path: Path) -> None:
+    from gateway.subjects.parsing import MAX_LINE_CHARS
+
+    subjects = list(generate_subjects(4, seed=21, ip_events=2))
+    good = [json.dumps(s).encode() + b"\n" for s in subjects]
+    overlong = b'{"id": "' + b"x" * (MAX_LINE_CHARS + 10) + b'"}\n'
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(good[0] + overlong + good[1] + b'{"id": "caf\xe9"}\n' + good[2] + good[3])
+    result = run("subjects", "upsert", str(path))
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines() == [f"line 2: line is longer than {MAX_LINE_CHARS} bytes",
+                                          "line 4: line is not valid UTF-8"]
+    assert result.stdout.startswith("applied 4 lines, rejected 2, in ")
+    assert run("subjects", "count").stdout.strip() == "4"
+    # Exactly the good lines: the same answers as an all-or-nothing import of them.
+    after = _store_answers([s["id"] for s in subjects])
+    assert all(after[s["id"]] is not None for s in subjects)
+
+
+@pytest.mark.usefixtures("data_dir")
+def test_append_events_from_standard_input_with_json_output(run: Callable[..., Result], tmp_path: Path) -> None:
+    (subject,) = generate_subjects(1, seed=22, ip_events=0)
+    path = tmp_path / "one.jsonl"
+    path.write_text(json.dumps(subject) + "\n")
+    assert run("subjects", "upsert", str(path)).exit_code == 0
+    events = [{"subject": subject["id"], "kind": "ip", "ip": "192.0.2.1", "seen": "2026-12-01T10:00:00Z"},
+              {"subject": "sub_unknown", "kind": "ip", "ip": "192.0.2.77", "seen": "2026-12-01T10:00:00Z"},
+              {"subject": subject["id"], "kind": "ip", "ip": "192.0.2.2", "port": 80, "seen": "2026-12-01T11:00:00Z"}]
+    stdin = "".join(json.dumps(e) + "\n" for e in events)
+    result = CliRunner().invoke(cli, ["subjects", "append-events", "--json", "-"], input=stdin)
+    assert result.exit_code == 1, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["applied"], summary["rejected"]) == (2, 1) and set(summary) == {"applied", "rejected", "seconds",
+                                                                                    "rate"}
+    assert [json.loads(line) for line in result.stderr.splitlines()] == [
+        {"line": 2, "reason": "field 'subject': no subject has this id"}]
+    assert "192.0.2.77" not in result.output and "sub_unknown" not in result.stderr
+    found = _store_answers([subject["id"]])[f"{subject['id']}/ip"]
+    assert [e["ip"] for e in found] == ["192.0.2.1", "192.0.2.2"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.usefixtures("data_dir")
+def test_delete_of_an_unknown_subject_exits_2_and_changes_nothing(run: Callable[..., Result]) -> None:
+    result = run("subjects", "delete", "sub_nobody")
+    assert result.exit_code == 2
+    assert "no subject has this id" in result.stderr
