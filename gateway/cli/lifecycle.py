@@ -51,13 +51,16 @@ def retention_run(
 @notices_app.command("due")
 @handle_errors
 def notices_due() -> None:
-    """Print the notices due now as JSON Lines, for the platform's messaging system to deliver."""
+    """Print the notices due now as JSON Lines, for the platform's messaging system to deliver
+    (none: no line on stdout, and a line on stderr that says so)."""
     from gateway.services import utc_now
 
     with running_services() as services:
         due = services.notices.due(utc_now())
     for notice in due:
         typer.echo(json.dumps(notice.as_json(), sort_keys=True))
+    if not due:  # on stderr, so a pipe of JSON Lines still reads no line
+        typer.echo("no notices are due", err=True)
 
 
 @notices_app.command("mark-sent")
