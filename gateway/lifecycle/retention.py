@@ -102,22 +102,13 @@ def run_retention(*, db: Database, subjects: SubjectStore, holds: Preservations,
     ``subjects_scanned`` counts the stored subjects, ``subjects_changed`` those that lost a row."""
     subjects.convert_documents()  # a database of the previous layout, its conversion interrupted
     report = PurgeReport(subjects_scanned=subjects.count())
-    stored_held = [s for s in sorted(holds.held_subjects(now)) if subjects.exists(s)]
-    held = frozenset(stored_held)
+    held = frozenset(s for s in holds.held_subjects(now) if subjects.exists(s))
     report.subjects_held = len(held)
     changed: set[str] = set()
-    if copies_only:
+    if copies_only:  # a held copy is kept whole; an unheld one goes whole
         report.copies_deleted = _drop_unheld_copies(db, subjects, held)
-    for kind, cutoff, counter in (("ip", cutoffs.ip_events, "ip_events_deleted"),
-                                  ("device", cutoffs.devices, "devices_deleted"),
-                                  ("username", cutoffs.username_history, "username_history_deleted")):
-        if cutoff is None or copies_only:  # a held copy is kept whole; an unheld one is gone
-            continue
-        # The open-ended current username ends at events.OPEN, after every cutoff.
-        for deleted, whose in subjects.expired_batches(kind, epoch_micros(cutoff), keep=held):
-            setattr(report, counter, getattr(report, counter) + deleted)
-            changed |= whose
-        report.events_kept_for_holds += subjects.count_expired(kind, epoch_micros(cutoff), held)
+    else:
+        changed = _delete_expired_rows(subjects, cutoffs, held, report)
     report.subjects_changed = len(changed)
     if changed or report.copies_deleted:
         report.file_compacted = _compact(db)
@@ -127,6 +118,24 @@ def run_retention(*, db: Database, subjects: SubjectStore, holds: Preservations,
     event = AuditEvent(request_id=new_id(RETENTION_RUN), time=now, decision=Decision.SERVED,
                        facts=[facts.retention_purge(report.counts(), cutoff=cutoff_times)])
     return report, audit.append_sync(event)
+
+
+def _delete_expired_rows(subjects: SubjectStore, cutoffs: Cutoffs, held: frozenset[str],
+                         report: PurgeReport) -> set[str]:
+    """Delete, by time range, every row past its kind's cutoff but the held subjects'; count them in
+    ``report`` and return whose rows went."""
+    changed: set[str] = set()
+    for kind, cutoff, counter in (("ip", cutoffs.ip_events, "ip_events_deleted"),
+                                  ("device", cutoffs.devices, "devices_deleted"),
+                                  ("username", cutoffs.username_history, "username_history_deleted")):
+        if cutoff is None:
+            continue
+        # The open-ended current username ends at events.OPEN, after every cutoff.
+        for deleted, whose in subjects.expired_batches(kind, epoch_micros(cutoff), keep=held):
+            setattr(report, counter, getattr(report, counter) + deleted)
+            changed |= whose
+        report.events_kept_for_holds += subjects.count_expired(kind, epoch_micros(cutoff), held)
+    return changed
 
 
 def _drop_unheld_copies(db: Database, subjects: SubjectStore, held: frozenset[str]) -> int:
