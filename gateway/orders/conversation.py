@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from gateway.errors import BadRequest, RequestWithdrawn
-from gateway.keys.contexts import request_context
 from gateway.notifications.events import record_event
 from gateway.notifications.kinds import EventKind
 from gateway.orders.header import check_fields, check_header, check_text
@@ -317,12 +316,6 @@ class Conversation(LegalRequests):
     def _row(self, session: Session, request_id: str, *, authority_id: str | None = None) -> LegalRequestRow:
         return self._read_request(session, request_id, authority_id=authority_id)[0]
 
-    def _secret(self, row: LegalRequestRow) -> dict[str, Any]:
-        found: dict[str, Any] = json.loads(self.vault.open(row.selectors_sealed, context=request_context(row.id)))
-        return found
-
-    def _seal(self, request_id: str, secret: dict[str, Any]) -> bytes:
-        return self.vault.seal(json.dumps(secret).encode("utf-8"), context=request_context(request_id))
 
 
 def _refuse_withdrawn(row: LegalRequestRow) -> None:

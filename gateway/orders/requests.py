@@ -129,20 +129,27 @@ class LegalRequests:
                                   "justification": check_text(data.justification, "justification", limit=5000)}
         if data.imminent_risk is not None:
             secret["imminent_risk"] = check_text(data.imminent_risk, "imminentRisk", limit=5000)
-        sealed = json.dumps(secret)
         with self.db.session() as session:
             session.add(LegalRequestRow(
                 id=request_id, authority_id=authority.id, status=LegalRequestStatus.PENDING.value,
-                details=json.dumps(details),
-                selectors_sealed=self.vault.seal(sealed.encode("utf-8"), context=request_context(request_id)),
+                details=json.dumps(details), selectors_sealed=self._seal(request_id, secret),
                 resolved_subject_ids=json.dumps(resolved), unresolved_selectors=unresolved,
                 created_at=int(now.timestamp())))
         self._undo_with(undo, LegalRequestRow, request_id, None)
         return self.get_request(request_id)
 
+    def _secret(self, row: LegalRequestRow) -> dict[str, Any]:
+        """What the request keeps encrypted (selectors, justification, notes, its thread), opened."""
+        found: dict[str, Any] = json.loads(self.vault.open(row.selectors_sealed, context=request_context(row.id)))
+        return found
+
+    def _seal(self, request_id: str, secret: dict[str, Any]) -> bytes:
+        """``secret`` sealed under the request's own AEAD context (keys/contexts.py)."""
+        return self.vault.seal(json.dumps(secret).encode("utf-8"), context=request_context(request_id))
+
     def _request(self, row: LegalRequestRow, order_ids: list[str]) -> LegalRequest:
         details = json.loads(row.details)
-        sealed = json.loads(self.vault.open(row.selectors_sealed, context=request_context(row.id)))
+        sealed = self._secret(row)
         details["justification"] = sealed["justification"]
         details["imminent_risk"] = sealed.get("imminent_risk")
         # The authority's side of the request (§17): its thread and a withdrawal's reason.
@@ -240,8 +247,7 @@ class LegalRequests:
                 raise BadRequest(f"the request is {row.status}; only a PENDING request can be verified")
             if details.get("emergency_verification") is not None:
                 raise BadRequest("the request's secondary verification is recorded already")
-            context = request_context(row.id)
-            secret = json.loads(self.vault.open(row.selectors_sealed, context=context))
+            secret = self._secret(row)
             secret["verification_note"] = note
             details["emergency_verification"] = {"by": reviewer.id, "at": format_time(now.replace(microsecond=0)),
                                                  "method": method, "entry": entry}
@@ -249,8 +255,7 @@ class LegalRequests:
             # reviewer's verification came first and this one is refused as a late one.
             changed = compare_and_set(session, _requests, {"id": request_id},
                                       {"status": row.status, "details": row.details},
-                                      {"details": json.dumps(details), "selectors_sealed": self.vault.seal(
-                                          json.dumps(secret).encode("utf-8"), context=context)})
+                                      {"details": json.dumps(details), "selectors_sealed": self._seal(row.id, secret)})
             return (row.details, row.selectors_sealed) if changed else None
 
         old_details, old_sealed = decide(self.db, attempt)
