@@ -259,6 +259,17 @@ def approve(
         print_json(approved)
         return
     console.print(f"approved: {order_summary(approved)}", markup=False)
+    if _verified_by(document) == principal_id:
+        console.print("your approval is recorded but does not count toward activation: you recorded this "
+                      "emergency's secondary verification, and an emergency order needs approvals from reviewers "
+                      "other than its verifier (docs/PROTOCOL.md §16.1)", markup=False)
+
+
+def _verified_by(document: Mapping[str, Any]) -> object:
+    """Who recorded the secondary verification of an emergency order's document (None otherwise)."""
+    emergency = document.get("emergency")
+    verification = emergency.get("verification") if isinstance(emergency, dict) else None
+    return verification.get("by") if isinstance(verification, dict) else None
 
 
 @app.command("reject")

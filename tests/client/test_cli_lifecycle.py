@@ -51,13 +51,16 @@ def as_json(result: Result) -> Any:
     return json.loads(result.output)
 
 
+def emergency_submission(world: World) -> list[str]:
+    return ["request", "submit", "--id", "bka-de", "--key", "k", "--case-reference", "EIL 1", "--court", "none",
+            "--jurisdiction", "DE", "--legal-basis", "Gefahr im Verzug", "--offense-category", "violent_crime",
+            "--fields", "phoneNumber,ipAddresses", "--from", "2026-01-01T00:00:00Z",
+            "--until", "2026-11-01T00:00:00Z", "--justification", "kidnapping",
+            "--subject-id", world.subjects[0]["id"], "--emergency", "--json"]
+
+
 def test_an_emergency_through_the_commands(world: World, run: Callable[..., Result]) -> None:
-    subject = world.subjects[0]["id"]
-    submit = ["request", "submit", "--id", "bka-de", "--key", "k", "--case-reference", "EIL 1", "--court", "none",
-              "--jurisdiction", "DE", "--legal-basis", "Gefahr im Verzug", "--offense-category", "violent_crime",
-              "--fields", "phoneNumber,ipAddresses", "--from", "2026-01-01T00:00:00Z",
-              "--until", "2026-11-01T00:00:00Z", "--justification", "kidnapping", "--subject-id", subject,
-              "--emergency", "--json"]
+    submit = emergency_submission(world)
     missing = run(*submit)
     assert missing.exit_code == 2 and "--imminent-risk" in missing.output
     created = as_json(run(*submit, "--imminent-risk", "a life is threatened"))
@@ -75,6 +78,24 @@ def test_an_emergency_through_the_commands(world: World, run: Callable[..., Resu
     again = run("request", "attach-court-order", created["id"], "--id", "bka-de", "--key", "k",
                 "--court-order-sha256", "ef" * 32)
     assert again.exit_code != 0 and "attached to this request already" in again.output
+
+
+def test_the_verifiers_own_approval_is_accepted_with_a_line_that_says_it_does_not_count(
+        world: World, run: Callable[..., Result], tmp_path: Path) -> None:
+    created = as_json(run(*emergency_submission(world), "--imminent-risk", "a life is threatened"))
+    verifier, other = world.reviewers[0], world.reviewers[1]
+    assert as_json(run("review", "verify-emergency", created["id"], "--id", verifier.id, "--key", "k",
+                       "--method", "callback_known_number", "--note", "called back", "--json")
+                   )["verification"]["by"] == verifier.id
+    order = world.draft(created["id"])
+    for reviewer in (verifier, other):
+        write_key_file(tmp_path / f"{reviewer.id}.sign.key", "ed25519-signing", bytes(reviewer.signing_key))
+    own = run("review", "approve", order["id"], "--id", verifier.id, "--key", str(tmp_path / verifier.id), "--yes")
+    assert own.exit_code == 0, own.output
+    assert "does not count toward activation" in own.output and "PENDING" in own.output
+    counted = run("review", "approve", order["id"], "--id", other.id, "--key", str(tmp_path / other.id), "--yes")
+    assert counted.exit_code == 0, counted.output
+    assert "does not count" not in counted.output
 
 
 def test_a_preservation_through_the_commands(world: World, run: Callable[..., Result]) -> None:
