@@ -185,8 +185,12 @@ def list_requests(client: GatewayClient, status: RequestStatus | None = None, *,
 
 
 def get_request(client: GatewayClient, request_id: str, *, reviewer: bool = False) -> dict[str, Any]:
-    """``requestById``: one of an authority's own requests, or any request for a reviewer."""
-    return _call(client, REVIEW_REQUEST_BY_ID if reviewer else REQUEST_BY_ID, {"id": request_id}, "requestById")
+    """``requestById``: one of an authority's own requests, or any request for a reviewer; raises
+    :class:`ClientError` when the gateway shows no such request."""
+    found = client.execute(REVIEW_REQUEST_BY_ID if reviewer else REQUEST_BY_ID, {"id": request_id}).data["requestById"]
+    if found is None:
+        raise ClientError(f"the gateway has no request {request_id}")
+    return dict(found)
 
 
 def attach_court_order(client: GatewayClient, request_id: str, court_order_sha256: str) -> dict[str, Any]:

@@ -50,6 +50,7 @@ from client.operations import (
     approve_order,
     draft_order,
     get_order,
+    get_request,
     grant_preservation,
     list_preservations,
     reject_preservation,
@@ -211,6 +212,12 @@ def draft(
                             subject_ids=split_list(subject_id), fields=fields_option(fields),
                             window_from=window_from, window_until=window_until)
     with connect(url, principal_id, key, cacert=cacert) as client:
+        request = get_request(client, request_id, reviewer=True)
+        if request.get("emergency") and not request.get("verification"):
+            # The gateway would store such a draft, but no approval of it can ever count (§16.1).
+            fail(f"request {request_id} is an emergency without a secondary verification yet, and no approval "
+                 "of an order drafted before it counts; record it first with `gateway review verify-emergency "
+                 f"{request_id} --method … --note …`, then draft")
         order = draft_order(client, variables)
     if as_json:
         print_json(order)

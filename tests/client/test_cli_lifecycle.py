@@ -80,6 +80,21 @@ def test_an_emergency_through_the_commands(world: World, run: Callable[..., Resu
     assert again.exit_code != 0 and "attached to this request already" in again.output
 
 
+def test_drafting_an_emergency_before_its_verification_is_refused_up_front(
+        world: World, run: Callable[..., Result]) -> None:
+    created = as_json(run(*emergency_submission(world), "--imminent-risk", "a life is threatened"))
+    draft = ["review", "draft", created["id"], "--id", "reviewer-a", "--key", "k",
+             "--valid-until", "2027-06-01T00:00:00Z", "--max-queries", "3"]
+    refused = run(*draft)
+    assert refused.exit_code == 2 and "verify-emergency" in refused.output, refused.output
+    shown = world.gateway.post(world.reviewers[0], "query($id: ID!) { requestById(id: $id) { orderIds } }",
+                               variables={"id": created["id"]})
+    assert shown.json()["data"]["requestById"]["orderIds"] == []  # nothing was drafted
+    run("review", "verify-emergency", created["id"], "--id", "reviewer-a", "--key", "k",
+        "--method", "callback_known_number", "--note", "called back")
+    assert run(*draft).exit_code == 0
+
+
 def test_the_verifiers_own_approval_is_accepted_with_a_line_that_says_it_does_not_count(
         world: World, run: Callable[..., Result], tmp_path: Path) -> None:
     created = as_json(run(*emergency_submission(world), "--imminent-risk", "a life is threatened"))
