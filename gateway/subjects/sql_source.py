@@ -1,10 +1,13 @@
 """The ``sql`` subject source: the platform's own database, read where it lives (docs/PROTOCOL.md §9.2).
 
 Every read is one statement of the mapping (:mod:`gateway.subjects.mapping`) with bound
-parameters only, in a read-only transaction with a statement timeout (PostgreSQL: ``BEGIN READ
-ONLY``, with ``statement_timeout`` set on each connection when it is opened, so a read costs no
-round trip of its own for either; MariaDB/MySQL: ``START TRANSACTION READ ONLY`` after the
-session's ``max_statement_time`` / ``max_execution_time``), rolled back at once.
+parameters only, in a read-only transaction with a statement timeout (PostgreSQL: each
+connection is set, when it is opened, to ``default_transaction_read_only`` and a
+``statement_timeout`` and runs each statement as its own implicit transaction, so a read is one
+round trip: no ``BEGIN``, no ``ROLLBACK``, no ping; MariaDB/MySQL: ``START TRANSACTION READ ONLY``
+after the session's ``max_statement_time`` / ``max_execution_time``, rolled back at once).
+Instead of pinging each connection before use, a read that finds its connection dropped is run
+once more on a new one: it only reads.
 Values read are checked as an import checks them, returned to be sealed and kept nowhere: no
 cache, no log line, no metric, no row of the gateway's database.
 
@@ -26,7 +29,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from gateway.errors import InvalidField, OperatorError, SourceUnavailable, UnknownSubjectField
 from gateway.subjects.mapping import PURPOSES, Mapping, load_mapping
@@ -63,9 +66,10 @@ class SqlSource:
         self._mapping = mapping
         self._timeout_s = timeout_s
         if engine.dialect.name == "postgresql":
-            # psycopg opens each transaction with BEGIN READ ONLY; the timeout is the session's.
-            event.listen(engine, "connect", self._set_timeout)
-            engine = engine.execution_options(postgresql_readonly=True)
+            # Read-only and timeout are the session's defaults, so every implicit (autocommit)
+            # transaction has both and a read costs one round trip instead of BEGIN, read, ROLLBACK.
+            event.listen(engine, "connect", self._set_session)
+            engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._engine = engine
         self._binds = {name: frozenset(clause.compile().params) for name, clause in mapping.statements.items()}
 
@@ -86,7 +90,7 @@ class SqlSource:
         if backend in ("mysql", "mariadb"):
             connect_args |= {"read_timeout": connect_seconds + 2, "write_timeout": connect_seconds + 2}
         try:
-            engine = create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+            engine = create_engine(parsed, connect_args=connect_args)
         except (ArgumentError, ImportError) as exc:
             error = f"GATEWAY_SUBJECT_SOURCE_URL: cannot open a '{backend}' engine ({type(exc).__name__})"
         if error is not None:
@@ -98,11 +102,12 @@ class SqlSource:
 
     # -- the statements ------------------------------------------------------------------------
 
-    def _set_timeout(self, dbapi_connection: Any, _record: object) -> None:
-        """A new PostgreSQL connection's statement timeout (a setting, not a value)."""
+    def _set_session(self, dbapi_connection: Any, _record: object) -> None:
+        """A new PostgreSQL connection: read-only transactions with a statement timeout (settings, not values)."""
         millis = max(1, round(self._timeout_s * 1000))
         cursor = dbapi_connection.cursor()
         cursor.execute(f"SET statement_timeout = {millis}")
+        cursor.execute("SET default_transaction_read_only = on")
         cursor.close()
         dbapi_connection.commit()
 
@@ -110,7 +115,7 @@ class SqlSource:
         """Open the read-only transaction with its timeout (the numbers are settings, not values)."""
         millis = max(1, round(self._timeout_s * 1000))
         if conn.dialect.name == "postgresql":
-            return  # BEGIN READ ONLY and the session's timeout (__init__)
+            return  # the session's read-only default and timeout (__init__)
         if getattr(conn.dialect, "is_mariadb", False):
             conn.exec_driver_sql(f"SET SESSION max_statement_time = {millis / 1000:.3f}")
         else:
@@ -125,7 +130,16 @@ class SqlSource:
                 for k, v in params.items()}
 
     def _execute(self, purpose: str, params: dict[str, Any]) -> tuple[list[str], Sequence[Any]]:
-        """Run one statement read-only; its column names (lowercased) and rows."""
+        """Run one statement read-only; its column names (lowercased) and rows. A connection the
+        database dropped (a restart, an idle timeout) is replaced once: the pool pings no more."""
+        try:
+            return self._execute_once(purpose, params)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        return self._execute_once(purpose, params)
+
+    def _execute_once(self, purpose: str, params: dict[str, Any]) -> tuple[list[str], Sequence[Any]]:
         statement = self._mapping.statements[purpose]
         wanted = {k: v for k, v in params.items() if k in self._binds[purpose]}
         with self._engine.connect() as conn:
