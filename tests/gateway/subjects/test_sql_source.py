@@ -302,6 +302,25 @@ def test_a_statement_that_outlasts_the_timeout_is_refused(
         source.dispose()
 
 
+def test_a_connection_the_database_dropped_is_replaced_and_the_read_answers(platform: tuple[str, Path]) -> None:
+    if not platform[0].startswith("postgresql"):
+        pytest.skip("pg_terminate_backend() is PostgreSQL's")
+    engine = sqlalchemy.create_engine(platform[0])
+    source = SqlSource(engine, load_mapping(platform[1]), timeout_s=2)
+    window = (parse(WINDOW["from"]), parse(WINDOW["until"]))
+    try:
+        before = source.read_field(SUBJECTS[0]["id"], "phoneNumber", window)
+        with engine.connect() as conn:  # the pool's one connection, the one the read used
+            pid = conn.execute(sqlalchemy.text("SELECT pg_backend_pid()")).scalar_one()
+        killer = sqlalchemy.create_engine(platform[0], poolclass=sqlalchemy.pool.NullPool)
+        with killer.connect() as conn:
+            assert conn.execute(sqlalchemy.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+        killer.dispose()
+        assert source.read_field(SUBJECTS[0]["id"], "phoneNumber", window) == before
+    finally:
+        source.dispose()
+
+
 def test_gateway_sources_check_names_the_bad_statement_in_one_line(
         tmp_path: Path, platform: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     from gateway.cli.main import app
