@@ -524,24 +524,28 @@ class SubjectStore:
     # -- retention ----------------------------------------------------------------------------
 
     def expired_batches(self, kind: str, cutoff: int, *, keep: frozenset[str],
-                        batch: int = 5000) -> Iterator[tuple[int, set[str]]]:
+                        batch: int = 10_000) -> Iterator[tuple[int, set[str]]]:
         """Delete ``kind`` rows whose ``last_seen`` is before ``cutoff`` (microseconds), except
         those of the subjects in ``keep``, a transaction per ``batch`` rows: yields, per batch, how
-        many rows went and whose. On SQLite freed cells are zeroed (``secure_delete``)."""
+        many rows went and whose. On SQLite freed cells are zeroed (``secure_delete``).
+
+        One statement per batch, ``DELETE … WHERE id IN (SELECT id … LIMIT n) RETURNING subject_id``:
+        the inner select is a range of the (kind, last_seen) index, and no row id makes a round trip
+        through Python (selecting the ids, then deleting by a list of them, cost twice the delete)."""
         e = self._events.c
         where = [e.kind == kind, e.last_seen < cutoff]
         if keep:
             where.append(e.subject_id.not_in(sorted(keep)))
+        statement = delete(self._events).where(e.id.in_(select(e.id).where(*where).limit(batch))).returning(
+            e.subject_id)
         while True:
             with self._db.writes() as conn:
                 if self._db.dialect == "sqlite":
                     conn.exec_driver_sql("PRAGMA secure_delete=ON")
-                found = conn.execute(select(e.id, e.subject_id).where(*where).limit(batch)).all()
-                if found:
-                    conn.execute(delete(self._events).where(e.id.in_([row[0] for row in found])))
-            if not found:
+                whose = list(conn.execute(statement).scalars())
+            if not whose:
                 return
-            yield len(found), {str(row[1]) for row in found}
+            yield len(whose), set(whose)
 
     def count_expired(self, kind: str, cutoff: int, subject_ids: Iterable[str]) -> int:
         """How many ``kind`` rows of ``subject_ids`` are past ``cutoff`` (kept for their holds)."""
