@@ -161,8 +161,14 @@ def static_operations() -> dict[str, str]:
 # -- calls (also what `gateway demo run` makes) ---------------------------------------------------
 
 
-def _call(client: GatewayClient, operation: str, variables: Mapping[str, Any], field: str) -> dict[str, Any]:
-    return dict(client.execute(operation, variables).data[field])
+def _call(client: GatewayClient, operation: str, variables: Mapping[str, Any], field: str, *,
+          missing: str | None = None) -> dict[str, Any]:
+    """The object ``field`` of the answer; a null one (a lookup of what the gateway does not show) is a
+    :class:`ClientError` saying ``missing``."""
+    found = client.execute(operation, variables).data[field]
+    if found is None:
+        raise ClientError(missing or f"the gateway answered no {field}")
+    return dict(found)
 
 
 def submit_request(client: GatewayClient, request: Mapping[str, Any]) -> dict[str, Any]:
@@ -187,10 +193,8 @@ def list_requests(client: GatewayClient, status: RequestStatus | None = None, *,
 def get_request(client: GatewayClient, request_id: str, *, reviewer: bool = False) -> dict[str, Any]:
     """``requestById``: one of an authority's own requests, or any request for a reviewer; raises
     :class:`ClientError` when the gateway shows no such request."""
-    found = client.execute(REVIEW_REQUEST_BY_ID if reviewer else REQUEST_BY_ID, {"id": request_id}).data["requestById"]
-    if found is None:
-        raise ClientError(f"the gateway has no request {request_id}")
-    return dict(found)
+    return _call(client, REVIEW_REQUEST_BY_ID if reviewer else REQUEST_BY_ID, {"id": request_id}, "requestById",
+                 missing=f"the gateway has no request {request_id}")
 
 
 def attach_court_order(client: GatewayClient, request_id: str, court_order_sha256: str) -> dict[str, Any]:
@@ -229,10 +233,7 @@ def request_clarification(client: GatewayClient, request_id: str, question: str)
 
 def get_order(client: GatewayClient, order_id: str) -> dict[str, Any]:
     """``orderById``; raises :class:`ClientError` when the gateway knows no such order."""
-    found = client.execute(ORDER_BY_ID, {"id": order_id}).data["orderById"]
-    if found is None:
-        raise ClientError(f"the gateway has no order {order_id}")
-    return dict(found)
+    return _call(client, ORDER_BY_ID, {"id": order_id}, "orderById", missing=f"the gateway has no order {order_id}")
 
 
 def draft_order(client: GatewayClient, draft: Mapping[str, Any]) -> dict[str, Any]:
