@@ -12,10 +12,9 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Final, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Final, NoReturn, ParamSpec, TypeVar
 
 import typer
-from nacl.signing import VerifyKey
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -29,9 +28,13 @@ from client.errors import (
     UnsealError,
     UsageError,
 )
-from client.http import GatewayClient, is_loopback_url
-from client.keyfiles import sealing_key_for, signing_key_for
-from crypto.errors import CryptoError
+
+# The connection, the keys and crypto are imported by the commands that use them: every command's
+# help imports this module, and must start in under 0.3 s of CPU (client/cli/group.py).
+if TYPE_CHECKING:
+    from nacl.signing import VerifyKey
+
+    from client.http import GatewayClient
 
 __all__ = [
     "CHECK_FAILED",
@@ -49,8 +52,6 @@ __all__ = [
     "key_table",
     "print_json",
     "print_refusal",
-    "sealing_key_for",
-    "signing_key_for",
     "warn_if_interceptable",
 ]
 
@@ -138,6 +139,8 @@ def client_command(func: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from crypto.errors import CryptoError
+
         try:
             return func(*args, **kwargs)
         except (ClientError, UnsealError) as exc:
@@ -151,6 +154,8 @@ def client_command(func: Callable[P, R]) -> Callable[P, R]:
 def warn_if_interceptable(url: str, pinned: bool) -> None:
     """Plain HTTP beyond this host lets anyone on the path swap the gateway key that discovery
     returns, and then forge disclosure records that verify: say so unless the key is pinned."""
+    from client.http import is_loopback_url
+
     if url.startswith("http://") and not is_loopback_url(url) and not pinned:
         err_console.print(f"[yellow]warning:[/] {escape(url)} is plain HTTP beyond this host: the gateway key "
                           "learnt from it proves nothing; pin it with --gateway-key", markup=True)
@@ -160,6 +165,9 @@ def connect(url: str, principal_id: str, key_prefix: Path, *, gateway_key: Verif
             cacert: Path | None = None) -> GatewayClient:
     """A client for ``url`` signing as ``principal_id`` with PREFIX.sign.key, trusting ``cacert``
     (``--cacert``) for HTTPS when given."""
+    from client.http import GatewayClient
+    from client.keyfiles import signing_key_for
+
     warn_if_interceptable(url, gateway_key is not None)
     return GatewayClient(url, principal_id, signing_key_for(key_prefix), gateway_key=gateway_key, ca_file=cacert)
 

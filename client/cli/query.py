@@ -20,7 +20,7 @@ from nacl.public import PrivateKey
 from nacl.signing import VerifyKey
 from rich.markup import escape
 
-from client.cli.common import client_command, connect, console, err_console, sealing_key_for, warn_if_interceptable
+from client.cli.common import client_command, connect, console, err_console, warn_if_interceptable
 from client.cli.options import (
     DEFAULT_URL,
     CaCertOption,
@@ -35,6 +35,7 @@ from client.cli.tables import Col, print_table
 from client.cli.words import plain, plural
 from client.errors import UnsealError, UsageError
 from client.http import ClientResult, GatewayClient, fetch_discovery
+from client.keyfiles import sealing_key_for
 from client.operations import QueryTarget, disclosure_query, send_query
 from client.unseal import OpenedResponse, open_response, response_parts
 

@@ -18,7 +18,9 @@ import typer
 from rich.markup import escape
 
 from client import operations
+from client.cli import groups
 from client.cli.common import client_command, connect, console, err_console, key_table, print_json
+from client.cli.group import Group
 from client.cli.options import (
     DEFAULT_URL,
     CaCertOption,
@@ -44,7 +46,7 @@ from client.wire import LegalProcess, OffenseCategory
 
 __all__ = ["amendment_input", "app", "court_order_sha256", "request_input"]
 
-app = typer.Typer(help="Authorities: submit legal requests and follow their review.", no_args_is_help=True)
+app = typer.Typer(help=groups.REQUEST, cls=Group, no_args_is_help=True)
 
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 

@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from client import operations
+from client.cli import groups
 from client.cli.common import (
     client_command,
     connect,
@@ -30,8 +31,8 @@ from client.cli.common import (
     is_interactive,
     key_table,
     print_json,
-    signing_key_for,
 )
+from client.cli.group import Group
 from client.cli.options import (
     DEFAULT_URL,
     CaCertOption,
@@ -46,6 +47,7 @@ from client.cli.tables import Col, print_table
 from client.cli.views import add_list_and_show, preservation_rows, print_request
 from client.cli.words import plain, plural
 from client.errors import ClientError, UsageError
+from client.keyfiles import signing_key_for
 from client.operations import (
     approve_order,
     draft_order,
@@ -75,7 +77,7 @@ __all__ = [
     "order_summary",
 ]
 
-app = typer.Typer(help="Reviewers: read requests; draft, approve, reject and revoke orders.", no_args_is_help=True)
+app = typer.Typer(help=groups.REVIEW, cls=Group, no_args_is_help=True)
 
 
 # -- what a command sends and signs (also what `gateway demo run` calls) ------------------------

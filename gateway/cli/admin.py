@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from client.cli.group import Group
 from client.cli.tables import Col, print_table
 from client.cli.words import plain
+from gateway.cli import groups
 from gateway.cli.common import console, handle_errors, open_database, running_services, settings
 
 if TYPE_CHECKING:
@@ -33,8 +35,7 @@ def _role(choice: RoleChoice) -> Role:
     return Role(choice.value)
 
 
-principals_app = typer.Typer(help="Register, list and suspend authorities, reviewers and auditors.",
-                             no_args_is_help=True)
+principals_app = typer.Typer(help=groups.PRINCIPALS, cls=Group, no_args_is_help=True)
 
 
 @handle_errors

@@ -23,6 +23,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from client.cli.group import Group
 from client.cli.tables import Col, print_table
 from client.cli.words import plain, plural
 from client.proof import check_saved_proof, discovered_schedule, read_proof, read_text
@@ -31,6 +32,7 @@ from crypto.errors import CryptoError
 from crypto.key_schedule import ScheduledVerifier, single
 from crypto.note import parse_checkpoint, parse_verifier_key
 from gateway.audit.model import Decision
+from gateway.cli import groups, monitor
 from gateway.cli.common import console, err_console, fail, handle_errors, open_database, print_json, settings
 from gateway.errors import LogVerificationError, OperatorError
 from gateway.values.times import epoch_micros
@@ -44,8 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Verify the audit log, export and check inclusion proofs, list entries, checkpoint.",
-                  no_args_is_help=True)
+app = typer.Typer(help=groups.AUDIT, cls=Group, no_args_is_help=True)
 
 
 
@@ -346,3 +347,7 @@ def export(
                     raise OperatorError(f"audit entry {start + len(rows)} is missing; run `gateway audit verify`")
                 bar.advance(task, len(rows))
     err_console.print(f"exported entries 0..{size - 1} to {escape(str(out))}")
+
+
+# An outsider's command (client.monitor), offered beside the operator's checks of the same log.
+app.command("monitor")(monitor.monitor)

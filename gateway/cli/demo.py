@@ -39,6 +39,7 @@ from client.cli import query as query_cli
 from client.cli import request as request_cli
 from client.cli import review as review_cli
 from client.cli.common import client_command, key_table
+from client.cli.group import Group
 from client.cli.words import plural
 from client.errors import GatewayRefused
 from client.http import GatewayClient, fetch_discovery
@@ -51,6 +52,7 @@ from crypto.keys import (
     read_signing_key,
 )
 from crypto.note import parse_verifier_key, verify_checkpoint
+from gateway.cli import groups
 from gateway.cli.common import console, err_console, fail, handle_errors, open_database, settings
 from gateway.cli.subjects import import_report_line, subject_store
 from gateway.errors import OperatorError, SubjectImportError
@@ -63,7 +65,7 @@ if TYPE_CHECKING:  # the configuration, the store and the registry are imported 
 
 __all__ = ["app", "run", "seed"]
 
-app = typer.Typer(help="Demo data and the whole story against a local gateway.", no_args_is_help=True)
+app = typer.Typer(help=groups.DEMO, cls=Group, no_args_is_help=True)
 
 DEMO_DATA_DIR: Final = Path("./var/demo")
 DEMO_SEED: Final = 7

@@ -13,11 +13,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
 
+from client.cli.group import Group
 from client.cli.keys import public as public_halves_command
 from client.cli.keys import rotate_principal
 from client.cli.words import plural
 from crypto.encoding import b64encode
 from crypto.note import verifier_key_string
+from gateway.cli import groups
 from gateway.cli.common import console, err_console, fail, handle_errors, open_database, settings
 from gateway.errors import OperatorError
 
@@ -26,10 +28,9 @@ if TYPE_CHECKING:  # backup and rotation reach the database: imported when a com
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Back up, restore and rotate the gateway's own keys; print the public halves of a "
-                       "principal's key files; rotate a principal's own keys at the gateway.", no_args_is_help=True)
+app = typer.Typer(help=groups.KEYS, cls=Group, no_args_is_help=True)
 rotate_app = typer.Typer(help="Rotate one of the gateway's keys. Stop every gateway process first; start them "
-                              "again after.", no_args_is_help=True)
+                              "again after.", cls=Group, no_args_is_help=True)
 app.add_typer(rotate_app, name="rotate")
 # A principal's key files, not the gateway's: their public halves, to register them.
 app.command("public")(public_halves_command)

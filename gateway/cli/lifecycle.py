@@ -9,13 +9,15 @@ from typing import Annotated
 
 import typer
 
+from client.cli.group import Group
 from client.cli.words import plural
+from gateway.cli import groups
 from gateway.cli.common import console, handle_errors, print_json, running_services
 
 __all__ = ["notices_app", "retention_app"]
 
-retention_app = typer.Typer(help="Delete subject data past its retention period.", no_args_is_help=True)
-notices_app = typer.Typer(help="User notices: list those due, record their delivery.", no_args_is_help=True)
+retention_app = typer.Typer(help=groups.RETENTION, cls=Group, no_args_is_help=True)
+notices_app = typer.Typer(help=groups.NOTICES, cls=Group, no_args_is_help=True)
 
 
 @retention_app.command("run")

@@ -6,11 +6,13 @@ from __future__ import annotations
 import typer
 from rich.markup import escape
 
+from client.cli.group import Group
+from gateway.cli import groups
 from gateway.cli.common import console, handle_errors, settings
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Check the subject source the gateway reads subjects from.", no_args_is_help=True)
+app = typer.Typer(help=groups.SOURCES, cls=Group, no_args_is_help=True)
 
 
 @app.command("check")

@@ -23,7 +23,9 @@ from rich.progress import (
 )
 
 from client.cli.common import CHECK_FAILED
+from client.cli.group import Group
 from client.cli.words import plural
+from gateway.cli import groups
 from gateway.cli.common import console, err_console, fail, handle_errors, open_database, print_json, settings
 from gateway.errors import SubjectImportError, SubjectLineError
 
@@ -34,9 +36,7 @@ if TYPE_CHECKING:  # the store and the keys are imported when a command runs
 
 __all__ = ["app", "import_report_line", "subject_store"]
 
-app = typer.Typer(help="Import, update, delete and count the platform's subjects, stored encrypted with "
-                       "blind-index lookups.",
-                  no_args_is_help=True)
+app = typer.Typer(help=groups.SUBJECTS, cls=Group, no_args_is_help=True)
 
 _BOM = b"\xef\xbb\xbf"
 

@@ -18,8 +18,10 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from client.cli.group import Group
 from client.cli.words import plural
 from crypto.note import parse_verifier_key
+from gateway.cli import groups
 from gateway.cli.common import console, err_console, fail, handle_errors, open_database, print_json, settings
 from gateway.errors import FiguresError, OperatorError, ReportVerificationError
 from gateway.transparency.period import parse_period, span
@@ -29,7 +31,7 @@ if TYPE_CHECKING:  # the figures and the log are imported when a command runs
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Generate, store and verify transparency reports.", no_args_is_help=True)
+app = typer.Typer(help=groups.TRANSPARENCY, cls=Group, no_args_is_help=True)
 
 
 def _progress() -> Progress:

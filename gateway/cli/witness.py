@@ -11,11 +11,13 @@ from typing import Annotated
 
 import typer
 
+from client.cli.group import Group
+from gateway.cli import groups
 from gateway.cli.common import console, handle_errors
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Run a C2SP tlog witness that cosigns the gateway's checkpoints.", no_args_is_help=True)
+app = typer.Typer(help=groups.WITNESS, cls=Group, no_args_is_help=True)
 
 _STATE = typer.Option(help="the witness's state directory (its key and what it cosigned)")
 
