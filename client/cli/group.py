@@ -1,7 +1,7 @@
 """Commands that cost nothing until they run: every `gateway` group is a :class:`Group`, and a
 command or sub-group mounted in its parent by :func:`lazy` imports its module only when it is run.
 
-Why: every `--help` must start in under 0.3 s of CPU (docs/PROTOCOL.md §9), and Typer alone takes
+Why: every `--help` must start in under 0.3 s of CPU (bench/bench_cli_start.py), and Typer alone takes
 most of that. Building the whole tree (some 60 commands, each signature inspected) and importing
 every module behind it costs about 100 ms that the help of one group never uses: a lazy command is
 listed in its parent's help from its name and short help alone, and built when the command line
