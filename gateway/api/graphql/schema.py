@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import strawberry
 
 from gateway.api.graphql.audit_area import AuditQuery
@@ -29,7 +31,10 @@ class Mutation(AuthorityMutation, ReviewMutation, PreservationMutation, Conversa
     pass
 
 
+@functools.cache
 def build_schema() -> strawberry.Schema:
+    """The schema, built once a process: strawberry converts every type anew for each build (about
+    0.1 s), and what it builds holds no state of a request or of an app, so every app shares one."""
     return strawberry.Schema(query=Query, mutation=Mutation)
 
 

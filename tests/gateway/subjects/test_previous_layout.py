@@ -26,18 +26,25 @@ from tests.support.legacy_store import write_previous_layout
 FIELDS = ("phoneNumber", "ipAddresses", "devices", "usernameHistory")
 
 
-def windows() -> list[tuple[datetime, datetime]]:
-    start = datetime(2019, 1, 1, tzinfo=UTC)
+def windows(record: SubjectRecord) -> list[tuple[datetime, datetime]]:
+    """The windows where an answer can go wrong: ending just at, starting just at, and spanning each
+    bound of each of the record's events (an event [first_seen, last_seen] overlaps [from, until)
+    iff first_seen < until and last_seen >= from), beside the whole range and a coarse grid over the
+    eight years the synthetic histories span."""
+    start, tick, day = datetime(2019, 1, 1, tzinfo=UTC), timedelta(microseconds=1), timedelta(days=1)
     found = [(start, datetime(2100, 1, 1, tzinfo=UTC))]
-    for days in (1, 7, 30, 120):
-        found += [(start + timedelta(days=d), start + timedelta(days=d + days)) for d in range(0, 365 * 8, days * 9)]
+    found += [(start + timedelta(days=d), start + timedelta(days=d + 120)) for d in range(0, 365 * 8, 270)]
+    bounds = {b for e in (*record.ip_events, *record.devices) for b in (e.first_seen, e.last_seen)}
+    bounds |= {b for u in record.username_history for b in (u.from_, u.until) if b is not None}
+    for bound in sorted(bounds):
+        found += [(bound - day, bound), (bound - tick, bound), (bound, bound + tick), (bound, bound + day),
+                  (bound - day, bound + day)]
     return found
 
 
 def assert_same_answers(store: SubjectStore, records: list[SubjectRecord]) -> None:
-    cases = windows()
     for record in records:
-        for window in cases:
+        for window in windows(record):
             for field in FIELDS:
                 assert store.read_field(record.id, field, window) == record.field_value(field, window), \
                     (record.id, field, window)
