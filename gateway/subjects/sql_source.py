@@ -1,11 +1,11 @@
 """The ``sql`` subject source: the platform's own database, read where it lives (docs/PROTOCOL.md §9.2).
 
 Every read is one statement of the mapping (:mod:`gateway.subjects.mapping`) with bound
-parameters only, in a read-only transaction with a statement timeout (PostgreSQL: each
-connection is set, when it is opened, to ``default_transaction_read_only`` and a
-``statement_timeout`` and runs each statement as its own implicit transaction, so a read is one
-round trip: no ``BEGIN``, no ``ROLLBACK``, no ping; MariaDB/MySQL: ``START TRANSACTION READ ONLY``
-after the session's ``max_statement_time`` / ``max_execution_time``, rolled back at once).
+parameters only, in a read-only transaction with a statement timeout: each connection is set,
+when it is opened, to read-only transactions and a statement timeout (PostgreSQL
+``default_transaction_read_only`` and ``statement_timeout``; MariaDB ``SET SESSION TRANSACTION
+READ ONLY`` and ``max_statement_time``, MySQL ``max_execution_time``) and runs each statement as
+its own implicit transaction, so a read is one round trip: no ``BEGIN``, no ``ROLLBACK``, no ping.
 Instead of pinging each connection before use, a read that finds its connection dropped is run
 once more on a new one: it only reads.
 Values read are checked as an import checks them, returned to be sealed and kept nowhere: no
@@ -65,11 +65,13 @@ class SqlSource:
                                 f"'{engine.dialect.name}' is neither")
         self._mapping = mapping
         self._timeout_s = timeout_s
-        if engine.dialect.name == "postgresql":
-            # Read-only and timeout are the session's defaults, so every implicit (autocommit)
-            # transaction has both and a read costs one round trip instead of BEGIN, read, ROLLBACK.
-            event.listen(engine, "connect", self._set_session)
-            engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        # Read-only and timeout are the session's defaults, so every implicit (autocommit)
+        # transaction has both and a read costs one round trip instead of BEGIN, read, ROLLBACK.
+        event.listen(engine, "connect", self._set_session)
+        # Autocommit is set on the connection once (_set_session), not per checkout: SQLAlchemy's
+        # isolation_level option would put it back at every checkin (two more round trips on
+        # MariaDB), and the rollback it sends at checkin has nothing to roll back.
+        engine.dialect.skip_autocommit_rollback = True
         self._engine = engine
         self._binds = {name: frozenset(clause.compile().params) for name, clause in mapping.statements.items()}
 
@@ -103,24 +105,22 @@ class SqlSource:
     # -- the statements ------------------------------------------------------------------------
 
     def _set_session(self, dbapi_connection: Any, _record: object) -> None:
-        """A new PostgreSQL connection: read-only transactions with a statement timeout (settings, not values)."""
+        """A new connection: read-only transactions with a statement timeout (settings, not values)."""
         millis = max(1, round(self._timeout_s * 1000))
+        if self._engine.dialect.name == "postgresql":
+            settings = [f"SET statement_timeout = {millis}", "SET default_transaction_read_only = on"]
+        else:
+            # The session's access mode holds for every later transaction of the session, the
+            # implicit one of each autocommitted statement too (MariaDB and MySQL alike).
+            timeout = (f"SET SESSION max_statement_time = {millis / 1000:.3f}" if _is_mariadb(dbapi_connection)
+                       else f"SET SESSION max_execution_time = {millis}")
+            settings = [timeout, "SET SESSION TRANSACTION READ ONLY"]
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"SET statement_timeout = {millis}")
-        cursor.execute("SET default_transaction_read_only = on")
+        for setting in settings:
+            cursor.execute(setting)
         cursor.close()
         dbapi_connection.commit()
-
-    def _begin_read_only(self, conn: Connection) -> None:
-        """Open the read-only transaction with its timeout (the numbers are settings, not values)."""
-        millis = max(1, round(self._timeout_s * 1000))
-        if conn.dialect.name == "postgresql":
-            return  # the session's read-only default and timeout (__init__)
-        if getattr(conn.dialect, "is_mariadb", False):
-            conn.exec_driver_sql(f"SET SESSION max_statement_time = {millis / 1000:.3f}")
-        else:
-            conn.exec_driver_sql(f"SET SESSION max_execution_time = {millis}")
-        conn.exec_driver_sql("START TRANSACTION READ ONLY")
+        self._engine.dialect.set_isolation_level(dbapi_connection, "AUTOCOMMIT")
 
     def _bind(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
         if conn.dialect.name == "postgresql":
@@ -143,15 +143,9 @@ class SqlSource:
         statement = self._mapping.statements[purpose]
         wanted = {k: v for k, v in params.items() if k in self._binds[purpose]}
         with self._engine.connect() as conn:
-            try:
-                self._begin_read_only(conn)
-                result = conn.execute(statement, self._bind(conn, wanted))
-                names = result.keys()  # a Result's column names, not a dict's keys
-                columns = [str(c).lower() for c in names]
-                rows = result.fetchall()
-            finally:
-                conn.rollback()
-        return columns, rows
+            result = conn.execute(statement, self._bind(conn, wanted))
+            names = result.keys()  # a Result's column names, not a dict's keys
+            return [str(c).lower() for c in names], result.fetchall()
 
     def _read(self, purpose: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """One statement's rows by column name, or :class:`SourceUnavailable`."""
@@ -237,6 +231,12 @@ class SqlSource:
                 raise OperatorError(
                     f"subject source: statement '{purpose}' returns columns ({', '.join(columns)}); "
                     f"its purpose needs exactly ({', '.join(spec.columns)})")
+
+
+def _is_mariadb(dbapi_connection: Any) -> bool:
+    """Whether a MySQL-protocol connection's server is MariaDB (its version string says so)."""
+    info = getattr(dbapi_connection, "get_server_info", None)
+    return callable(info) and "mariadb" in str(info()).lower()
 
 
 def _first_line(exc: SQLAlchemyError) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -259,16 +260,64 @@ def test_a_statement_that_writes_is_refused_at_start(
 
 def test_a_write_the_text_does_not_show_is_refused_by_the_read_only_transaction(
         make_settings: Callable[..., Settings], tmp_path: Path, platform: tuple[str, Path]) -> None:
-    if not platform[0].startswith("postgresql"):
-        pytest.skip("nextval() is PostgreSQL's")
+    """Drawing from a sequence writes; no keyword of the statement says so (both databases have sequences)."""
     engine = sqlalchemy.create_engine(platform[0])
     with engine.begin() as conn:
         conn.execute(sqlalchemy.text("CREATE SEQUENCE phones"))
     engine.dispose()
-    mapping = _mapping_with(tmp_path, platform, "phone",
-                            "SELECT nextval('phones')::text AS phone FROM (SELECT CAST(:subject_id AS text)) AS one")
-    message = _start_refusal(make_settings, tmp_path, platform, mapping)
-    assert "statement 'phone' fails on the source" in message and "read-only transaction" in message
+    draw = ("SELECT nextval('phones')::text AS phone FROM (SELECT CAST(:subject_id AS text)) AS one"
+            if platform[0].startswith("postgresql") else
+            "SELECT CAST(NEXTVAL(phones) AS CHAR) AS phone FROM (SELECT :subject_id AS id) AS one")
+    message = _start_refusal(make_settings, tmp_path, platform, _mapping_with(tmp_path, platform, "phone", draw))
+    assert "statement 'phone' fails on the source" in message
+    assert re.search(r"read[- ]only transaction", message, re.IGNORECASE), message
+
+
+def _counting_engine(url: str) -> tuple[sqlalchemy.Engine, list[str]]:
+    """An engine whose driver cursors note each statement they send: what the database is asked,
+    whichever way the source sends it."""
+    sent: list[str] = []
+    args: dict[str, Any]
+    if url.startswith("postgresql"):
+        import psycopg
+
+        class PgCounting(psycopg.Cursor[Any]):
+            def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+                sent.append(str(query))
+                return super().execute(query, params, **kwargs)
+
+        args = {"cursor_factory": PgCounting}
+    else:
+        import pymysql.cursors
+
+        class MyCounting(pymysql.cursors.Cursor):
+            def execute(self, query: Any, args: Any = None) -> Any:
+                sent.append(str(query))
+                return super().execute(query, args)
+
+        args = {"cursorclass": MyCounting}
+    return sqlalchemy.create_engine(url, connect_args=args), sent
+
+
+def test_a_read_is_one_statement_on_a_connection_set_read_only_when_opened(platform: tuple[str, Path]) -> None:
+    """Read-only and the timeout are the session's, set once per connection: a read sends the
+    mapping's statement and nothing else (no SET, no START TRANSACTION, no ROLLBACK), on either
+    database; and the session refuses a write (a statement the mapping could not hold)."""
+    engine, sent = _counting_engine(platform[0])
+    source = SqlSource(engine, load_mapping(platform[1]), timeout_s=2)
+    window = (parse(WINDOW["from"]), parse(WINDOW["until"]))
+    try:
+        first = source.read_field(SUBJECTS[0]["id"], "phoneNumber", window)  # opens the pool's connection
+        assert any("READ ONLY" in s.upper() or "READ_ONLY" in s.upper() for s in sent)
+        sent.clear()
+        assert first is not None and source.read_field(SUBJECTS[0]["id"], "phoneNumber", window) == first
+        assert source.exists(SUBJECTS[1]["id"])
+        assert [s.split(None, 1)[0].upper() for s in sent] == ["SELECT", "SELECT"], sent
+        with engine.connect() as conn, pytest.raises(sqlalchemy.exc.DBAPIError) as refused:  # the pool's connection
+            conn.execute(sqlalchemy.text("UPDATE accounts SET phone = '+1' WHERE id = :a"), {"a": SUBJECTS[0]["id"]})
+        assert re.search(r"read[- ]only transaction", str(refused.value.orig), re.IGNORECASE)
+    finally:
+        source.dispose()
 
 
 def test_a_statement_binding_what_the_gateway_does_not_supply_is_refused(tmp_path: Path) -> None:
