@@ -8,6 +8,11 @@ READ ONLY`` and ``max_statement_time``, MySQL ``max_execution_time``) and runs e
 its own implicit transaction, so a read is one round trip: no ``BEGIN``, no ``ROLLBACK``, no ping.
 Instead of pinging each connection before use, a read that finds its connection dropped is run
 once more on a new one: it only reads.
+
+Within :meth:`SqlSource.request_reads` (one HTTP request) the reads share one pool checkout, and
+an id the ``exists`` statement confirmed is not asked about again in the request: a list field
+with no rows in the window then needs no second statement to tell "no events" from "no such
+subject". Only that fact is kept, only for the request; no value read is.
 Values read are checked as an import checks them, returned to be sealed and kept nowhere: no
 cache, no log line, no metric, no row of the gateway's database.
 
@@ -22,7 +27,10 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -56,6 +64,15 @@ _FIELD_PURPOSE: Final = {"phoneNumber": "phone", "ipAddresses": "ip_events", "de
 _DIALECTS: Final = ("postgresql", "mysql", "mariadb")
 
 
+@dataclass
+class _RequestReads:
+    """What one request's reads share: a connection, checked out at its first read, and the ids
+    the exists statement confirmed during the request (ids the request holds already; no values)."""
+
+    connection: Connection | None = None
+    existing: set[str] = field(default_factory=set)
+
+
 class SqlSource:
     """A :class:`~gateway.subjects.source.SubjectSource` over the platform's database."""
 
@@ -74,10 +91,13 @@ class SqlSource:
         engine.dialect.skip_autocommit_rollback = True
         self._engine = engine
         self._binds = {name: frozenset(clause.compile().params) for name, clause in mapping.statements.items()}
+        self._request: ContextVar[_RequestReads | None] = ContextVar(f"source-reads-{id(self)}", default=None)
 
     @classmethod
-    def open(cls, url: str, mapping_path: Path, *, timeout_s: float = 2.0) -> SqlSource:
-        """The source at ``url`` with the mapping at ``mapping_path``, not yet checked."""
+    def open(cls, url: str, mapping_path: Path, *, timeout_s: float = 2.0, pool_size: int = 5) -> SqlSource:
+        """The source at ``url`` with the mapping at ``mapping_path``, not yet checked. A request
+        holds one connection while it runs (:meth:`request_reads`): ``pool_size`` should be the
+        number of worker threads, so that none waits on the pool."""
         mapping = load_mapping(mapping_path)
         error: str | None = None
         try:
@@ -92,7 +112,7 @@ class SqlSource:
         if backend in ("mysql", "mariadb"):
             connect_args |= {"read_timeout": connect_seconds + 2, "write_timeout": connect_seconds + 2}
         try:
-            engine = create_engine(parsed, connect_args=connect_args)
+            engine = create_engine(parsed, connect_args=connect_args, pool_size=pool_size)
         except (ArgumentError, ImportError) as exc:
             error = f"GATEWAY_SUBJECT_SOURCE_URL: cannot open a '{backend}' engine ({type(exc).__name__})"
         if error is not None:
@@ -101,6 +121,23 @@ class SqlSource:
 
     def dispose(self) -> None:
         self._engine.dispose()
+
+    @contextmanager
+    def request_reads(self) -> Iterator[None]:
+        """Within the block (one request, one thread) the reads take one pool checkout, made at the
+        first read, and an id the exists statement confirmed is not asked about again. A block
+        inside another is part of it."""
+        if self._request.get() is not None:
+            yield
+            return
+        shared = _RequestReads()
+        token = self._request.set(shared)
+        try:
+            yield
+        finally:
+            self._request.reset(token)
+            if shared.connection is not None:
+                shared.connection.close()
 
     # -- the statements ------------------------------------------------------------------------
 
@@ -137,15 +174,26 @@ class SqlSource:
         except DBAPIError as exc:
             if not exc.connection_invalidated:
                 raise
+        shared = self._request.get()
+        if shared is not None and shared.connection is not None:
+            shared.connection.close()  # the request's connection is gone: the retry checks out another
+            shared.connection = None
         return self._execute_once(purpose, params)
 
     def _execute_once(self, purpose: str, params: dict[str, Any]) -> tuple[list[str], Sequence[Any]]:
-        statement = self._mapping.statements[purpose]
+        shared = self._request.get()
+        if shared is None:
+            with self._engine.connect() as conn:
+                return self._run(conn, purpose, params)
+        if shared.connection is None:
+            shared.connection = self._engine.connect()
+        return self._run(shared.connection, purpose, params)
+
+    def _run(self, conn: Connection, purpose: str, params: dict[str, Any]) -> tuple[list[str], Sequence[Any]]:
         wanted = {k: v for k, v in params.items() if k in self._binds[purpose]}
-        with self._engine.connect() as conn:
-            result = conn.execute(statement, self._bind(conn, wanted))
-            names = result.keys()  # a Result's column names, not a dict's keys
-            return [str(c).lower() for c in names], result.fetchall()
+        result = conn.execute(self._mapping.statements[purpose], self._bind(conn, wanted))
+        names = result.keys()  # a Result's column names, not a dict's keys
+        return [str(c).lower() for c in names], result.fetchall()
 
     def _read(self, purpose: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """One statement's rows by column name, or :class:`SourceUnavailable`."""
@@ -173,7 +221,13 @@ class SqlSource:
     def exists(self, subject_id: str) -> bool:
         if not SUBJECT_ID.fullmatch(subject_id):
             return False
-        return self._one_subject("exists", {"subject_id": subject_id}) == subject_id
+        shared = self._request.get()
+        if shared is not None and subject_id in shared.existing:
+            return True  # the exists statement said so earlier in this request
+        found = self._one_subject("exists", {"subject_id": subject_id}) == subject_id
+        if found and shared is not None:
+            shared.existing.add(subject_id)
+        return found
 
     def resolve(self, selector: Selector, *, ids_must_exist: bool = True) -> str | None:
         if selector.kind == "id":
@@ -188,7 +242,8 @@ class SqlSource:
         return self._one_subject(purpose, params)
 
     def resolve_all(self, selectors: Iterable[Selector]) -> tuple[list[str], int]:
-        return resolve_all(self, selectors)
+        with self.request_reads():  # a request's or a hold's selectors: one checkout for all of them
+            return resolve_all(self, selectors)
 
     def read_field(self, subject_id: str, field: str, window: Window) -> FieldValue | None:
         if field not in SUBJECT_FIELDS:

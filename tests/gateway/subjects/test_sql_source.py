@@ -9,6 +9,8 @@ import base64
 import json
 import logging
 import re
+import secrets
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -368,6 +370,91 @@ def test_a_connection_the_database_dropped_is_replaced_and_the_read_answers(plat
         assert source.read_field(SUBJECTS[0]["id"], "phoneNumber", window) == before
     finally:
         source.dispose()
+
+
+def _checkouts(engine: sqlalchemy.Engine) -> list[object]:
+    """A list that grows by one at each checkout from ``engine``'s pool."""
+    taken: list[object] = []
+    sqlalchemy.event.listen(engine, "checkout", lambda dbapi, record, proxy: taken.append(dbapi))
+    return taken
+
+
+def test_a_request_reads_through_one_connection_and_asks_once_whether_a_subject_exists(
+        platform: tuple[str, Path]) -> None:
+    """Inside request_reads: one checkout for all the reads, and an id the exists statement
+    confirmed is not asked about again, so an empty list field costs its own statement only.
+    Outside, each read is a checkout of its own, and an empty list asks whether the subject exists."""
+    engine, sent = _counting_engine(platform[0])
+    taken = _checkouts(engine)
+    source = SqlSource(engine, load_mapping(platform[1]), timeout_s=2)
+    subject = SUBJECTS[0]["id"]
+    empty = (parse("2001-01-01T00:00:00Z"), parse("2001-02-01T00:00:00Z"))  # no one's events are there
+    nobody = "sub_000000000000"
+
+    def reads() -> list[object]:
+        return [source.exists(subject), source.read_field(subject, "ipAddresses", empty),
+                source.read_field(subject, "devices", empty), source.exists(nobody),
+                source.read_field(nobody, "ipAddresses", empty)]
+
+    try:
+        reads()  # opens the pool's connection
+        sent.clear(), taken.clear()
+        alone = reads()
+        alone_sent, alone_taken = len(sent), len(taken)
+        sent.clear(), taken.clear()
+        with source.request_reads():
+            shared = reads()
+        assert shared == alone == [True, [], [], False, None]
+        # exists, ip_events, exists, devices, exists, exists(nobody), ip_events, exists(nobody)
+        assert (alone_sent, alone_taken) == (8, 8)
+        # exists, ip_events, devices, exists(nobody), ip_events, exists(nobody): "no" is asked again
+        assert (len(sent), len(taken)) == (6, 1)
+        sent.clear()
+        assert source.exists(subject) and len(sent) == 1  # what the request learnt ended with it
+    finally:
+        source.dispose()
+
+
+def test_a_connection_dropped_during_a_request_is_replaced_and_the_read_answers(platform: tuple[str, Path]) -> None:
+    if not platform[0].startswith("postgresql"):
+        pytest.skip("pg_terminate_backend() is PostgreSQL's")
+    name = f"gateway-test-{secrets.token_hex(4)}"
+    engine = sqlalchemy.create_engine(platform[0], connect_args={"application_name": name})
+    source = SqlSource(engine, load_mapping(platform[1]), timeout_s=2)
+    window = (parse(WINDOW["from"]), parse(WINDOW["until"]))
+    killer = sqlalchemy.create_engine(platform[0], poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with source.request_reads():
+            before = source.read_field(SUBJECTS[0]["id"], "phoneNumber", window)
+            with killer.connect() as conn:  # the request's connection, the only one with this name
+                killed = conn.execute(sqlalchemy.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :n"),
+                    {"n": name}).scalars().all()
+            assert killed == [True]
+            assert source.read_field(SUBJECTS[0]["id"], "phoneNumber", window) == before
+            assert source.read_field(SUBJECTS[1]["id"], "phoneNumber", window) is not None
+    finally:
+        killer.dispose()
+        source.dispose()
+
+
+def test_a_disclosure_takes_one_connection_from_the_platform(sql_world: World) -> None:
+    """The endpoint runs a request inside the source's request_reads: four fields of one subject,
+    named by phone, are one checkout of a platform connection (and not one for each statement)."""
+    order = _active(sql_world)
+    platform_checkouts: list[str] = []
+
+    def note(dbapi_connection: Any, _record: object, _proxy: object) -> None:
+        if not isinstance(dbapi_connection, sqlite3.Connection):  # the gateway's own database is SQLite here
+            platform_checkouts.append(type(dbapi_connection).__module__)
+
+    sqlalchemy.event.listen(sqlalchemy.pool.Pool, "checkout", note)
+    try:
+        response = _disclose(sql_world, order, SUBJECTS[0])
+    finally:
+        sqlalchemy.event.remove(sqlalchemy.pool.Pool, "checkout", note)
+    assert response.status_code == 200, response.text
+    assert len(platform_checkouts) == 1, platform_checkouts
 
 
 def test_gateway_sources_check_names_the_bad_statement_in_one_line(
