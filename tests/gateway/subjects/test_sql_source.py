@@ -438,6 +438,32 @@ def test_a_connection_dropped_during_a_request_is_replaced_and_the_read_answers(
         source.dispose()
 
 
+def test_after_the_database_dropped_every_connection_the_retry_opens_a_new_one(platform: tuple[str, Path]) -> None:
+    """A restart drops all the pool's connections at once: the read that finds its connection
+    gone is retried on one opened after, not on the next dead one the pool still holds."""
+    if not platform[0].startswith("postgresql"):
+        pytest.skip("pg_terminate_backend() is PostgreSQL's")
+    name = f"gateway-test-{secrets.token_hex(4)}"
+    engine = sqlalchemy.create_engine(platform[0], connect_args={"application_name": name})
+    source = SqlSource(engine, load_mapping(platform[1]), timeout_s=2)
+    window = (parse(WINDOW["from"]), parse(WINDOW["until"]))
+    killer = sqlalchemy.create_engine(platform[0], poolclass=sqlalchemy.pool.NullPool)
+    try:
+        held = [engine.connect() for _ in range(3)]  # three connections, back in the pool idle
+        for conn in held:
+            conn.close()
+        before = source.read_field(SUBJECTS[0]["id"], "phoneNumber", window)
+        with killer.connect() as conn:
+            killed = conn.execute(sqlalchemy.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :n"),
+                {"n": name}).scalars().all()
+        assert killed == [True, True, True]
+        assert source.read_field(SUBJECTS[0]["id"], "phoneNumber", window) == before
+    finally:
+        killer.dispose()
+        source.dispose()
+
+
 def test_a_disclosure_takes_one_connection_from_the_platform(sql_world: World) -> None:
     """The endpoint runs a request inside the source's request_reads: four fields of one subject,
     named by phone, are one checkout of a platform connection (and not one for each statement)."""
