@@ -13,6 +13,7 @@ Within :meth:`SqlSource.request_reads` (one HTTP request) the reads share one po
 an id the ``exists`` statement confirmed is not asked about again in the request: a list field
 with no rows in the window then needs no second statement to tell "no events" from "no such
 subject". Only that fact is kept, only for the request; no value read is.
+
 Values read are checked as an import checks them, returned to be sealed and kept nowhere: no
 cache, no log line, no metric, no row of the gateway's database.
 
