@@ -4,7 +4,8 @@ construct a service, or reach the database or the vault, themselves."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -51,7 +52,8 @@ def sql_source(settings: Settings) -> SqlSource | None:
         raise OperatorError("GATEWAY_SUBJECT_SOURCE=sql needs GATEWAY_SUBJECT_SOURCE_URL and "
                             "GATEWAY_SUBJECT_SOURCE_MAPPING")
     source = SqlSource.open(settings.subject_source_url.get_secret_value(), settings.subject_source_mapping,
-                            timeout_s=settings.subject_source_timeout_s)
+                            timeout_s=settings.subject_source_timeout_s,
+                            pool_size=max(5, settings.worker_threads))  # a request holds one (endpoint)
     try:
         source.check()
     except OperatorError:
@@ -151,6 +153,20 @@ class Services:
         """The keys as this process holds them now: the signing key follows a rotation."""
         return self.current_key.keys
 
+    @contextmanager
+    def request_reads(self) -> Iterator[None]:
+        """One request's reads: one connection to the gateway's database and, with the sql source,
+        one to the platform's (:meth:`Database.request_reads`, :meth:`SqlSource.request_reads`)."""
+        platform = self._platform()
+        with self.db.request_reads(), (platform.request_reads() if platform is not None else nullcontext()):
+            yield
+
+    def _platform(self) -> SqlSource | None:
+        """The platform's database when the subjects are read there (``self.source`` as it is now:
+        tests replace it)."""
+        source = self.source.platform if isinstance(self.source, PreservingSource) else self.source
+        return source if isinstance(source, SqlSource) else None
+
     def order_statuses(self) -> list[str]:
         """Every order's status as computed now (for the ``gateway_orders`` gauge)."""
         now = self.clock()
@@ -169,7 +185,8 @@ class Services:
         for witness in self.witnesses:
             witness.close()
         self.audit.close()
-        if isinstance(self.source, PreservingSource) and isinstance(self.source.platform, SqlSource):
-            self.source.platform.dispose()
+        platform = self._platform()
+        if platform is not None:
+            platform.dispose()
         self.checkpointer.engine.dispose()
         self.db.dispose()

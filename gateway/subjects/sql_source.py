@@ -1,13 +1,19 @@
 """The ``sql`` subject source: the platform's own database, read where it lives (docs/PROTOCOL.md §9.2).
 
 Every read is one statement of the mapping (:mod:`gateway.subjects.mapping`) with bound
-parameters only, in a read-only transaction with a statement timeout (PostgreSQL: each
-connection is set, when it is opened, to ``default_transaction_read_only`` and a
-``statement_timeout`` and runs each statement as its own implicit transaction, so a read is one
-round trip: no ``BEGIN``, no ``ROLLBACK``, no ping; MariaDB/MySQL: ``START TRANSACTION READ ONLY``
-after the session's ``max_statement_time`` / ``max_execution_time``, rolled back at once).
+parameters only, in a read-only transaction with a statement timeout: each connection is set,
+when it is opened, to read-only transactions and a statement timeout (PostgreSQL
+``default_transaction_read_only`` and ``statement_timeout``; MariaDB ``SET SESSION TRANSACTION
+READ ONLY`` and ``max_statement_time``, MySQL ``max_execution_time``) and runs each statement as
+its own implicit transaction, so a read is one round trip: no ``BEGIN``, no ``ROLLBACK``, no ping.
 Instead of pinging each connection before use, a read that finds its connection dropped is run
 once more on a new one: it only reads.
+
+Within :meth:`SqlSource.request_reads` (one HTTP request) the reads share one pool checkout, and
+an id the ``exists`` statement confirmed is not asked about again in the request: a list field
+with no rows in the window then needs no second statement to tell "no events" from "no such
+subject". Only that fact is kept, only for the request; no value read is.
+
 Values read are checked as an import checks them, returned to be sealed and kept nowhere: no
 cache, no log line, no metric, no row of the gateway's database.
 
@@ -19,17 +25,21 @@ the exception's type.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError, StatementError
 
 from gateway.errors import InvalidField, OperatorError, SourceUnavailable, UnknownSubjectField
 from gateway.subjects.mapping import PURPOSES, Mapping, load_mapping
@@ -56,6 +66,15 @@ _FIELD_PURPOSE: Final = {"phoneNumber": "phone", "ipAddresses": "ip_events", "de
 _DIALECTS: Final = ("postgresql", "mysql", "mariadb")
 
 
+@dataclass
+class _RequestReads:
+    """What one request's reads share: a connection, checked out at its first read, and the ids
+    the exists statement confirmed during the request (ids the request holds already; no values)."""
+
+    connection: Connection | None = None
+    existing: set[str] = field(default_factory=set)
+
+
 class SqlSource:
     """A :class:`~gateway.subjects.source.SubjectSource` over the platform's database."""
 
@@ -65,17 +84,26 @@ class SqlSource:
                                 f"'{engine.dialect.name}' is neither")
         self._mapping = mapping
         self._timeout_s = timeout_s
-        if engine.dialect.name == "postgresql":
-            # Read-only and timeout are the session's defaults, so every implicit (autocommit)
-            # transaction has both and a read costs one round trip instead of BEGIN, read, ROLLBACK.
-            event.listen(engine, "connect", self._set_session)
-            engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        # Read-only and timeout are the session's defaults, so every implicit (autocommit)
+        # transaction has both and a read costs one round trip instead of BEGIN, read, ROLLBACK.
+        event.listen(engine, "connect", self._set_session)
+        # Autocommit is set on the connection once (_set_session), not per checkout: SQLAlchemy's
+        # isolation_level option would put it back at every checkin (two more round trips on
+        # MariaDB), and the rollback it sends at checkin has nothing to roll back.
+        engine.dialect.skip_autocommit_rollback = True
         self._engine = engine
         self._binds = {name: frozenset(clause.compile().params) for name, clause in mapping.statements.items()}
+        # Each statement as its driver takes it (its paramstyle, `%` escaped), compiled once.
+        self._driver_sql = {name: str(clause.compile(dialect=engine.dialect))
+                            for name, clause in mapping.statements.items()}
+        self._dbapi_error: Any = engine.dialect.loaded_dbapi.Error
+        self._request: ContextVar[_RequestReads | None] = ContextVar(f"source-reads-{id(self)}", default=None)
 
     @classmethod
-    def open(cls, url: str, mapping_path: Path, *, timeout_s: float = 2.0) -> SqlSource:
-        """The source at ``url`` with the mapping at ``mapping_path``, not yet checked."""
+    def open(cls, url: str, mapping_path: Path, *, timeout_s: float = 2.0, pool_size: int = 5) -> SqlSource:
+        """The source at ``url`` with the mapping at ``mapping_path``, not yet checked. A request
+        holds one connection while it runs (:meth:`request_reads`): ``pool_size`` should be the
+        number of worker threads, so that none waits on the pool."""
         mapping = load_mapping(mapping_path)
         error: str | None = None
         try:
@@ -90,7 +118,7 @@ class SqlSource:
         if backend in ("mysql", "mariadb"):
             connect_args |= {"read_timeout": connect_seconds + 2, "write_timeout": connect_seconds + 2}
         try:
-            engine = create_engine(parsed, connect_args=connect_args)
+            engine = create_engine(parsed, connect_args=connect_args, pool_size=pool_size)
         except (ArgumentError, ImportError) as exc:
             error = f"GATEWAY_SUBJECT_SOURCE_URL: cannot open a '{backend}' engine ({type(exc).__name__})"
         if error is not None:
@@ -100,27 +128,42 @@ class SqlSource:
     def dispose(self) -> None:
         self._engine.dispose()
 
+    @contextmanager
+    def request_reads(self) -> Iterator[None]:
+        """Within the block (one request, one thread) the reads take one pool checkout, made at the
+        first read, and an id the exists statement confirmed is not asked about again. A block
+        inside another is part of it."""
+        if self._request.get() is not None:
+            yield
+            return
+        shared = _RequestReads()
+        token = self._request.set(shared)
+        try:
+            yield
+        finally:
+            self._request.reset(token)
+            if shared.connection is not None:
+                shared.connection.close()
+
     # -- the statements ------------------------------------------------------------------------
 
     def _set_session(self, dbapi_connection: Any, _record: object) -> None:
-        """A new PostgreSQL connection: read-only transactions with a statement timeout (settings, not values)."""
+        """A new connection: read-only transactions with a statement timeout (settings, not values)."""
         millis = max(1, round(self._timeout_s * 1000))
+        if self._engine.dialect.name == "postgresql":
+            settings = [f"SET statement_timeout = {millis}", "SET default_transaction_read_only = on"]
+        else:
+            # The session's access mode holds for every later transaction of the session, the
+            # implicit one of each autocommitted statement too (MariaDB and MySQL alike).
+            timeout = (f"SET SESSION max_statement_time = {millis / 1000:.3f}" if _is_mariadb(dbapi_connection)
+                       else f"SET SESSION max_execution_time = {millis}")
+            settings = [timeout, "SET SESSION TRANSACTION READ ONLY"]
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"SET statement_timeout = {millis}")
-        cursor.execute("SET default_transaction_read_only = on")
+        for setting in settings:
+            cursor.execute(setting)
         cursor.close()
         dbapi_connection.commit()
-
-    def _begin_read_only(self, conn: Connection) -> None:
-        """Open the read-only transaction with its timeout (the numbers are settings, not values)."""
-        millis = max(1, round(self._timeout_s * 1000))
-        if conn.dialect.name == "postgresql":
-            return  # the session's read-only default and timeout (__init__)
-        if getattr(conn.dialect, "is_mariadb", False):
-            conn.exec_driver_sql(f"SET SESSION max_statement_time = {millis / 1000:.3f}")
-        else:
-            conn.exec_driver_sql(f"SET SESSION max_execution_time = {millis}")
-        conn.exec_driver_sql("START TRANSACTION READ ONLY")
+        self._engine.dialect.set_isolation_level(dbapi_connection, "AUTOCOMMIT")
 
     def _bind(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
         if conn.dialect.name == "postgresql":
@@ -137,20 +180,49 @@ class SqlSource:
         except DBAPIError as exc:
             if not exc.connection_invalidated:
                 raise
+        shared = self._request.get()
+        if shared is not None and shared.connection is not None:
+            shared.connection.close()  # the request's connection is gone: the retry checks out another
+            shared.connection = None
         return self._execute_once(purpose, params)
 
     def _execute_once(self, purpose: str, params: dict[str, Any]) -> tuple[list[str], Sequence[Any]]:
-        statement = self._mapping.statements[purpose]
+        shared = self._request.get()
+        if shared is None:
+            with self._engine.connect() as conn:
+                return self._run(conn, purpose, params)
+        if shared.connection is None:
+            shared.connection = self._engine.connect()
+        return self._run(shared.connection, purpose, params)
+
+    def _run(self, conn: Connection, purpose: str, params: dict[str, Any]) -> tuple[list[str], Sequence[Any]]:
+        """One statement on the driver's own cursor: the text compiled once (``__init__``), no
+        SQLAlchemy execution around it (a third of a read's time in Python, profiled). A driver
+        error comes out as SQLAlchemy's, as it would from ``Connection.execute``; a connection the
+        database dropped is invalidated with every other one the pool holds (they went with it)."""
         wanted = {k: v for k, v in params.items() if k in self._binds[purpose]}
-        with self._engine.connect() as conn:
-            try:
-                self._begin_read_only(conn)
-                result = conn.execute(statement, self._bind(conn, wanted))
-                names = result.keys()  # a Result's column names, not a dict's keys
-                columns = [str(c).lower() for c in names]
-                rows = result.fetchall()
-            finally:
-                conn.rollback()
+        statement = self._driver_sql[purpose]
+        dbapi_connection: Any = conn.connection.dbapi_connection
+        cursor = dbapi_connection.cursor()
+        failure: StatementError | None = None
+        gone = False
+        try:
+            cursor.execute(statement, self._bind(conn, wanted))
+            columns = [str(column[0]).lower() for column in cursor.description or ()]
+            rows = cursor.fetchall()
+        except self._dbapi_error as exc:
+            gone = bool(self._engine.dialect.is_disconnect(exc, dbapi_connection, cursor))
+            # The statement only, never the parameters (a phone number, say).
+            failure = DBAPIError.instance(statement, None, exc, self._dbapi_error, hide_parameters=True,
+                                          connection_invalidated=gone, dialect=self._engine.dialect)
+        finally:
+            with contextlib.suppress(self._dbapi_error):
+                cursor.close()
+        if failure is not None:
+            if gone:
+                conn.invalidate()
+                self._engine.dispose()  # the others are as dead: the retry and later reads open new ones
+            raise failure
         return columns, rows
 
     def _read(self, purpose: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -179,7 +251,13 @@ class SqlSource:
     def exists(self, subject_id: str) -> bool:
         if not SUBJECT_ID.fullmatch(subject_id):
             return False
-        return self._one_subject("exists", {"subject_id": subject_id}) == subject_id
+        shared = self._request.get()
+        if shared is not None and subject_id in shared.existing:
+            return True  # the exists statement said so earlier in this request
+        found = self._one_subject("exists", {"subject_id": subject_id}) == subject_id
+        if found and shared is not None:
+            shared.existing.add(subject_id)
+        return found
 
     def resolve(self, selector: Selector, *, ids_must_exist: bool = True) -> str | None:
         if selector.kind == "id":
@@ -194,7 +272,8 @@ class SqlSource:
         return self._one_subject(purpose, params)
 
     def resolve_all(self, selectors: Iterable[Selector]) -> tuple[list[str], int]:
-        return resolve_all(self, selectors)
+        with self.request_reads():  # a request's or a hold's selectors: one checkout for all of them
+            return resolve_all(self, selectors)
 
     def read_field(self, subject_id: str, field: str, window: Window) -> FieldValue | None:
         if field not in SUBJECT_FIELDS:
@@ -237,6 +316,12 @@ class SqlSource:
                 raise OperatorError(
                     f"subject source: statement '{purpose}' returns columns ({', '.join(columns)}); "
                     f"its purpose needs exactly ({', '.join(spec.columns)})")
+
+
+def _is_mariadb(dbapi_connection: Any) -> bool:
+    """Whether a MySQL-protocol connection's server is MariaDB (its version string says so)."""
+    info = getattr(dbapi_connection, "get_server_info", None)
+    return callable(info) and "mariadb" in str(info()).lower()
 
 
 def _first_line(exc: SQLAlchemyError) -> str:

@@ -240,7 +240,7 @@ class GraphQLEndpoint:
 
     def _process(self, authorization: list[str], body: bytes, now: datetime, labels: dict[str, str]) -> _Handled:
         """Authenticate and run the operation (in a worker thread: it touches the database)."""
-        with self.services.db.request_reads():
+        with self.services.request_reads():
             return self._process_reading(authorization, body, now, labels)
 
     def _process_reading(self, authorization: list[str], body: bytes, now: datetime,

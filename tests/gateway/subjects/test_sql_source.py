@@ -8,6 +8,9 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
+import secrets
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -259,16 +262,64 @@ def test_a_statement_that_writes_is_refused_at_start(
 
 def test_a_write_the_text_does_not_show_is_refused_by_the_read_only_transaction(
         make_settings: Callable[..., Settings], tmp_path: Path, platform: tuple[str, Path]) -> None:
-    if not platform[0].startswith("postgresql"):
-        pytest.skip("nextval() is PostgreSQL's")
+    """Drawing from a sequence writes; no keyword of the statement says so (both databases have sequences)."""
     engine = sqlalchemy.create_engine(platform[0])
     with engine.begin() as conn:
         conn.execute(sqlalchemy.text("CREATE SEQUENCE phones"))
     engine.dispose()
-    mapping = _mapping_with(tmp_path, platform, "phone",
-                            "SELECT nextval('phones')::text AS phone FROM (SELECT CAST(:subject_id AS text)) AS one")
-    message = _start_refusal(make_settings, tmp_path, platform, mapping)
-    assert "statement 'phone' fails on the source" in message and "read-only transaction" in message
+    draw = ("SELECT nextval('phones')::text AS phone FROM (SELECT CAST(:subject_id AS text)) AS one"
+            if platform[0].startswith("postgresql") else
+            "SELECT CAST(NEXTVAL(phones) AS CHAR) AS phone FROM (SELECT :subject_id AS id) AS one")
+    message = _start_refusal(make_settings, tmp_path, platform, _mapping_with(tmp_path, platform, "phone", draw))
+    assert "statement 'phone' fails on the source" in message
+    assert re.search(r"read[- ]only transaction", message, re.IGNORECASE), message
+
+
+def _counting_engine(url: str) -> tuple[sqlalchemy.Engine, list[str]]:
+    """An engine whose driver cursors note each statement they send: what the database is asked,
+    whichever way the source sends it."""
+    sent: list[str] = []
+    args: dict[str, Any]
+    if url.startswith("postgresql"):
+        import psycopg
+
+        class PgCounting(psycopg.Cursor[Any]):
+            def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+                sent.append(str(query))
+                return super().execute(query, params, **kwargs)
+
+        args = {"cursor_factory": PgCounting}
+    else:
+        import pymysql.cursors
+
+        class MyCounting(pymysql.cursors.Cursor):
+            def execute(self, query: Any, args: Any = None) -> Any:
+                sent.append(str(query))
+                return super().execute(query, args)
+
+        args = {"cursorclass": MyCounting}
+    return sqlalchemy.create_engine(url, connect_args=args), sent
+
+
+def test_a_read_is_one_statement_on_a_connection_set_read_only_when_opened(platform: tuple[str, Path]) -> None:
+    """Read-only and the timeout are the session's, set once per connection: a read sends the
+    mapping's statement and nothing else (no SET, no START TRANSACTION, no ROLLBACK), on either
+    database; and the session refuses a write (a statement the mapping could not hold)."""
+    engine, sent = _counting_engine(platform[0])
+    source = SqlSource(engine, load_mapping(platform[1]), timeout_s=2)
+    window = (parse(WINDOW["from"]), parse(WINDOW["until"]))
+    try:
+        first = source.read_field(SUBJECTS[0]["id"], "phoneNumber", window)  # opens the pool's connection
+        assert any("READ ONLY" in s.upper() or "READ_ONLY" in s.upper() for s in sent)
+        sent.clear()
+        assert first is not None and source.read_field(SUBJECTS[0]["id"], "phoneNumber", window) == first
+        assert source.exists(SUBJECTS[1]["id"])
+        assert [s.split(None, 1)[0].upper() for s in sent] == ["SELECT", "SELECT"], sent
+        with engine.connect() as conn, pytest.raises(sqlalchemy.exc.DBAPIError) as refused:  # the pool's connection
+            conn.execute(sqlalchemy.text("UPDATE accounts SET phone = '+1' WHERE id = :a"), {"a": SUBJECTS[0]["id"]})
+        assert re.search(r"read[- ]only transaction", str(refused.value.orig), re.IGNORECASE)
+    finally:
+        source.dispose()
 
 
 def test_a_statement_binding_what_the_gateway_does_not_supply_is_refused(tmp_path: Path) -> None:
@@ -319,6 +370,117 @@ def test_a_connection_the_database_dropped_is_replaced_and_the_read_answers(plat
         assert source.read_field(SUBJECTS[0]["id"], "phoneNumber", window) == before
     finally:
         source.dispose()
+
+
+def _checkouts(engine: sqlalchemy.Engine) -> list[object]:
+    """A list that grows by one at each checkout from ``engine``'s pool."""
+    taken: list[object] = []
+    sqlalchemy.event.listen(engine, "checkout", lambda dbapi, record, proxy: taken.append(dbapi))
+    return taken
+
+
+def test_a_request_reads_through_one_connection_and_asks_once_whether_a_subject_exists(
+        platform: tuple[str, Path]) -> None:
+    """Inside request_reads: one checkout for all the reads, and an id the exists statement
+    confirmed is not asked about again, so an empty list field costs its own statement only.
+    Outside, each read is a checkout of its own, and an empty list asks whether the subject exists."""
+    engine, sent = _counting_engine(platform[0])
+    taken = _checkouts(engine)
+    source = SqlSource(engine, load_mapping(platform[1]), timeout_s=2)
+    subject = SUBJECTS[0]["id"]
+    empty = (parse("2001-01-01T00:00:00Z"), parse("2001-02-01T00:00:00Z"))  # no one's events are there
+    nobody = "sub_000000000000"
+
+    def reads() -> list[object]:
+        return [source.exists(subject), source.read_field(subject, "ipAddresses", empty),
+                source.read_field(subject, "devices", empty), source.exists(nobody),
+                source.read_field(nobody, "ipAddresses", empty)]
+
+    try:
+        reads()  # opens the pool's connection
+        sent.clear(), taken.clear()
+        alone = reads()
+        alone_sent, alone_taken = len(sent), len(taken)
+        sent.clear(), taken.clear()
+        with source.request_reads():
+            shared = reads()
+        assert shared == alone == [True, [], [], False, None]
+        # exists, ip_events, exists, devices, exists, exists(nobody), ip_events, exists(nobody)
+        assert (alone_sent, alone_taken) == (8, 8)
+        # exists, ip_events, devices, exists(nobody), ip_events, exists(nobody): "no" is asked again
+        assert (len(sent), len(taken)) == (6, 1)
+        sent.clear()
+        assert source.exists(subject) and len(sent) == 1  # what the request learnt ended with it
+    finally:
+        source.dispose()
+
+
+def test_a_connection_dropped_during_a_request_is_replaced_and_the_read_answers(platform: tuple[str, Path]) -> None:
+    if not platform[0].startswith("postgresql"):
+        pytest.skip("pg_terminate_backend() is PostgreSQL's")
+    name = f"gateway-test-{secrets.token_hex(4)}"
+    engine = sqlalchemy.create_engine(platform[0], connect_args={"application_name": name})
+    source = SqlSource(engine, load_mapping(platform[1]), timeout_s=2)
+    window = (parse(WINDOW["from"]), parse(WINDOW["until"]))
+    killer = sqlalchemy.create_engine(platform[0], poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with source.request_reads():
+            before = source.read_field(SUBJECTS[0]["id"], "phoneNumber", window)
+            with killer.connect() as conn:  # the request's connection, the only one with this name
+                killed = conn.execute(sqlalchemy.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :n"),
+                    {"n": name}).scalars().all()
+            assert killed == [True]
+            assert source.read_field(SUBJECTS[0]["id"], "phoneNumber", window) == before
+            assert source.read_field(SUBJECTS[1]["id"], "phoneNumber", window) is not None
+    finally:
+        killer.dispose()
+        source.dispose()
+
+
+def test_after_the_database_dropped_every_connection_the_retry_opens_a_new_one(platform: tuple[str, Path]) -> None:
+    """A restart drops all the pool's connections at once: the read that finds its connection
+    gone is retried on one opened after, not on the next dead one the pool still holds."""
+    if not platform[0].startswith("postgresql"):
+        pytest.skip("pg_terminate_backend() is PostgreSQL's")
+    name = f"gateway-test-{secrets.token_hex(4)}"
+    engine = sqlalchemy.create_engine(platform[0], connect_args={"application_name": name})
+    source = SqlSource(engine, load_mapping(platform[1]), timeout_s=2)
+    window = (parse(WINDOW["from"]), parse(WINDOW["until"]))
+    killer = sqlalchemy.create_engine(platform[0], poolclass=sqlalchemy.pool.NullPool)
+    try:
+        held = [engine.connect() for _ in range(3)]  # three connections, back in the pool idle
+        for conn in held:
+            conn.close()
+        before = source.read_field(SUBJECTS[0]["id"], "phoneNumber", window)
+        with killer.connect() as conn:
+            killed = conn.execute(sqlalchemy.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :n"),
+                {"n": name}).scalars().all()
+        assert killed == [True, True, True]
+        assert source.read_field(SUBJECTS[0]["id"], "phoneNumber", window) == before
+    finally:
+        killer.dispose()
+        source.dispose()
+
+
+def test_a_disclosure_takes_one_connection_from_the_platform(sql_world: World) -> None:
+    """The endpoint runs a request inside the source's request_reads: four fields of one subject,
+    named by phone, are one checkout of a platform connection (and not one for each statement)."""
+    order = _active(sql_world)
+    platform_checkouts: list[str] = []
+
+    def note(dbapi_connection: Any, _record: object, _proxy: object) -> None:
+        if not isinstance(dbapi_connection, sqlite3.Connection):  # the gateway's own database is SQLite here
+            platform_checkouts.append(type(dbapi_connection).__module__)
+
+    sqlalchemy.event.listen(sqlalchemy.pool.Pool, "checkout", note)
+    try:
+        response = _disclose(sql_world, order, SUBJECTS[0])
+    finally:
+        sqlalchemy.event.remove(sqlalchemy.pool.Pool, "checkout", note)
+    assert response.status_code == 200, response.text
+    assert len(platform_checkouts) == 1, platform_checkouts
 
 
 def test_gateway_sources_check_names_the_bad_statement_in_one_line(
