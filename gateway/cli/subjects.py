@@ -213,10 +213,11 @@ def _run_ingestion(source: str, as_json: bool, verb: str,
 @contextmanager
 def _ingestion() -> Iterator[Ingestion]:
     from gateway.subjects.ingest import Ingestion
+    from gateway.subjects.pipeline import default_workers
 
     with subject_store() as store:
         store.convert_documents()  # a database of the previous layout whose conversion was interrupted
-        yield Ingestion(store)
+        yield Ingestion(store, workers=default_workers())
 
 
 @app.command("upsert")
