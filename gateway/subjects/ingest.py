@@ -187,15 +187,24 @@ class Ingestion:
                 # An IP sighting's row is sealed here, outside the transaction.
                 sealed = _sighting(event).sealed(self._store.vault, event.subject) if event.kind == "ip" else None
                 parsed.append((event, sealed))
-            applied, refused = self._write(parsed, self._append_batch, self._append_one)
+            # Which subjects are stored is read before the write lock is taken: a writer that deletes
+            # one of them meanwhile makes its rows fail their foreign key, and the batch is applied
+            # line by line, each line looking again inside the transaction (_append_one).
+            stored = self._stored_subjects(parsed)
+            applied, refused = self._write(parsed, partial(self._append_batch, stored=stored), self._append_one)
             self._tally(report, applied, bad | refused, reject, started, progress)
         report.seconds = time.perf_counter() - started
         return report
 
-    def _append_batch(self, conn: Connection, batch: Sequence[tuple[EventLine, dict[str, Any] | None]]
-                      ) -> dict[int, str]:
+    def _stored_subjects(self, batch: Sequence[tuple[EventLine, dict[str, Any] | None]]) -> dict[str, int]:
+        if not batch:
+            return {}
+        with self._store.db.reads() as conn:
+            return self._store.stored_ids(conn, (event.subject for event, _ in batch))
+
+    def _append_batch(self, conn: Connection, batch: Sequence[tuple[EventLine, dict[str, Any] | None]], *,
+                      stored: dict[str, int]) -> dict[int, str]:
         refused: dict[int, str] = {}
-        stored = self._store.stored_ids(conn, (event.subject for event, _ in batch))
         for subject_id, layout in stored.items():
             if layout == LEGACY:
                 self._store.convert(conn, subject_id)

@@ -1,5 +1,7 @@
 """``upsert`` with its lines parsed and sealed in worker processes (gateway/subjects/pipeline.py):
-the same refusals, by number and in order, and the same store as when this process does it all."""
+the same refusals, by number and in order, and the same store as when this process does it all; and
+``append-events``, which looks up its subjects before taking the write lock, still refuses the lines
+of a subject deleted in between."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from gateway.errors import SubjectLineError
 from gateway.keys.keyring import load_gateway_keys
 from gateway.keys.vault import Vault
 from gateway.store.engine import Database
-from gateway.subjects.ingest import Ingestion
+from gateway.subjects.ingest import UNKNOWN_SUBJECT, Ingestion
 from gateway.subjects.parsing import MAX_LINE_CHARS, parse_subject
 from gateway.subjects.pipeline import WorkerFailed, Workers
 from gateway.subjects.store import SubjectStore
@@ -99,6 +101,37 @@ def _square(n: int) -> int:
     if n < 0:
         raise KeyError("+4915112345678")  # a message that must not cross
     return n * n
+
+
+class DeletingStore(SubjectStore):
+    """Deletes ``victim`` (in a transaction of its own, as another writer would) right after the first
+    look-up of stored subjects that is made outside a transaction."""
+
+    victim = ""
+
+    def stored_ids(self, conn: Any, ids: Iterable[str]) -> dict[str, int]:
+        outside = not conn.in_transaction()
+        found = super().stored_ids(conn, ids)
+        if self.victim and outside:
+            victim, self.victim = self.victim, ""
+            with self.db.writes() as other:
+                self.delete_subject(other, victim)
+        return found
+
+
+def test_append_refuses_the_lines_of_a_subject_deleted_after_the_look_up(settings: Settings, db: Database) -> None:
+    store = DeletingStore(db, Vault.from_keys(load_gateway_keys(settings)))
+    kept, gone = generate_subjects(2, seed=13, ip_events=0)
+    Ingestion(store).upsert_lines(jsonl([kept, gone]), reject=Rejects())
+    store.victim = gone["id"]
+    lines = [json.dumps({"subject": s["id"], "kind": "ip", "ip": f"192.0.2.{n}", "seen": "2026-12-01T10:00:00Z"})
+             for n, s in enumerate([kept, gone, kept, gone])]
+    rejects = Rejects()
+    report = Ingestion(store).append_lines(lines, reject=rejects)
+    assert rejects == [(2, UNKNOWN_SUBJECT), (4, UNKNOWN_SUBJECT)]
+    assert report.applied == 2
+    assert [e["ip"] for e in store.read_field(kept["id"], "ipAddresses", EVERYTHING)] == ["192.0.2.0", "192.0.2.2"]
+    assert not store.exists(gone["id"])
 
 
 def test_a_negative_worker_count_is_refused(store: SubjectStore) -> None:
