@@ -30,8 +30,9 @@ from typing import Any, Final, Generic, TypeVar
 
 __all__ = ["MAX_WORKERS", "Workers", "default_workers"]
 
-MAX_WORKERS: Final = 3
-"""Beyond three the main process's writing is the bound (about 20,000 subjects/s), not the workers."""
+MAX_WORKERS: Final = 2
+"""Two keep an upsert's processes under 300 MB resident together (each worker about 75 MB, most of
+it the inherited modules, shared), and with them the main process's writing is near the bound."""
 
 P = TypeVar("P")
 R = TypeVar("R")
