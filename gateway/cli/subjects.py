@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -217,6 +218,9 @@ def _ingestion() -> Iterator[Ingestion]:
 
     with subject_store() as store:
         store.convert_documents()  # a database of the previous layout whose conversion was interrupted
+        # What is loaded by now (modules, metadata, settings) lives as long as the process: left out
+        # of the collector's full passes, which otherwise walk all of it again every few batches.
+        gc.freeze()
         yield Ingestion(store, workers=default_workers())
 
 

@@ -99,7 +99,9 @@ class Workers(Generic[P, R]):
         self._connections: list[Connection] = []
         self._processes: list[multiprocessing.process.BaseProcess] = []
         # Objects that exist now are left out of the workers' collections, which would otherwise
-        # write to (and so copy) every page of the inherited heap.
+        # write to (and so copy) every page of the inherited heap. A caller that froze its heap
+        # already (the CLI) keeps it frozen; otherwise this process's heap thaws once they are started.
+        thaw = gc.get_freeze_count() == 0
         gc.freeze()
         try:
             for _ in range(count):
@@ -114,7 +116,8 @@ class Workers(Generic[P, R]):
             self.close()
             raise
         finally:
-            gc.unfreeze()
+            if thaw:
+                gc.unfreeze()
 
     def __enter__(self) -> Workers[P, R]:
         return self
