@@ -247,9 +247,11 @@ def _plain_object(line: str) -> dict[str, Any] | None:
 def _json_line(line: str, line_number: int) -> object:
     if len(line) > MAX_LINE_CHARS:
         raise SubjectLineError(line_number, f"line is longer than {MAX_LINE_CHARS} characters")
-    if not line.strip():
+    # isspace and isascii: what strip() and the surrogate search answer, without copying or
+    # scanning a line in Python's regex engine (an ASCII line holds no surrogate).
+    if not line or line.isspace():
         raise SubjectLineError(line_number, "line is empty")
-    if _SURROGATE.search(line):
+    if not line.isascii() and _SURROGATE.search(line):
         raise SubjectLineError(line_number, "line is not valid UTF-8")
     plain = _plain_object(line)
     if plain is not None:
