@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import Connection
 from typing import Any, Final, Generic, TypeVar
 
-__all__ = ["MAX_WORKERS", "Workers", "default_workers"]
+__all__ = ["MAX_WORKERS", "WorkerFailed", "Workers", "default_workers"]
 
 MAX_WORKERS: Final = 2
 """Two keep an upsert's processes under 300 MB resident together (each worker about 75 MB, most of
