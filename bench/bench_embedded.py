@@ -7,9 +7,9 @@ each, under a minute, and says so):
 
 1. ``gateway subjects upsert -``: 1,000,000 subjects streamed through the real command on standard
    input into a fresh SQLite store (WAL, synchronous=FULL, as the gateway runs it): subjects/s
-   (target >= 10,000) and the command's peak resident memory (target < 300 MB). Each subject has an
-   IP event, a device and a username record, from a template with its own id, phone and username,
-   generated here (the synthetic generator is slower than the store).
+   (target >= 10,000) and the peak resident memory of the command and its ingestion workers together
+   (target < 300 MB). Each subject has an IP event, a device and a username record, from a template
+   with its own id, phone and username, generated here (the synthetic generator is slower than the store).
 2. ``gateway subjects append-events FILE``: 1,000,000 IP sightings over those subjects: events/s
    (target >= 20,000).
 3. Cost that follows the window: a subject with 1,000,000 IP events over two years beside one with
@@ -118,13 +118,43 @@ def run_command(args: list[str], env: dict[str, str], stdin: IO[bytes] | int | N
     return json.loads(output), usage.ru_maxrss / 1024
 
 
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` and its children (the command's ingestion workers), summed, in MB;
+    0 where /proc cannot tell."""
+    pids = [pid]
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            pids += [int(child) for child in children.read().split()]
+        total = 0
+        for each in pids:
+            with open(f"/proc/{each}/status") as status:
+                total += next((int(line.split()[1]) for line in status if line.startswith("VmRSS:")), 0)
+    except (OSError, ValueError):
+        return 0.0
+    return total / 1024
+
+
 def bench_upsert(settings: Settings, count: int) -> tuple[float, float]:
+    """Subjects/s and the peak resident memory in MB: the larger of the command's own peak and the
+    peak, sampled every 50 ms, of the command and its worker processes together (forked workers
+    share most of their pages with it, so the sum counts those pages more than once)."""
     process_env = gateway_env(settings)
     args = gateway_command("subjects", "upsert", "--json", "-")
     process = subprocess.Popen(args, env=process_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL)
     assert process.stdin is not None
     assert process.stdout is not None
+    peak = [0.0]
+    running = threading.Event()
+    running.set()
+
+    def sample() -> None:
+        while running.is_set():
+            peak[0] = max(peak[0], tree_rss_mb(process.pid))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
 
     def feed() -> None:
         assert process.stdin is not None
@@ -141,12 +171,14 @@ def bench_upsert(settings: Settings, count: int) -> tuple[float, float]:
     feeder.start()
     output = process.stdout.read()
     feeder.join()
+    running.clear()
+    sampler.join()
     _pid, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
     summary = json.loads(output)
     if summary["applied"] != count:
         raise SystemExit(f"upsert applied {summary['applied']} of {count}")
-    return summary["applied"] / summary["seconds"], usage.ru_maxrss / 1024
+    return summary["applied"] / summary["seconds"], max(usage.ru_maxrss / 1024, peak[0])
 
 
 def bench_append(settings: Settings, subject_ids: list[str], count: int, tmp: Path) -> float:
@@ -324,8 +356,8 @@ def main() -> int:
             if "upsert" not in skip or "append" not in skip:
                 rate, rss = bench_upsert(settings, sizes["subjects"])
                 say(f"upsert {sizes['subjects']:,} subjects: {rate:,.0f} subjects/s (target >= {TARGETS['upsert']:,}) "
-                    f"{verdict(rate >= TARGETS['upsert'])}; peak RSS {rss:.0f} MB (target < {TARGETS['rss_mb']}) "
-                    f"{verdict(rss < TARGETS['rss_mb'])}")
+                    f"{verdict(rate >= TARGETS['upsert'])}; peak RSS with its workers {rss:.0f} MB "
+                    f"(target < {TARGETS['rss_mb']}) {verdict(rss < TARGETS['rss_mb'])}")
             if "append" not in skip:
                 ids = [f"sub_{n:012x}" for n in range(0, sizes["subjects"], max(1, sizes["subjects"] // 5000))]
                 rate = bench_append(settings, ids, sizes["appended"], tmp)

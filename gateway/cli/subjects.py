@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -213,10 +214,14 @@ def _run_ingestion(source: str, as_json: bool, verb: str,
 @contextmanager
 def _ingestion() -> Iterator[Ingestion]:
     from gateway.subjects.ingest import Ingestion
+    from gateway.subjects.pipeline import default_workers
 
     with subject_store() as store:
         store.convert_documents()  # a database of the previous layout whose conversion was interrupted
-        yield Ingestion(store)
+        # What is loaded by now (modules, metadata, settings) lives as long as the process: left out
+        # of the collector's full passes, which otherwise walk all of it again every few batches.
+        gc.freeze()
+        yield Ingestion(store, workers=default_workers())
 
 
 @app.command("upsert")

@@ -13,6 +13,7 @@ values it takes unconverted: integers, text, bytes and NULL.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
@@ -39,6 +40,10 @@ class DriverStatement:
         self._names = tuple(compiled.positiontup or ()) if compiled.positional else tuple(compiled.binds)
         # Values the statement carries itself (a literal in a WHERE clause becomes a bound parameter).
         self._fixed = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
+        # A row's values in the statement's order at C speed (a bulk insert runs this per row);
+        # itemgetter of one name gives the value itself, not a tuple of it.
+        self._pick: Callable[[Mapping[str, Any]], Any] | None = (
+            operator.itemgetter(*self._names) if self._positional and len(self._names) > 1 else None)
 
     def rows(self, connection: Connection, values: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run the statement once; its result rows (none for a statement that returns none)."""
@@ -72,6 +77,8 @@ class DriverStatement:
 
     def _arguments(self, values: Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
         merged = self._fixed | dict(values) if self._fixed else values
+        if self._pick is not None:
+            return cast(tuple[Any, ...], self._pick(merged))
         if self._positional:
             return tuple(merged[name] for name in self._names)
         return {name: merged[name] for name in self._names}

@@ -29,7 +29,7 @@ from sqlalchemy import CompoundSelect, Table, bindparam, union_all
 from gateway.errors import StoreIntegrityError
 from gateway.keys.contexts import subject_event_context
 from gateway.keys.vault import Vault
-from gateway.subjects.record import Device, IpEvent, SubjectRecord, UsernameRecord
+from gateway.subjects.record import Device, IpEvent, SubjectRecord, UsernameRecord, encode_document
 from gateway.values.times import epoch_micros
 
 __all__ = ["FIELD_KINDS", "KINDS", "OPEN", "SPAN_BOUNDS", "EventRow", "encode_value", "event_row", "open_rows",
@@ -60,8 +60,9 @@ def span_class(first_seen: int, last_seen: int) -> int:
 
 
 def encode_value(value: dict[str, Any]) -> bytes:
-    """The bytes a row seals: its §4 value as compact JSON with sorted keys."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    """The bytes a row seals: its §4 value as compact JSON with sorted keys (the encoding of a
+    document, :func:`~gateway.subjects.record.encode_document`)."""
+    return encode_document(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from itertools import islice
 from typing import Any, Final, TypeVar
 
@@ -23,11 +24,14 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from gateway.errors import SubjectLineError
+from gateway.keys.vault import Vault
 from gateway.subjects.events import OPEN, EventRow, event_row
 from gateway.subjects.normalise import normalise_username
 from gateway.subjects.parsing import EventLine, parse_event_line, parse_subject_line
+from gateway.subjects.pipeline import Workers
 from gateway.subjects.record import Device, IpEvent, UsernameRecord
-from gateway.subjects.store import HEAD, LEGACY, PreparedSubject, SubjectStore
+from gateway.subjects.store import HEAD, LEGACY, PreparedSubject, SubjectStore, prepare_subject
+from gateway.values.ids import SubjectId
 from gateway.values.times import epoch_micros, format_time, parse_time
 
 __all__ = ["BATCH_LINES", "IngestReport", "Ingestion", "Line", "Reject"]
@@ -71,11 +75,16 @@ def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
 class Ingestion:
     """``upsert`` and ``append-events`` over one :class:`SubjectStore`."""
 
-    def __init__(self, store: SubjectStore, *, batch_size: int = BATCH_LINES) -> None:
+    def __init__(self, store: SubjectStore, *, batch_size: int = BATCH_LINES, workers: int = 0) -> None:
+        """``workers``: processes that parse and seal ``upsert`` lines while this one writes
+        (:mod:`gateway.subjects.pipeline`); 0 does everything here."""
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if workers < 0:
+            raise ValueError("workers must not be negative")
         self._store = store
         self._batch_size = batch_size
+        self._workers = workers
 
     # -- upsert -------------------------------------------------------------------------------
 
@@ -86,25 +95,36 @@ class Ingestion:
         not have. A line whose phone or username is another subject's is refused."""
         report = IngestReport()
         started = time.perf_counter()
-        for batch in _batches(enumerate(lines, start=1), self._batch_size):
-            prepared: list[PreparedSubject] = []
-            bad: dict[int, str] = {}
-            for line_number, line in batch:
-                try:
-                    if isinstance(line, SubjectLineError):
-                        raise line
-                    prepared.append(self._store.prepare(parse_subject_line(line, line_number), line_number))
-                except SubjectLineError as exc:
-                    bad[line_number] = exc.reason
-            applied, refused = self._write(prepared, self._upsert_batch, self._upsert_one)
-            self._tally(report, applied, bad | refused, reject, started, progress)
+        batches = _batches(enumerate(lines, start=1), self._batch_size)
+        if self._workers:
+            with Workers(self._workers, partial(_prepared_lines, self._store.vault)) as workers:
+                for prepared, bad in _from_workers(workers.map(batches, _texts)):
+                    applied, refused = self._write(prepared, self._upsert_batch, self._upsert_one)
+                    self._tally(report, applied, bad | refused, reject, started, progress)
+        else:
+            for batch in batches:
+                prepared, bad = self._prepare_here(batch)
+                applied, refused = self._write(prepared, self._upsert_batch, self._upsert_one)
+                self._tally(report, applied, bad | refused, reject, started, progress)
         report.seconds = time.perf_counter() - started
         return report
+
+    def _prepare_here(self, batch: list[tuple[int, Line]]) -> tuple[list[PreparedSubject], dict[int, str]]:
+        prepared: list[PreparedSubject] = []
+        bad: dict[int, str] = {}
+        for line_number, line in batch:
+            try:
+                if isinstance(line, SubjectLineError):
+                    raise line
+                prepared.append(self._store.prepare(parse_subject_line(line, line_number), line_number))
+            except SubjectLineError as exc:
+                bad[line_number] = exc.reason
+        return prepared, bad
 
     def _upsert_batch(self, conn: Connection, batch: Sequence[PreparedSubject]) -> dict[int, str]:
         store = self._store
         refused: dict[int, str] = {}
-        stored = store.stored_ids(conn, (p.record.id for p in batch))
+        stored = store.stored_ids(conn, (p.subject_id for p in batch))
         owners: dict[tuple[str, bytes], str] = {}
         for kind, attribute in (("phone", "phone_digest"), ("username", "username_digest")):
             found = store.digest_owners(conn, kind, (getattr(p, attribute) for p in batch))
@@ -115,12 +135,12 @@ class Ingestion:
 
         def flush() -> None:
             store.insert_new(conn, pending)
-            stored.update({p.record.id: HEAD for p in pending})
+            stored.update({p.subject_id: HEAD for p in pending})
             pending.clear()
             pending_keys.clear()
 
         for p in batch:
-            subject_id = p.record.id
+            subject_id = p.subject_id
             keys = (("phone", p.phone_digest), ("username", p.username_digest))
             if subject_id in pending_keys or any(key in pending_keys for key in keys):
                 flush()
@@ -167,15 +187,24 @@ class Ingestion:
                 # An IP sighting's row is sealed here, outside the transaction.
                 sealed = _sighting(event).sealed(self._store.vault, event.subject) if event.kind == "ip" else None
                 parsed.append((event, sealed))
-            applied, refused = self._write(parsed, self._append_batch, self._append_one)
+            # Which subjects are stored is read before the write lock is taken: a writer that deletes
+            # one of them meanwhile makes its rows fail their foreign key, and the batch is applied
+            # line by line, each line looking again inside the transaction (_append_one).
+            stored = self._stored_subjects(parsed)
+            applied, refused = self._write(parsed, partial(self._append_batch, stored=stored), self._append_one)
             self._tally(report, applied, bad | refused, reject, started, progress)
         report.seconds = time.perf_counter() - started
         return report
 
-    def _append_batch(self, conn: Connection, batch: Sequence[tuple[EventLine, dict[str, Any] | None]]
-                      ) -> dict[int, str]:
+    def _stored_subjects(self, batch: Sequence[tuple[EventLine, dict[str, Any] | None]]) -> dict[str, int]:
+        if not batch:
+            return {}
+        with self._store.db.reads() as conn:
+            return self._store.stored_ids(conn, (event.subject for event, _ in batch))
+
+    def _append_batch(self, conn: Connection, batch: Sequence[tuple[EventLine, dict[str, Any] | None]], *,
+                      stored: dict[str, int]) -> dict[int, str]:
         refused: dict[int, str] = {}
-        stored = self._store.stored_ids(conn, (event.subject for event, _ in batch))
         for subject_id, layout in stored.items():
             if layout == LEGACY:
                 self._store.convert(conn, subject_id)
@@ -287,6 +316,49 @@ class Ingestion:
         report.seconds = time.perf_counter() - started
         if progress is not None:
             progress(report)
+
+
+# -- upsert in worker processes -----------------------------------------------------------------
+
+Prepared = tuple[int, str] | tuple[int, str, bytes, bytes, bytes, list[dict[str, Any]]]
+"""A worker's answer for one line: its refusal (number, reason), or the fields of its
+:class:`PreparedSubject` but the source, which is the line this process still holds. Plain tuples:
+pickling the dataclasses whole, records and datetimes included, cost more than preparing them."""
+
+
+def _texts(batch: list[tuple[int, Line]]) -> list[tuple[int, str]]:
+    """What a worker is sent of a batch: the lines that were read (the reader's refusals stay here)."""
+    return [(number, line) for number, line in batch if not isinstance(line, SubjectLineError)]
+
+
+def _prepared_lines(vault: Vault, lines: list[tuple[int, str]]) -> list[Prepared]:
+    """In a worker: each line parsed, sealed and indexed as :meth:`SubjectStore.prepare` does, or refused."""
+    answers: list[Prepared] = []
+    for number, text in lines:
+        try:
+            p = prepare_subject(vault, parse_subject_line(text, number), number)
+        except SubjectLineError as exc:
+            answers.append((number, exc.reason))
+            continue
+        answers.append((number, p.subject_id, p.head, p.phone_digest, p.username_digest, p.events))
+    return answers
+
+
+def _from_workers(answered: Iterable[tuple[list[tuple[int, Line]], list[Prepared]]]
+                  ) -> Iterator[tuple[list[PreparedSubject], dict[int, str]]]:
+    for batch, answers in answered:
+        bad = {number: line.reason for number, line in batch if isinstance(line, SubjectLineError)}
+        texts = dict(batch)
+        prepared: list[PreparedSubject] = []
+        for answer in answers:
+            if len(answer) == 2:
+                bad[answer[0]] = answer[1]
+            else:
+                number, subject_id, head, phone, username, events = answer
+                text = texts[number]
+                assert isinstance(text, str)
+                prepared.append(PreparedSubject(number, SubjectId(subject_id), head, phone, username, events, text))
+        yield prepared, bad
 
 
 def _line_number(item: object) -> int:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, TypeAlias
 
+import orjson
+
 from gateway.errors import StoreIntegrityError, UnknownSubjectField
 from gateway.values.fields import SUBJECT_FIELDS
 from gateway.values.ids import SubjectId
@@ -157,5 +159,17 @@ def encode_document(document: Mapping[str, Any]) -> bytes:
     exactly the JCS bytes (``crypto.canonical.canonical_json``) at a fifth of the cost, which is
     most of an import's time: keys are ASCII (so code-point and UTF-16 order agree), values are
     only strings and integers (no floats to format), and import refused the control characters
-    and lone surrogates whose escaping could differ. A test pins the equality."""
+    and lone surrogates whose escaping could differ. A test pins the equality.
+
+    orjson with sorted keys writes the same bytes again at a twentieth of the cost (four of these a
+    subject in an upsert); what it would write otherwise or refuses (an integer beyond 64 bits, a
+    datetime, a str subclass, a lone surrogate) it leaves to ``json.dumps``, which answers as before."""
+    try:
+        return orjson.dumps(document, option=_ORJSON_OPTIONS)
+    except orjson.JSONEncodeError:
+        pass
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+_ORJSON_OPTIONS: Final = (orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+                          | orjson.OPT_PASSTHROUGH_SUBCLASS)

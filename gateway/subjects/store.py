@@ -37,7 +37,7 @@ from gateway.values.ids import SubjectId
 from gateway.values.selector import Selector
 from gateway.values.times import format_time
 
-__all__ = ["HEAD", "LEGACY", "ImportReport", "PreparedSubject", "SubjectStore"]
+__all__ = ["HEAD", "LEGACY", "ImportReport", "PreparedSubject", "SubjectStore", "prepare_subject"]
 
 _BATCH_SIZE: Final = 500
 HEAD: Final = 2
@@ -59,18 +59,38 @@ class ImportReport:
 
 @dataclass(frozen=True, slots=True)
 class PreparedSubject:
-    """A record sealed and indexed, ready to be written (sealing happens outside any transaction)."""
+    """A record sealed and indexed, ready to be written (sealing happens outside any transaction).
+
+    ``source`` is the record, or the line it was parsed from when it was prepared in another process
+    (:mod:`gateway.subjects.pipeline`): only the update of a stored subject needs the record again,
+    and parsing that line once more costs less than sending every record back whole."""
 
     line_number: int
-    record: SubjectRecord
+    subject_id: SubjectId
     head: bytes
     phone_digest: bytes
     username_digest: bytes
     events: list[dict[str, Any]] = field(default_factory=list)
+    source: SubjectRecord | str = ""
+
+    def record(self) -> SubjectRecord:
+        if isinstance(self.source, SubjectRecord):
+            return self.source
+        return parse_subject_line(self.source, self.line_number)
 
     def index_rows(self) -> list[dict[str, Any]]:
-        return [{"kind": "phone", "digest": self.phone_digest, "subject_id": self.record.id},
-                {"kind": "username", "digest": self.username_digest, "subject_id": self.record.id}]
+        return [{"kind": "phone", "digest": self.phone_digest, "subject_id": self.subject_id},
+                {"kind": "username", "digest": self.username_digest, "subject_id": self.subject_id}]
+
+
+def prepare_subject(vault: Vault, record: SubjectRecord, line_number: int = 1) -> PreparedSubject:
+    """``record`` sealed (head and every event) and its blind-index digests: :meth:`SubjectStore.prepare`."""
+    return PreparedSubject(
+        line_number=line_number, subject_id=record.id,
+        head=vault.seal(encode_document(_head_document(record)), context=subject_context(record.id)),
+        phone_digest=vault.blind_index("phone", record.phone),
+        username_digest=vault.blind_index("username", normalise_username(record.username)),
+        events=[row.sealed(vault, record.id) for row in record_rows(record)], source=record)
 
 
 def _head_document(record: SubjectRecord) -> dict[str, Any]:
@@ -111,19 +131,14 @@ class SubjectStore:
     def prepare(self, record: SubjectRecord, line_number: int = 1) -> PreparedSubject:
         """``record`` sealed (head and every event) and its blind-index digests, computed before
         any transaction opens so that writes hold the database's lock only to write."""
-        return PreparedSubject(
-            line_number=line_number, record=record,
-            head=self._vault.seal(encode_document(_head_document(record)), context=subject_context(record.id)),
-            phone_digest=self._vault.blind_index("phone", record.phone),
-            username_digest=self._vault.blind_index("username", normalise_username(record.username)),
-            events=[row.sealed(self._vault, record.id) for row in record_rows(record)])
+        return prepare_subject(self._vault, record, line_number)
 
     def insert_new(self, conn: Connection, batch: Sequence[PreparedSubject]) -> None:
         """Insert subjects that are not stored (the caller checked ids and digests); an
         ``IntegrityError`` if one is, by a writer that came between."""
         if not batch:
             return
-        self._insert(conn, self._subjects, [{"id": p.record.id, "sealed": p.head, "layout": HEAD} for p in batch])
+        self._insert(conn, self._subjects, [{"id": p.subject_id, "sealed": p.head, "layout": HEAD} for p in batch])
         self._insert(conn, self._index, [row for p in batch for row in p.index_rows()])
         self._insert(conn, self._events, [event for p in batch for event in p.events])
 
@@ -183,7 +198,7 @@ class SubjectStore:
     def _duplicate_in_batch(prepared: PreparedSubject, ids: dict[str, int],
                             digests: dict[tuple[str, bytes], int]) -> SubjectImportError | None:
         n = prepared.line_number
-        subject_id = prepared.record.id
+        subject_id = prepared.subject_id
         if subject_id in ids:
             return SubjectImportError(n, f"field 'id' is the same as line {ids[subject_id]}'s")
         for kind, digest, name in (("phone", prepared.phone_digest, "phone"),
@@ -219,7 +234,7 @@ class SubjectStore:
         if not pending:
             return
         clashes: dict[int, str] = {}
-        by_id: dict[str, int] = {p.record.id: p.line_number for p in pending}
+        by_id: dict[str, int] = {p.subject_id: p.line_number for p in pending}
         for stored in self.stored_ids(conn, by_id):
             clashes.setdefault(by_id[stored], "field 'id': a subject with this id already exists")
         for kind, attribute in (("phone", "phone_digest"), ("username", "username_digest")):
@@ -260,23 +275,24 @@ class SubjectStore:
 
     def upsert(self, conn: Connection, prepared: PreparedSubject) -> str | None:
         """:meth:`put` inside the caller's transaction; writes nothing when it returns a reason."""
-        record = prepared.record
+        subject_id = prepared.subject_id
         for kind, digest in (("phone", prepared.phone_digest), ("username", prepared.username_digest)):
             owner = self.digest_owners(conn, kind, [digest]).get(digest)
-            if owner is not None and owner != record.id:
+            if owner is not None and owner != subject_id:
                 return f"field '{kind}' is already used by another subject"
-        layout = self.stored_ids(conn, [record.id]).get(record.id)
+        layout = self.stored_ids(conn, [subject_id]).get(subject_id)
         if layout is None:
             self.insert_new(conn, [prepared])
             return None
         if layout == LEGACY:
-            self.convert(conn, record.id)
-        conn.execute(update(self._subjects).where(self._subjects.c.id == record.id).values(sealed=prepared.head))
-        conn.execute(delete(self._index).where(self._index.c.subject_id == record.id))
+            self.convert(conn, subject_id)
+        record = prepared.record()
+        conn.execute(update(self._subjects).where(self._subjects.c.id == subject_id).values(sealed=prepared.head))
+        conn.execute(delete(self._index).where(self._index.c.subject_id == subject_id))
         conn.execute(insert(self._index), prepared.index_rows())
         fresh = self._history_not_stored(conn, record)
         if fresh:
-            conn.execute(insert(self._events), [row.sealed(self._vault, record.id) for row in fresh])
+            conn.execute(insert(self._events), [row.sealed(self._vault, subject_id) for row in fresh])
         return None
 
     def _history_not_stored(self, conn: Connection, record: SubjectRecord) -> list[EventRow]:
@@ -342,10 +358,11 @@ class SubjectStore:
 
     def set_head(self, conn: Connection, record: SubjectRecord) -> None:
         """Seal ``record``'s head (phone, username, created_at) again and index its current values."""
-        prepared = PreparedSubject(0, record, self._vault.seal(encode_document(_head_document(record)),
-                                                               context=subject_context(record.id)),
+        prepared = PreparedSubject(0, record.id, self._vault.seal(encode_document(_head_document(record)),
+                                                                  context=subject_context(record.id)),
                                    self._vault.blind_index("phone", record.phone),
-                                   self._vault.blind_index("username", normalise_username(record.username)))
+                                   self._vault.blind_index("username", normalise_username(record.username)),
+                                   source=record)
         conn.execute(update(self._subjects).where(self._subjects.c.id == record.id).values(sealed=prepared.head))
         conn.execute(delete(self._index).where(self._index.c.subject_id == record.id))
         conn.execute(insert(self._index), prepared.index_rows())
