@@ -16,12 +16,6 @@ import nacl.utils
 
 from crypto.errors import SealedValueError
 
-try:  # the library PyNaCl's bindings call: see _encrypt
-    from nacl._sodium import ffi as _ffi
-    from nacl._sodium import lib as _lib
-except ImportError:  # pragma: no cover - a PyNaCl that moved it: the bindings alone
-    _lib = None
-
 __all__ = ["KEY_BYTES", "OVERHEAD_BYTES", "aead_open", "aead_seal"]
 
 KEY_BYTES: Final = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_KEYBYTES
@@ -30,33 +24,10 @@ OVERHEAD_BYTES: Final = _NONCE_BYTES + nacl.bindings.crypto_aead_xchacha20poly13
 """What :func:`aead_seal` adds to a plaintext: the nonce and the tag."""
 
 
-_TAG_BYTES: Final = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_ABYTES
-_MAX_MESSAGE: Final = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_MESSAGEBYTES_MAX
-
-
 def aead_seal(key: bytes, plaintext: bytes, associated_data: bytes) -> bytes:
     """``nonce || ciphertext+tag`` of ``plaintext`` bound to ``associated_data``; a fresh random nonce."""
     nonce = nacl.utils.random(_NONCE_BYTES)
-    return nonce + _encrypt(plaintext, associated_data, nonce, key)
-
-
-def _encrypt(plaintext: bytes, associated_data: bytes, nonce: bytes, key: bytes) -> bytes:
-    """``crypto_aead_xchacha20poly1305_ietf_encrypt``: libsodium's function called as PyNaCl's binding
-    calls it, after the same checks made in one test instead of five ``ensure`` calls that each
-    format their message first (half the cost of sealing a subject's value, and ingestion seals four
-    a subject). Anything those checks would refuse goes to the binding, which refuses it as before."""
-    if (_lib is not None and type(plaintext) is bytes and type(associated_data) is bytes and type(nonce) is bytes
-            and type(key) is bytes and len(nonce) == _NONCE_BYTES and len(key) == KEY_BYTES
-            and len(plaintext) <= _MAX_MESSAGE and associated_data):
-        size = len(plaintext) + _TAG_BYTES
-        ciphertext = _ffi.new("unsigned char[]", size)
-        written = _ffi.new("unsigned long long *")
-        status = _lib.crypto_aead_xchacha20poly1305_ietf_encrypt(
-            ciphertext, written, plaintext, len(plaintext), associated_data, len(associated_data), _ffi.NULL,
-            nonce, key)
-        if status == 0 and written[0] == size:
-            return bytes(_ffi.buffer(ciphertext, size)[:])
-    return bytes(nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, associated_data, nonce, key))
+    return nonce + nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, associated_data, nonce, key)
 
 
 def aead_open(key: bytes, sealed: bytes, associated_data: bytes) -> bytes:
