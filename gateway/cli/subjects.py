@@ -218,10 +218,14 @@ def _ingestion() -> Iterator[Ingestion]:
 
     with subject_store() as store:
         store.convert_documents()  # a database of the previous layout whose conversion was interrupted
-        # What is loaded by now (modules, metadata, settings) lives as long as the process: left out
-        # of the collector's full passes, which otherwise walk all of it again every few batches.
+        # What is loaded by now (modules, metadata, settings) outlives the ingestion: left out of the
+        # collector's full passes, which otherwise walk all of it again every few batches. Thawed
+        # after, for a caller that goes on (a test runs the command in its own process).
         gc.freeze()
-        yield Ingestion(store, workers=default_workers())
+        try:
+            yield Ingestion(store, workers=default_workers())
+        finally:
+            gc.unfreeze()
 
 
 @app.command("upsert")
