@@ -95,6 +95,7 @@ __all__ = [
     "SubjectNotPermitted",
     "UnknownSubjectField",
     "UnsupportedMediaType",
+    "WorkerFailed",
     "from_crypto",
 ]
 
@@ -295,6 +296,12 @@ class StoreIntegrityError(Exception):
 
     def __init__(self) -> None:
         super().__init__(self.MESSAGE)
+
+
+class WorkerFailed(RuntimeError):
+    """An ingestion worker (gateway/subjects/pipeline.py) raised, which is a bug (a bad line is an
+    answer, not an exception), or ended. Only the exception's type is told: its message could quote
+    a line."""
 
 
 class SubjectLineError(ValueError):

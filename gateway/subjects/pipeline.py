@@ -28,7 +28,9 @@ from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import Connection
 from typing import Any, Final, Generic, TypeVar
 
-__all__ = ["MAX_WORKERS", "WorkerFailed", "Workers", "default_workers"]
+from gateway.errors import WorkerFailed
+
+__all__ = ["MAX_WORKERS", "Workers", "default_workers"]
 
 MAX_WORKERS: Final = 2
 """Two keep an upsert's processes under 300 MB resident together (each worker about 75 MB, most of
@@ -43,11 +45,6 @@ def default_workers() -> int:
     """How many workers an ingestion starts here: none on one CPU, where they would only share it."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return 0 if cpus < 2 else min(cpus, MAX_WORKERS)
-
-
-class WorkerFailed(RuntimeError):
-    """A worker raised (a bug: a bad line is an answer, not an exception) or ended. Only the
-    exception's type is told: its message could quote a line."""
 
 
 def _serve(connection: Connection, work: Callable[[Any], Any], inherited: list[Connection]) -> None:

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 
 from gateway.config import Settings
-from gateway.errors import SubjectLineError
+from gateway.errors import SubjectLineError, WorkerFailed
 from gateway.keys.keyring import load_gateway_keys
 from gateway.keys.vault import Vault
 from gateway.store.engine import Database
 from gateway.subjects.ingest import UNKNOWN_SUBJECT, Ingestion
 from gateway.subjects.parsing import MAX_LINE_CHARS, parse_subject
-from gateway.subjects.pipeline import WorkerFailed, Workers
+from gateway.subjects.pipeline import Workers
 from gateway.subjects.store import SubjectStore
 from gateway.subjects.synthetic import generate_subjects
 
