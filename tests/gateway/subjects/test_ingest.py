@@ -5,7 +5,6 @@ exactly the good lines."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,33 +21,14 @@ from gateway.subjects.ingest import Ingestion
 from gateway.subjects.parsing import MAX_LINE_CHARS, parse_subject
 from gateway.subjects.store import SubjectStore
 from gateway.subjects.synthetic import generate_subjects
+from tests.support.ingestion import EVERYTHING, Rejects, answers, expected, jsonl
 
 EVENTS = metadata.tables["subject_events"]
-EVERYTHING = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
-FIELDS = ("phoneNumber", "ipAddresses", "devices", "usernameHistory")
 
 
 @pytest.fixture
 def store(settings: Settings, db: Database) -> SubjectStore:
     return SubjectStore(db, Vault.from_keys(load_gateway_keys(settings)))
-
-
-class Rejects(list[tuple[int, str]]):
-    def __call__(self, line_number: int, reason: str) -> None:
-        self.append((line_number, reason))
-
-
-def jsonl(items: Iterable[dict[str, Any]]) -> list[str]:
-    return [json.dumps(item) + "\n" for item in items]
-
-
-def answers(store: SubjectStore, subject_id: str) -> dict[str, Any]:
-    return {field: store.read_field(subject_id, field, EVERYTHING) for field in FIELDS}
-
-
-def expected(subject: dict[str, Any]) -> dict[str, Any]:
-    record = parse_subject(subject)
-    return {field: record.field_value(field, EVERYTHING) for field in FIELDS}
 
 
 def event_count(db: Database) -> int:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -18,36 +17,16 @@ from gateway.keys.keyring import load_gateway_keys
 from gateway.keys.vault import Vault
 from gateway.store.engine import Database
 from gateway.subjects.ingest import UNKNOWN_SUBJECT, Ingestion
-from gateway.subjects.parsing import MAX_LINE_CHARS, parse_subject
+from gateway.subjects.parsing import MAX_LINE_CHARS
 from gateway.subjects.pipeline import Workers
 from gateway.subjects.store import SubjectStore
 from gateway.subjects.synthetic import generate_subjects
-
-EVERYTHING = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
-FIELDS = ("phoneNumber", "ipAddresses", "devices", "usernameHistory")
+from tests.support.ingestion import EVERYTHING, Rejects, answers, expected, jsonl
 
 
 @pytest.fixture
 def store(settings: Settings, db: Database) -> SubjectStore:
     return SubjectStore(db, Vault.from_keys(load_gateway_keys(settings)))
-
-
-class Rejects(list[tuple[int, str]]):
-    def __call__(self, line_number: int, reason: str) -> None:
-        self.append((line_number, reason))
-
-
-def jsonl(items: Iterable[dict[str, Any]]) -> list[str | SubjectLineError]:
-    return [json.dumps(item) + "\n" for item in items]
-
-
-def answers(store: SubjectStore, subject_id: str) -> dict[str, Any]:
-    return {field: store.read_field(subject_id, field, EVERYTHING) for field in FIELDS}
-
-
-def expected(subject: dict[str, Any]) -> dict[str, Any]:
-    record = parse_subject(subject)
-    return {field: record.field_value(field, EVERYTHING) for field in FIELDS}
 
 
 def test_workers_refuse_the_same_lines_in_order_and_store_the_rest(store: SubjectStore) -> None:

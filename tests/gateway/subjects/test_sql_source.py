@@ -13,6 +13,7 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -415,14 +416,23 @@ def test_a_request_reads_through_one_connection_and_asks_once_whether_a_subject_
         source.dispose()
 
 
-def test_a_connection_dropped_during_a_request_is_replaced_and_the_read_answers(platform: tuple[str, Path]) -> None:
+Killable = tuple[str, sqlalchemy.Engine, SqlSource, tuple[datetime, datetime], sqlalchemy.Engine]
+
+
+def _killable_source(platform: tuple[str, Path]) -> Killable:
+    """A source whose connections carry a name of their own, and an engine outside its pool to end
+    them with ``pg_terminate_backend`` (PostgreSQL only: the test is skipped elsewhere)."""
     if not platform[0].startswith("postgresql"):
         pytest.skip("pg_terminate_backend() is PostgreSQL's")
     name = f"gateway-test-{secrets.token_hex(4)}"
     engine = sqlalchemy.create_engine(platform[0], connect_args={"application_name": name})
     source = SqlSource(engine, load_mapping(platform[1]), timeout_s=2)
     window = (parse(WINDOW["from"]), parse(WINDOW["until"]))
-    killer = sqlalchemy.create_engine(platform[0], poolclass=sqlalchemy.pool.NullPool)
+    return name, engine, source, window, sqlalchemy.create_engine(platform[0], poolclass=sqlalchemy.pool.NullPool)
+
+
+def test_a_connection_dropped_during_a_request_is_replaced_and_the_read_answers(platform: tuple[str, Path]) -> None:
+    name, _, source, window, killer = _killable_source(platform)
     try:
         with source.request_reads():
             before = source.read_field(SUBJECTS[0]["id"], "phoneNumber", window)
@@ -441,13 +451,7 @@ def test_a_connection_dropped_during_a_request_is_replaced_and_the_read_answers(
 def test_after_the_database_dropped_every_connection_the_retry_opens_a_new_one(platform: tuple[str, Path]) -> None:
     """A restart drops all the pool's connections at once: the read that finds its connection
     gone is retried on one opened after, not on the next dead one the pool still holds."""
-    if not platform[0].startswith("postgresql"):
-        pytest.skip("pg_terminate_backend() is PostgreSQL's")
-    name = f"gateway-test-{secrets.token_hex(4)}"
-    engine = sqlalchemy.create_engine(platform[0], connect_args={"application_name": name})
-    source = SqlSource(engine, load_mapping(platform[1]), timeout_s=2)
-    window = (parse(WINDOW["from"]), parse(WINDOW["until"]))
-    killer = sqlalchemy.create_engine(platform[0], poolclass=sqlalchemy.pool.NullPool)
+    name, engine, source, window, killer = _killable_source(platform)
     try:
         held = [engine.connect() for _ in range(3)]  # three connections, back in the pool idle
         for conn in held:
