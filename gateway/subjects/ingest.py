@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from functools import partial
 from itertools import islice
@@ -95,19 +96,22 @@ class Ingestion:
         not have. A line whose phone or username is another subject's is refused."""
         report = IngestReport()
         started = time.perf_counter()
-        batches = _batches(enumerate(lines, start=1), self._batch_size)
-        if self._workers:
-            with Workers(self._workers, partial(_prepared_lines, self._store.vault)) as workers:
-                for prepared, bad in _from_workers(workers.map(batches, _texts)):
-                    applied, refused = self._write(prepared, self._upsert_batch, self._upsert_one)
-                    self._tally(report, applied, bad | refused, reject, started, progress)
-        else:
-            for batch in batches:
-                prepared, bad = self._prepare_here(batch)
+        # closing: a write that raises ends the workers at once, not when the generator is collected.
+        with closing(self._prepared_batches(_batches(enumerate(lines, start=1), self._batch_size))) as batches:
+            for prepared, bad in batches:
                 applied, refused = self._write(prepared, self._upsert_batch, self._upsert_one)
                 self._tally(report, applied, bad | refused, reject, started, progress)
         report.seconds = time.perf_counter() - started
         return report
+
+    def _prepared_batches(self, batches: Iterable[list[tuple[int, Line]]]
+                          ) -> Generator[tuple[list[PreparedSubject], dict[int, str]]]:
+        """Each batch's prepared subjects and refused lines, in order: from the workers, or made here."""
+        if not self._workers:
+            yield from map(self._prepare_here, batches)
+            return
+        with Workers(self._workers, partial(_prepared_lines, self._store.vault)) as workers:
+            yield from _from_workers(workers.map(batches, _texts))
 
     def _prepare_here(self, batch: list[tuple[int, Line]]) -> tuple[list[PreparedSubject], dict[int, str]]:
         prepared: list[PreparedSubject] = []
