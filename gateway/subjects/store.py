@@ -83,14 +83,16 @@ class PreparedSubject:
                 {"kind": "username", "digest": self.username_digest, "subject_id": self.subject_id}]
 
 
-def prepare_subject(vault: Vault, record: SubjectRecord, line_number: int = 1) -> PreparedSubject:
-    """``record`` sealed (head and every event) and its blind-index digests: :meth:`SubjectStore.prepare`."""
+def prepare_subject(vault: Vault, record: SubjectRecord, line_number: int = 1, *,
+                    events: bool = True) -> PreparedSubject:
+    """``record`` sealed (head and, with ``events``, every event) and its blind-index digests:
+    :meth:`SubjectStore.prepare`."""
     return PreparedSubject(
         line_number=line_number, subject_id=record.id,
         head=vault.seal(encode_document(_head_document(record)), context=subject_context(record.id)),
         phone_digest=vault.blind_index("phone", record.phone),
         username_digest=vault.blind_index("username", normalise_username(record.username)),
-        events=[row.sealed(vault, record.id) for row in record_rows(record)], source=record)
+        events=[row.sealed(vault, record.id) for row in record_rows(record)] if events else [], source=record)
 
 
 def _head_document(record: SubjectRecord) -> dict[str, Any]:
@@ -358,11 +360,7 @@ class SubjectStore:
 
     def set_head(self, conn: Connection, record: SubjectRecord) -> None:
         """Seal ``record``'s head (phone, username, created_at) again and index its current values."""
-        prepared = PreparedSubject(0, record.id, self._vault.seal(encode_document(_head_document(record)),
-                                                                  context=subject_context(record.id)),
-                                   self._vault.blind_index("phone", record.phone),
-                                   self._vault.blind_index("username", normalise_username(record.username)),
-                                   source=record)
+        prepared = prepare_subject(self._vault, record, 0, events=False)
         conn.execute(update(self._subjects).where(self._subjects.c.id == record.id).values(sealed=prepared.head))
         conn.execute(delete(self._index).where(self._index.c.subject_id == record.id))
         conn.execute(insert(self._index), prepared.index_rows())
