@@ -1,5 +1,6 @@
 """Core statements compiled once for a dialect and run on the driver's cursor, for the audit
-writer's per-batch path and a request's reads (:class:`Prepared`).
+writer's per-batch path, a request's reads (:class:`Prepared`) and the sql subject source's
+mapping statements (whose values the platform's driver converts as it would for SQLAlchemy).
 
 Why not ``Connection.execute``: there SQLAlchemy's execution machinery (events, the compiled-cache
 lookup, parameter processing, result objects) costs several times what SQLite takes to run the
@@ -49,6 +50,11 @@ class DriverStatement:
         """Run the statement once; its result rows (none for a statement that returns none)."""
         return self._on_cursor(connection, self._fetch, self._arguments(values or {}))
 
+    def described_rows(self, connection: Connection, values: Mapping[str, Any] | None = None
+                       ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run the statement once; its result's column names, as the driver reports them, and its rows."""
+        return self._on_cursor(connection, self._fetch_described, self._arguments(values or {}))
+
     def many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run the statement once for each of ``rows`` (an INSERT's rows, say); nothing if there are none."""
         if rows:
@@ -57,6 +63,12 @@ class DriverStatement:
     def _fetch(self, cursor: Any, arguments: Any) -> list[tuple[Any, ...]]:
         cursor.execute(self.sql, arguments)
         return list(cursor.fetchall()) if cursor.description is not None else []
+
+    def _fetch_described(self, cursor: Any, arguments: Any) -> tuple[list[str], list[tuple[Any, ...]]]:
+        cursor.execute(self.sql, arguments)
+        if cursor.description is None:
+            return [], []
+        return [str(column[0]) for column in cursor.description], list(cursor.fetchall())
 
     def _execute_many(self, cursor: Any, arguments: Any) -> None:
         cursor.executemany(self.sql, arguments)

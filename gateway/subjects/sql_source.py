@@ -25,7 +25,6 @@ the exception's type.
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import logging
 import math
@@ -39,9 +38,10 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError, StatementError
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from gateway.errors import InvalidField, OperatorError, SourceUnavailable, UnknownSubjectField
+from gateway.store.driver_statements import DriverStatement
 from gateway.subjects.mapping import PURPOSES, Mapping, load_mapping
 from gateway.subjects.normalise import normalise_phone, normalise_username
 from gateway.subjects.parsing import device_of, ip_event_of, username_record_of
@@ -94,9 +94,8 @@ class SqlSource:
         self._engine = engine
         self._binds = {name: frozenset(clause.compile().params) for name, clause in mapping.statements.items()}
         # Each statement as its driver takes it (its paramstyle, `%` escaped), compiled once.
-        self._driver_sql = {name: str(clause.compile(dialect=engine.dialect))
+        self._statements = {name: DriverStatement(clause, engine.dialect)
                             for name, clause in mapping.statements.items()}
-        self._dbapi_error: Any = engine.dialect.loaded_dbapi.Error
         self._request: ContextVar[_RequestReads | None] = ContextVar(f"source-reads-{id(self)}", default=None)
 
     @classmethod
@@ -196,34 +195,18 @@ class SqlSource:
         return self._run(shared.connection, purpose, params)
 
     def _run(self, conn: Connection, purpose: str, params: dict[str, Any]) -> tuple[list[str], Sequence[Any]]:
-        """One statement on the driver's own cursor: the text compiled once (``__init__``), no
-        SQLAlchemy execution around it (a third of a read's time in Python, profiled). A driver
-        error comes out as SQLAlchemy's, as it would from ``Connection.execute``; a connection the
-        database dropped is invalidated with every other one the pool holds (they went with it)."""
+        """One statement on the driver's own cursor (:class:`DriverStatement`: the text compiled once,
+        no SQLAlchemy execution around it, a third of a read's time in Python, profiled; its errors
+        SQLAlchemy's, without the parameters). A connection the database dropped is invalidated, and
+        with it every other one the pool holds: they went with it."""
         wanted = {k: v for k, v in params.items() if k in self._binds[purpose]}
-        statement = self._driver_sql[purpose]
-        dbapi_connection: Any = conn.connection.dbapi_connection
-        cursor = dbapi_connection.cursor()
-        failure: StatementError | None = None
-        gone = False
         try:
-            cursor.execute(statement, self._bind(conn, wanted))
-            columns = [str(column[0]).lower() for column in cursor.description or ()]
-            rows = cursor.fetchall()
-        except self._dbapi_error as exc:
-            gone = bool(self._engine.dialect.is_disconnect(exc, dbapi_connection, cursor))
-            # The statement only, never the parameters (a phone number, say).
-            failure = DBAPIError.instance(statement, None, exc, self._dbapi_error, hide_parameters=True,
-                                          connection_invalidated=gone, dialect=self._engine.dialect)
-        finally:
-            with contextlib.suppress(self._dbapi_error):
-                cursor.close()
-        if failure is not None:
-            if gone:
-                conn.invalidate()
-                self._engine.dispose()  # the others are as dead: the retry and later reads open new ones
-            raise failure
-        return columns, rows
+            columns, rows = self._statements[purpose].described_rows(conn, self._bind(conn, wanted))
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                self._engine.dispose()  # the retry and later reads open new ones
+            raise
+        return [column.lower() for column in columns], rows
 
     def _read(self, purpose: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """One statement's rows by column name, or :class:`SourceUnavailable`."""
